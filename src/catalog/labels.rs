@@ -1,0 +1,278 @@
+//! The label log: decisions append events, undo marks the newest decision's events undone.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{Catalog, PhotoId, Result, now_ms};
+
+/// What a label answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabelKind {
+    /// "Is this the sort of image I want?": the classifier's training label.
+    Kind,
+    /// "Is this an image I want (to print)?": picked or passed in best-first mode.
+    Print,
+}
+
+impl LabelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelKind::Kind => "kind",
+            LabelKind::Print => "print",
+        }
+    }
+
+    fn parse(s: &str) -> rusqlite::Result<Self> {
+        match s {
+            "kind" => Ok(LabelKind::Kind),
+            "print" => Ok(LabelKind::Print),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                0,
+                format!("label kind {other:?}"),
+                rusqlite::types::Type::Text,
+            )),
+        }
+    }
+}
+
+/// The answer. `Skip` means "unsure, ask later".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabelValue {
+    Yes,
+    No,
+    Skip,
+}
+
+impl LabelValue {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            LabelValue::Yes => 1,
+            LabelValue::No => 0,
+            LabelValue::Skip => -1,
+        }
+    }
+
+    pub fn from_i64(v: i64) -> Self {
+        match v {
+            1 => LabelValue::Yes,
+            0 => LabelValue::No,
+            _ => LabelValue::Skip,
+        }
+    }
+}
+
+/// One event of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelEvent {
+    pub kind: LabelKind,
+    pub value: LabelValue,
+}
+
+/// One keystroke's worth of labels on one photo, written (and undone) together.
+/// Best mode's "not the kind I want" is two events: kind = No and print = No.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub photo: PhotoId,
+    pub mode: String,
+    pub events: Vec<LabelEvent>,
+}
+
+impl Decision {
+    pub fn single(photo: PhotoId, mode: &str, kind: LabelKind, value: LabelValue) -> Self {
+        Self { photo, mode: mode.to_owned(), events: vec![LabelEvent { kind, value }] }
+    }
+}
+
+/// Counts of current labels, for the status bar and model records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LabelCounts {
+    pub kind_yes: u64,
+    pub kind_no: u64,
+    pub kind_skip: u64,
+    pub picked: u64,
+    pub passed: u64,
+}
+
+impl Catalog {
+    /// Appends a decision in one transaction; when this returns, the label survives a kill.
+    /// Returns the decision's batch number.
+    pub fn record_decision(&mut self, decision: &Decision) -> Result<i64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let batch: i64 =
+            tx.query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM label_events", [], |r| r.get(0))?;
+        let at = now_ms();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for e in &decision.events {
+                insert.execute(params![
+                    batch,
+                    decision.photo.0,
+                    e.kind.as_str(),
+                    e.value.as_i64(),
+                    decision.mode,
+                    at
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(batch)
+    }
+
+    /// Marks the newest decision that is not undone as undone (only among `mode`'s decisions
+    /// when given) and returns it, so the caller can show that photo again.
+    pub fn undo_last_decision(&mut self, mode: Option<&str>) -> Result<Option<Decision>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let batch: Option<i64> = tx
+            .query_row(
+                "SELECT MAX(batch) FROM label_events
+                 WHERE undone = 0 AND (?1 IS NULL OR mode = ?1)",
+                [mode],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let Some(batch) = batch else { return Ok(None) };
+        let decision = {
+            let mut stmt = tx.prepare(
+                "SELECT photo_id, mode, kind, value FROM label_events WHERE batch = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([batch], |r| {
+                Ok((
+                    PhotoId(r.get(0)?),
+                    r.get::<_, String>(1)?,
+                    LabelEvent {
+                        kind: LabelKind::parse(&r.get::<_, String>(2)?)?,
+                        value: LabelValue::from_i64(r.get(3)?),
+                    },
+                ))
+            })?;
+            let mut decision: Option<Decision> = None;
+            for row in rows {
+                let (photo, mode, event) = row?;
+                decision
+                    .get_or_insert_with(|| Decision { photo, mode, events: Vec::new() })
+                    .events
+                    .push(event);
+            }
+            decision
+        };
+        tx.execute("UPDATE label_events SET undone = 1 WHERE batch = ?1", [batch])?;
+        tx.commit()?;
+        Ok(decision)
+    }
+
+    /// The current label of every photo that has one of `kind` (skips included).
+    pub fn current_labels(&self, kind: LabelKind) -> Result<Vec<(PhotoId, LabelValue)>> {
+        // The newest event that is not undone wins; ids grow with time.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.photo_id, e.value FROM label_events e
+             JOIN (SELECT photo_id, MAX(id) AS id FROM label_events
+                   WHERE kind = ?1 AND undone = 0 GROUP BY photo_id) newest ON newest.id = e.id
+             ORDER BY e.photo_id",
+        )?;
+        let rows = stmt.query_map([kind.as_str()], |r| {
+            Ok((PhotoId(r.get(0)?), LabelValue::from_i64(r.get(1)?)))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn label_counts(&self) -> Result<LabelCounts> {
+        let mut counts = LabelCounts::default();
+        for (_, v) in self.current_labels(LabelKind::Kind)? {
+            match v {
+                LabelValue::Yes => counts.kind_yes += 1,
+                LabelValue::No => counts.kind_no += 1,
+                LabelValue::Skip => counts.kind_skip += 1,
+            }
+        }
+        for (_, v) in self.current_labels(LabelKind::Print)? {
+            match v {
+                LabelValue::Yes => counts.picked += 1,
+                LabelValue::No => counts.passed += 1,
+                LabelValue::Skip => {}
+            }
+        }
+        Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog_with_photos(n: i64) -> Catalog {
+        let cat = Catalog::open_in_memory().unwrap();
+        for i in 1..=n {
+            cat.conn()
+                .execute(
+                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, added_at, updated_at)
+                     VALUES (?1, ?2, ?3, 1, 1, 0, 0)",
+                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}")],
+                )
+                .unwrap();
+        }
+        cat
+    }
+
+    #[test]
+    fn relabeling_keeps_history_and_newest_wins() {
+        let mut cat = catalog_with_photos(2);
+        let p = PhotoId(1);
+        cat.record_decision(&Decision::single(p, "ambiguous", LabelKind::Kind, LabelValue::Yes))
+            .unwrap();
+        cat.record_decision(&Decision::single(p, "ambiguous", LabelKind::Kind, LabelValue::No))
+            .unwrap();
+        assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(p, LabelValue::No)]);
+        let n: i64 =
+            cat.conn().query_row("SELECT count(*) FROM label_events", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn undo_restores_previous_label_and_is_multi_level() {
+        let mut cat = catalog_with_photos(2);
+        let (a, b) = (PhotoId(1), PhotoId(2));
+        cat.record_decision(&Decision::single(a, "ambiguous", LabelKind::Kind, LabelValue::Yes))
+            .unwrap();
+        cat.record_decision(&Decision {
+            photo: b,
+            mode: "best".into(),
+            events: vec![
+                LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
+                LabelEvent { kind: LabelKind::Print, value: LabelValue::No },
+            ],
+        })
+        .unwrap();
+        let undone = cat.undo_last_decision(None).unwrap().unwrap();
+        assert_eq!(undone.photo, b);
+        assert_eq!(undone.events.len(), 2);
+        assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(a, LabelValue::Yes)]);
+        assert!(cat.current_labels(LabelKind::Print).unwrap().is_empty());
+        assert_eq!(cat.undo_last_decision(None).unwrap().unwrap().photo, a);
+        assert!(cat.undo_last_decision(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn undo_can_be_limited_to_one_mode() {
+        let mut cat = catalog_with_photos(2);
+        cat.record_decision(&Decision::single(
+            PhotoId(1),
+            "ambiguous",
+            LabelKind::Kind,
+            LabelValue::Yes,
+        ))
+        .unwrap();
+        cat.record_decision(&Decision::single(
+            PhotoId(2),
+            "best",
+            LabelKind::Print,
+            LabelValue::Yes,
+        ))
+        .unwrap();
+        let undone = cat.undo_last_decision(Some("ambiguous")).unwrap().unwrap();
+        assert_eq!(undone.photo, PhotoId(1));
+        assert_eq!(cat.label_counts().unwrap().picked, 1);
+    }
+}

@@ -1,0 +1,190 @@
+//! The SQLite catalog: every SQL statement of photosift lives in this module and its children.
+//!
+//! Opening applies the pragmas (WAL, foreign keys, busy timeout) and the numbered migrations,
+//! refusing a catalog written by a newer photosift and backing the file up before migrating.
+
+mod labels;
+
+pub use labels::{Decision, LabelEvent, LabelKind, LabelValue};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use thiserror::Error;
+
+/// Migrations in order; `user_version` counts how many were applied.
+/// Released migrations are never edited: append a new one.
+const MIGRATIONS: &[&str] = &[include_str!("schema_001.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Row id of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhotoId(pub i64);
+
+/// Row id of a trained model version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelId(pub i64);
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error(
+        "the catalog {path} has schema version {found}, newer than this photosift knows \
+         ({supported}); upgrade photosift (the file was left untouched)"
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    #[error(
+        "{path} is not a photosift catalog or is damaged ({source}); it was left untouched: \
+         move it aside to start a new catalog, or restore a backup (catalog.sqlite.bak-v*)"
+    )]
+    Corrupt { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot back up the catalog to {path} before migrating: {source}")]
+    Backup { path: PathBuf, source: rusqlite::Error },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// An open catalog. One connection; callers on other threads open their own.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Catalog {
+    /// Opens (creating when missing) the catalog file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        // The first read of the header is where a non-database file shows itself.
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
+        if version > SCHEMA_VERSION {
+            return Err(CatalogError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let mut catalog = Self { conn, path: path.to_path_buf() };
+        catalog.configure().map_err(corrupt)?;
+        if version > 0 && version < SCHEMA_VERSION {
+            catalog.backup_before_migrating(version)?;
+        }
+        catalog.migrate(version)?;
+        Ok(catalog)
+    }
+
+    /// A private in-memory catalog, for tests and simulations.
+    pub fn open_in_memory() -> Result<Self> {
+        let mut catalog = Self { conn: Connection::open_in_memory()?, path: PathBuf::new() };
+        catalog.configure()?;
+        catalog.migrate(0)?;
+        Ok(catalog)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL: readers never block the writer, and a kill loses at most uncommitted work.
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Fail on a damaged file now rather than halfway through a scan.
+        self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+    }
+
+    fn backup_before_migrating(&self, from: i64) -> Result<()> {
+        let backup = self.path.with_extension(format!("sqlite.bak-v{from}"));
+        let target = backup.to_string_lossy().into_owned();
+        if backup.exists() {
+            return Ok(());
+        }
+        self.conn
+            .execute("VACUUM INTO ?1", [&target])
+            .map(|_| ())
+            .map_err(|source| CatalogError::Backup { path: backup, source })
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The raw connection, for this module's children.
+    fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Unix time now, in seconds.
+pub(crate) fn now_secs() -> i64 {
+    now_ms() / 1000
+}
+
+/// Unix time now, in milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_catalog_has_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let cat = Catalog::open(&path).unwrap();
+        let v: i64 = cat.conn().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        drop(cat);
+        // Reopening is a no-op.
+        Catalog::open(&path).unwrap();
+    }
+
+    #[test]
+    fn newer_schema_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        drop(Catalog::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Catalog::open(&path).err().unwrap();
+        assert!(matches!(err, CatalogError::NewerSchema { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn garbage_file_is_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let junk = vec![0x5au8; 8192];
+        std::fs::write(&path, &junk).unwrap();
+        let err = Catalog::open(&path).err().unwrap();
+        assert!(matches!(err, CatalogError::Corrupt { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+}

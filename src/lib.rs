@@ -1,0 +1,11 @@
+//! photosift: find the photos worth printing among thousands, in a terminal, on your own machine.
+//!
+//! The pieces, in the order a session uses them: [`config`] and [`library`] say where things
+//! live; [`ingest`] scans folders into the [`catalog`]; [`model`] embeds thumbnails with
+//! EfficientNet-Lite0; [`learn`] trains the p(desirable) head and scores; [`queue`] orders the
+//! ambiguous and best-first queues; [`tui`] is the labeling session; [`synth`] makes seed images
+//! with Stable Diffusion; [`export`] copies the picks out for printing.
+
+pub mod catalog;
+pub mod config;
+pub mod library;

@@ -9,3 +9,4 @@
 pub mod catalog;
 pub mod config;
 pub mod library;
+pub mod queue;

@@ -4,8 +4,10 @@
 //! refusing a catalog written by a newer photosift and backing the file up before migrating.
 
 mod labels;
+mod photos;
 
-pub use labels::{Decision, LabelEvent, LabelKind, LabelValue};
+pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
+pub use photos::{Photo, PhotoState, Source};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -127,7 +129,7 @@ impl Catalog {
         Ok(())
     }
 
-    /// The raw connection, for this module's children.
+    #[cfg(test)]
     fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -1,0 +1,99 @@
+//! Photo rows: reading them back. (Scan-side writes live beside the scan's needs.)
+
+use std::path::PathBuf;
+
+use rusqlite::{OptionalExtension, Row};
+
+use super::{Catalog, PhotoId, Result};
+
+/// Where a photo came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Camera,
+    Synthetic,
+}
+
+/// A photo's health: `Missing` once its file is gone, `Error` when it could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoState {
+    Ok,
+    Missing,
+    Error,
+}
+
+/// One catalog photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Photo {
+    pub id: PhotoId,
+    pub path: PathBuf,
+    pub content_hash: String,
+    pub byte_size: u64,
+    /// Displayed size (after EXIF orientation), when decoded.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// EXIF DateTimeOriginal as seconds (the camera's clock read as UTC).
+    pub taken_at: Option<i64>,
+    /// Relative to the library folder.
+    pub thumb_path: Option<PathBuf>,
+    pub source: Source,
+    pub state: PhotoState,
+    pub error: Option<String>,
+    /// Synthetic photos: the prompt and its list's label (true = wanted).
+    pub prompt: Option<String>,
+    pub seed_label: Option<bool>,
+}
+
+/// Columns in the order [`photo_from_row`] reads them.
+pub(crate) const PHOTO_COLUMNS: &str = "id, path, content_hash, byte_size, width, height, \
+     taken_at, thumb_path, source, state, error, prompt, seed_label";
+
+pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
+    Ok(Photo {
+        id: PhotoId(r.get(0)?),
+        path: path_from_blob(r.get(1)?),
+        content_hash: r.get(2)?,
+        byte_size: r.get::<_, i64>(3)? as u64,
+        width: r.get(4)?,
+        height: r.get(5)?,
+        taken_at: r.get(6)?,
+        thumb_path: r.get::<_, Option<String>>(7)?.map(PathBuf::from),
+        source: match r.get::<_, String>(8)?.as_str() {
+            "synthetic" => Source::Synthetic,
+            _ => Source::Camera,
+        },
+        state: match r.get::<_, String>(9)?.as_str() {
+            "missing" => PhotoState::Missing,
+            "error" => PhotoState::Error,
+            _ => PhotoState::Ok,
+        },
+        error: r.get(10)?,
+        prompt: r.get(11)?,
+        seed_label: r.get::<_, Option<i64>>(12)?.map(|v| v != 0),
+    })
+}
+
+/// Paths are stored as their OS bytes so that non-UTF-8 names survive.
+pub(crate) fn path_to_blob(path: &std::path::Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+pub(crate) fn path_from_blob(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+impl Catalog {
+    pub fn photo(&self, id: PhotoId) -> Result<Option<Photo>> {
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([id.0], photo_from_row).optional()?)
+    }
+
+    /// Every photo, in id order.
+    pub fn photos(&self) -> Result<Vec<Photo>> {
+        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], photo_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

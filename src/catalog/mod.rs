@@ -4,9 +4,11 @@
 //! refusing a catalog written by a newer photosift and backing the file up before migrating.
 
 mod labels;
+mod models;
 mod photos;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
+pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 
 use std::path::{Path, PathBuf};

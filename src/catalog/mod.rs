@@ -5,9 +5,11 @@
 
 mod labels;
 mod photos;
+mod scan;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use photos::{Photo, PhotoState, Source};
+pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

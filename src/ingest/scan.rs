@@ -206,10 +206,9 @@ pub fn scan(
                 let _ = tx.send(ctx.process(job));
             });
         });
-        let mut done = 0;
-        for outcome in rx {
+        for (i, outcome) in rx.into_iter().enumerate() {
             writer.handle(outcome, &mut primary, &seen, &mut s)?;
-            done += 1;
+            let done = i as u64 + 1;
             progress(&ScanProgress { phase: ScanPhase::Reading, done, total });
         }
         Ok(())

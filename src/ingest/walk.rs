@@ -86,7 +86,7 @@ pub fn walk(
             );
         for entry in entries {
             seen += 1;
-            if seen % 1024 == 0 {
+            if seen.is_multiple_of(1024) {
                 progress(seen);
             }
             let entry = match entry {

@@ -8,5 +8,6 @@
 
 pub mod catalog;
 pub mod config;
+pub mod ingest;
 pub mod library;
 pub mod queue;

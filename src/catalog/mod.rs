@@ -6,10 +6,12 @@
 mod labels;
 mod models;
 mod photos;
+mod scan;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
+pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -9,4 +9,5 @@
 pub mod catalog;
 pub mod config;
 pub mod library;
+pub mod model;
 pub mod queue;

@@ -37,6 +37,9 @@ enum Command {
         #[arg(long)]
         errors: bool,
     },
+    /// Compute the EfficientNet-Lite0 embedding of every photo that lacks one (from its
+    /// thumbnail; resumable: interrupt it any time).
+    Embed,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,32 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
+fn embed(config: &Config, library: &Library) -> Result<ExitCode> {
+    let mut catalog = library.open_catalog()?;
+    let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+        "embedding {bar:40} {pos}/{len} photos  {per_sec}  eta {eta}",
+    )?);
+    let summary =
+        photosift::model::embed_missing(&mut catalog, library, &config.model, &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })?;
+    bar.finish_and_clear();
+    println!(
+        "embedded {} of {} photos lacking an embedding ({} failed)",
+        summary.embedded,
+        summary.total,
+        summary.failed.len()
+    );
+    for (id, why) in summary.failed.iter().take(20) {
+        eprintln!("  photo {}: {why}", id.0);
+    }
+    if summary.failed.len() > 20 {
+        eprintln!("  ... and {} more", summary.failed.len() - 20);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let library = Library::create(config.library_dir(cli.library.as_deref())?)?;
@@ -71,6 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let counts = catalog.label_counts()?;
             println!("labels: {counts:?}");
         }
+        Some(Command::Embed) => return embed(&config, &library),
         None => {}
     }
     Ok(ExitCode::SUCCESS)

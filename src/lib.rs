@@ -10,4 +10,5 @@ pub mod catalog;
 pub mod config;
 pub mod ingest;
 pub mod library;
+pub mod model;
 pub mod queue;

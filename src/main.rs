@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use photosift::config::Config;
 use photosift::library::Library;
 
+mod cli_embed;
 mod cli_scan;
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,9 @@ enum Command {
         /// Also walk into hidden folders and files (names starting with a dot) this time.
         #[arg(long)]
         hidden: bool,
+        /// Do not embed the new photos after scanning (run `photosift embed` later).
+        #[arg(long)]
+        no_embed: bool,
     },
     /// Catalog counts; --errors lists the files that failed and why.
     Status {
@@ -50,6 +54,9 @@ enum Command {
         #[arg(long)]
         errors: bool,
     },
+    /// Compute the EfficientNet-Lite0 embedding of every photo that lacks one (from its
+    /// thumbnail; resumable: interrupt it any time).
+    Embed,
 }
 
 fn main() -> ExitCode {
@@ -79,12 +86,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let library = Library::create(config.library_dir(cli.library.as_deref())?)?;
     match cli.command {
-        Some(Command::Scan { dirs, hidden }) => {
+        Some(Command::Scan { dirs, hidden, no_embed }) => {
             let mut scan_cfg = config.scan.clone();
             scan_cfg.include_hidden |= hidden;
             cli_scan::run(&library, &dirs, &scan_cfg)?;
+            if config.scan.embed && !no_embed {
+                cli_embed::run(&config, &library)?;
+            }
         }
         Some(Command::Status { errors }) => cli_scan::status(&library, errors)?,
+        Some(Command::Embed) => cli_embed::run(&config, &library)?,
         None => {}
     }
     Ok(ExitCode::SUCCESS)

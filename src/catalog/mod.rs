@@ -3,6 +3,7 @@
 //! Opening applies the pragmas (WAL, foreign keys, busy timeout) and the numbered migrations,
 //! refusing a catalog written by a newer photosift and backing the file up before migrating.
 
+mod embeddings;
 mod labels;
 mod models;
 mod photos;

@@ -8,5 +8,6 @@
 
 pub mod catalog;
 pub mod config;
+pub mod learn;
 pub mod library;
 pub mod queue;

@@ -228,6 +228,41 @@ impl Catalog {
     }
 }
 
+/// Test fixtures for other modules' tests: a photo row and its embedding, written directly.
+#[cfg(test)]
+impl Catalog {
+    pub(crate) fn insert_test_photo(
+        &self,
+        id: i64,
+        synthetic_label: Option<bool>,
+        backbone: &str,
+        vector: &[f32],
+    ) {
+        let source = if synthetic_label.is_some() { "synthetic" } else { "camera" };
+        self.conn
+            .execute(
+                "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, source,
+                                     seed_label, added_at, updated_at)
+                 VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, 0, 0)",
+                params![
+                    id,
+                    format!("/p/{id}.jpg").into_bytes(),
+                    format!("h{id}"),
+                    source,
+                    synthetic_label.map(i64::from)
+                ],
+            )
+            .expect("insert test photo");
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.conn
+            .execute(
+                "INSERT INTO embeddings (photo_id, backbone, vector) VALUES (?1, ?2, ?3)",
+                params![id, backbone, bytes],
+            )
+            .expect("insert test embedding");
+    }
+}
+
 fn write_scores(
     tx: &rusqlite::Transaction<'_>,
     model: ModelId,

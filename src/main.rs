@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use photosift::config::Config;
 use photosift::library::Library;
 
+mod learn_cmd;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "photosift",
@@ -36,6 +38,18 @@ enum Command {
     Status {
         #[arg(long)]
         errors: bool,
+    },
+    /// Train a new model version on the labels so far and score every photo with it.
+    Train,
+    /// Score every embedded photo with the latest model (after a scan added photos).
+    Score,
+    /// Print the next photos of a queue, one per line: p, [burst group,] path.
+    Queue {
+        #[arg(long, value_enum, default_value = "ambiguous")]
+        mode: learn_cmd::QueueMode,
+        /// How many.
+        #[arg(short, default_value_t = 20)]
+        n: usize,
     },
 }
 
@@ -71,6 +85,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let counts = catalog.label_counts()?;
             println!("labels: {counts:?}");
         }
+        Some(Command::Train) => learn_cmd::train(&config, &library)?,
+        Some(Command::Score) => learn_cmd::score(&library)?,
+        Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
         None => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -174,6 +174,16 @@ impl Catalog {
         Ok(table)
     }
 
+    /// The backbones that have embeddings, most embedded photos first.
+    pub fn embedding_backbones(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT backbone, count(*) AS n FROM embeddings GROUP BY backbone
+             ORDER BY n DESC, backbone",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Synthetic seed images and their prompt list's label (true = wanted).
     pub fn synthetic_seed_labels(&self) -> Result<Vec<(PhotoId, bool)>> {
         let mut stmt = self.conn.prepare_cached(
@@ -343,6 +353,8 @@ mod tests {
         let t = cat.embedding_table("lite0").unwrap();
         assert_eq!(t.ids, vec![PhotoId(1), PhotoId(2)]);
         assert_eq!((t.dim, t.row(1)), (2, &[3.0f32, 4.0][..]));
+        let backbones = cat.embedding_backbones().unwrap();
+        assert_eq!(backbones, vec![("lite0".to_owned(), 2), ("other".to_owned(), 1)]);
     }
 
     #[test]

@@ -245,3 +245,46 @@ pub fn table(curves: &[Curve], precision_k: usize, target: f64) -> String {
     }
     out
 }
+
+/// Reads a truth file: `file,label` rows (1/0, yes/no, true/false); any header line (such
+/// as coco-dev's `file,person`) is skipped, and only the first two columns are read.
+pub fn parse_truth(text: &str) -> Result<Vec<(String, bool)>, String> {
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cols = line.split(',').map(str::trim);
+        let (Some(file), Some(label)) = (cols.next(), cols.next()) else {
+            return Err(format!("line {}: expected `file,label`, found {line:?}", n + 1));
+        };
+        let label = match label.to_ascii_lowercase().as_str() {
+            "1" | "yes" | "true" | "y" => true,
+            "0" | "no" | "false" | "n" => false,
+            _ if rows.is_empty() => continue, // the header
+            other => return Err(format!("line {}: label {other:?} is not 1 or 0", n + 1)),
+        };
+        rows.push((file.to_owned(), label));
+    }
+    Ok(rows)
+}
+
+/// Pairs catalog photos (`(id, path)`) with truth rows: a row naming a relative path matches
+/// a photo whose path ends with it, a bare name matches the photo's file name. Returns the
+/// matched (photo id, label) pairs and the rows that matched nothing.
+pub fn match_truth(
+    photos: &[(PhotoId, std::path::PathBuf)],
+    truth: &[(String, bool)],
+) -> (Vec<(PhotoId, bool)>, Vec<String>) {
+    let mut matched = Vec::new();
+    let mut unmatched = Vec::new();
+    for (file, label) in truth {
+        let rel = std::path::Path::new(file);
+        match photos.iter().find(|(_, path)| path.ends_with(rel)) {
+            Some((id, _)) => matched.push((*id, *label)),
+            None => unmatched.push(file.clone()),
+        }
+    }
+    (matched, unmatched)
+}

@@ -230,3 +230,18 @@ fn eval_simulation_learns_a_known_rule_and_ambiguous_beats_random() {
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
+
+#[test]
+fn truth_files_with_any_header_are_read_and_matched_by_name() {
+    let truth =
+        eval::parse_truth("file,person\n000009.jpg,0\nsub/b.jpg, 1\n\nc.jpg,yes\n").unwrap();
+    assert_eq!(truth.len(), 3);
+    assert!(eval::parse_truth("a.jpg,1\nb.jpg,maybe\n").is_err());
+    let photos = vec![
+        (PhotoId(1), std::path::PathBuf::from("/x/000009.jpg")),
+        (PhotoId(2), std::path::PathBuf::from("/x/sub/b.jpg")),
+    ];
+    let (matched, unmatched) = eval::match_truth(&photos, &truth);
+    assert_eq!(matched, vec![(PhotoId(1), false), (PhotoId(2), true)]);
+    assert_eq!(unmatched, vec!["c.jpg".to_owned()]);
+}

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod config;
 pub mod ingest;
+pub mod learn;
 pub mod library;
 pub mod model;
 pub mod queue;

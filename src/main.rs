@@ -11,6 +11,7 @@ use photosift::library::Library;
 
 mod cli_embed;
 mod cli_scan;
+mod learn_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +58,18 @@ enum Command {
     /// Compute the EfficientNet-Lite0 embedding of every photo that lacks one (from its
     /// thumbnail; resumable: interrupt it any time).
     Embed,
+    /// Train a new model version on the labels so far and score every photo with it.
+    Train,
+    /// Score every embedded photo with the latest model (after a scan added photos).
+    Score,
+    /// Print the next photos of a queue, one per line: p, [burst group,] path.
+    Queue {
+        #[arg(long, value_enum, default_value = "ambiguous")]
+        mode: learn_cmd::QueueMode,
+        /// How many.
+        #[arg(short, default_value_t = 20)]
+        n: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,6 +109,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Status { errors }) => cli_scan::status(&library, errors)?,
         Some(Command::Embed) => cli_embed::run(&config, &library)?,
+        Some(Command::Train) => learn_cmd::train(&config, &library)?,
+        Some(Command::Score) => learn_cmd::score(&library)?,
+        Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
         None => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -8,5 +8,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod jobs;
 pub mod library;
 pub mod queue;
+pub mod tui;

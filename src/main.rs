@@ -37,6 +37,8 @@ enum Command {
         #[arg(long)]
         errors: bool,
     },
+    /// The labeling TUI (also what `photosift` alone opens): one photo at a time, W/A/S/D.
+    Label,
 }
 
 fn main() -> ExitCode {
@@ -71,7 +73,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let counts = catalog.label_counts()?;
             println!("labels: {counts:?}");
         }
-        None => {}
+        Some(Command::Label) | None => {
+            photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The background jobs the TUI's keys start (R retrain, G seed generation).
+fn tui_services(_library: &Library, _config: &Config) -> photosift::tui::Services {
+    photosift::tui::Services::default()
 }

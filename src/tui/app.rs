@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::Event;
+use crossterm::event::{Event, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::layout::{Rect, Size};
@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
 
-use super::keymap::Keymap;
+use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
 use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
@@ -189,8 +189,13 @@ where
     pub fn handle(&mut self, ev: AppEvent) -> Result<()> {
         match ev {
             AppEvent::Input(Event::Key(key)) => {
-                if let Some(action) = self.state.keymap.action(&key) {
-                    self.apply(Msg::Action(action));
+                match self.state.keymap.action(&key) {
+                    Some(action) => self.apply(Msg::Action(action)),
+                    // Any key closes the help, Esc included.
+                    None if self.state.help && key.kind == KeyEventKind::Press => {
+                        self.apply(Msg::Action(Action::Help));
+                    }
+                    None => {}
                 }
             }
             AppEvent::Input(Event::Resize(..)) => {

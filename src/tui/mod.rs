@@ -15,8 +15,10 @@ pub mod view;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use ratatui_image::picker::cap_parser::QueryStdioOptions;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::Config;
@@ -47,6 +49,10 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
     result
 }
 
+/// How long the terminal may take to say what graphics it supports. A local terminal answers
+/// in a millisecond; this only matters where nothing answers at all.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// `[tui] graphics`: `None` = ask the terminal.
 fn graphics_choice(name: &str) -> Result<Option<ProtocolType>> {
     Ok(match name {
@@ -66,13 +72,23 @@ fn make_picker(choice: Option<ProtocolType>) -> Picker {
     if choice == Some(ProtocolType::Halfblocks) {
         return Picker::halfblocks();
     }
-    let mut picker = match Picker::from_query_stdio() {
+    let started = Instant::now();
+    let options = QueryStdioOptions { timeout: QUERY_TIMEOUT, ..Default::default() };
+    let mut picker = match Picker::from_query_stdio_with_options(options) {
         Ok(p) => p,
         Err(err) => {
             tracing::info!("terminal graphics query failed ({err}); using half-blocks");
             Picker::halfblocks()
         }
     };
+    if started.elapsed() >= QUERY_TIMEOUT {
+        // Nobody answered (e.g. tmux without an outer terminal to pass the query to). The
+        // query's reader thread is still blocked on stdin and would eat the user's first key:
+        // ask for a status report that the terminal itself answers, which ends that read.
+        let mut out = std::io::stdout();
+        let _ = out.write_all(b"\x1b[5n").and_then(|()| out.flush());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     if let Some(forced) = choice {
         picker.set_protocol_type(forced);
     }
@@ -83,9 +99,25 @@ fn spawn_input_thread(tx: std::sync::mpsc::Sender<AppEvent>) -> Result<()> {
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || {
-            while let Ok(ev) = crossterm::event::read() {
-                if tx.send(AppEvent::Input(ev)).is_err() {
-                    break;
+            let mut errors = 0;
+            loop {
+                match crossterm::event::read() {
+                    Ok(ev) => {
+                        errors = 0;
+                        if tx.send(AppEvent::Input(ev)).is_err() {
+                            break;
+                        }
+                    }
+                    // A stray reply the parser does not know is not the end of input; a
+                    // closed terminal is, after a few tries.
+                    Err(err) => {
+                        errors += 1;
+                        tracing::debug!("terminal input: {err}");
+                        if errors > 20 {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
                 }
             }
         })

@@ -374,7 +374,8 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Seconds (the camera's clock read as UTC) as "YYYY-MM-DD HH:MM".
+/// Seconds (the camera's clock read as UTC) as "YYYY-MM-DD HH:MM:SS" (bursts are seconds
+/// apart).
 pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -388,7 +389,12 @@ pub fn format_time(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -397,8 +403,8 @@ mod tests {
 
     #[test]
     fn formats_capture_times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00");
-        assert_eq!(format_time(1_686_756_120), "2023-06-14 15:22");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00");
+        assert_eq!(format_time(0), "1970-01-01 00:00:00");
+        assert_eq!(format_time(1_686_756_120), "2023-06-14 15:22:00");
+        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
     }
 }

@@ -296,12 +296,6 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
             None => Span::styled("p –", Style::new().dark_gray()),
         });
     }
-    let c = state.counts;
-    first.push(sep.clone());
-    first.push(Span::raw(format!(
-        "yes {} no {} skip {} · picked {} passed {}",
-        c.kind_yes, c.kind_no, c.kind_skip, c.picked, c.passed
-    )));
     first.push(sep.clone());
     first.push(Span::raw(match state.model {
         Some(m) => match m.auc {
@@ -311,7 +305,14 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
         None => "no model".into(),
     }));
 
-    let mut second = Vec::new();
+    let c = state.counts;
+    let mut second = vec![
+        Span::raw(format!(
+            "yes {} no {} skip {} · picked {} passed {}",
+            c.kind_yes, c.kind_no, c.kind_skip, c.picked, c.passed
+        )),
+        sep.clone(),
+    ];
     for j in &state.jobs {
         let eta = j.eta.map(|d| format!(" ~{}s left", d.as_secs() + 1)).unwrap_or_default();
         second.push(Span::styled(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use photosift::catalog::{LabelCounts, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
-use photosift::tui::preview::{PreviewCache, PreviewRequest, make_preview};
+use photosift::tui::preview::{PreviewCache, PreviewRequest, encoding_picker, make_preview};
 use photosift::tui::state::{JobOutput, ModelInfo, Msg, PhotoInfo, QueueData, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
@@ -79,7 +79,7 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
 
 /// Makes every preview the screen wants, as the worker would.
 fn previews_for(state: &State, area: Rect) -> PreviewCache {
-    let picker = Picker::halfblocks();
+    let picker = encoding_picker(Picker::halfblocks());
     let mut cache = PreviewCache::default();
     for (photo, size) in view::wanted_previews(area, state, 2) {
         let info = &state.photos[&photo];

@@ -192,6 +192,11 @@ fn real_binary_in_tmux(dir: &std::path::Path, keys: usize) {
         let rss = proc_status_kb(&pid, "VmRSS").unwrap_or(0) / 1024;
         let hwm = proc_status_kb(&pid, "VmHWM").unwrap_or(0) / 1024;
         let _ = tmux(&["kill-server"]);
+        // The next run must not find this one still holding the library's lock.
+        let end = Instant::now() + Duration::from_secs(10);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         match shown {
             Some(d) => println!(
                 "real binary in tmux, graphics={graphics}: first photo on screen after {:.0} ms \

@@ -13,7 +13,7 @@ pub mod state;
 pub mod view;
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::io::{IsTerminal, Read, Seek, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,9 @@ pub use state::{JobOutput, Mode, State};
 /// A second session on the same library is refused while this one runs.
 pub fn run(library: &Library, config: &Config, services: Services) -> Result<()> {
     let _lock = SessionLock::acquire(library)?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("the labeling session needs a terminal (stdin and stdout are not both one)");
+    }
     // Fail on a bad config or catalog before the screen switches over.
     Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
     let graphics = graphics_choice(&config.tui.graphics)?;

@@ -343,10 +343,14 @@ fn p_style(p: f32) -> Style {
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let km = &state.keymap;
-    let rows = Action::ALL.iter().map(|a| {
-        let (amb, best) = a.description();
-        Row::new(vec![km.label(*a), a.name().to_owned(), amb.to_owned(), best.to_owned()])
-    });
+    let always = Row::new(["Ctrl-C", "", "always quits", "always quits"]);
+    let rows = Action::ALL
+        .iter()
+        .map(|a| {
+            let (amb, best) = a.description();
+            Row::new(vec![km.label(*a), a.name().to_owned(), amb.to_owned(), best.to_owned()])
+        })
+        .chain([always]);
     let widths = [
         Constraint::Length(16),
         Constraint::Length(12),

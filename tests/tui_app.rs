@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use photosift::catalog::{LabelKind, LabelValue, PhotoState};
 use photosift::config::Config;
-use photosift::tui::state::{JobOutput, ModelInfo};
+use photosift::tui::state::{JobOutput, ModelSummary};
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -117,7 +117,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
                 rx.lock().unwrap().recv().ok();
                 Ok(JobOutput::Trained {
                     summary: "trained model v7".into(),
-                    model: Some(ModelInfo { version: 7, auc: Some(0.88) }),
+                    model: Some(ModelSummary { version: 7, auc: Some(0.88) }),
                 })
             })
         })),

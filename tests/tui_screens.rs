@@ -12,7 +12,7 @@ use photosift::catalog::{LabelCounts, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::preview::{PreviewCache, PreviewRequest, encoding_picker, make_preview};
-use photosift::tui::state::{JobOutput, ModelInfo, Msg, PhotoInfo, QueueData, update};
+use photosift::tui::state::{JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
 use ratatui::Terminal;
@@ -62,7 +62,7 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
             .map(|(i, g)| BestEntry { photo: PhotoId(6 - i as i64 - 1), group: *g })
             .collect(),
         photos,
-        model: model.then_some(ModelInfo { version: 3, auc: Some(0.91) }),
+        model: model.then_some(ModelSummary { version: 3, auc: Some(0.91) }),
         counts: LabelCounts { kind_yes: 12, kind_no: 30, kind_skip: 3, picked: 4, passed: 9 },
         total_photos: 6,
     };

@@ -11,7 +11,7 @@ use photosift::catalog::{
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::state::{
-    Effect, JOB_RETRAIN, JOB_SEED, JobOutput, ModelInfo, Msg, PhotoInfo, QueueData, update,
+    Effect, JOB_RETRAIN, JOB_SEED, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
 };
 use photosift::tui::{Action, Keymap, Mode, State};
 
@@ -31,7 +31,7 @@ fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
         ambiguous: amb.iter().map(|p| PhotoId(*p)).collect(),
         best: best.iter().map(|(p, g)| BestEntry { photo: PhotoId(*p), group: *g }).collect(),
         photos,
-        model: Some(ModelInfo { version: 1, auc: Some(0.8) }),
+        model: Some(ModelSummary { version: 1, auc: Some(0.8) }),
         total_photos: amb.len() + best.len(),
         ..Default::default()
     }
@@ -314,7 +314,7 @@ fn retrain_runs_in_the_background_and_new_queues_keep_the_photo_on_screen() {
             name: JOB_RETRAIN.into(),
             result: Ok(JobOutput::Trained {
                 summary: "model v2".into(),
-                model: Some(ModelInfo { version: 2, auc: Some(0.9) }),
+                model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
             }),
             elapsed: Duration::from_secs(1),
         }),

@@ -1,16 +1,16 @@
 //! Where the session's data comes from: building both queues (and what the screen shows
-//! about each photo) from the catalog, off the UI task, and the retrain job.
+//! about each photo) from the catalog, off the UI task.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
-use crate::catalog::{Catalog, LabelKind, LabelValue, PhotoId, PhotoState, Source};
+use crate::catalog::{Catalog, PhotoState, Source};
 use crate::config::Config;
 use crate::library::Library;
-use crate::queue::{self, Candidate};
+use crate::queue;
 
-use super::state::{PhotoInfo, QueueData};
+use super::state::{ModelSummary, PhotoInfo, QueueData};
 
 /// Reads the catalog and orders both queues. Runs on a job thread with its own connection.
 pub fn load_queues(library: &Library, config: &Config) -> Result<QueueData> {
@@ -19,47 +19,36 @@ pub fn load_queues(library: &Library, config: &Config) -> Result<QueueData> {
 }
 
 pub fn build_queues(catalog: &Catalog, library: &Library, config: &Config) -> Result<QueueData> {
-    let photos = catalog.photos().context("reading the photos")?;
-    let kind: HashMap<PhotoId, LabelValue> =
-        catalog.current_labels(LabelKind::Kind)?.into_iter().collect();
-    let print: HashMap<PhotoId, LabelValue> =
-        catalog.current_labels(LabelKind::Print)?.into_iter().collect();
-    let counts = catalog.label_counts()?;
+    let model = catalog.latest_model().context("reading the latest model")?;
+    // The queues compare photos by the embeddings the newest model was trained on.
+    let backbone = model.as_ref().map_or(config.model.backbone.as_str(), |m| m.backbone.as_str());
+    let candidates = catalog.candidates(backbone).context("reading the queue candidates")?;
+    let p: HashMap<_, _> = candidates.iter().filter_map(|c| Some((c.photo, c.p?))).collect();
 
-    let mut infos = HashMap::with_capacity(photos.len());
-    let mut candidates = Vec::with_capacity(photos.len());
-    for photo in photos {
+    let mut photos = HashMap::with_capacity(candidates.len());
+    for photo in catalog.photos().context("reading the photos")? {
         if photo.source != Source::Camera {
             continue;
         }
-        candidates.push(Candidate {
-            photo: photo.id,
-            p: None,
-            taken_at: photo.taken_at,
-            embedding: None,
-            kind_label: kind.get(&photo.id).copied(),
-            print_label: print.get(&photo.id).copied(),
-        });
-        infos.insert(
+        photos.insert(
             photo.id,
             PhotoInfo {
                 thumb: photo.thumb_path.as_ref().map(|t| library.root().join(t)),
+                p: p.get(&photo.id).copied(),
                 path: photo.path,
                 taken_at: photo.taken_at,
                 width: photo.width,
                 height: photo.height,
-                p: None,
                 missing: photo.state == PhotoState::Missing,
             },
         );
     }
-    let total_photos = candidates.len();
     Ok(QueueData {
         ambiguous: queue::ambiguous(&candidates, &config.queue),
         best: queue::best_first(&candidates, &config.queue),
-        photos: infos,
-        model: None,
-        counts,
-        total_photos,
+        total_photos: photos.len(),
+        photos,
+        model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
+        counts: catalog.label_counts()?,
     })
 }

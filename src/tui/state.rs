@@ -67,7 +67,7 @@ pub struct PhotoInfo {
 
 /// The newest model version, for the status bar.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelInfo {
+pub struct ModelSummary {
     pub version: i64,
     pub auc: Option<f64>,
 }
@@ -78,7 +78,7 @@ pub struct QueueData {
     pub ambiguous: Vec<PhotoId>,
     pub best: Vec<BestEntry>,
     pub photos: HashMap<PhotoId, PhotoInfo>,
-    pub model: Option<ModelInfo>,
+    pub model: Option<ModelSummary>,
     pub counts: LabelCounts,
     /// Camera photos in the catalog.
     pub total_photos: usize,
@@ -166,7 +166,7 @@ pub enum JobOutput {
     /// Retraining: a one-line summary (model version, AUC).
     Trained {
         summary: String,
-        model: Option<ModelInfo>,
+        model: Option<ModelSummary>,
     },
     /// Seed generation: a one-line summary.
     Seeded(String),
@@ -224,7 +224,7 @@ pub struct State {
     pub mode: Mode,
     queues: [ModeQueue; 2],
     pub photos: HashMap<PhotoId, PhotoInfo>,
-    pub model: Option<ModelInfo>,
+    pub model: Option<ModelSummary>,
     pub counts: LabelCounts,
     pub total_photos: usize,
     /// The first queues have arrived.

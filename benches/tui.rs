@@ -19,6 +19,42 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui_image::picker::Picker;
 
+const DIM: usize = 1280;
+
+/// EfficientNet-Lite0-sized embeddings (1280 f32) around 300 scenes, bursts of three shots
+/// sharing a scene, and a model version scoring every photo, as `train` would leave them.
+/// The embeddings go in with plain SQL: writing them is the model module's job, and the
+/// benchmark only needs the table filled.
+fn add_embeddings_and_scores(
+    library: &photosift::library::Library,
+    ids: &[photosift::catalog::PhotoId],
+) {
+    let mut seed = 42u64;
+    let mut rng = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 40) as f32) / (1u64 << 24) as f32
+    };
+    let scenes: Vec<Vec<f32>> =
+        (0..300).map(|_| (0..DIM).map(|_| (rng() - 0.6).max(0.0)).collect()).collect();
+    let mut conn = rusqlite::Connection::open(library.catalog_path()).expect("catalog");
+    let tx = conn.transaction().expect("tx");
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO embeddings (photo_id, backbone, vector) VALUES (?1, 'lite0', ?2)")
+            .expect("prepare");
+        for (i, id) in ids.iter().enumerate() {
+            let scene = &scenes[(i / 3 * 7919) % scenes.len()];
+            let v: Vec<u8> = scene
+                .iter()
+                .flat_map(|x| (x + 0.15 * (rng() - 0.5)).max(0.0).to_le_bytes())
+                .collect();
+            stmt.execute(rusqlite::params![id.0, v]).expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    common::score_all(library, ids, |i| ((i * 7919) % 1000) as f32 / 1000.0);
+}
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -54,7 +90,10 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let t = Instant::now();
-    let (library, _) = common::library_with_photos(dir.path(), n, 200, (512, 384));
+    let (library, ids) = common::library_with_photos(dir.path(), n, 200, (512, 384));
+    if env("BENCH_EMBED", 1) == 1 {
+        add_embeddings_and_scores(&library, &ids);
+    }
     println!(
         "fixture: {n} photos, 200 distinct 512x384 JPEG thumbnails, {:.1} s",
         t.elapsed().as_secs_f64()

@@ -138,3 +138,40 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
     press(&app, KeyCode::Char('g'));
     assert!(app.pump_until(WAIT, |a| screen(a).contains("not available")).unwrap());
 }
+
+#[test]
+fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 6, 3, (200, 150));
+    common::score_all(&library, &ids, |i| 0.9 - 0.1 * i as f32);
+    let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut app = App::new(
+        terminal,
+        library.clone(),
+        Config::default(),
+        Picker::halfblocks(),
+        Services::default(),
+    )
+    .unwrap();
+    assert!(app.pump_until(WAIT, |a| a.state().loaded && a.photo_ready()).unwrap());
+    press(&app, KeyCode::Tab);
+    assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("BEST")).unwrap());
+    let s = screen(&app);
+    assert!(
+        s.contains("model v1 AUC 0.83") && s.contains("p 0.90") && s.contains("IMG_0001"),
+        "{s}"
+    );
+    press(&app, KeyCode::Char('w'));
+    press(&app, KeyCode::Char('x'));
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).pos == 2).unwrap());
+    let cat = library.open_catalog().unwrap();
+    let print = cat.current_labels(LabelKind::Print).unwrap();
+    assert_eq!(print, vec![(ids[0], LabelValue::Yes), (ids[1], LabelValue::No)]);
+    assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(ids[1], LabelValue::No)]);
+    // A undoes X as one decision: both labels go.
+    press(&app, KeyCode::Left);
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).pos == 1).unwrap());
+    assert!(cat.current_labels(LabelKind::Kind).unwrap().is_empty());
+    assert_eq!(cat.current_labels(LabelKind::Print).unwrap(), vec![(ids[0], LabelValue::Yes)]);
+    assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("IMG_0002")).unwrap());
+}

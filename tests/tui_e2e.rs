@@ -110,12 +110,24 @@ fn labels_survive_sigkill_and_a_second_session_is_refused() {
     tmux.keys("?");
     tmux.wait_for(&["pick it for print", "not_kind"]);
     tmux.keys("Escape");
+    // Esc and the next arrow's escape sequence must not arrive glued together (that reads as
+    // Alt-arrow), as they never do from a person.
+    let end = Instant::now() + Duration::from_secs(20);
+    while tmux.capture().contains("pick it for print") {
+        assert!(Instant::now() < end, "Esc did not close the help");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     tmux.keys("Down");
     let screen = tmux.wait_for(&["5/12", "IMG_0005.jpg", "yes 2 no 2"]);
 
     let pid = tmux.pane_pid();
     let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
     assert!(killed.success());
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}/exe")).exists() {
+        assert!(Instant::now() < end, "SIGKILL did not end it");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     let cat = library.open_catalog().unwrap();
     assert_eq!(kind_label(&cat, ids[0]), Some(LabelValue::Yes), "{screen}");

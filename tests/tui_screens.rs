@@ -65,6 +65,7 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
         model: model.then_some(ModelSummary { version: 3, auc: Some(0.91) }),
         counts: LabelCounts { kind_yes: 12, kind_no: 30, kind_skip: 3, picked: 4, passed: 9 },
         total_photos: 6,
+        complete: true,
     };
     update(
         &mut s,

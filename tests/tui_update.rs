@@ -409,3 +409,15 @@ fn keys_on_an_empty_queue_do_nothing() {
     }
     assert_eq!(s.current(), None);
 }
+
+#[test]
+fn a_quick_order_never_replaces_the_complete_one() {
+    let mut s = State::new(Keymap::defaults(), 0);
+    update(&mut s, queues_done(data(&[3, 2, 1], &[])));
+    assert_eq!(s.current(), Some(PhotoId(3)));
+    update(&mut s, queues_done(QueueData { complete: true, ..data(&[1, 2, 3], &[]) }));
+    assert_eq!(s.current(), Some(PhotoId(3)), "the photo on screen stays");
+    assert_eq!(s.upcoming(2), vec![PhotoId(1), PhotoId(2)]);
+    update(&mut s, queues_done(data(&[2, 1], &[])));
+    assert_eq!(s.upcoming(2), vec![PhotoId(1), PhotoId(2)], "late quick order ignored");
+}

@@ -21,7 +21,7 @@ use crate::library::Library;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::state::{Effect, JOB_QUEUES, JOB_QUICK_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -107,6 +107,15 @@ where
             dirty: true,
             frames: 0,
         };
+        // A quick order by score first, so the first photo shows at once; the full order
+        // (embeddings: diversity, bursts) follows and keeps that photo on screen.
+        let (library, config) = (app.library.clone(), app.config.clone());
+        let quick: JobFn<JobOutput> = Box::new(move |_| {
+            source::load_queues(&library, &config, false).map(|d| JobOutput::Queues(Box::new(d)))
+        });
+        if let Some(msg) = app.start_job(JOB_QUICK_QUEUES, quick, false) {
+            app.apply(msg);
+        }
         app.run_effects(vec![Effect::RebuildQueues]);
         Ok(app)
     }
@@ -265,7 +274,8 @@ where
             Effect::RebuildQueues => {
                 let (library, config) = (self.library.clone(), self.config.clone());
                 let work: JobFn<JobOutput> = Box::new(move |_| {
-                    source::load_queues(&library, &config).map(|d| JobOutput::Queues(Box::new(d)))
+                    source::load_queues(&library, &config, true)
+                        .map(|d| JobOutput::Queues(Box::new(d)))
                 });
                 self.start_job(JOB_QUEUES, work, false)
             }

@@ -15,6 +15,8 @@ use super::keymap::{Action, Keymap};
 pub const JOB_RETRAIN: &str = "retrain";
 pub const JOB_SEED: &str = "seed";
 pub const JOB_QUEUES: &str = "queues";
+/// The quick first order at startup (no embeddings).
+pub const JOB_QUICK_QUEUES: &str = "queues-quick";
 
 /// The two questions the user answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +84,8 @@ pub struct QueueData {
     pub counts: LabelCounts,
     /// Camera photos in the catalog.
     pub total_photos: usize,
+    /// Built with embeddings (diversity, bursts); a quick first order has `false`.
+    pub complete: bool,
 }
 
 /// One mode's queue and the place in it. Entries before `pos` were decided this session.
@@ -229,6 +233,8 @@ pub struct State {
     pub total_photos: usize,
     /// The first queues have arrived.
     pub loaded: bool,
+    /// A complete (embedding-aware) order has arrived; a quick one no longer replaces it.
+    pub complete: bool,
     pub help: bool,
     pub jobs: Vec<JobStatus>,
     pub last_error: Option<String>,
@@ -252,6 +258,7 @@ impl State {
             counts: LabelCounts::default(),
             total_photos: 0,
             loaded: false,
+            complete: false,
             help: false,
             jobs: Vec::new(),
             last_error: None,
@@ -462,7 +469,7 @@ fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>)
     match result {
         Err(err) => {
             state.last_error = Some(format!("{name}: {err}"));
-            if name == JOB_QUEUES {
+            if name == JOB_QUEUES || name == JOB_QUICK_QUEUES {
                 state.loaded = true;
             }
             Vec::new()
@@ -486,7 +493,11 @@ fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>)
 }
 
 fn apply_queues(state: &mut State, data: QueueData) {
-    let QueueData { ambiguous, best, photos, model, counts, total_photos } = data;
+    let QueueData { ambiguous, best, photos, model, counts, total_photos, complete } = data;
+    if state.complete && !complete {
+        return;
+    }
+    state.complete = complete;
     let amb: Vec<BestEntry> =
         ambiguous.into_iter().enumerate().map(|(i, photo)| BestEntry { photo, group: i }).collect();
     for (mode, entries) in [(Mode::Ambiguous, amb), (Mode::Best, best)] {

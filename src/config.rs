@@ -18,6 +18,9 @@ pub struct Config {
     pub train: TrainConfig,
     pub queue: QueueConfig,
     pub export: ExportConfig,
+    pub tui: TuiConfig,
+    /// Action name (see `tui::keymap::Action`) -> the keys bound to it.
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +64,13 @@ pub struct QueueConfig {
 pub struct ExportConfig {
     pub print_size: String,
     pub dpi: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiConfig {
+    pub prefetch: usize,
+    pub graphics: String,
 }
 
 impl Default for Config {

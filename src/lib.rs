@@ -9,7 +9,9 @@
 pub mod catalog;
 pub mod config;
 pub mod ingest;
+pub mod jobs;
 pub mod learn;
 pub mod library;
 pub mod model;
 pub mod queue;
+pub mod tui;

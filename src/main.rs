@@ -70,6 +70,8 @@ enum Command {
         #[arg(short, default_value_t = 20)]
         n: usize,
     },
+    /// The labeling TUI (also what `photosift` alone opens): one photo at a time, W/A/S/D.
+    Label,
 }
 
 fn main() -> ExitCode {
@@ -112,7 +114,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Train) => learn_cmd::train(&config, &library)?,
         Some(Command::Score) => learn_cmd::score(&library)?,
         Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
-        None => {}
+        Some(Command::Label) | None => {
+            photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The background jobs the TUI's keys start (R retrain, G seed generation).
+fn tui_services(_library: &Library, _config: &Config) -> photosift::tui::Services {
+    photosift::tui::Services::default()
 }

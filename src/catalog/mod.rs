@@ -8,11 +8,13 @@ mod labels;
 mod models;
 mod photos;
 mod scan;
+mod session;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
+pub use session::PhotoRecord;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,3 +10,4 @@ pub mod catalog;
 pub mod config;
 pub mod library;
 pub mod queue;
+pub mod synth;

@@ -5,9 +5,11 @@
 
 mod labels;
 mod photos;
+mod synthetic;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use photos::{Photo, PhotoState, Source};
+pub use synthetic::NewSynthetic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

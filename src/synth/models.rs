@@ -216,7 +216,8 @@ impl SdArch {
     }
 
     /// A test-sized network with the real topology (4 UNet levels would be slow; 2 keep
-    /// cross-attention, a downsample and an upsample): for plumbing tests with random weights,
+    /// cross-attention, a downsample and an upsample; widths are multiples of 32, the group
+    /// count candle's attention blocks assume): for plumbing tests with random weights,
     /// which produce noise-like pictures, not photographs. Images are 8x the latents as in SD.
     pub fn tiny(vocab_size: usize) -> Self {
         Self {
@@ -231,7 +232,7 @@ impl SdArch {
                 pad_with: Some("!".to_string()),
             },
             unet: UNet2DConditionModelConfig {
-                blocks: vec![block(16, true, 2), block(32, false, 2)],
+                blocks: vec![block(32, true, 2), block(64, false, 2)],
                 center_input_sample: false,
                 cross_attention_dim: 32,
                 downsample_padding: 1,
@@ -240,7 +241,8 @@ impl SdArch {
                 layers_per_block: 1,
                 mid_block_scale_factor: 1.0,
                 norm_eps: 1e-5,
-                norm_num_groups: 8,
+                // candle's spatial transformer norms use 32 groups whatever this says.
+                norm_num_groups: 32,
                 sliced_attention_size: None,
                 use_linear_projection: true,
             },

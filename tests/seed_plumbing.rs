@@ -65,7 +65,8 @@ fn plumbing_prompt_to_labeled_synthetic_photo_with_random_weights() {
     let lib = Library::create(dir.path().join("lib")).unwrap();
     let mut catalog = lib.open_catalog().unwrap();
     let cfg = seed_cfg(2);
-    let (summary, r) = run(&mut catalog, &lib, &cfg, DecoderKind::Taesd, &AtomicBool::new(false), None);
+    let (summary, r) =
+        run(&mut catalog, &lib, &cfg, DecoderKind::Taesd, &AtomicBool::new(false), None);
     assert_eq!((summary.planned, summary.generated, summary.existing), (6, 6, 0));
     assert!(!summary.cancelled);
     assert_eq!(r.loads, 1);
@@ -86,8 +87,10 @@ fn plumbing_prompt_to_labeled_synthetic_photo_with_random_weights() {
     }
     let wanted = photos.iter().filter(|p| p.seed_label == Some(true)).count();
     assert_eq!(wanted, 4);
-    let receipt: Vec<_> =
-        photos.iter().filter(|p| p.prompt.as_deref() == Some("blurry screenshot of a receipt")).collect();
+    let receipt: Vec<_> = photos
+        .iter()
+        .filter(|p| p.prompt.as_deref() == Some("blurry screenshot of a receipt"))
+        .collect();
     assert_eq!(receipt.len(), 2);
     assert!(receipt.iter().all(|p| p.seed_label == Some(false)));
 
@@ -115,7 +118,8 @@ fn plumbing_rerun_generates_nothing_and_loads_no_model() {
     let mut catalog = lib.open_catalog().unwrap();
     let cfg = seed_cfg(1);
     run(&mut catalog, &lib, &cfg, DecoderKind::Taesd, &AtomicBool::new(false), None);
-    let (again, r) = run(&mut catalog, &lib, &cfg, DecoderKind::Taesd, &AtomicBool::new(false), None);
+    let (again, r) =
+        run(&mut catalog, &lib, &cfg, DecoderKind::Taesd, &AtomicBool::new(false), None);
     assert_eq!((again.generated, again.existing), (0, 3));
     assert_eq!(r.loads, 0, "nothing to do must not load (or download) the model");
     assert_eq!(catalog.synthetic_photos().unwrap().len(), 3);
@@ -208,8 +212,8 @@ fn missing_weights_offline_say_what_to_fetch() {
     // An empty hub cache, so that a developer's real cache does not satisfy the lookup.
     // SAFETY of set_var: this is the only test in this binary that reads HF_HOME.
     unsafe { std::env::set_var("HF_HOME", dir.path().join("hf")) };
-    let err = generate_seeds(&mut catalog, &lib, &cfg, &|_| {}, &AtomicBool::new(false))
-        .unwrap_err();
+    let err =
+        generate_seeds(&mut catalog, &lib, &cfg, &|_| {}, &AtomicBool::new(false)).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("stabilityai/sd-turbo/resolve/main/unet/"), "{msg}");
     assert!(msg.contains("madebyollin/taesd"), "{msg}");

@@ -30,8 +30,10 @@ impl Catalog {
     /// after its file went missing). Returns its id.
     pub fn upsert_synthetic(&mut self, s: &NewSynthetic) -> Result<PhotoId> {
         let now = now_secs();
-        let id = self.conn.prepare_cached(
-            "INSERT INTO photos (path, content_hash, byte_size, mtime_ns, width, height,
+        let id = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO photos (path, content_hash, byte_size, mtime_ns, width, height,
                  thumb_path, source, state, prompt, seed_label, added_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'synthetic', 'ok', ?8, ?9, ?10, ?10)
              ON CONFLICT (path) DO UPDATE SET
@@ -41,22 +43,22 @@ impl Catalog {
                  error = NULL, prompt = excluded.prompt, seed_label = excluded.seed_label,
                  updated_at = excluded.updated_at
              RETURNING id",
-        )?
-        .query_row(
-            params![
-                path_to_blob(&s.path),
-                s.content_hash,
-                s.byte_size as i64,
-                s.mtime_ns,
-                s.width,
-                s.height,
-                s.thumb_path.to_string_lossy(),
-                s.prompt,
-                s.wanted as i64,
-                now,
-            ],
-            |r| r.get(0),
-        )?;
+            )?
+            .query_row(
+                params![
+                    path_to_blob(&s.path),
+                    s.content_hash,
+                    s.byte_size as i64,
+                    s.mtime_ns,
+                    s.width,
+                    s.height,
+                    s.thumb_path.to_string_lossy(),
+                    s.prompt,
+                    s.wanted as i64,
+                    now,
+                ],
+                |r| r.get(0),
+            )?;
         Ok(PhotoId(id))
     }
 
@@ -72,9 +74,8 @@ impl Catalog {
     /// The synthetic photo stored at `path`, if any.
     pub fn synthetic_at(&self, path: &Path) -> Result<Option<Photo>> {
         use rusqlite::OptionalExtension;
-        let sql = format!(
-            "SELECT {PHOTO_COLUMNS} FROM photos WHERE source = 'synthetic' AND path = ?1"
-        );
+        let sql =
+            format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE source = 'synthetic' AND path = ?1");
         Ok(self
             .conn
             .prepare_cached(&sql)?

@@ -221,8 +221,8 @@ mod tests {
         };
         let varmap = VarMap::new();
         let dev = Device::Cpu;
-        let enc = ClipTextEncoder::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev))
-            .unwrap();
+        let enc =
+            ClipTextEncoder::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).unwrap();
         let a = Tensor::new(&[[1u32, 2, 3, 4]], &dev).unwrap();
         let b = Tensor::new(&[[1u32, 2, 9, 9]], &dev).unwrap();
         let ha = enc.forward(&a).unwrap().narrow(1, 0, 2).unwrap();

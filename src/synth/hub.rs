@@ -53,7 +53,7 @@ pub fn resolve(
     let api = if sources.download {
         ApiBuilder::from_env().with_progress(false).build().map_err(|e| e.to_string())
     } else {
-        Err("downloads are off".to_string())
+        Err("not downloaded: downloads are off ([seed] download = false, or --offline)".to_string())
     };
     for file in files {
         let local = file.local_path(&sources.local_dir);
@@ -89,7 +89,7 @@ fn missing_message(missing: &[(&HubFile, String)], cache: &Cache, local_dir: &Pa
          Missing files:\n",
     );
     for (file, why) in missing {
-        msg.push_str(&format!("  {}\n    (download failed: {why})\n", file.url()));
+        msg.push_str(&format!("  {}\n    ({why})\n", file.url()));
     }
     msg.push_str(&format!(
         "Either run `photosift seed` once with network access (files are cached under {}; set \

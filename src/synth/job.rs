@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use candle_core::DType;
 use image::{DynamicImage, ImageFormat, RgbImage};
 
+use super::SynthError;
 use super::hub::{self, WeightSources};
 use super::models::{DecoderKind, SdModel};
 use super::pipeline::{self, GenerateParams, Pipeline, Stage};
-use super::SynthError;
 use crate::catalog::{Catalog, NewSynthetic};
 use crate::config::SeedConfig;
 use crate::library::Library;
@@ -23,6 +23,10 @@ use crate::library::Library;
 /// Long side and JPEG quality of the thumbnails written for seed images (the scan's defaults).
 const THUMB_SIZE: u32 = 512;
 const THUMB_QUALITY: u8 = 85;
+
+/// Loads the model when the first image must be generated; the argument reports what it does
+/// (finding, downloading, loading weights).
+pub type LoadPipeline<'a> = dyn FnMut(&dyn Fn(String)) -> Result<Pipeline, SynthError> + 'a;
 
 /// One image to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +94,8 @@ pub fn plan_seeds(cfg: &SeedConfig) -> Vec<SeedPlan> {
                 h.update(&[wanted as u8]);
                 h.update(&(index as u64).to_le_bytes());
                 h.update(prompt.as_bytes());
-                let seed = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or_default());
+                let seed =
+                    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or_default());
                 let list = if wanted { "want" } else { "avoid" };
                 let file_name = format!("{list}-{}-{}-{index:03}.png", slug(prompt), &key[..8]);
                 plans.push(SeedPlan { prompt: prompt.to_string(), wanted, index, seed, file_name });
@@ -152,7 +157,8 @@ pub fn generate_seeds(
             report(format!("downloading {} (once; it is cached)", f.url()))
         })?;
         report(format!("loading {} weights", model.name()));
-        let paths: [PathBuf; 4] = [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[3].clone()];
+        let paths: [PathBuf; 4] =
+            [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[3].clone()];
         let device = pipeline::default_device();
         Pipeline::load(model.arch(), &files, &paths, decoder, &device, DType::F32)
     };
@@ -166,7 +172,7 @@ pub fn generate_seeds_with(
     library: &Library,
     cfg: &SeedConfig,
     model: SdModel,
-    load: &mut dyn FnMut(&dyn Fn(String)) -> Result<Pipeline, SynthError>,
+    load: &mut LoadPipeline<'_>,
     progress: &dyn Fn(SeedProgress),
     cancel: &AtomicBool,
 ) -> Result<SeedSummary> {
@@ -214,9 +220,8 @@ pub fn generate_seeds_with(
             summary.cancelled = true;
             break;
         }
-        let eta = (summary.generated > 0).then(|| {
-            gen_time / summary.generated as u32 * (total - done) as u32
-        });
+        let eta = (summary.generated > 0)
+            .then(|| gen_time / summary.generated as u32 * (total - done) as u32);
         let report = |phase: SeedPhase| progress(SeedProgress { phase, done, total, eta });
         let pipe = match &mut pipeline {
             Some(p) => p,
@@ -323,7 +328,8 @@ pub fn write_thumbnail(
         .context("cannot encode a thumbnail")?;
     std::fs::create_dir_all(thumbs_dir)?;
     let tmp = path.with_extension("jpg.part");
-    std::fs::write(&tmp, buf.get_ref()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, buf.get_ref())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
@@ -343,14 +349,19 @@ mod tests {
 
     #[test]
     fn plans_cover_both_lists_with_stable_distinct_seeds() {
-        let c = cfg(&["two friends on a mountain", " ", "two friends on a mountain"], &["receipt"], 3);
+        let c =
+            cfg(&["two friends on a mountain", " ", "two friends on a mountain"], &["receipt"], 3);
         let plans = plan_seeds(&c);
         assert_eq!(plans.len(), 6);
         assert!(plans[..3].iter().all(|p| p.wanted) && plans[3..].iter().all(|p| !p.wanted));
         let seeds: HashSet<u64> = plans.iter().map(|p| p.seed).collect();
         assert_eq!(seeds.len(), 6);
         assert_eq!(plans, plan_seeds(&c), "plans are deterministic");
-        assert!(plans[0].file_name.starts_with("want-two-friends-on-a-mountain-"), "{}", plans[0].file_name);
+        assert!(
+            plans[0].file_name.starts_with("want-two-friends-on-a-mountain-"),
+            "{}",
+            plans[0].file_name
+        );
         let mut other = c.clone();
         other.seed = 1;
         assert_ne!(plan_seeds(&other)[0].seed, plans[0].seed);

@@ -16,8 +16,8 @@ pub mod taesd;
 pub mod tiny;
 
 pub use job::{
-    SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds, generate_seeds_with,
-    plan_seeds, write_thumbnail,
+    LoadPipeline, SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds,
+    generate_seeds_with, plan_seeds, write_thumbnail,
 };
 pub use models::{DecoderKind, SdArch, SdModel};
 pub use pipeline::{GenerateParams, Pipeline, Stage};

@@ -97,7 +97,9 @@ impl SdModel {
                 DecoderKind::Taesd => {
                     HubFile::new("madebyollin/taesd", "diffusion_pytorch_model.safetensors")
                 }
-                DecoderKind::Vae => HubFile::new(repo, "vae/diffusion_pytorch_model.fp16.safetensors"),
+                DecoderKind::Vae => {
+                    HubFile::new(repo, "vae/diffusion_pytorch_model.fp16.safetensors")
+                }
             },
         }
     }
@@ -154,11 +156,7 @@ pub struct SdArch {
 }
 
 fn block(out_channels: usize, cross_attn: bool, heads: usize) -> BlockConfig {
-    BlockConfig {
-        out_channels,
-        use_cross_attn: cross_attn.then_some(1),
-        attention_head_dim: heads,
-    }
+    BlockConfig { out_channels, use_cross_attn: cross_attn.then_some(1), attention_head_dim: heads }
 }
 
 fn sd_vae() -> AutoEncoderKLConfig {
@@ -208,8 +206,12 @@ impl SdArch {
     pub fn sd15() -> Self {
         let mut arch = Self::sd2(EulerConfig::default());
         arch.clip = ClipConfig::v1_5();
-        arch.unet.blocks =
-            vec![block(320, true, 8), block(640, true, 8), block(1280, true, 8), block(1280, false, 8)];
+        arch.unet.blocks = vec![
+            block(320, true, 8),
+            block(640, true, 8),
+            block(1280, true, 8),
+            block(1280, false, 8),
+        ];
         arch.unet.cross_attention_dim = 768;
         arch.unet.use_linear_projection = false;
         arch

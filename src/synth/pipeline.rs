@@ -34,13 +34,16 @@ pub struct GenerateParams {
 pub enum Stage {
     TextEncoder,
     /// Starting UNet step `step` (0-based) of `steps`.
-    Denoise { step: usize, steps: usize },
+    Denoise {
+        step: usize,
+        steps: usize,
+    },
     Decode,
 }
 
 enum Decoder {
     Taesd(TaesdDecoder),
-    Vae(AutoEncoderKL),
+    Vae(Box<AutoEncoderKL>),
 }
 
 /// A loaded Stable Diffusion model. Compute is synchronous and CPU-heavy: run it on a
@@ -89,7 +92,9 @@ impl Pipeline {
         let unet = UNet2DConditionModel::new(unet_vb, 4, 4, false, arch.unet.clone())?;
         let decoder = match decoder {
             DecoderKind::Taesd => Decoder::Taesd(TaesdDecoder::new(&arch.taesd, decoder_vb)?),
-            DecoderKind::Vae => Decoder::Vae(AutoEncoderKL::new(decoder_vb, 3, 3, arch.vae.clone())?),
+            DecoderKind::Vae => {
+                Decoder::Vae(Box::new(AutoEncoderKL::new(decoder_vb, 3, 3, arch.vae.clone())?))
+            }
         };
         Ok(Self { arch, tokenizer, clip, unet, decoder, device, dtype, pad_id })
     }
@@ -105,16 +110,26 @@ impl Pipeline {
     ) -> Result<Self, SynthError> {
         let [tok, clip, unet, dec] = paths;
         let tokenizer = Tokenizer::from_file(tok.as_ref()).map_err(|e| {
-            SynthError::Tokenizer(format!("{} ({}): {e}", tok.as_ref().display(), files.tokenizer.file))
+            SynthError::Tokenizer(format!(
+                "{} ({}): {e}",
+                tok.as_ref().display(),
+                files.tokenizer.file
+            ))
         })?;
         let mmap = |p: &Path| -> Result<VarBuilder<'static>, SynthError> {
             // Safety: the files are not modified while mapped (they sit in the hub cache or the
             // library's models folder, written once).
-            unsafe { VarBuilder::from_mmaped_safetensors(&[p], dtype, device) }.map_err(|e| {
-                SynthError::Weights(format!("{}: {e}", p.display()))
-            })
+            unsafe { VarBuilder::from_mmaped_safetensors(&[p], dtype, device) }
+                .map_err(|e| SynthError::Weights(format!("{}: {e}", p.display())))
         };
-        Self::new(arch, tokenizer, mmap(clip.as_ref())?, mmap(unet.as_ref())?, decoder, mmap(dec.as_ref())?)
+        Self::new(
+            arch,
+            tokenizer,
+            mmap(clip.as_ref())?,
+            mmap(unet.as_ref())?,
+            decoder,
+            mmap(dec.as_ref())?,
+        )
     }
 
     pub fn arch(&self) -> &SdArch {
@@ -128,7 +143,10 @@ impl Pipeline {
     /// Token ids padded (or cut) to the text encoder's 77 positions, ending in the end token.
     pub fn tokenize(&self, prompt: &str) -> Result<Vec<u32>, SynthError> {
         let max = self.arch.clip.max_position_embeddings;
-        let enc = self.tokenizer.encode(prompt, true).map_err(|e| SynthError::Tokenizer(e.to_string()))?;
+        let enc = self
+            .tokenizer
+            .encode(prompt, true)
+            .map_err(|e| SynthError::Tokenizer(e.to_string()))?;
         let mut ids = enc.get_ids().to_vec();
         if ids.len() > max {
             tracing::warn!("prompt {prompt:?} is longer than {max} tokens: the rest is ignored");
@@ -202,7 +220,11 @@ impl Pipeline {
         cancel: &AtomicBool,
     ) -> Result<Option<RgbImage>, SynthError> {
         let step = self.arch.downscale;
-        if p.width % step != 0 || p.height % step != 0 || p.width == 0 || p.height == 0 {
+        if !p.width.is_multiple_of(step)
+            || !p.height.is_multiple_of(step)
+            || p.width == 0
+            || p.height == 0
+        {
             return Err(SynthError::Config(format!(
                 "image size {}x{} must be a positive multiple of {step}",
                 p.width, p.height

@@ -73,7 +73,9 @@ pub fn timesteps(cfg: &EulerConfig, steps: usize) -> Vec<usize> {
         }
         Spacing::Trailing => {
             let ratio = t as f64 / steps as f64;
-            (0..steps).map(|i| ((t as f64 - i as f64 * ratio).round() as usize).saturating_sub(1)).collect()
+            (0..steps)
+                .map(|i| ((t as f64 - i as f64 * ratio).round() as usize).saturating_sub(1))
+                .collect()
         }
     }
 }
@@ -217,8 +219,8 @@ mod tests {
     fn v_prediction_recovers_x0() {
         // With x = x0 + sigma * eps (in the sigma parametrisation) and v built from them,
         // a step to sigma 0 must land on x0.
-        let s = EulerConfig { prediction: Prediction::VPrediction, ..EulerConfig::sd_turbo() }
-            .build(1);
+        let s =
+            EulerConfig { prediction: Prediction::VPrediction, ..EulerConfig::sd_turbo() }.build(1);
         let sigma = s.sigmas()[0];
         let (x0, eps) = (0.7f64, -0.4f64);
         let alpha = 1.0 / (sigma * sigma + 1.0).sqrt();
@@ -227,7 +229,11 @@ mod tests {
         let x = x0 + sigma * eps;
         let dev = Device::Cpu;
         let out: Vec<f32> = s
-            .step(&Tensor::new(&[v as f32], &dev).unwrap(), 0, &Tensor::new(&[x as f32], &dev).unwrap())
+            .step(
+                &Tensor::new(&[v as f32], &dev).unwrap(),
+                0,
+                &Tensor::new(&[x as f32], &dev).unwrap(),
+            )
             .unwrap()
             .to_vec1()
             .unwrap();

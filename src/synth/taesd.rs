@@ -174,9 +174,16 @@ mod tests {
     fn original_naming_matches_taesd_py_indices() {
         let k = keys(TaesdNaming::Original);
         // conv(4,64) at 1, blocks at 3..=5, conv after the first upsample at 7, last conv at 19.
-        for want in ["1.weight", "1.bias", "3.conv.0.weight", "3.conv.4.bias", "7.weight",
-            "18.conv.2.weight", "19.weight", "19.bias"]
-        {
+        for want in [
+            "1.weight",
+            "1.bias",
+            "3.conv.0.weight",
+            "3.conv.4.bias",
+            "7.weight",
+            "18.conv.2.weight",
+            "19.weight",
+            "19.bias",
+        ] {
             assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
         }
         assert!(!k.contains(&"7.bias".to_string()), "the conv after upsampling has no bias");
@@ -187,9 +194,13 @@ mod tests {
     #[test]
     fn diffusers_naming_matches_autoencoder_tiny() {
         let k = keys(TaesdNaming::Diffusers);
-        for want in ["decoder.layers.0.weight", "decoder.layers.2.conv.0.weight",
-            "decoder.layers.6.weight", "decoder.layers.17.conv.4.bias", "decoder.layers.18.bias"]
-        {
+        for want in [
+            "decoder.layers.0.weight",
+            "decoder.layers.2.conv.0.weight",
+            "decoder.layers.6.weight",
+            "decoder.layers.17.conv.4.bias",
+            "decoder.layers.18.bias",
+        ] {
             assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
         }
     }

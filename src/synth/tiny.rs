@@ -12,9 +12,35 @@ use super::pipeline::Pipeline;
 
 /// The tokenizer's words besides the special tokens; other words map to `<unk>`.
 pub const TINY_WORDS: &[&str] = &[
-    "a", "an", "the", "of", "on", "in", "with", "and", "two", "friends", "mountain",
-    "hummingbird", "flower", "portrait", "dog", "cat", "beach", "sunset", "blurry", "dark",
-    "photo", "screenshot", "receipt", "document", "family", "child", "tree", "city", "night",
+    "a",
+    "an",
+    "the",
+    "of",
+    "on",
+    "in",
+    "with",
+    "and",
+    "two",
+    "friends",
+    "mountain",
+    "hummingbird",
+    "flower",
+    "portrait",
+    "dog",
+    "cat",
+    "beach",
+    "sunset",
+    "blurry",
+    "dark",
+    "photo",
+    "screenshot",
+    "receipt",
+    "document",
+    "family",
+    "child",
+    "tree",
+    "city",
+    "night",
 ];
 
 /// A CLIP-like tokenizer: lowercases, splits on whitespace and punctuation, wraps the ids in

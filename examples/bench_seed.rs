@@ -40,16 +40,44 @@ fn parse_args() -> Result<Args> {
     Ok(args)
 }
 
-/// Median of `reps` timings of `f`, in seconds.
-fn time<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
-    let mut t = Vec::new();
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        std::hint::black_box(f()?);
-        t.push(start.elapsed().as_secs_f64());
+/// This process's CPU time (user + system) in seconds, from /proc/self/stat (Linux).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // utime and stime are fields 14 and 15; after the ")" closing the command name the fields
+    // start at 3, so they are at indices 11 and 12. Clock ticks are 100 per second on Linux.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Wall and CPU seconds of one stage: medians of `reps` runs.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Timing {
+    /// What the stage would take on an idle machine with `threads` cores: CPU time spread over
+    /// the cores, or the wall time if that is shorter.
+    fn idle_estimate(&self, threads: usize) -> f64 {
+        (self.cpu / threads as f64).min(self.wall)
     }
-    t.sort_by(f64::total_cmp);
-    Ok(t[t.len() / 2])
+}
+
+fn time<T>(reps: usize, mut f: impl FnMut() -> Result<T>) -> Result<Timing> {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..reps.max(1) {
+        let (start, c0) = (Instant::now(), cpu_seconds());
+        std::hint::black_box(f()?);
+        wall.push(start.elapsed().as_secs_f64());
+        cpu.push(cpu_seconds() - c0);
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    Ok(Timing { wall: wall[wall.len() / 2], cpu: cpu[cpu.len() / 2] })
 }
 
 fn main() -> Result<()> {
@@ -84,15 +112,15 @@ fn main() -> Result<()> {
         args.reps
     );
     println!(
-        "| size | text encoder s | UNet step s | TAESD decode s | VAE decode s | image, 1 step + TAESD s | image, 1 step + VAE s | VAE / TAESD |"
+        "| size | stage | wall s | CPU s | idle {threads}-core estimate s |\n|---|---|---|---|---|"
     );
-    println!("|---|---|---|---|---|---|---|---|");
     let never = AtomicBool::new(false);
+    let mut summary = Vec::new();
     for &size in &args.sizes {
         let p = GenerateParams { width: size, height: size, steps: 1, guidance: 0.0, seed: 1 };
-        let t_clip =
-            time(args.reps, || Ok(with_taesd.encode_prompt("two friends on a mountain")?))?;
-        let cond = with_taesd.encode_prompt("two friends on a mountain")?;
+        let prompt = "two friends on a mountain";
+        let t_clip = time(args.reps, || Ok(with_taesd.encode_prompt(prompt)?))?;
+        let cond = with_taesd.encode_prompt(prompt)?;
         let sched = EulerConfig::sd_turbo().build(1);
         let noise = (with_taesd.initial_noise(&p)? * sched.init_noise_sigma())?;
         let t_unet =
@@ -104,14 +132,35 @@ fn main() -> Result<()> {
             None => None,
         };
         // The whole pipeline once, as `photosift seed` runs it, to check the stage sum.
-        let t_all = time(1, || Ok(with_taesd.generate("two friends", &p, &mut |_| {}, &never)?))?;
-        let fmt = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+        let t_all = time(1, || Ok(with_taesd.generate(prompt, &p, &mut |_| {}, &never)?))?;
+        let row = |stage: &str, t: Timing| {
+            println!(
+                "| {size} | {stage} | {:.2} | {:.2} | {:.2} |",
+                t.wall,
+                t.cpu,
+                t.idle_estimate(threads)
+            );
+        };
+        row("text encoder (CLIP)", t_clip);
+        row("one UNet step", t_unet);
+        row("TAESD decode", t_taesd);
+        if let Some(t) = t_vae {
+            row("full VAE decode", t);
+        }
+        row("whole image, 1 step + TAESD, end to end", t_all);
+        summary.push((size, t_clip, t_unet, t_taesd, t_vae, t_all));
+    }
+    println!(
+        "\n| size | 1 step + TAESD, idle estimate s | 1 step + VAE, idle estimate s | VAE / TAESD decode (CPU time) |\n|---|---|---|---|"
+    );
+    for (size, c, u, t, v, all) in summary {
+        let e = |x: Timing| x.idle_estimate(threads);
         println!(
-            "| {size} | {t_clip:.2} | {t_unet:.2} | {t_taesd:.2} | {} | {:.2} (whole pipeline: {t_all:.2}) | {} | {} |",
-            fmt(t_vae),
-            t_clip + t_unet + t_taesd,
-            fmt(t_vae.map(|v| t_clip + t_unet + v)),
-            t_vae.map(|v| format!("{:.0}x", v / t_taesd)).unwrap_or_else(|| "-".into()),
+            "| {size} | {:.1} (stage sum {:.1}) | {} | {} |",
+            e(all),
+            e(c) + e(u) + e(t),
+            v.map(|v| format!("{:.1}", e(c) + e(u) + e(v))).unwrap_or_else(|| "-".into()),
+            v.map(|v| format!("{:.0}x", v.cpu / t.cpu)).unwrap_or_else(|| "-".into()),
         );
     }
     Ok(())

@@ -14,4 +14,5 @@ pub mod learn;
 pub mod library;
 pub mod model;
 pub mod queue;
+pub mod synth;
 pub mod tui;

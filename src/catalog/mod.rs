@@ -9,12 +9,14 @@ mod models;
 mod photos;
 mod scan;
 mod session;
+mod synthetic;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use session::PhotoRecord;
+pub use synthetic::NewSynthetic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

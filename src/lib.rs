@@ -8,5 +8,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod export;
 pub mod library;
+pub mod print_check;
 pub mod queue;

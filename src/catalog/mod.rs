@@ -5,9 +5,11 @@
 
 mod labels;
 mod photos;
+mod picks;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use photos::{Photo, PhotoState, Source};
+pub use picks::Pick;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -4,6 +4,7 @@
 
 pub mod copy;
 mod csv;
+mod report;
 mod sheet;
 
 use std::ffi::OsStr;
@@ -19,6 +20,7 @@ use crate::print_check::{PrintCheck, PrintSpec};
 
 pub use copy::{CopyError, CopyOutcome};
 pub use csv::format_timestamp;
+pub use report::human_bytes;
 pub use sheet::{PER_PAGE as SHEET_PHOTOS_PER_PAGE, SheetCell, SheetError, render_pages};
 
 /// The list of picks written beside the photos.

@@ -224,7 +224,7 @@ mod tests {
         let thumb = dir.path().join("t.jpg");
         RgbImage::from_pixel(512, 384, Rgb([0, 0, 255])).save(&thumb).unwrap();
         let cell = |i: usize| SheetCell {
-            thumb: (i % 2 == 0).then(|| thumb.clone()),
+            thumb: i.is_multiple_of(2).then(|| thumb.clone()),
             title: format!("#{}  p 0.{i:02}", i + 1),
             name: format!("IMG_{i:04}-with-a-very-long-name-that-needs-cutting.jpg"),
             too_small: i == 1,

@@ -1,8 +1,16 @@
 //! The two orders the user works through, as pure functions over scores, labels, embeddings
 //! and capture times: the ambiguous queue ("is this the sort of image I want?") and the
 //! best-first queue ("is this an image I want?").
+//!
+//! Both are rebuilt from scratch after every retrain, so they must stay cheap: 25,000 photos
+//! in well under 50 ms (see `docs/bench-learn.md`).
+
+use std::cmp::Ordering;
+
+use rayon::prelude::*;
 
 use crate::catalog::{LabelValue, PhotoId};
+use crate::config::QueueConfig;
 
 /// What the queues know about one camera photo that can be shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,3 +34,348 @@ pub struct BestEntry {
     pub photo: PhotoId,
     pub group: usize,
 }
+
+/// Photos the cold-start clustering looks at: a stride sample keeps it fast on big libraries.
+const CLUSTER_SAMPLE: usize = 512;
+/// Most clusters (typical photos) the cold start shows before the second round.
+const MAX_CLUSTERS: usize = 16;
+const KMEANS_ITERATIONS: usize = 4;
+/// How far ahead the diversity pass looks for a photo unlike the previous one.
+const DIVERSITY_LOOKAHEAD: usize = 64;
+
+/// The ambiguous queue: photos without a "kind" answer, the ones the model is least sure of
+/// first (|p - 0.5| ascending). Until both classes have a manual label (or before any model),
+/// typical photos come first instead: the photos nearest the centers of clusters of the
+/// embeddings, one per cluster, biggest cluster first. Photos skipped earlier ("ask later")
+/// come after all the others; photos already decided for print are left out. Two photos
+/// that are near-duplicates or burst siblings never come back to back.
+pub fn ambiguous(cands: &[Candidate], cfg: &QueueConfig) -> Vec<PhotoId> {
+    let has_yes = cands.iter().any(|c| c.kind_label == Some(LabelValue::Yes));
+    let has_no = cands.iter().any(|c| c.kind_label == Some(LabelValue::No));
+    let has_model = cands.iter().any(|c| c.p.is_some());
+    let decided_for_print =
+        |c: &Candidate| matches!(c.print_label, Some(LabelValue::Yes | LabelValue::No));
+    let mut fresh = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        if decided_for_print(c) {
+            continue;
+        }
+        match c.kind_label {
+            None => fresh.push(i),
+            Some(LabelValue::Skip) => skipped.push(i),
+            Some(_) => {}
+        }
+    }
+    let order_fn = if has_yes && has_no && has_model { by_uncertainty } else { by_typicality };
+    let mut order = order_fn(cands, fresh);
+    order.extend(order_fn(cands, skipped));
+    spread(cands, order, cfg).into_iter().map(|i| cands[i].photo).collect()
+}
+
+/// The best-first queue: photos with p > `best_threshold` that are not decided for print
+/// (and not answered "not the kind I want"), best first. Bursts (taken within
+/// `burst_seconds` of each other and at least `burst_cosine` alike) form one group that comes
+/// together, ranked by its best photo. Photos skipped earlier come after all the others.
+pub fn best_first(cands: &[Candidate], cfg: &QueueConfig) -> Vec<BestEntry> {
+    let mut fresh = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        let Some(p) = c.p else { continue };
+        if p <= cfg.best_threshold || c.kind_label == Some(LabelValue::No) {
+            continue;
+        }
+        match c.print_label {
+            None => fresh.push(i),
+            Some(LabelValue::Skip) => skipped.push(i),
+            Some(_) => {}
+        }
+    }
+    let mut out = Vec::with_capacity(fresh.len() + skipped.len());
+    for part in [fresh, skipped] {
+        let first_group = out.last().map_or(0, |e: &BestEntry| e.group + 1);
+        for (g, group) in bursts(cands, part, cfg).into_iter().enumerate() {
+            out.extend(
+                group
+                    .into_iter()
+                    .map(|i| BestEntry { photo: cands[i].photo, group: first_group + g }),
+            );
+        }
+    }
+    out
+}
+
+/// Cosine of two L2-normalized vectors. Eight accumulators so the loop vectorizes.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (ca, ra) = a[..n].as_chunks::<16>();
+    let (cb, rb) = b[..n].as_chunks::<16>();
+    let mut acc = [0f32; 16];
+    for (x, y) in ca.iter().zip(cb) {
+        for k in 0..16 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+fn cosine(a: &Candidate, b: &Candidate) -> Option<f32> {
+    Some(dot(a.embedding.as_deref()?, b.embedding.as_deref()?))
+}
+
+fn close_in_time(a: &Candidate, b: &Candidate, cfg: &QueueConfig) -> bool {
+    matches!((a.taken_at, b.taken_at),
+        (Some(ta), Some(tb)) if ((ta - tb).abs() as f64) <= cfg.burst_seconds)
+}
+
+fn same_burst(a: &Candidate, b: &Candidate, cfg: &QueueConfig) -> bool {
+    close_in_time(a, b, cfg) && cosine(a, b).is_some_and(|c| c >= cfg.burst_cosine)
+}
+
+/// Would showing `b` right after `a` feel like seeing the same picture twice?
+fn too_similar(a: &Candidate, b: &Candidate, cfg: &QueueConfig) -> bool {
+    let limit = if close_in_time(a, b, cfg) {
+        cfg.burst_cosine.min(cfg.near_duplicate_cosine)
+    } else {
+        cfg.near_duplicate_cosine
+    };
+    cosine(a, b).is_some_and(|c| c >= limit)
+}
+
+fn by_uncertainty(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {
+    // Photos not scored yet (no embedding when the model ran) go last.
+    let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
+    idx.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(cands[a].photo.cmp(&cands[b].photo)));
+    idx
+}
+
+/// Typical photos first: k-means over a stride sample of the embeddings; then round-robin over
+/// the clusters (biggest first), each cluster's members nearest its center first; then the
+/// photos outside the sample by closeness to the mean photo; photos without an embedding last.
+fn by_typicality(cands: &[Candidate], idx: Vec<usize>) -> Vec<usize> {
+    let (with, without): (Vec<usize>, Vec<usize>) =
+        idx.into_iter().partition(|&i| cands[i].embedding.is_some());
+    let emb = |i: usize| cands[i].embedding.as_deref().unwrap_or(&[]);
+    let mut out = Vec::with_capacity(with.len() + without.len());
+    if !with.is_empty() {
+        let stride = with.len().div_ceil(CLUSTER_SAMPLE);
+        let sample: Vec<usize> = with.iter().copied().step_by(stride).collect();
+        // The usual rule of thumb, k ~ sqrt(n / 2).
+        let k = (sample.len() as f64 / 2.0).sqrt().ceil().min(MAX_CLUSTERS as f64) as usize;
+        let vectors: Vec<&[f32]> = sample.iter().map(|&i| emb(i)).collect();
+        let (centers, assign) = kmeans(&vectors, k.max(1));
+        let mut clusters: Vec<Vec<(f32, usize)>> = vec![Vec::new(); centers.len()];
+        for (s, &c) in assign.iter().enumerate() {
+            clusters[c].push((dot(vectors[s], &centers[c]), sample[s]));
+        }
+        for members in &mut clusters {
+            members.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        }
+        clusters.retain(|m| !m.is_empty());
+        clusters.sort_by(|a, b| b.len().cmp(&a.len()).then(a[0].1.cmp(&b[0].1)));
+        let longest = clusters.first().map_or(0, Vec::len);
+        for round in 0..longest {
+            out.extend(clusters.iter().filter_map(|m| m.get(round)).map(|&(_, i)| i));
+        }
+        if stride > 1 {
+            let mean = normalized_mean(with.iter().map(|&i| emb(i)));
+            let mut in_sample = vec![false; cands.len()];
+            sample.iter().for_each(|&i| in_sample[i] = true);
+            let mut rest: Vec<(f32, usize)> =
+                with.iter().filter(|&&i| !in_sample[i]).map(|&i| (dot(emb(i), &mean), i)).collect();
+            rest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            out.extend(rest.into_iter().map(|(_, i)| i));
+        }
+    }
+    let mut without = without;
+    without.sort_by_key(|&i| (cands[i].taken_at, cands[i].photo));
+    out.extend(without);
+    out
+}
+
+fn normalized_mean<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut mean: Vec<f32> = Vec::new();
+    for v in vectors {
+        if mean.is_empty() {
+            mean = vec![0.0; v.len()];
+        }
+        mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+    }
+    normalize(&mut mean);
+    mean
+}
+
+fn normalize(v: &mut [f32]) {
+    let norm = dot(v, v).sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// Spherical k-means (cosine), seeded by k-means++ with a fixed-seed generator so that the
+/// queue is the same every time it is rebuilt. Returns the centers and each vector's cluster.
+fn kmeans(vectors: &[&[f32]], k: usize) -> (Vec<Vec<f32>>, Vec<usize>) {
+    let k = k.min(vectors.len());
+    let mut rng = SplitMix(0x5EED_CAFE);
+    let mut centers: Vec<Vec<f32>> = Vec::with_capacity(k);
+    // k-means++: the first center is the most typical vector, then far-apart picks.
+    let mean = normalized_mean(vectors.iter().copied());
+    let first = argmax(vectors.iter().map(|v| dot(v, &mean)));
+    centers.push(vectors[first].to_vec());
+    let mut nearest: Vec<f32> = vectors.iter().map(|v| 1.0 - dot(v, &centers[0])).collect();
+    while centers.len() < k {
+        let total: f32 = nearest.iter().map(|d| d.max(0.0) * d.max(0.0)).sum();
+        if total <= 0.0 {
+            break;
+        }
+        let mut target = rng.next_f32() * total;
+        let mut pick = vectors.len() - 1;
+        for (i, d) in nearest.iter().enumerate() {
+            target -= d.max(0.0) * d.max(0.0);
+            if target <= 0.0 {
+                pick = i;
+                break;
+            }
+        }
+        centers.push(vectors[pick].to_vec());
+        let c = centers.len() - 1;
+        for (i, v) in vectors.iter().enumerate() {
+            nearest[i] = nearest[i].min(1.0 - dot(v, &centers[c]));
+        }
+    }
+    let mut assign = Vec::new();
+    for _ in 0..KMEANS_ITERATIONS {
+        assign = vectors.par_iter().map(|v| argmax(centers.iter().map(|c| dot(v, c)))).collect();
+        for (c, center) in centers.iter_mut().enumerate() {
+            let members = assign.iter().zip(vectors).filter(|(a, _)| **a == c).map(|(_, v)| *v);
+            let mean = normalized_mean(members);
+            if !mean.is_empty() {
+                *center = mean;
+            }
+        }
+    }
+    (centers, assign)
+}
+
+fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+/// Reorders `order` so that no two neighbours are too similar, moving each photo as little as
+/// possible: a photo too like the previous one waits for the next slot.
+fn spread(cands: &[Candidate], order: Vec<usize>, cfg: &QueueConfig) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::with_capacity(order.len());
+    let mut waiting: Vec<usize> = Vec::new(); // earlier in `order` than anything not yet looked at
+    // Most photos simply follow their predecessor in `order`: check those pairs in parallel
+    // up front, so the serial pass below only computes similarities around a move.
+    let clash: Vec<bool> =
+        order.par_windows(2).map(|w| too_similar(&cands[w[0]], &cands[w[1]], cfg)).collect();
+    let mut next = 0;
+    while out.len() < order.len() {
+        let prev = out.last().copied();
+        let fits = |i: usize, k: Option<usize>| match (prev, k) {
+            (None, _) => true,
+            (Some(p), Some(k)) if k > 0 && order[k - 1] == p => !clash[k - 1],
+            (Some(p), _) => !too_similar(&cands[p], &cands[i], cfg),
+        };
+        if let Some(w) = waiting.iter().position(|&i| fits(i, None)) {
+            out.push(waiting.remove(w));
+            continue;
+        }
+        // Look further down the order, parking what does not fit; give up after a window
+        // (everything left may be one long burst) and take the earliest waiting photo.
+        let mut placed = false;
+        while next < order.len() && waiting.len() < DIVERSITY_LOOKAHEAD {
+            let i = order[next];
+            next += 1;
+            if fits(i, Some(next - 1)) {
+                out.push(i);
+                placed = true;
+                break;
+            }
+            waiting.push(i);
+        }
+        if !placed {
+            if waiting.is_empty() {
+                break;
+            }
+            out.push(waiting.remove(0));
+        }
+    }
+    out
+}
+
+/// Groups `idx` into bursts and orders them: groups by their best p (descending), photos in
+/// a group by p (descending).
+fn bursts(cands: &[Candidate], idx: Vec<usize>, cfg: &QueueConfig) -> Vec<Vec<usize>> {
+    let mut by_time: Vec<usize> =
+        idx.iter().copied().filter(|&i| cands[i].taken_at.is_some()).collect();
+    by_time.sort_by_key(|&i| (cands[i].taken_at, cands[i].photo));
+    let mut parent: Vec<usize> = (0..cands.len()).collect();
+    for (a, &i) in by_time.iter().enumerate() {
+        let ti = cands[i].taken_at.unwrap_or(0);
+        for &j in &by_time[a + 1..] {
+            if (cands[j].taken_at.unwrap_or(0) - ti) as f64 > cfg.burst_seconds {
+                break;
+            }
+            if same_burst(&cands[i], &cands[j], cfg) {
+                let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+                parent[ri.max(rj)] = ri.min(rj);
+            }
+        }
+    }
+    let p = |i: usize| cands[i].p.unwrap_or(0.0);
+    let better = |a: &usize, b: &usize| -> Ordering {
+        p(*b).total_cmp(&p(*a)).then(cands[*a].photo.cmp(&cands[*b].photo))
+    };
+    let mut sorted = idx;
+    sorted.sort_by(better);
+    // Walking in descending p, a group is placed where its best photo first appears.
+    let mut slot_of_root = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in sorted {
+        let root = find(&mut parent, i);
+        let slot = *slot_of_root.entry(root).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[slot].push(i);
+    }
+    groups
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// A tiny deterministic generator (SplitMix64): the queues must not change between rebuilds.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

@@ -4,10 +4,12 @@
 //! refusing a catalog written by a newer photosift and backing the file up before migrating.
 
 mod labels;
+mod models;
 mod photos;
 mod picks;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
+pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 pub use picks::Pick;
 

@@ -1,0 +1,333 @@
+//! Model versions and their scores, and the reads that training and the queues need:
+//! embeddings as one flat matrix, the synthetic seed labels, and the queue candidates.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{Catalog, LabelKind, LabelValue, ModelId, PhotoId, Result, now_secs};
+use crate::queue::Candidate;
+
+/// A trained model version to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewModel {
+    /// The embeddings (backbone version) it reads.
+    pub backbone: String,
+    /// "head" (frozen backbone) or "finetune".
+    pub kind: String,
+    pub n_positive: u64,
+    pub n_negative: u64,
+    pub n_synthetic: u64,
+    /// Cross-validated AUC on the manual labels; `None` when there were too few.
+    pub cv_auc: Option<f64>,
+    /// The head's weights, safetensors bytes.
+    pub params: Vec<u8>,
+    /// JSON: training settings, calibration, timings.
+    pub info: String,
+}
+
+/// A recorded model version (without its weights: see [`Catalog::model_params`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub id: ModelId,
+    pub created_at: i64,
+    pub backbone: String,
+    pub kind: String,
+    pub n_positive: u64,
+    pub n_negative: u64,
+    pub n_synthetic: u64,
+    pub cv_auc: Option<f64>,
+    pub info: String,
+}
+
+/// Every embedding of one backbone as a row-major matrix, rows in photo id order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EmbeddingTable {
+    pub ids: Vec<PhotoId>,
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+impl EmbeddingTable {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelInfo> {
+    Ok(ModelInfo {
+        id: ModelId(r.get(0)?),
+        created_at: r.get(1)?,
+        backbone: r.get(2)?,
+        kind: r.get(3)?,
+        n_positive: r.get::<_, i64>(4)? as u64,
+        n_negative: r.get::<_, i64>(5)? as u64,
+        n_synthetic: r.get::<_, i64>(6)? as u64,
+        cv_auc: r.get(7)?,
+        info: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+    })
+}
+
+const MODEL_COLUMNS: &str =
+    "id, created_at, backbone, kind, n_positive, n_negative, n_synthetic, cv_auc, info";
+
+fn f32s_from_le(bytes: &[u8], out: &mut Vec<f32>) {
+    out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+}
+
+impl Catalog {
+    /// Records a model version together with its scores, in one transaction: a model is never
+    /// visible without them.
+    pub fn insert_model(&mut self, model: &NewModel, scores: &[(PhotoId, f32)]) -> Result<ModelId> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO models (created_at, backbone, kind, n_positive, n_negative, n_synthetic,
+                                 cv_auc, params, info)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                now_secs(),
+                model.backbone,
+                model.kind,
+                model.n_positive as i64,
+                model.n_negative as i64,
+                model.n_synthetic as i64,
+                model.cv_auc,
+                model.params,
+                model.info
+            ],
+        )?;
+        let id = ModelId(tx.last_insert_rowid());
+        write_scores(&tx, id, scores)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Adds or replaces scores of a model version (`photosift score` after new photos).
+    pub fn put_scores(&mut self, model: ModelId, scores: &[(PhotoId, f32)]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_scores(&tx, model, scores)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest model version, if any model was trained.
+    pub fn latest_model(&self) -> Result<Option<ModelInfo>> {
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM models ORDER BY id DESC LIMIT 1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row([], model_from_row).optional()?)
+    }
+
+    /// Every model version, oldest first.
+    pub fn models(&self) -> Result<Vec<ModelInfo>> {
+        let sql = format!("SELECT {MODEL_COLUMNS} FROM models ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], model_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A model version's weights (safetensors bytes).
+    pub fn model_params(&self, id: ModelId) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT params FROM models WHERE id = ?1")?
+            .query_row([id.0], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The scores of one model version, in photo id order.
+    pub fn scores(&self, model: ModelId) -> Result<Vec<(PhotoId, f32)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT photo_id, p FROM scores WHERE model_id = ?1 ORDER BY photo_id",
+        )?;
+        let rows =
+            stmt.query_map([model.0], |r| Ok((PhotoId(r.get(0)?), r.get::<_, f64>(1)? as f32)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every embedding of `backbone`, as one matrix (rows of a different length than the
+    /// first are left out: they cannot come from the same backbone).
+    pub fn embedding_table(&self, backbone: &str) -> Result<EmbeddingTable> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT photo_id, vector FROM embeddings WHERE backbone = ?1 ORDER BY photo_id",
+        )?;
+        let mut rows = stmt.query([backbone])?;
+        let mut table = EmbeddingTable::default();
+        while let Some(row) = rows.next()? {
+            let id = PhotoId(row.get(0)?);
+            let bytes = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            if table.ids.is_empty() {
+                table.dim = bytes.len() / 4;
+            }
+            if bytes.len() != table.dim * 4 || table.dim == 0 {
+                continue;
+            }
+            table.ids.push(id);
+            f32s_from_le(bytes, &mut table.data);
+        }
+        Ok(table)
+    }
+
+    /// Synthetic seed images and their prompt list's label (true = wanted).
+    pub fn synthetic_seed_labels(&self) -> Result<Vec<(PhotoId, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, seed_label FROM photos
+             WHERE source = 'synthetic' AND seed_label IS NOT NULL AND state = 'ok' ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((PhotoId(r.get(0)?), r.get::<_, i64>(1)? != 0)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// What the queues need about every camera photo that can be shown: the latest model's
+    /// score, capture time, current labels, and the `backbone` embedding (L2-normalized).
+    pub fn candidates(&self, backbone: &str) -> Result<Vec<Candidate>> {
+        let latest = self.latest_model()?.map(|m| m.id.0);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.id, p.taken_at, s.p, e.vector FROM photos p
+             LEFT JOIN scores s ON s.photo_id = p.id AND s.model_id = ?1
+             LEFT JOIN embeddings e ON e.photo_id = p.id AND e.backbone = ?2
+             WHERE p.source = 'camera' AND p.state = 'ok' ORDER BY p.id",
+        )?;
+        let kind: HashMap<PhotoId, LabelValue> =
+            self.current_labels(LabelKind::Kind)?.into_iter().collect();
+        let print: HashMap<PhotoId, LabelValue> =
+            self.current_labels(LabelKind::Print)?.into_iter().collect();
+        let mut rows = stmt.query(params![latest, backbone])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let photo = PhotoId(row.get(0)?);
+            let embedding =
+                match row.get_ref(3)?.as_blob_or_null().map_err(rusqlite::Error::from)? {
+                    Some(bytes) if !bytes.is_empty() => {
+                        let mut v = Vec::with_capacity(bytes.len() / 4);
+                        f32s_from_le(bytes, &mut v);
+                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        if norm > 0.0 {
+                            v.iter_mut().for_each(|x| *x /= norm);
+                        }
+                        Some(v)
+                    }
+                    _ => None,
+                };
+            out.push(Candidate {
+                photo,
+                p: row.get::<_, Option<f64>>(2)?.map(|p| p as f32),
+                taken_at: row.get(1)?,
+                embedding,
+                kind_label: kind.get(&photo).copied(),
+                print_label: print.get(&photo).copied(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn write_scores(
+    tx: &rusqlite::Transaction<'_>,
+    model: ModelId,
+    scores: &[(PhotoId, f32)],
+) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO scores (model_id, photo_id, p) VALUES (?1, ?2, ?3)",
+    )?;
+    for (photo, p) in scores {
+        insert.execute(params![model.0, photo.0, f64::from(*p)])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Decision;
+
+    fn catalog_with_photos(n: i64) -> Catalog {
+        let cat = Catalog::open_in_memory().unwrap();
+        for i in 1..=n {
+            cat.conn()
+                .execute(
+                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, taken_at,
+                                         added_at, updated_at)
+                     VALUES (?1, ?2, ?3, 1, 1, ?4, 0, 0)",
+                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}"), 1000 + i],
+                )
+                .unwrap();
+        }
+        cat
+    }
+
+    fn put_embedding(cat: &Catalog, photo: i64, backbone: &str, v: &[f32]) {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        cat.conn()
+            .execute(
+                "INSERT INTO embeddings (photo_id, backbone, vector) VALUES (?1, ?2, ?3)",
+                params![photo, backbone, bytes],
+            )
+            .unwrap();
+    }
+
+    fn model(n_positive: u64) -> NewModel {
+        NewModel {
+            backbone: "lite0".into(),
+            kind: "head".into(),
+            n_positive,
+            n_negative: 2,
+            n_synthetic: 0,
+            cv_auc: Some(0.75),
+            params: vec![1, 2, 3],
+            info: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn scores_are_kept_per_model_version() {
+        let mut cat = catalog_with_photos(2);
+        assert!(cat.latest_model().unwrap().is_none());
+        let m1 = cat.insert_model(&model(1), &[(PhotoId(1), 0.2), (PhotoId(2), 0.9)]).unwrap();
+        let m2 = cat.insert_model(&model(3), &[(PhotoId(1), 0.6), (PhotoId(2), 0.1)]).unwrap();
+        assert_eq!(cat.scores(m1).unwrap(), vec![(PhotoId(1), 0.2), (PhotoId(2), 0.9)]);
+        assert_eq!(cat.scores(m2).unwrap(), vec![(PhotoId(1), 0.6), (PhotoId(2), 0.1)]);
+        let latest = cat.latest_model().unwrap().unwrap();
+        assert_eq!((latest.id, latest.n_positive, latest.cv_auc), (m2, 3, Some(0.75)));
+        assert_eq!(cat.model_params(m1).unwrap().unwrap(), vec![1, 2, 3]);
+        assert_eq!(cat.models().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn embedding_table_is_flat_and_in_photo_order() {
+        let cat = catalog_with_photos(3);
+        put_embedding(&cat, 2, "lite0", &[3.0, 4.0]);
+        put_embedding(&cat, 1, "lite0", &[1.0, 2.0]);
+        put_embedding(&cat, 3, "other", &[9.0, 9.0]);
+        let t = cat.embedding_table("lite0").unwrap();
+        assert_eq!(t.ids, vec![PhotoId(1), PhotoId(2)]);
+        assert_eq!((t.dim, t.row(1)), (2, &[3.0f32, 4.0][..]));
+    }
+
+    #[test]
+    fn candidates_join_latest_scores_labels_and_normalized_embeddings() {
+        let mut cat = catalog_with_photos(3);
+        put_embedding(&cat, 1, "lite0", &[3.0, 4.0]);
+        cat.conn()
+            .execute("UPDATE photos SET source = 'synthetic', seed_label = 1 WHERE id = 3", [])
+            .unwrap();
+        cat.insert_model(&model(1), &[(PhotoId(1), 0.1)]).unwrap();
+        cat.insert_model(&model(1), &[(PhotoId(1), 0.7)]).unwrap();
+        cat.record_decision(&Decision::single(PhotoId(2), "cli", LabelKind::Kind, LabelValue::No))
+            .unwrap();
+        let c = cat.candidates("lite0").unwrap();
+        assert_eq!(c.len(), 2, "synthetic photos are not shown");
+        assert_eq!(c[0].p, Some(0.7));
+        assert_eq!(c[0].embedding, Some(vec![0.6, 0.8]));
+        assert_eq!(c[0].taken_at, Some(1001));
+        assert_eq!((c[1].p, c[1].embedding.clone()), (None, None));
+        assert_eq!(c[1].kind_label, Some(LabelValue::No));
+        assert_eq!(cat.synthetic_seed_labels().unwrap(), vec![(PhotoId(3), true)]);
+    }
+}

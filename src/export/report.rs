@@ -22,12 +22,14 @@ impl ExportSummary {
         let exported = self.copied() + self.already_there();
         let _ = write!(
             out,
-            "Exported {exported} of {} picks to {}: {} copied ({})",
+            "Exported {exported} of {} picks to {}: {} copied",
             self.picks.len(),
             self.dest.display(),
-            self.copied(),
-            human_bytes(self.bytes_copied())
+            self.copied()
         );
+        if self.copied() > 0 {
+            let _ = write!(out, " ({})", human_bytes(self.bytes_copied()));
+        }
         if self.already_there() > 0 {
             let _ = write!(out, ", {} already there from an earlier export", self.already_there());
         }

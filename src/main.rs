@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use photosift::config::Config;
+use photosift::export::{ExportEvent, ExportOptions};
 use photosift::library::Library;
+use photosift::print_check::PrintSpec;
 
 mod cli_embed;
 mod cli_scan;
@@ -91,6 +93,22 @@ enum Command {
         /// Never download weights (use the local folder and the Hugging Face cache only).
         #[arg(long)]
         offline: bool,
+    /// Copy the original file of every photo picked for print into DEST, byte-identical and
+    /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
+    Export {
+        /// The folder to export into (created when missing).
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+        /// Print size to check the picks against, e.g. 8x10in, 20x30cm, A4; "" for no check.
+        /// Default: `[export] print_size` in the config.
+        #[arg(long, value_name = "SIZE")]
+        print_size: Option<String>,
+        /// Dots per inch the print needs. Default: `[export] dpi` in the config.
+        #[arg(long, value_name = "DPI")]
+        dpi: Option<u32>,
+        /// Do not draw the contact sheet.
+        #[arg(long)]
+        no_contact_sheet: bool,
     },
 }
 
@@ -152,6 +170,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 seed.download = false;
             }
             seed_command(&library, &seed, dry_run)?;
+        }
+        Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
+            let print = PrintSpec::from_config(
+                print_size.as_deref().unwrap_or(&config.export.print_size),
+                dpi.unwrap_or(config.export.dpi),
+            )
+            .context("bad print size (--print-size, or [export] print_size in the config)")?;
+            let options = ExportOptions { dest, print, contact_sheet: !no_contact_sheet };
+            export(&library, &options)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -238,4 +265,28 @@ fn format_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
+}
+/// `photosift export`: a progress bar over the copies, then the summary.
+fn export(library: &Library, options: &ExportOptions) -> Result<()> {
+    let catalog = library.open_catalog()?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            .context("progress bar template")?,
+    );
+    let summary =
+        photosift::export::export_picks(&catalog, library, options, &mut |event| match event {
+            ExportEvent::Started { total } => bar.set_length(total as u64),
+            ExportEvent::Exported { pick, .. } => {
+                bar.set_message(pick.pick.photo.path.display().to_string());
+                bar.inc(1);
+            }
+            ExportEvent::ContactSheet { pages } => {
+                bar.set_message(format!("drawing the contact sheet ({pages} pages)"));
+            }
+        })
+        .with_context(|| format!("cannot export to {}", options.dest.display()))?;
+    bar.finish_and_clear();
+    print!("{}", summary.report());
+    Ok(())
 }

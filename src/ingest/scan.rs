@@ -506,7 +506,12 @@ fn mark_missing(
     s: &mut ScanSummary,
 ) {
     let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
-    let gone = |p: &Path| !seen.contains(p) && under_roots(p) && !p.exists();
+    // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
+    let gone = |p: &Path| {
+        !seen.contains(p)
+            && under_roots(p)
+            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    };
     let mut ids: Vec<_> = primary.iter().collect();
     ids.sort();
     for (&id, path) in ids {

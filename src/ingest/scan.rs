@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -190,6 +190,7 @@ pub fn scan(
     let files_read = AtomicU64::new(0);
     let decoded = AtomicU64::new(0);
     let claimed = Mutex::new(HashSet::<String>::new());
+    let stopped = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Outcome>(64);
     std::thread::scope(|scope| -> Result<(), ScanError> {
         let ctx = WorkerCtx {
@@ -200,10 +201,14 @@ pub fn scan(
             files_read: &files_read,
             decoded: &decoded,
         };
+        let stopped = &stopped;
         scope.spawn(move || {
             jobs.into_par_iter().for_each_with(tx, |tx, job| {
-                // A send fails only when the writer stopped on a catalog error.
-                let _ = tx.send(ctx.process(job));
+                // A send fails only when the writer stopped on a catalog error: then the
+                // remaining files are not worth decoding.
+                if stopped.load(Ordering::Relaxed) || tx.send(ctx.process(job)).is_err() {
+                    stopped.store(true, Ordering::Relaxed);
+                }
             });
         });
         for (i, outcome) in rx.into_iter().enumerate() {

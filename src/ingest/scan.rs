@@ -79,6 +79,8 @@ pub struct ScanSummary {
     pub files_read: u64,
     /// Files the scan decoded (new or changed content).
     pub decoded: u64,
+    /// Photos that got a new thumbnail in this scan (new ones and changed ones): the ones
+    /// to embed next.
     pub new_ids: Vec<PhotoId>,
     pub failures: Vec<ScanFailure>,
     pub walk_issues: Vec<WalkIssue>,

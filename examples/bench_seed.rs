@@ -16,11 +16,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
 use candle_core::{Module, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
 use photosift::synth::scheduler::EulerConfig;
 use photosift::synth::taesd::{Conv3x3, TaesdConfig, TaesdDecoder};
-use photosift::synth::tiny::tiny_tokenizer;
+use photosift::synth::tiny::{random_weights, tiny_tokenizer};
 use photosift::synth::{DecoderKind, GenerateParams, Pipeline, SdArch};
 
 struct Args {
@@ -112,13 +112,12 @@ fn row(size: usize, stage: &str, t: Timing, threads: usize) {
 /// with photosift's `Conv3x3` and with candle's `conv2d`, on the same weights and input.
 fn decoder_only(args: &Args, threads: usize) -> Result<()> {
     let dev = Device::Cpu;
-    let map = VarMap::new();
-    let vb = VarBuilder::from_varmap(&map, DType::F32, &dev);
-    let taesd = TaesdDecoder::new(&TaesdConfig::sd(), vb.pp("taesd"))?;
-    let ours = Conv3x3::new(64, 64, true, vb.pp("conv"))?;
-    let weight =
-        map.get((64, 64, 3, 3), "conv.weight", candle_nn::Init::Const(0.), DType::F32, &dev)?;
-    let bias = map.get(64, "conv.bias", candle_nn::Init::Const(0.), DType::F32, &dev)?;
+    let taesd = TaesdDecoder::new(&TaesdConfig::sd(), random_weights(DType::F32, &dev))?;
+    let weight = (Tensor::randn(0f32, 1.0, (64, 64, 3, 3), &dev)? / 24.0)?;
+    let bias = Tensor::randn(0f32, 0.1, 64, &dev)?;
+    let tensors = [("weight".to_string(), weight.clone()), ("bias".to_string(), bias.clone())];
+    let vb = VarBuilder::from_tensors(tensors.into_iter().collect(), DType::F32, &dev);
+    let ours = Conv3x3::new(64, 64, true, vb)?;
     let peer = candle_nn::Conv2d::new(
         weight,
         Some(bias),
@@ -136,11 +135,13 @@ fn decoder_only(args: &Args, threads: usize) -> Result<()> {
         let z = Tensor::randn(0f32, 1.0, (1, 4, size / 8, size / 8), &dev)?;
         let t = time(args.reps, || Ok(taesd.decode(&z)?))?;
         row(size, "TAESD decode (photosift Conv3x3)", t, threads);
+        eprintln!("peak memory after TAESD at {size}: {:.2} GiB", peak_rss_gib());
         let x = Tensor::randn(0f32, 1.0, (1, 64, size, size), &dev)?;
         let a = time(args.reps, || Ok(ours.forward(&x)?))?;
         let b = time(args.reps, || Ok(peer.forward(&x)?))?;
         row(size, "one 64->64 3x3 conv, photosift Conv3x3", a, threads);
         row(size, "one 64->64 3x3 conv, candle conv2d (peer)", b, threads);
+        eprintln!("peak memory after the convs at {size}: {:.2} GiB", peak_rss_gib());
         ratios.push((size, b.cpu / a.cpu, b.wall / a.wall));
     }
     println!("\n| size | conv: candle CPU time / photosift CPU time | wall ratio |\n|---|---|---|");
@@ -174,15 +175,14 @@ fn main() -> Result<()> {
     let t0 = Instant::now();
     let mut results = Vec::new();
     {
-        let (clip, unet, taesd) = (VarMap::new(), VarMap::new(), VarMap::new());
-        let vb = |m: &VarMap| VarBuilder::from_varmap(m, DType::F32, &dev);
+        let vb = random_weights(DType::F32, &dev);
         let pipe = Pipeline::new(
             arch.clone(),
             tiny_tokenizer()?,
-            vb(&clip),
-            vb(&unet),
+            vb.clone(),
+            vb.clone(),
             DecoderKind::Taesd,
-            vb(&taesd),
+            vb,
         )?;
         eprintln!("random weights initialised in {:.1}s", t0.elapsed().as_secs_f64());
         let never = AtomicBool::new(false);
@@ -211,13 +211,7 @@ fn main() -> Result<()> {
     // Phase 2: the full VAE decoder on the same latents.
     let mut vae_times = Vec::new();
     if args.vae {
-        let map = VarMap::new();
-        let vae = AutoEncoderKL::new(
-            VarBuilder::from_varmap(&map, DType::F32, &dev),
-            3,
-            3,
-            arch.vae.clone(),
-        )?;
+        let vae = AutoEncoderKL::new(random_weights(DType::F32, &dev), 3, 3, arch.vae.clone())?;
         for (size, .., latents) in &results {
             let t = time(args.reps, || {
                 let x = vae.decode(&(latents / arch.vae_scale)?)?;

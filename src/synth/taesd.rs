@@ -63,6 +63,7 @@ pub struct Conv3x3 {
     /// `(1, c_out, 1, 1)`.
     bias: Option<Tensor>,
     c_out: usize,
+    c_in: usize,
 }
 
 impl Conv3x3 {
@@ -82,12 +83,90 @@ impl Conv3x3 {
         } else {
             None
         };
-        Ok(Self { taps, bias, c_out })
+        Ok(Self { taps, bias, c_out, c_in })
+    }
+
+    /// The CPU f32 path: the nine products accumulate into one buffer inside the matrix
+    /// multiply (`dst += W_k * shifted input`), so there are no per-tap temporaries to add up.
+    fn forward_cpu_f32(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = xs.dims4()?;
+        if c != self.c_in {
+            return Err(candle_core::Error::Msg(format!(
+                "conv3x3: {c} channels, want {}",
+                self.c_in
+            )));
+        }
+        let (wp, c_out) = (w + 2, self.c_out);
+        let (n, l) = (h * wp, (h + 2) * wp + 2);
+        let input: Vec<f32> = xs.flatten_all()?.to_vec1()?;
+        let taps: Vec<Vec<f32>> =
+            self.taps.iter().map(|t| t.flatten_all()?.to_vec1()).collect::<Result<_>>()?;
+        let bias: Vec<f32> = match &self.bias {
+            Some(bias) => bias.flatten_all()?.to_vec1()?,
+            None => vec![0.0; c_out],
+        };
+        let mut out = vec![0f32; b * c_out * h * w];
+        let mut padded = vec![0f32; c * l];
+        let mut wide = vec![0f32; c_out * n];
+        let threads = gemm::Parallelism::Rayon(rayon::current_num_threads());
+        for bi in 0..b {
+            for ci in 0..c {
+                for y in 0..h {
+                    let src = ((bi * c + ci) * h + y) * w;
+                    let dst = ci * l + (y + 1) * wp + 1;
+                    padded[dst..dst + w].copy_from_slice(&input[src..src + w]);
+                }
+            }
+            for (k, tap) in taps.iter().enumerate() {
+                let off = (k / 3) * wp + k % 3;
+                // SAFETY: dst is c_out x n (row stride n), lhs c_out x c (row stride c), rhs is
+                // c x n with row stride l starting at `off`: its last element is
+                // (c - 1) * l + off + n - 1 <= (c - 1) * l + (h + 2) * wp + 1 < c * l, inside
+                // `padded`. The three buffers do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        c_out,
+                        n,
+                        c,
+                        wide.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        k > 0,
+                        tap.as_ptr(),
+                        1,
+                        c as isize,
+                        padded.as_ptr().add(off),
+                        1,
+                        l as isize,
+                        1.0f32,
+                        1.0f32,
+                        false,
+                        false,
+                        false,
+                        threads,
+                    );
+                }
+            }
+            for (co, &b_co) in bias.iter().enumerate() {
+                for y in 0..h {
+                    let dst = ((bi * c_out + co) * h + y) * w;
+                    let src = co * n + y * wp;
+                    for (o, v) in out[dst..dst + w].iter_mut().zip(&wide[src..src + w]) {
+                        *o = v + b_co;
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, (b, c_out, h, w), xs.device())
     }
 }
 
 impl Module for Conv3x3 {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+            return self.forward_cpu_f32(xs);
+        }
+        // Any other device or type: the same shifted products with tensor ops.
         let (b, c, h, w) = xs.dims4()?;
         let wp = w + 2;
         // Output pixel (y, x) reads padded pixels (y + dy, x + dx): in the flattened padded
@@ -290,7 +369,17 @@ mod tests {
         let a = ours.forward(&x).unwrap();
         let b = theirs.forward(&x).unwrap();
         assert_eq!(a.dims(), b.dims());
-        let diff: f32 = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        let diff: f32 = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(diff < 1e-4, "{diff}");
+        // The tensor-op path (other devices and types) agrees too.
+        let x64 = x.to_dtype(DType::F64).unwrap();
+        let ours64 = Conv3x3 {
+            taps: ours.taps.iter().map(|t| t.to_dtype(DType::F64).unwrap()).collect(),
+            bias: ours.bias.as_ref().map(|t| t.to_dtype(DType::F64).unwrap()),
+            ..ours.clone()
+        };
+        let c = ours64.forward(&x64).unwrap().to_dtype(DType::F32).unwrap();
+        let diff: f32 = (&c - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
         assert!(diff < 1e-4, "{diff}");
     }
 

@@ -181,6 +181,8 @@ pub fn generate_seeds_with(
     let total = plans.len();
     let dir = library.synthetic_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Catalog paths are absolute, whatever folder `--library` was given relative to.
+    let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let mut summary = SeedSummary {
         planned: total,
         generated: 0,

@@ -47,36 +47,51 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median and best seconds per call.
-fn time(warmup: usize, iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+/// CPU seconds this process used so far, all threads (user + system, from /proc).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    // `rest` starts at field 3 (state, not numeric, skipped by the parse filter).
+    if f.len() < 13 { f64::NAN } else { (f[10] + f[11]) / 100.0 }
+}
+
+/// Median and best seconds per call, and CPU seconds per call (all threads): the CPU time is
+/// what to compare on a busy machine, where wall time depends on what else runs.
+fn time(warmup: usize, iters: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64, f64)> {
     for _ in 0..warmup {
         f()?;
     }
     let mut ts = Vec::with_capacity(iters);
+    let cpu0 = cpu_seconds();
     for _ in 0..iters {
         let t = Instant::now();
         f()?;
         ts.push(t.elapsed().as_secs_f64());
     }
+    let cpu = (cpu_seconds() - cpu0) / iters as f64;
     let best = ts.iter().copied().fold(f64::INFINITY, f64::min);
-    Ok((median(ts), best))
+    Ok((median(ts), best, cpu))
 }
 
 fn main() -> Result<()> {
     let args = parse_args()?;
     let dev = Device::Cpu;
     let mut rows = Vec::new();
-    let mut report = |name: &str, bs: usize, (med, best): (f64, f64)| {
+    let mut report = |name: &str, bs: usize, (med, best, cpu): (f64, f64, f64)| {
         println!(
-            "  {name:36} bs={bs:3} {:9.1} ms/batch {:7.1} img/s (best {:6.1})",
+            "  {name:36} bs={bs:3} {:9.1} ms/batch {:7.1} img/s (best {:6.1})  cpu {:6.1} ms/img",
             med * 1e3,
             bs as f64 / med,
-            bs as f64 / best
+            bs as f64 / best,
+            cpu / bs as f64 * 1e3
         );
         rows.push(format!(
-            "{{\"name\":\"{name}\",\"batch\":{bs},\"median_s\":{med},\"img_per_s_median\":{},\"img_per_s_best\":{}}}",
+            "{{\"name\":\"{name}\",\"batch\":{bs},\"median_s\":{med},\"img_per_s_median\":{},\"img_per_s_best\":{},\"cpu_s_per_img\":{}}}",
             bs as f64 / med,
-            bs as f64 / best
+            bs as f64 / best,
+            cpu / bs as f64
         ));
     };
     println!("== photosift (candle, {} rayon threads)", rayon::current_num_threads());

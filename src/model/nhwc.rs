@@ -8,6 +8,8 @@
 //! one matrix product for the whole batch. Inner loops are compiled for AVX2 + FMA when the
 //! CPU has them (picked at run time) and stay portable otherwise.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, bail};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -269,40 +271,58 @@ impl PointwiseNhwc {
         }
         let x = slice(xs, xl, "pointwise input")?;
         let rows = n * h * w;
-        let mut out = match residual {
-            Some(r) if r.len() != rows * self.cout => {
-                bail!("pointwise: residual has {} values, output {}", r.len(), rows * self.cout)
-            }
-            Some(r) => r.to_vec(),
-            None => vec![0f32; rows * self.cout],
-        };
+        let len = rows * self.cout;
+        if let Some(r) = residual
+            && r.len() != len
+        {
+            bail!("pointwise: residual has {} values, output {len}", r.len())
+        }
         let threads = rayon::current_num_threads();
         // Many rows: blocks of up to 512 rows per task, single-threaded gemm (packing the
         // weights per call is then a small share). Few rows (the 7×7 and 14×14 stages): one
-        // call, gemm splitting the output channels across the threads.
-        if rows >= 256 * threads {
-            let chunk = rows.div_ceil(threads * 2).min(512);
-            out.par_chunks_mut(chunk * self.cout).enumerate().for_each(|(i, dst)| {
-                let m = dst.len() / self.cout;
-                self.block(&x[i * chunk * self.cin..][..m * self.cin], dst, Parallelism::None);
-            });
+        // block, gemm splitting the output channels across the threads.
+        let (chunk, par) = if rows >= 256 * threads || threads == 1 {
+            (rows.div_ceil(threads * 2).clamp(1, 512), Parallelism::None)
         } else {
-            let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
-            self.block(x, &mut out, par);
-        }
+            (rows, Parallelism::Rayon(threads))
+        };
+        // The output starts as bias (+ residual), written once: no zero-fill pass.
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len].par_chunks_mut(chunk * self.cout).enumerate().for_each(
+            |(i, dst)| {
+                let first = i * chunk * self.cout;
+                for (r, row) in dst.chunks_exact_mut(self.cout).enumerate() {
+                    match residual {
+                        Some(res) => {
+                            let res = &res[first + r * self.cout..][..self.cout];
+                            for ((d, b), v) in row.iter_mut().zip(&self.bias).zip(res) {
+                                d.write(b + v);
+                            }
+                        }
+                        None => {
+                            for (d, b) in row.iter_mut().zip(&self.bias) {
+                                d.write(*b);
+                            }
+                        }
+                    }
+                }
+                // SAFETY: every element of `dst` was written just above, and MaybeUninit<f32>
+                // has the layout of f32.
+                let dst = unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                let m = dst.len() / self.cout;
+                self.block(&x[i * chunk * self.cin..][..m * self.cin], dst, par);
+            },
+        );
+        // SAFETY: the chunks above cover `..len` and initialized all of it.
+        unsafe { out.set_len(len) };
         Ok((CpuStorage::F32(out), Shape::from((n, h, w, self.cout))))
     }
 }
 
 impl PointwiseNhwc {
-    /// `dst (m × cout) += bias + src (m × cin) · weightᵀ`, then ReLU6.
+    /// `dst (m × cout) += src (m × cin) · weightᵀ`, then ReLU6.
     fn block(&self, src: &[f32], dst: &mut [f32], par: Parallelism) {
         let m = dst.len() / self.cout;
-        for row in dst.chunks_exact_mut(self.cout) {
-            for (d, b) in row.iter_mut().zip(&self.bias) {
-                *d += b;
-            }
-        }
         // SAFETY: dst is (m × cout) row-major, src (m × cin) row-major, weight (cout × cin)
         // row-major read as its transpose (cin × cout) with column stride cin.
         unsafe {

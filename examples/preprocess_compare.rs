@@ -20,7 +20,10 @@ fn center_crop(img: &RgbImage) -> RgbImage {
     imageops::crop_imm(img, x, y, side, side).to_image()
 }
 
-fn probs(e: &Embedder, imgs: &[RgbImage]) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+/// Per image: class probabilities, and embeddings.
+type Rows = Vec<Vec<f32>>;
+
+fn probs(e: &Embedder, imgs: &[RgbImage]) -> Result<(Rows, Rows)> {
     let emb = e.embed_images(imgs)?;
     let flat: Vec<f32> = emb.iter().flatten().copied().collect();
     let t = Tensor::from_vec(flat, (imgs.len(), 1280), &Device::Cpu)?;

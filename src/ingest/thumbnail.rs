@@ -123,8 +123,20 @@ pub fn store_thumbnail(
     hasher.update(&image.height().to_le_bytes());
     hasher.update(image.as_raw());
     let hash = hasher.finalize().to_hex().to_string();
-    let small = resize_long_side(image.clone(), cfg.thumb_size.max(1))?;
-    store_thumbnail_keyed(library.root(), &hash, &small, cfg.thumb_quality)
+    store_resized_thumbnail(library.root(), &hash, image, cfg.thumb_size, cfg.thumb_quality)
+}
+
+/// Shrinks `image` to `thumb_size` px on the long side (never enlarging) and stores it under
+/// `content_hash`, for images made in memory whose file hash the caller already knows.
+pub fn store_resized_thumbnail(
+    library_root: &Path,
+    content_hash: &str,
+    image: &RgbImage,
+    thumb_size: u32,
+    quality: u8,
+) -> Result<StoredThumb, ThumbError> {
+    let small = resize_long_side(image.clone(), thumb_size.max(1))?;
+    store_thumbnail_keyed(library_root, content_hash, &small, quality)
 }
 
 /// Writes `image` as a JPEG at `thumbs/<hash[..2]>/<hash>.jpg` under `library_root`

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod ingest;
 pub mod library;
 pub mod print_check;
 pub mod queue;

@@ -11,6 +11,8 @@ use photosift::export::{ExportEvent, ExportOptions};
 use photosift::library::Library;
 use photosift::print_check::PrintSpec;
 
+mod cli_scan;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "photosift",
@@ -34,8 +36,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Scan folders of photos into the catalog and make their thumbnails. Re-scans skip
+    /// unchanged files; moved files keep their labels; deleted files are marked missing.
+    Scan {
+        /// Folders (or single files) to scan, recursively.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Also walk into hidden folders and files (names starting with a dot) this time.
+        #[arg(long)]
+        hidden: bool,
+    },
     /// Catalog counts; --errors lists the files that failed and why.
     Status {
+        /// List every file that could not be read or decoded, with the reason.
         #[arg(long)]
         errors: bool,
     },
@@ -85,10 +98,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     let library = Library::create(config.library_dir(cli.library.as_deref())?)?;
     match cli.command {
-        Some(Command::Status { errors: _ }) => {
-            let catalog = library.open_catalog()?;
-            let counts = catalog.label_counts()?;
-            println!("labels: {counts:?}");
+        Some(Command::Scan { dirs, hidden }) => {
+            let mut scan_cfg = config.scan.clone();
+            scan_cfg.include_hidden |= hidden;
+            cli_scan::run(&library, &dirs, &scan_cfg)?;
         }
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
             let print = PrintSpec::from_config(
@@ -99,6 +112,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let options = ExportOptions { dest, print, contact_sheet: !no_contact_sheet };
             export(&library, &options)?;
         }
+        Some(Command::Status { errors }) => cli_scan::status(&library, errors)?,
         None => {}
     }
     Ok(ExitCode::SUCCESS)

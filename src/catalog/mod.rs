@@ -7,11 +7,13 @@ mod labels;
 mod models;
 mod photos;
 mod picks;
+mod scan;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 pub use picks::Pick;
+pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

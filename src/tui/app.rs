@@ -1,0 +1,352 @@
+//! The app loop over any ratatui `Backend`: events in (keys, previews, jobs), `update`, the
+//! effects run (labels written before the next photo is shown), previews requested, and one
+//! draw when something changed. Tests drive it with `TestBackend`.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::layout::{Rect, Size};
+use ratatui_image::picker::Picker;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
+use crate::library::Library;
+
+use super::keymap::{Action, Keymap};
+use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
+use super::source;
+use super::state::{Effect, JOB_QUEUES, JOB_QUICK_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::view;
+
+/// Everything the loop reacts to.
+pub enum AppEvent {
+    Input(Event),
+    Preview(PreviewMsg),
+    Job(JobMsg<JobOutput>),
+}
+
+/// Makes a fresh job each time its key is pressed.
+pub type JobFactory = Box<dyn Fn() -> JobFn<JobOutput>>;
+
+/// The background work the session can start; `None` where this build has no such feature
+/// (the status line says so).
+#[derive(Default)]
+pub struct Services {
+    pub retrain: Option<JobFactory>,
+    pub seed: Option<JobFactory>,
+}
+
+pub struct App<B: Backend> {
+    terminal: Terminal<B>,
+    state: State,
+    previews: PreviewCache,
+    worker: PreviewWorker,
+    catalog: Catalog,
+    library: Library,
+    config: Config,
+    jobs: Jobs<JobOutput>,
+    services: Services,
+    tx: Sender<AppEvent>,
+    rx: Receiver<AppEvent>,
+    dirty: bool,
+    frames: u64,
+}
+
+impl<B> App<B>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+{
+    /// Opens the session on `library`; call [`App::run`] or drive it with [`App::pump_until`].
+    pub fn new(
+        terminal: Terminal<B>,
+        library: Library,
+        config: Config,
+        picker: Picker,
+        services: Services,
+    ) -> Result<Self> {
+        let keymap = Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
+        let catalog = library.open_catalog()?;
+        let (tx, rx) = channel();
+        let preview_tx = Mutex::new(tx.clone());
+        let worker = PreviewWorker::new(
+            picker,
+            2,
+            Arc::new(move |m| {
+                if let Ok(tx) = preview_tx.lock() {
+                    let _ = tx.send(AppEvent::Preview(m));
+                }
+            }),
+        )
+        .context("cannot start the preview threads")?;
+        let job_tx = Mutex::new(tx.clone());
+        let jobs = Jobs::new(move |m| {
+            if let Ok(tx) = job_tx.lock() {
+                let _ = tx.send(AppEvent::Job(m));
+            }
+        });
+        let state = State::new(keymap, config.train.retrain_every);
+        let mut app = Self {
+            terminal,
+            state,
+            previews: PreviewCache::default(),
+            worker,
+            catalog,
+            library,
+            config,
+            jobs,
+            services,
+            tx,
+            rx,
+            dirty: true,
+            frames: 0,
+        };
+        // A quick order by score first, so the first photo shows at once; the full order
+        // (embeddings: diversity, bursts) follows and keeps that photo on screen.
+        let (library, config) = (app.library.clone(), app.config.clone());
+        let quick: JobFn<JobOutput> = Box::new(move |_| {
+            source::load_queues(&library, &config, false).map(|d| JobOutput::Queues(Box::new(d)))
+        });
+        if let Some(msg) = app.start_job(JOB_QUICK_QUEUES, quick, false) {
+            app.apply(msg);
+        }
+        app.run_effects(vec![Effect::RebuildQueues]);
+        Ok(app)
+    }
+
+    /// A sender for events from outside (the terminal's input thread, tests).
+    pub fn sender(&self) -> Sender<AppEvent> {
+        self.tx.clone()
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn terminal(&self) -> &Terminal<B> {
+        &self.terminal
+    }
+
+    pub fn terminal_mut(&mut self) -> &mut Terminal<B> {
+        &mut self.terminal
+    }
+
+    /// Frames drawn so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The photo on screen has its preview (or its missing-file placeholder) ready.
+    pub fn photo_ready(&self) -> bool {
+        let Ok(size) = self.terminal.size() else { return false };
+        let area = Rect::new(0, 0, size.width, size.height);
+        if view::too_small(area) {
+            return true;
+        }
+        match self.state.current() {
+            Some(p) => self.previews.contains(p, view::areas(area, &self.state).photo.as_size()),
+            None => self.state.loaded,
+        }
+    }
+
+    /// Runs until the user quits.
+    pub fn run(&mut self) -> Result<()> {
+        self.draw_if_dirty()?;
+        while !self.state.quit {
+            let Ok(ev) = self.rx.recv() else { break };
+            self.handle(ev)?;
+            while !self.state.quit {
+                match self.rx.try_recv() {
+                    Ok(ev) => self.handle(ev)?,
+                    Err(_) => break,
+                }
+            }
+            self.draw_if_dirty()?;
+        }
+        self.jobs.cancel_all();
+        Ok(())
+    }
+
+    /// Handles events (drawing after each batch) until `done` holds or `timeout` passes;
+    /// returns whether `done` held.
+    pub fn pump_until(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> Result<bool> {
+        let end = Instant::now() + timeout;
+        loop {
+            self.draw_if_dirty()?;
+            if done(self) {
+                return Ok(true);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(ev) => self.handle(ev)?,
+                Err(RecvTimeoutError::Timeout) => return Ok(false),
+                Err(RecvTimeoutError::Disconnected) => return Ok(false),
+            }
+            while let Ok(ev) = self.rx.try_recv() {
+                self.handle(ev)?;
+            }
+        }
+    }
+
+    /// Applies one event: update, effects, preview requests.
+    pub fn handle(&mut self, ev: AppEvent) -> Result<()> {
+        match ev {
+            AppEvent::Input(Event::Key(key)) => {
+                match self.state.keymap.action(&key) {
+                    Some(action) => self.apply(Msg::Action(action)),
+                    // Any key closes the help, Esc included.
+                    None if self.state.help && key.kind == KeyEventKind::Press => {
+                        self.apply(Msg::Action(Action::Help));
+                    }
+                    None => {}
+                }
+            }
+            AppEvent::Input(Event::Resize(..)) => {
+                self.terminal.autoresize().context("terminal resize")?;
+                self.dirty = true;
+                self.request_previews();
+            }
+            AppEvent::Input(_) => {}
+            AppEvent::Preview(msg) => {
+                let (photo, size, missing) = match &msg {
+                    PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
+                    PreviewMsg::Missing { photo, size, .. } => (*photo, *size, true),
+                };
+                self.previews.insert(msg);
+                if self.state.current() == Some(photo) || size == view::strip_cell() {
+                    self.dirty = true;
+                }
+                if missing {
+                    self.apply(Msg::PhotoMissing(photo));
+                }
+            }
+            AppEvent::Job(msg) => self.apply(Msg::Job(msg)),
+        }
+        Ok(())
+    }
+
+    /// `update` and the effects it asks for, whose results are fed back in turn.
+    fn apply(&mut self, msg: Msg) {
+        let effects = update(&mut self.state, msg);
+        self.dirty = true;
+        self.run_effects(effects);
+        self.request_previews();
+    }
+
+    fn run_effects(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            if let Some(msg) = self.run_effect(effect) {
+                let more = update(&mut self.state, msg);
+                self.run_effects(more);
+            }
+        }
+    }
+
+    fn run_effect(&mut self, effect: Effect) -> Option<Msg> {
+        match effect {
+            Effect::Record { mode, decisions } => {
+                let mut advanced = 0;
+                let mut error = None;
+                for d in &decisions {
+                    match self.catalog.record_decision(d) {
+                        Ok(_) => advanced += 1,
+                        Err(err) => {
+                            error = Some(err.to_string());
+                            break;
+                        }
+                    }
+                }
+                let counts = self.catalog.label_counts().ok();
+                Some(Msg::Recorded { mode, advanced, counts, error })
+            }
+            Effect::Undo { mode } => {
+                let result =
+                    self.catalog.undo_last_decision(Some(mode.as_str())).map_err(|e| e.to_string());
+                let counts = self.catalog.label_counts().ok();
+                Some(Msg::Undone { mode, result, counts })
+            }
+            Effect::RebuildQueues => {
+                let (library, config) = (self.library.clone(), self.config.clone());
+                let work: JobFn<JobOutput> = Box::new(move |_| {
+                    source::load_queues(&library, &config, true)
+                        .map(|d| JobOutput::Queues(Box::new(d)))
+                });
+                self.start_job(JOB_QUEUES, work, false)
+            }
+            Effect::StartJob(name) => {
+                let factory =
+                    if name == JOB_SEED { &self.services.seed } else { &self.services.retrain };
+                match factory {
+                    Some(make) => {
+                        let work = make();
+                        self.start_job(name, work, true)
+                    }
+                    None if name == JOB_SEED => Some(Msg::Unavailable(
+                        "seed generation is not available in this build yet".into(),
+                    )),
+                    None => Some(Msg::Unavailable(
+                        "retraining is not available in this build yet".into(),
+                    )),
+                }
+            }
+            Effect::MarkMissing(photo) => match self.catalog.mark_photo_missing(photo) {
+                Ok(()) => None,
+                Err(err) => Some(Msg::Unavailable(format!("cannot mark the photo missing: {err}"))),
+            },
+            Effect::Quit => {
+                self.jobs.cancel_all();
+                None
+            }
+        }
+    }
+
+    fn start_job(&mut self, name: &str, work: JobFn<JobOutput>, show: bool) -> Option<Msg> {
+        match self.jobs.start(name, work) {
+            Ok(Started::Now) if show => Some(Msg::Job(JobMsg::Progress(JobProgress {
+                name: name.to_owned(),
+                fraction: 0.0,
+                note: "starting".into(),
+                eta: None,
+            }))),
+            Ok(_) => None,
+            Err(err) => Some(Msg::Unavailable(format!("cannot start {name}: {err}"))),
+        }
+    }
+
+    /// Asks the worker for what the screen needs now and next; drops what it no longer needs.
+    fn request_previews(&mut self) {
+        let Ok(size) = self.terminal.size() else { return };
+        let area = Rect::new(0, 0, size.width, size.height);
+        let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
+        self.previews.prune(&wanted);
+        let requests: Vec<PreviewRequest> = wanted
+            .iter()
+            .filter(|(p, s)| !self.previews.contains(*p, *s))
+            .filter_map(|(p, s)| self.request_for(*p, *s))
+            .collect();
+        self.worker.request(requests);
+    }
+
+    fn request_for(&self, photo: crate::catalog::PhotoId, size: Size) -> Option<PreviewRequest> {
+        let info = self.state.photos.get(&photo)?;
+        Some(PreviewRequest { photo, size, thumb: info.thumb.clone(), original: info.path.clone() })
+    }
+
+    /// Draws once if anything changed since the last frame. No I/O but the terminal's.
+    pub fn draw_if_dirty(&mut self) -> Result<bool> {
+        if !self.dirty {
+            return Ok(false);
+        }
+        self.dirty = false;
+        let (state, previews) = (&self.state, &self.previews);
+        self.terminal.draw(|f| view::draw(f, state, previews)).context("drawing")?;
+        self.frames += 1;
+        Ok(true)
+    }
+}

@@ -1,0 +1,326 @@
+//! The keymap: actions with stable names, the keys bound to them in config.toml's `[keys]`,
+//! and the descriptions the `?` help overlay shows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use thiserror::Error;
+
+/// Everything a key can do. The names are stable: they are the keys of `[keys]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    Yes,
+    No,
+    Skip,
+    Back,
+    NotKind,
+    PassBurst,
+    SwitchMode,
+    Retrain,
+    Seed,
+    Help,
+    Quit,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::Yes,
+        Action::No,
+        Action::Skip,
+        Action::Back,
+        Action::NotKind,
+        Action::PassBurst,
+        Action::SwitchMode,
+        Action::Retrain,
+        Action::Seed,
+        Action::Help,
+        Action::Quit,
+    ];
+
+    /// The name used in config.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Yes => "yes",
+            Action::No => "no",
+            Action::Skip => "skip",
+            Action::Back => "back",
+            Action::NotKind => "not_kind",
+            Action::PassBurst => "pass_burst",
+            Action::SwitchMode => "switch_mode",
+            Action::Retrain => "retrain",
+            Action::Seed => "seed",
+            Action::Help => "help",
+            Action::Quit => "quit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// What the action does in ambiguous mode and in best mode, for the help overlay.
+    pub fn description(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Yes => ("yes, the sort of image I want", "pick it for print"),
+            Action::No => ("no, not the sort I want", "pass: do not print"),
+            Action::Skip => ("unsure: ask again later", "unsure: ask again later"),
+            Action::Back => ("undo the last decision, show it again", "undo the last decision"),
+            Action::NotKind => ("(best mode only)", "not the kind I want: pass + negative label"),
+            Action::PassBurst => ("(best mode only)", "pass the rest of this burst"),
+            Action::SwitchMode => ("switch to best-first mode", "switch to ambiguous mode"),
+            Action::Retrain => ("retrain in the background", "retrain in the background"),
+            Action::Seed => ("generate synthetic seed images", "generate synthetic seed images"),
+            Action::Help => ("this help", "this help"),
+            Action::Quit => ("quit (labels are already saved)", "quit (labels are already saved)"),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A key as written in config.toml: a code and the modifiers that matter (ctrl, alt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl Key {
+    pub const fn plain(code: KeyCode) -> Self {
+        Self { code, ctrl: false, alt: false }
+    }
+
+    /// The key of a terminal key event; releases and repeats of kitty's keyboard protocol are
+    /// not keys. Letters are folded to lower case so Shift and Caps Lock do not matter.
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        if ev.kind != KeyEventKind::Press {
+            return None;
+        }
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCode::Char(c.to_ascii_lowercase()),
+            other => other,
+        };
+        Some(Key {
+            code,
+            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        })
+    }
+
+    pub fn parse(spec: &str) -> Result<Key, KeymapError> {
+        let bad = || KeymapError::BadKey(spec.to_owned());
+        let mut key = Key::plain(KeyCode::Null);
+        let mut rest = spec;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if lower.starts_with("ctrl-") && rest.len() > 5 {
+                key.ctrl = true;
+                rest = &rest[5..];
+            } else if lower.starts_with("alt-") && rest.len() > 4 {
+                key.alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        key.code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCode::Char(c.to_ascii_lowercase()),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "tab" => KeyCode::Tab,
+                "backtab" => KeyCode::BackTab,
+                "enter" => KeyCode::Enter,
+                "esc" => KeyCode::Esc,
+                "space" => KeyCode::Char(' '),
+                "backspace" => KeyCode::Backspace,
+                "delete" => KeyCode::Delete,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "pageup" => KeyCode::PageUp,
+                "pagedown" => KeyCode::PageDown,
+                f if f.starts_with('f') => {
+                    let n: u8 = f[1..].parse().map_err(|_| bad())?;
+                    if !(1..=12).contains(&n) {
+                        return Err(bad());
+                    }
+                    KeyCode::F(n)
+                }
+                _ => return Err(bad()),
+            },
+        };
+        Ok(key)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("Ctrl-")?;
+        }
+        if self.alt {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::BackTab => f.write_str("Shift-Tab"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum KeymapError {
+    #[error("unknown action `{0}` in [keys]; the actions are: {1}")]
+    UnknownAction(String, String),
+    #[error(
+        "cannot read the key {0:?} in [keys] (e.g. \"w\", \"up\", \"tab\", \"ctrl-r\", \"f1\")"
+    )]
+    BadKey(String),
+    #[error("the key {key} is bound to both `{first}` and `{second}` in [keys]")]
+    Conflict { key: String, first: Action, second: Action },
+}
+
+/// Keys to actions, built from config.toml's `[keys]`.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    by_key: HashMap<Key, Action>,
+    by_action: BTreeMap<Action, Vec<Key>>,
+}
+
+impl Keymap {
+    pub fn from_config(keys: &BTreeMap<String, Vec<String>>) -> Result<Self, KeymapError> {
+        let mut map = Keymap { by_key: HashMap::new(), by_action: BTreeMap::new() };
+        for (name, specs) in keys {
+            let action = Action::from_name(name).ok_or_else(|| {
+                let names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
+                KeymapError::UnknownAction(name.clone(), names.join(", "))
+            })?;
+            for spec in specs {
+                let key = Key::parse(spec)?;
+                if let Some(&first) = map.by_key.get(&key)
+                    && first != action
+                {
+                    return Err(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first,
+                        second: action,
+                    });
+                }
+                map.by_key.insert(key, action);
+                let list = map.by_action.entry(action).or_default();
+                if !list.contains(&key) {
+                    list.push(key);
+                }
+            }
+        }
+        Ok(map)
+    }
+
+    /// The keymap of the embedded config.toml.
+    pub fn defaults() -> Self {
+        Self::from_config(&crate::config::Config::default().keys)
+            .unwrap_or_else(|_| Keymap { by_key: HashMap::new(), by_action: BTreeMap::new() })
+    }
+
+    /// The action of a key event. Ctrl-C always quits, whatever the keymap says.
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        let key = Key::from_event(ev)?;
+        if key.ctrl && key.code == KeyCode::Char('c') {
+            return Some(Action::Quit);
+        }
+        self.by_key.get(&key).copied()
+    }
+
+    pub fn keys(&self, action: Action) -> &[Key] {
+        self.by_action.get(&action).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The keys of an action as the help and hints show them, e.g. "W/↑".
+    pub fn label(&self, action: Action) -> String {
+        let keys: Vec<String> = self.keys(action).iter().map(Key::to_string).collect();
+        if keys.is_empty() { "(unbound)".to_owned() } else { keys.join("/") }
+    }
+
+    /// The first key of an action, for the compact hints.
+    pub fn short(&self, action: Action) -> String {
+        self.keys(action).first().map(Key::to_string).unwrap_or_else(|| "-".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn default_keymap_binds_wasd_and_arrows() {
+        let km = Keymap::defaults();
+        let none = KeyModifiers::NONE;
+        assert_eq!(km.action(&press(KeyCode::Char('w'), none)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Char('W'), KeyModifiers::SHIFT)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Up, none)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Char('s'), none)), Some(Action::No));
+        assert_eq!(km.action(&press(KeyCode::Down, none)), Some(Action::No));
+        assert_eq!(km.action(&press(KeyCode::Char('d'), none)), Some(Action::Skip));
+        assert_eq!(km.action(&press(KeyCode::Right, none)), Some(Action::Skip));
+        assert_eq!(km.action(&press(KeyCode::Char('a'), none)), Some(Action::Back));
+        assert_eq!(km.action(&press(KeyCode::Left, none)), Some(Action::Back));
+        assert_eq!(km.action(&press(KeyCode::Tab, none)), Some(Action::SwitchMode));
+        assert_eq!(km.action(&press(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Action::Help));
+        assert_eq!(
+            km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(km.action(&press(KeyCode::Char('z'), none)), None);
+        assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
+    }
+
+    #[test]
+    fn releases_are_not_keys() {
+        let mut ev = press(KeyCode::Char('w'), KeyModifiers::NONE);
+        ev.kind = KeyEventKind::Release;
+        assert_eq!(Keymap::defaults().action(&ev), None);
+    }
+
+    #[test]
+    fn rebinding_and_errors() {
+        let c = crate::config::Config::from_toml_over_defaults(
+            "[keys]\nyes = [\"i\", \"ctrl-y\"]\nno = [\"k\"]\n",
+        )
+        .unwrap();
+        let km = Keymap::from_config(&c.keys).unwrap();
+        assert_eq!(km.action(&press(KeyCode::Char('i'), KeyModifiers::NONE)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Char('y'), KeyModifiers::CONTROL)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Char('w'), KeyModifiers::NONE)), None);
+        assert_eq!(km.label(Action::Yes), "I/Ctrl-Y");
+
+        let mut keys = c.keys.clone();
+        keys.insert("jump".into(), vec!["j".into()]);
+        assert!(matches!(Keymap::from_config(&keys), Err(KeymapError::UnknownAction(..))));
+        let mut keys = c.keys.clone();
+        keys.insert("skip".into(), vec!["i".into()]);
+        assert!(matches!(Keymap::from_config(&keys), Err(KeymapError::Conflict { .. })));
+        assert!(Key::parse("f13").is_err());
+        assert!(Key::parse("banana").is_err());
+        assert_eq!(Key::parse("F5").unwrap(), Key::plain(KeyCode::F(5)));
+    }
+}

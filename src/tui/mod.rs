@@ -1,0 +1,196 @@
+//! The labeling TUI: one photo at a time, one key per decision, two modes (ambiguous and
+//! best-first), retraining in the background. [`run`] opens it on a library in the terminal.
+//!
+//! Data flow: key → [`keymap`] → `Action` → [`state::update`] (pure) → effects run by the
+//! [`app`] loop (labels written in one transaction before the next photo shows) → previews
+//! decoded and encoded off the UI task by [`preview`] → one draw by [`view`].
+
+pub mod app;
+pub mod keymap;
+pub mod preview;
+pub mod source;
+pub mod state;
+pub mod view;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{IsTerminal, Read, Seek, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use ratatui_image::picker::cap_parser::QueryStdioOptions;
+use ratatui_image::picker::{Picker, ProtocolType};
+
+use crate::config::Config;
+use crate::library::Library;
+
+pub use app::{App, AppEvent, JobFactory, Services};
+pub use keymap::{Action, Keymap};
+pub use state::{JobOutput, Mode, State};
+
+/// Opens the labeling session on `library` in this terminal and returns when the user quits.
+/// A second session on the same library is refused while this one runs.
+pub fn run(library: &Library, config: &Config, services: Services) -> Result<()> {
+    let _lock = SessionLock::acquire(library)?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("the labeling session needs a terminal (stdin and stdout are not both one)");
+    }
+    // Fail on a bad config or catalog before the screen switches over.
+    Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
+    let graphics = graphics_choice(&config.tui.graphics)?;
+    drop(library.open_catalog()?);
+
+    // Installs a panic hook that restores the terminal before the panic message prints.
+    let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let result = (|| {
+        let picker = make_picker(graphics);
+        let mut app = App::new(terminal, library.clone(), config.clone(), picker, services)?;
+        spawn_input_thread(app.sender())?;
+        app.run()
+    })();
+    ratatui::restore();
+    result
+}
+
+/// How long the terminal may take to say what graphics it supports. A local terminal answers
+/// in a millisecond; this only matters where nothing answers at all.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// `[tui] graphics`: `None` = ask the terminal.
+fn graphics_choice(name: &str) -> Result<Option<ProtocolType>> {
+    Ok(match name {
+        "auto" => None,
+        "halfblocks" => Some(ProtocolType::Halfblocks),
+        "kitty" => Some(ProtocolType::Kitty),
+        "iterm2" => Some(ProtocolType::Iterm2),
+        "sixel" => Some(ProtocolType::Sixel),
+        other => {
+            bail!("[tui] graphics = {other:?} is not one of auto, halfblocks, kitty, iterm2, sixel")
+        }
+    })
+}
+
+/// Asks the terminal what it can show (kitty, iTerm2, sixel), falling back to half-blocks.
+fn make_picker(choice: Option<ProtocolType>) -> Picker {
+    if choice == Some(ProtocolType::Halfblocks) {
+        return Picker::halfblocks();
+    }
+    let started = Instant::now();
+    let options = QueryStdioOptions { timeout: QUERY_TIMEOUT, ..Default::default() };
+    let mut picker = match Picker::from_query_stdio_with_options(options) {
+        Ok(p) => p,
+        Err(err) => {
+            tracing::info!("terminal graphics query failed ({err}); using half-blocks");
+            Picker::halfblocks()
+        }
+    };
+    if started.elapsed() >= QUERY_TIMEOUT {
+        // Nobody answered (e.g. tmux without an outer terminal to pass the query to). The
+        // query's reader thread is still blocked on stdin and would eat the user's first key:
+        // ask for a status report that the terminal itself answers, which ends that read.
+        let mut out = std::io::stdout();
+        let _ = out.write_all(b"\x1b[5n").and_then(|()| out.flush());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if let Some(forced) = choice {
+        picker.set_protocol_type(forced);
+    }
+    picker
+}
+
+fn spawn_input_thread(tx: std::sync::mpsc::Sender<AppEvent>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            let mut errors = 0;
+            loop {
+                match crossterm::event::read() {
+                    Ok(ev) => {
+                        errors = 0;
+                        if tx.send(AppEvent::Input(ev)).is_err() {
+                            break;
+                        }
+                    }
+                    // A stray reply the parser does not know is not the end of input; a
+                    // closed terminal is, after a few tries.
+                    Err(err) => {
+                        errors += 1;
+                        tracing::debug!("terminal input: {err}");
+                        if errors > 20 {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }
+        })
+        .context("cannot start the input thread")?;
+    Ok(())
+}
+
+/// An exclusive lock on `<library>/lock`, held for the session: two sessions labeling the
+/// same library would show the same photos and undo each other's decisions.
+pub struct SessionLock {
+    _file: File,
+}
+
+impl SessionLock {
+    pub fn acquire(library: &Library) -> Result<Self> {
+        let path: PathBuf = library.root().join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who =
+                    if holder.is_empty() { String::new() } else { format!(" (process {holder})") };
+                bail!(
+                    "another photosift session{who} already has the library {} open; \
+                     finish that one first (its labels are saved as you go)",
+                    library.root().display()
+                );
+            }
+            Err(TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        // Who holds it, for the message above; best effort.
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_session_on_the_same_library_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = Library::create(dir.path()).unwrap();
+        let first = SessionLock::acquire(&lib).unwrap();
+        let err = SessionLock::acquire(&lib).err().unwrap().to_string();
+        assert!(err.contains("already has the library"), "{err}");
+        assert!(err.contains(&std::process::id().to_string()), "{err}");
+        drop(first);
+        SessionLock::acquire(&lib).unwrap();
+    }
+
+    #[test]
+    fn graphics_names() {
+        assert_eq!(graphics_choice("auto").unwrap(), None);
+        assert_eq!(graphics_choice("halfblocks").unwrap(), Some(ProtocolType::Halfblocks));
+        assert!(graphics_choice("ascii").is_err());
+    }
+}

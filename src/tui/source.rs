@@ -1,0 +1,86 @@
+//! Where the session's data comes from: building both queues (and what the screen shows
+//! about each photo) from the catalog, off the UI task.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+
+use crate::catalog::{Catalog, LabelKind, PhotoId, PhotoState, Source};
+use crate::config::Config;
+use crate::library::Library;
+use crate::queue::{self, Candidate};
+
+use super::state::{ModelSummary, PhotoInfo, QueueData};
+
+/// Reads the catalog and orders both queues. Runs on a job thread with its own connection.
+/// `complete: false` leaves the embeddings out: reading 25,000 of them takes seconds, so the
+/// session starts on an order by score alone and takes the full one (diversity, bursts,
+/// typical photos first) when it lands.
+pub fn load_queues(library: &Library, config: &Config, complete: bool) -> Result<QueueData> {
+    let catalog = library.open_catalog()?;
+    build_queues(&catalog, library, config, complete)
+}
+
+pub fn build_queues(
+    catalog: &Catalog,
+    library: &Library,
+    config: &Config,
+    complete: bool,
+) -> Result<QueueData> {
+    let model = catalog.latest_model().context("reading the latest model")?;
+    let photos = catalog.photos().context("reading the photos")?;
+    let candidates = if complete {
+        // The queues compare photos by the embeddings the newest model was trained on.
+        let backbone =
+            model.as_ref().map_or(config.model.backbone.as_str(), |m| m.backbone.as_str());
+        catalog.candidates(backbone).context("reading the queue candidates")?
+    } else {
+        let scores: HashMap<PhotoId, f32> = match &model {
+            Some(m) => catalog.scores(m.id)?.into_iter().collect(),
+            None => HashMap::new(),
+        };
+        let kind: HashMap<_, _> = catalog.current_labels(LabelKind::Kind)?.into_iter().collect();
+        let print: HashMap<_, _> = catalog.current_labels(LabelKind::Print)?.into_iter().collect();
+        photos
+            .iter()
+            .filter(|p| p.source == Source::Camera && p.state == PhotoState::Ok)
+            .map(|p| Candidate {
+                photo: p.id,
+                p: scores.get(&p.id).copied(),
+                taken_at: p.taken_at,
+                embedding: None,
+                kind_label: kind.get(&p.id).copied(),
+                print_label: print.get(&p.id).copied(),
+            })
+            .collect()
+    };
+    let p: HashMap<_, _> = candidates.iter().filter_map(|c| Some((c.photo, c.p?))).collect();
+
+    let mut infos = HashMap::with_capacity(candidates.len());
+    for photo in photos {
+        if photo.source != Source::Camera {
+            continue;
+        }
+        infos.insert(
+            photo.id,
+            PhotoInfo {
+                thumb: photo.thumb_path.as_ref().map(|t| library.root().join(t)),
+                p: p.get(&photo.id).copied(),
+                path: photo.path,
+                taken_at: photo.taken_at,
+                width: photo.width,
+                height: photo.height,
+                missing: photo.state == PhotoState::Missing,
+            },
+        );
+    }
+    Ok(QueueData {
+        ambiguous: queue::ambiguous(&candidates, &config.queue),
+        best: queue::best_first(&candidates, &config.queue),
+        total_photos: infos.len(),
+        photos: infos,
+        complete,
+        model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
+        counts: catalog.label_counts()?,
+    })
+}

@@ -1,0 +1,521 @@
+//! The labeling session's state and its pure `update(&mut State, Msg) -> Vec<Effect>`: no I/O
+//! here; the app loop runs the effects and feeds their results back as messages.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::catalog::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId};
+use crate::jobs::{JobMsg, JobProgress};
+use crate::queue::BestEntry;
+
+use super::keymap::{Action, Keymap};
+
+/// Job names, as the jobs runner and the status bar know them.
+pub const JOB_RETRAIN: &str = "retrain";
+pub const JOB_SEED: &str = "seed";
+pub const JOB_QUEUES: &str = "queues";
+/// The quick first order at startup (no embeddings).
+pub const JOB_QUICK_QUEUES: &str = "queues-quick";
+
+/// The two questions the user answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// "Is this the sort of image I want?": the photos the model is least sure about.
+    Ambiguous,
+    /// "Is this an image I want?": best first, for printing.
+    Best,
+}
+
+impl Mode {
+    /// The name stored with each decision in the label log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Ambiguous => "ambiguous",
+            Mode::Best => "best",
+        }
+    }
+
+    pub fn other(self) -> Mode {
+        match self {
+            Mode::Ambiguous => Mode::Best,
+            Mode::Best => Mode::Ambiguous,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Mode::Ambiguous => 0,
+            Mode::Best => 1,
+        }
+    }
+}
+
+/// What the screen shows about a photo; loaded off the UI task with the queues.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhotoInfo {
+    /// The original file.
+    pub path: PathBuf,
+    /// The thumbnail (absolute), when the catalog has one.
+    pub thumb: Option<PathBuf>,
+    pub taken_at: Option<i64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// p(desirable) under the newest model.
+    pub p: Option<f32>,
+    /// Neither the thumbnail nor the original could be found.
+    pub missing: bool,
+}
+
+/// The newest model version, for the status bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSummary {
+    pub version: i64,
+    pub auc: Option<f64>,
+}
+
+/// Everything a queue rebuild produces.
+#[derive(Debug, Clone, Default)]
+pub struct QueueData {
+    pub ambiguous: Vec<PhotoId>,
+    pub best: Vec<BestEntry>,
+    pub photos: HashMap<PhotoId, PhotoInfo>,
+    pub model: Option<ModelSummary>,
+    pub counts: LabelCounts,
+    /// Camera photos in the catalog.
+    pub total_photos: usize,
+    /// Built with embeddings (diversity, bursts); a quick first order has `false`.
+    pub complete: bool,
+}
+
+/// One mode's queue and the place in it. Entries before `pos` were decided this session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModeQueue {
+    pub entries: Vec<BestEntry>,
+    pub pos: usize,
+    /// Decisions made in this mode this session (undo counts back).
+    pub done: usize,
+}
+
+impl ModeQueue {
+    pub fn current(&self) -> Option<BestEntry> {
+        self.entries.get(self.pos).copied()
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.entries.len().saturating_sub(self.pos)
+    }
+
+    /// The current photo's burst: its group's entries, with their queue indices.
+    pub fn burst(&self) -> Vec<(usize, BestEntry)> {
+        let Some(cur) = self.current() else { return Vec::new() };
+        let mut start = self.pos;
+        while start > 0 && self.entries[start - 1].group == cur.group {
+            start -= 1;
+        }
+        let mut end = self.pos;
+        while end < self.entries.len() && self.entries[end].group == cur.group {
+            end += 1;
+        }
+        (start..end).map(|i| (i, self.entries[i])).collect()
+    }
+
+    /// Puts `photo` back at the current place (after an undo), wherever it is now.
+    fn restore(&mut self, photo: PhotoId) {
+        if self.pos > 0 && self.entries[self.pos - 1].photo == photo {
+            self.pos -= 1;
+            return;
+        }
+        let entry = match self.entries.iter().position(|e| e.photo == photo) {
+            Some(i) => {
+                let e = self.entries.remove(i);
+                if i < self.pos {
+                    self.pos -= 1;
+                }
+                e
+            }
+            None => BestEntry { photo, group: usize::MAX - self.entries.len() },
+        };
+        self.entries.insert(self.pos, entry);
+    }
+
+    /// Takes a rebuilt order, keeping `keep` (the photo on screen) first.
+    fn replace(&mut self, entries: Vec<BestEntry>, keep: Option<BestEntry>) {
+        self.entries = entries;
+        self.pos = 0;
+        if let Some(keep) = keep {
+            match self.entries.iter().position(|e| e.photo == keep.photo) {
+                Some(i) => {
+                    let e = self.entries.remove(i);
+                    self.entries.insert(0, e);
+                }
+                None => self.entries.insert(0, BestEntry { photo: keep.photo, group: usize::MAX }),
+            }
+        }
+    }
+}
+
+/// A running job as the status bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    pub name: String,
+    pub fraction: f32,
+    pub note: String,
+    pub eta: Option<Duration>,
+}
+
+/// What a finished job produced.
+#[derive(Debug)]
+pub enum JobOutput {
+    /// Retraining: a one-line summary (model version, AUC).
+    Trained {
+        summary: String,
+        model: Option<ModelSummary>,
+    },
+    /// Seed generation: a one-line summary.
+    Seeded(String),
+    Queues(Box<QueueData>),
+}
+
+/// Inputs to [`update`].
+#[derive(Debug)]
+pub enum Msg {
+    Action(Action),
+    /// The app wrote `advanced` decisions of `mode` (all of them unless `error`).
+    Recorded {
+        mode: Mode,
+        advanced: usize,
+        counts: Option<LabelCounts>,
+        error: Option<String>,
+    },
+    /// The app undid `mode`'s newest decision (`None`: there was none).
+    Undone {
+        mode: Mode,
+        result: Result<Option<Decision>, String>,
+        counts: Option<LabelCounts>,
+    },
+    Job(JobMsg<JobOutput>),
+    /// The preview worker found neither the thumbnail nor the original.
+    PhotoMissing(PhotoId),
+    /// A job could not be started (e.g. a feature not in this build).
+    Unavailable(String),
+}
+
+/// Work for the app loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Write these decisions (each in one transaction, in order), then send `Msg::Recorded`.
+    Record {
+        mode: Mode,
+        decisions: Vec<Decision>,
+    },
+    /// Undo `mode`'s newest decision, then send `Msg::Undone`.
+    Undo {
+        mode: Mode,
+    },
+    /// Rebuild both queues off the UI task (job `queues`).
+    RebuildQueues,
+    /// Start job `retrain` or `seed`.
+    StartJob(&'static str),
+    /// Record in the catalog that a photo's files are gone.
+    MarkMissing(PhotoId),
+    Quit,
+}
+
+/// The whole session state. `draw` only reads it.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub mode: Mode,
+    queues: [ModeQueue; 2],
+    pub photos: HashMap<PhotoId, PhotoInfo>,
+    pub model: Option<ModelSummary>,
+    pub counts: LabelCounts,
+    pub total_photos: usize,
+    /// The first queues have arrived.
+    pub loaded: bool,
+    /// A complete (embedding-aware) order has arrived; a quick one no longer replaces it.
+    pub complete: bool,
+    pub help: bool,
+    pub jobs: Vec<JobStatus>,
+    pub last_error: Option<String>,
+    pub notice: Option<String>,
+    pub keymap: Keymap,
+    /// Retrain automatically after this many new labels (0: only on the key).
+    pub retrain_every: u32,
+    labels_since_train: u32,
+    /// Best mode: the burst group of the last pick, to offer passing the rest.
+    pub last_pick_group: Option<usize>,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(keymap: Keymap, retrain_every: u32) -> Self {
+        Self {
+            mode: Mode::Ambiguous,
+            queues: Default::default(),
+            photos: HashMap::new(),
+            model: None,
+            counts: LabelCounts::default(),
+            total_photos: 0,
+            loaded: false,
+            complete: false,
+            help: false,
+            jobs: Vec::new(),
+            last_error: None,
+            notice: None,
+            keymap,
+            retrain_every,
+            labels_since_train: 0,
+            last_pick_group: None,
+            quit: false,
+        }
+    }
+
+    pub fn queue(&self, mode: Mode) -> &ModeQueue {
+        &self.queues[mode.index()]
+    }
+
+    fn queue_mut(&mut self, mode: Mode) -> &mut ModeQueue {
+        &mut self.queues[mode.index()]
+    }
+
+    /// The photo on screen.
+    pub fn current(&self) -> Option<PhotoId> {
+        self.queue(self.mode).current().map(|e| e.photo)
+    }
+
+    /// The photos to have ready after the current one, in order.
+    pub fn upcoming(&self, n: usize) -> Vec<PhotoId> {
+        let q = self.queue(self.mode);
+        q.entries.iter().skip(q.pos + 1).take(n).map(|e| e.photo).collect()
+    }
+
+    pub fn job_running(&self, name: &str) -> bool {
+        self.jobs.iter().any(|j| j.name == name)
+    }
+
+    /// Best mode, after a pick: how many photos of that burst are still waiting.
+    pub fn burst_rest(&self) -> usize {
+        let q = self.queue(Mode::Best);
+        match (self.mode, self.last_pick_group, q.current()) {
+            (Mode::Best, Some(g), Some(cur)) if cur.group == g => {
+                q.entries[q.pos..].iter().take_while(|e| e.group == g).count()
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// The decision a labeling key makes on `photo` in `mode`; `None` for keys that make none.
+pub fn decision_for(action: Action, mode: Mode, photo: PhotoId) -> Option<Decision> {
+    let label = |kind, value| Some(Decision::single(photo, mode.as_str(), kind, value));
+    match (mode, action) {
+        (Mode::Ambiguous, Action::Yes) => label(LabelKind::Kind, LabelValue::Yes),
+        (Mode::Ambiguous, Action::No) => label(LabelKind::Kind, LabelValue::No),
+        (Mode::Ambiguous, Action::Skip) => label(LabelKind::Kind, LabelValue::Skip),
+        (Mode::Best, Action::Yes) => label(LabelKind::Print, LabelValue::Yes),
+        (Mode::Best, Action::No) => label(LabelKind::Print, LabelValue::No),
+        (Mode::Best, Action::Skip) => label(LabelKind::Print, LabelValue::Skip),
+        (Mode::Best, Action::NotKind) => Some(Decision {
+            photo,
+            mode: mode.as_str().to_owned(),
+            events: vec![
+                LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
+                LabelEvent { kind: LabelKind::Print, value: LabelValue::No },
+            ],
+        }),
+        _ => None,
+    }
+}
+
+/// Applies one message. Pure: the returned effects are the only way out.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Action(action) => on_action(state, action),
+        Msg::Recorded { mode, advanced, counts, error } => {
+            let q = state.queue_mut(mode);
+            q.pos = (q.pos + advanced).min(q.entries.len());
+            q.done += advanced;
+            if let Some(c) = counts {
+                state.counts = c;
+            }
+            if let Some(err) = error {
+                state.last_error = Some(format!("label not saved: {err}"));
+            }
+            state.labels_since_train += advanced as u32;
+            if state.retrain_every > 0
+                && state.labels_since_train >= state.retrain_every
+                && !state.job_running(JOB_RETRAIN)
+            {
+                state.labels_since_train = 0;
+                return vec![Effect::StartJob(JOB_RETRAIN)];
+            }
+            Vec::new()
+        }
+        Msg::Undone { mode, result, counts } => {
+            if let Some(c) = counts {
+                state.counts = c;
+            }
+            match result {
+                Ok(Some(decision)) => {
+                    let q = state.queue_mut(mode);
+                    q.restore(decision.photo);
+                    q.done = q.done.saturating_sub(1);
+                    state.last_pick_group = None;
+                    state.notice = Some("undone: showing that photo again".into());
+                }
+                Ok(None) => {
+                    state.notice = Some(format!("nothing to undo in {} mode", mode.as_str()));
+                }
+                Err(err) => state.last_error = Some(format!("undo failed: {err}")),
+            }
+            Vec::new()
+        }
+        Msg::Job(JobMsg::Progress(p)) => {
+            on_progress(state, p);
+            Vec::new()
+        }
+        Msg::Job(JobMsg::Done { name, result, .. }) => on_job_done(state, &name, result),
+        Msg::PhotoMissing(photo) => match state.photos.get_mut(&photo) {
+            Some(info) if !info.missing => {
+                info.missing = true;
+                vec![Effect::MarkMissing(photo)]
+            }
+            _ => Vec::new(),
+        },
+        Msg::Unavailable(why) => {
+            state.notice = Some(why);
+            Vec::new()
+        }
+    }
+}
+
+fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    if state.help && !matches!(action, Action::Help | Action::Quit) {
+        // Any key closes the help; it never labels the photo behind it.
+        state.help = false;
+        return Vec::new();
+    }
+    let mode = state.mode;
+    match action {
+        Action::Quit => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::Help => {
+            state.help = !state.help;
+            Vec::new()
+        }
+        Action::SwitchMode => {
+            state.mode = mode.other();
+            state.notice = None;
+            Vec::new()
+        }
+        Action::Back => vec![Effect::Undo { mode }],
+        Action::Retrain => {
+            if state.job_running(JOB_RETRAIN) {
+                state.notice = Some("retraining is running; it will run again when done".into());
+            }
+            state.labels_since_train = 0;
+            vec![Effect::StartJob(JOB_RETRAIN)]
+        }
+        Action::Seed => vec![Effect::StartJob(JOB_SEED)],
+        Action::PassBurst => {
+            if mode != Mode::Best {
+                state.notice = Some("passing a burst works in best mode (Tab)".into());
+                return Vec::new();
+            }
+            let q = state.queue(mode);
+            let Some(cur) = q.current() else { return Vec::new() };
+            let decisions: Vec<Decision> = q.entries[q.pos..]
+                .iter()
+                .take_while(|e| e.group == cur.group)
+                .filter_map(|e| decision_for(Action::No, mode, e.photo))
+                .collect();
+            state.last_pick_group = None;
+            vec![Effect::Record { mode, decisions }]
+        }
+        Action::Yes | Action::No | Action::Skip | Action::NotKind => {
+            let Some(cur) = state.queue(mode).current() else {
+                state.notice = Some("nothing to label here: see the hint above".into());
+                return Vec::new();
+            };
+            let Some(decision) = decision_for(action, mode, cur.photo) else {
+                state.notice = Some(format!(
+                    "{} works in best mode ({} switches)",
+                    state.keymap.short(action),
+                    state.keymap.short(Action::SwitchMode)
+                ));
+                return Vec::new();
+            };
+            state.last_pick_group =
+                (mode == Mode::Best && action == Action::Yes).then_some(cur.group);
+            state.notice = None;
+            vec![Effect::Record { mode, decisions: vec![decision] }]
+        }
+    }
+}
+
+fn on_progress(state: &mut State, p: JobProgress) {
+    let status = JobStatus { name: p.name.clone(), fraction: p.fraction, note: p.note, eta: p.eta };
+    match state.jobs.iter_mut().find(|j| j.name == p.name) {
+        Some(j) => *j = status,
+        None => state.jobs.push(status),
+    }
+}
+
+fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>) -> Vec<Effect> {
+    state.jobs.retain(|j| j.name != name);
+    match result {
+        Err(err) => {
+            state.last_error = Some(format!("{name}: {err}"));
+            if name == JOB_QUEUES || name == JOB_QUICK_QUEUES {
+                state.loaded = true;
+            }
+            Vec::new()
+        }
+        Ok(JobOutput::Trained { summary, model }) => {
+            state.notice = Some(summary);
+            if model.is_some() {
+                state.model = model;
+            }
+            vec![Effect::RebuildQueues]
+        }
+        Ok(JobOutput::Seeded(summary)) => {
+            state.notice = Some(summary);
+            vec![Effect::RebuildQueues]
+        }
+        Ok(JobOutput::Queues(data)) => {
+            apply_queues(state, *data);
+            Vec::new()
+        }
+    }
+}
+
+fn apply_queues(state: &mut State, data: QueueData) {
+    let QueueData { ambiguous, best, photos, model, counts, total_photos, complete } = data;
+    if state.complete && !complete {
+        return;
+    }
+    state.complete = complete;
+    let amb: Vec<BestEntry> =
+        ambiguous.into_iter().enumerate().map(|(i, photo)| BestEntry { photo, group: i }).collect();
+    for (mode, entries) in [(Mode::Ambiguous, amb), (Mode::Best, best)] {
+        let q = state.queue_mut(mode);
+        let keep = q.current();
+        q.replace(entries, keep);
+    }
+    // Keep what the preview worker learned about missing files.
+    let missing: Vec<PhotoId> =
+        state.photos.iter().filter(|(_, i)| i.missing).map(|(id, _)| *id).collect();
+    state.photos = photos;
+    for id in missing {
+        if let Some(info) = state.photos.get_mut(&id) {
+            info.missing = true;
+        }
+    }
+    state.model = model.or(state.model);
+    state.counts = counts;
+    state.total_photos = total_photos;
+    state.loaded = true;
+}

@@ -1,0 +1,74 @@
+//! Fixtures for the TUI tests and benchmark: a library with generated JPEG thumbnails and
+//! hand-made photo rows (no scan, no photos from disk).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+use photosift::catalog::{PhotoId, PhotoRecord};
+use photosift::library::Library;
+
+/// A 2023-06-14 12:00 UTC capture time, the fixtures' first photo.
+pub const T0: i64 = 1_686_744_000;
+
+/// A distinct picture for index `i`: a two-colour gradient with a bright square whose
+/// position depends on `i`.
+pub fn picture(i: usize, width: u32, height: u32) -> RgbImage {
+    let hue = (i * 47 % 256) as u8;
+    let (sx, sy) = ((i as u32 * 37) % (width / 2), (i as u32 * 23) % (height / 2));
+    RgbImage::from_fn(width, height, |x, y| {
+        if x >= sx && x < sx + width / 4 && y >= sy && y < sy + height / 4 {
+            Rgb([255, 255 - hue, hue])
+        } else {
+            Rgb([hue, (x * 255 / width) as u8, (y * 255 / height) as u8])
+        }
+    })
+}
+
+/// Writes `distinct` JPEG thumbnails (reused round-robin) and `n` photo rows pointing at
+/// them; photos are taken 3 s apart. Returns the library and the ids in insertion order.
+pub fn library_with_photos(
+    root: &Path,
+    n: usize,
+    distinct: usize,
+    thumb_size: (u32, u32),
+) -> (Library, Vec<PhotoId>) {
+    let library = Library::create(root).unwrap();
+    let mut thumbs = Vec::new();
+    for i in 0..distinct.max(1) {
+        let rel = PathBuf::from(format!("thumbs/t{i:04}.jpg"));
+        picture(i, thumb_size.0, thumb_size.1).save(root.join(&rel)).unwrap();
+        thumbs.push(rel);
+    }
+    let records: Vec<PhotoRecord> = (0..n)
+        .map(|i| PhotoRecord {
+            path: root.join(format!("camera/IMG_{:04}.jpg", i + 1)),
+            content_hash: format!("hash{i}"),
+            byte_size: 3_000_000,
+            width: Some(4032),
+            height: Some(3024),
+            taken_at: Some(T0 + 3 * i as i64),
+            thumb_path: Some(thumbs[i % thumbs.len()].clone()),
+        })
+        .collect();
+    let mut catalog = library.open_catalog().unwrap();
+    let ids = catalog.insert_photo_records(&records).unwrap();
+    (library, ids)
+}
+
+/// Records a model version (cv AUC 0.83) scoring photo `i` of `ids` with `p(i)`.
+pub fn score_all(library: &Library, ids: &[PhotoId], p: impl Fn(usize) -> f32) {
+    let mut catalog = library.open_catalog().unwrap();
+    let scores: Vec<(PhotoId, f32)> = ids.iter().enumerate().map(|(i, id)| (*id, p(i))).collect();
+    let model = photosift::catalog::NewModel {
+        backbone: "lite0".into(),
+        kind: "head".into(),
+        n_positive: 10,
+        n_negative: 10,
+        n_synthetic: 0,
+        cv_auc: Some(0.83),
+        params: Vec::new(),
+        info: "{}".into(),
+    };
+    catalog.insert_model(&model, &scores).unwrap();
+}

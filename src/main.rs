@@ -331,7 +331,8 @@ fn demo(library: &Library, config: &Config) -> Result<()> {
     );
     let lib = library.root().display();
     println!(
-        "  next: `photosift --library {lib} label` to label, then `... export DEST` your picks"
+        "  then: `photosift --library {lib} label` (Tab: best-first, W picks for print), and \
+         `photosift --library {lib} export DEST` to copy the picks out"
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ fn picture(desirable: bool, seed: u32) -> RgbImage {
     let cell = 8 + seed % 5 * 3;
     RgbImage::from_fn(256, 192, |x, y| {
         if desirable {
-            if (x / cell + y / cell) % 2 == 0 {
+            if (x / cell + y / cell).is_multiple_of(2) {
                 Rgb([r, g, b])
             } else {
                 Rgb([255 - r, 255 - g, 255 - b])

@@ -190,8 +190,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The background jobs the TUI's keys start (R retrain, G seed generation).
-fn tui_services(_library: &Library, _config: &Config) -> photosift::tui::Services {
-    photosift::tui::Services::default()
+fn tui_services(library: &Library, config: &Config) -> photosift::tui::Services {
+    photosift::tui::Services {
+        retrain: Some(learn_cmd::retrain_job(library, config)),
+        ..Default::default()
+    }
 }
 
 fn seed_command(

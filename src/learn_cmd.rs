@@ -1,12 +1,14 @@
-//! The `train`, `score` and `queue` subcommands: argument handling, progress bars and
+//! The `train`, `score`, `queue` and `eval` subcommands: argument handling, progress bars and
 //! printing around `photosift::learn` and `photosift::queue`.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use photosift::catalog::Catalog;
 use photosift::config::Config;
-use photosift::learn;
+use photosift::learn::{self, TrainSettings, eval};
 use photosift::library::Library;
 use photosift::queue;
 
@@ -16,6 +18,31 @@ pub enum QueueMode {
     Ambiguous,
     /// "Is this an image I want?": the likeliest picks first, bursts together.
     Best,
+}
+
+/// Options of `photosift eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// CSV of `file,label` (1 = desirable); a header line is skipped.
+    #[arg(long, value_name = "CSV")]
+    pub truth: PathBuf,
+    /// Folder of photos the truth file names.
+    pub dir: PathBuf,
+    /// Retrain after this many labels.
+    #[arg(long, default_value_t = 2)]
+    pub every: usize,
+    /// Stop after this many labels.
+    #[arg(long, default_value_t = 48)]
+    pub max_labels: usize,
+    /// K of precision@K of the best-first queue.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Runs of the random order to average.
+    #[arg(long, default_value_t = 5)]
+    pub random_runs: usize,
+    /// Where to write the plot.
+    #[arg(long, default_value = "eval.png")]
+    pub plot: PathBuf,
 }
 
 /// The backbone to train on: the one with the most embeddings (after fine-tuning, the new
@@ -104,4 +131,131 @@ pub fn print_queue(config: &Config, library: &Library, mode: QueueMode, n: usize
         }
     }
     Ok(())
+}
+
+/// Runs the oracle simulation on the photos of `catalog` named in the truth file (they must
+/// be scanned and embedded with `backbone`), prints the table and writes the plot.
+pub fn eval_catalog(
+    config: &Config,
+    catalog: &Catalog,
+    backbone: &str,
+    args: &EvalArgs,
+) -> Result<()> {
+    let text = std::fs::read_to_string(&args.truth)
+        .with_context(|| format!("cannot read the truth file {}", args.truth.display()))?;
+    let truth = eval::parse_truth(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("bad truth file {}", args.truth.display()))?;
+    let photos: Vec<_> = catalog.photos()?.into_iter().map(|p| (p.id, p.path)).collect();
+    let (matched, unmatched) = eval::match_truth(&photos, &truth);
+    if !unmatched.is_empty() {
+        eprintln!(
+            "{} truth rows match no scanned photo (e.g. {}); they are left out",
+            unmatched.len(),
+            unmatched[0]
+        );
+    }
+    let table = catalog.embedding_table(backbone)?;
+    let row_of: std::collections::HashMap<_, _> =
+        table.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let taken: std::collections::HashMap<_, _> =
+        catalog.photos()?.into_iter().map(|p| (p.id, p.taken_at)).collect();
+    let mut data = Vec::new();
+    let mut labels = Vec::new();
+    let mut taken_at = Vec::new();
+    for (id, label) in &matched {
+        if let Some(&row) = row_of.get(id) {
+            data.extend_from_slice(table.row(row));
+            labels.push(*label);
+            taken_at.push(taken.get(id).copied().flatten());
+        }
+    }
+    let positives = labels.iter().filter(|&&l| l).count();
+    if positives == 0 || positives == labels.len() {
+        bail!("the truth file needs both desirable and other photos among the embedded ones");
+    }
+    println!(
+        "{} photos ({} desirable), retrain every {} labels, up to {} labels",
+        labels.len(),
+        positives,
+        args.every,
+        args.max_labels
+    );
+    let cfg = eval::SimConfig {
+        retrain_every: args.every,
+        max_labels: args.max_labels,
+        precision_k: args.k,
+        random_runs: args.random_runs,
+        settings: TrainSettings { l2: config.train.l2 },
+        queue: config.queue.clone(),
+    };
+    let bar = ProgressBar::new_spinner();
+    let curves = eval::simulate_all(&data, table.dim, &labels, &taken_at, &cfg, &|what| {
+        bar.set_message(what.to_owned());
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    print!("{}", eval::table(&curves, args.k, 0.95));
+    let title = format!("photosift eval: {} photos, {positives} desirable", labels.len());
+    learn::plot::draw(&args.plot, &curves, args.k, &title)?;
+    println!("plot: {}", args.plot.display());
+    Ok(())
+}
+
+/// `photosift eval --truth CSV DIR`: scans DIR into a temporary library, embeds it, and runs
+/// the simulation on the photos the truth file names.
+pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("photosift-eval-").tempdir()?;
+    let library = Library::create(dir.path())?;
+    let mut catalog = library.open_catalog()?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(format!("scanning {}", args.dir.display()));
+    photosift::ingest::scan(
+        &mut catalog,
+        &library,
+        std::slice::from_ref(&args.dir),
+        &config.scan,
+        &|p| {
+            bar.set_message(format!("scanning: {}/{}", p.done, p.total));
+            bar.tick();
+        },
+    )
+    .with_context(|| format!("cannot scan {}", args.dir.display()))?;
+    photosift::model::embed_missing(&mut catalog, &library, &config.model, &|done, total| {
+        bar.set_message(format!("embedding: {done}/{total}"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    eval_catalog(config, &catalog, photosift::model::BACKBONE_ID, args)
+}
+
+/// The TUI's retrain key: a job that trains a new model version on its own catalog connection
+/// and scores every photo, reporting progress to the status line.
+pub fn retrain_job(library: &Library, config: &Config) -> photosift::tui::JobFactory {
+    let (library, config) = (library.clone(), config.clone());
+    Box::new(move || {
+        let (library, config) = (library.clone(), config.clone());
+        Box::new(move |ctx: &photosift::jobs::JobContext| {
+            let mut catalog = library.open_catalog()?;
+            let backbone = current_backbone(&catalog)?;
+            let report = learn::train_and_score(&mut catalog, &config, &backbone, &|f, what| {
+                ctx.progress(f, what);
+            })?;
+            let auc = report.cv_auc.map_or("-".to_owned(), |a| format!("{a:.2}"));
+            let mut summary = format!(
+                "model {}: {} yes / {} no, CV AUC {auc}",
+                report.model.0, report.n_positive, report.n_negative
+            );
+            if let Some(note) = &report.note {
+                summary.push_str(&format!(" ({note})"));
+            }
+            Ok(photosift::tui::JobOutput::Trained {
+                summary,
+                model: Some(photosift::tui::state::ModelSummary {
+                    version: report.model.0,
+                    auc: report.cv_auc,
+                }),
+            })
+        })
+    })
 }

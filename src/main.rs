@@ -72,6 +72,9 @@ enum Command {
         #[arg(short, default_value_t = 20)]
         n: usize,
     },
+    /// Label-efficiency simulation against known answers: scans DIR into a temporary
+    /// library, then lets each strategy ask an oracle; prints a table and writes a plot.
+    Eval(learn_cmd::EvalArgs),
     /// The labeling TUI (also what `photosift` alone opens): one photo at a time, W/A/S/D.
     Label,
     /// Generate synthetic seed images from the [seed] prompts in config.toml (Stable Diffusion
@@ -167,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Train) => learn_cmd::train(&config, &library)?,
         Some(Command::Score) => learn_cmd::score(&library)?,
         Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
+        Some(Command::Eval(args)) => learn_cmd::eval_dir(&config, &args)?,
         Some(Command::Label) | None => {
             photosift::tui::run(&library, &config, tui_services(&library, &config))?;
         }
@@ -206,8 +210,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The background jobs the TUI's keys start (R retrain, G seed generation).
-fn tui_services(_library: &Library, _config: &Config) -> photosift::tui::Services {
-    photosift::tui::Services::default()
+fn tui_services(library: &Library, config: &Config) -> photosift::tui::Services {
+    photosift::tui::Services {
+        retrain: Some(learn_cmd::retrain_job(library, config)),
+        ..Default::default()
+    }
 }
 
 fn seed_command(

@@ -115,6 +115,13 @@ fn main() {
     assert!(ok, "first photo never showed");
     println!("startup to first photo ({cols}x{rows}, half-blocks): {:.1} ms", ms(startup));
 
+    let ok = app.pump_until(Duration::from_secs(60), |a| a.state().complete).expect("pump");
+    assert!(ok, "the full order never came");
+    println!(
+        "full order (embeddings: diversity, bursts) in place after {:.1} ms (labeling works meanwhile)",
+        ms(t.elapsed())
+    );
+
     // Keystrokes at a labeling pace: key sent -> state advanced, next photo's preview in hand,
     // frame drawn.
     let mut lat = Vec::with_capacity(keys);

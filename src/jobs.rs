@@ -132,9 +132,10 @@ impl<T: Send + 'static> Jobs<T> {
         };
         let this = self.clone();
         let owned = name.to_owned();
-        let spawned = std::thread::Builder::new()
-            .name(format!("job-{name}"))
-            .spawn(move || this.run_loop(owned, work, cancel));
+        let spawned = std::thread::Builder::new().name(format!("job-{name}")).spawn(move || {
+            lower_thread_priority();
+            this.run_loop(owned, work, cancel)
+        });
         if let Err(err) = spawned {
             if let Some(slot) = self.lock().get_mut(name) {
                 slot.running = false;
@@ -203,6 +204,17 @@ impl<T: Send + 'static> Jobs<T> {
             slot.next = None;
             slot.cancel.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// Makes the calling thread yield to the UI thread: decoding previews, ordering queues and
+/// training must never make a keystroke wait for a CPU. Best effort (Linux thread nice).
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: two system calls about the calling thread; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 

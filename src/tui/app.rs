@@ -21,7 +21,7 @@ use crate::library::Library;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_QUICK_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -108,12 +108,13 @@ where
             frames: 0,
         };
         // A quick order by score first, so the first photo shows at once; the full order
-        // (embeddings: diversity, bursts) follows and keeps that photo on screen.
+        // (embeddings: diversity, bursts) runs after it on the same job, so the two do not
+        // compete for the CPU, and keeps that photo on screen.
         let (library, config) = (app.library.clone(), app.config.clone());
         let quick: JobFn<JobOutput> = Box::new(move |_| {
             source::load_queues(&library, &config, false).map(|d| JobOutput::Queues(Box::new(d)))
         });
-        if let Some(msg) = app.start_job(JOB_QUICK_QUEUES, quick, false) {
+        if let Some(msg) = app.start_job(JOB_QUEUES, quick, false) {
             app.apply(msg);
         }
         app.run_effects(vec![Effect::RebuildQueues]);

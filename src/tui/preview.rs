@@ -76,9 +76,10 @@ impl PreviewWorker {
             let shared = shared.clone();
             let picker = picker.clone();
             let notify = notify.clone();
-            std::thread::Builder::new()
-                .name(format!("preview-{i}"))
-                .spawn(move || worker_loop(&shared, &picker, &*notify))?;
+            std::thread::Builder::new().name(format!("preview-{i}")).spawn(move || {
+                crate::jobs::lower_thread_priority();
+                worker_loop(&shared, &picker, &*notify)
+            })?;
         }
         Ok(Self { shared })
     }

@@ -21,6 +21,7 @@ pub struct Config {
     pub tui: TuiConfig,
     /// Action name (see `tui::keymap::Action`) -> the keys bound to it.
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    pub seed: SeedConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +72,23 @@ pub struct ExportConfig {
 pub struct TuiConfig {
     pub prefetch: usize,
     pub graphics: String,
+}
+
+/// `[seed]`: synthetic seed images from prompts (see `photosift::synth`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedConfig {
+    pub want: Vec<String>,
+    pub dont_want: Vec<String>,
+    pub images_per_prompt: usize,
+    pub model: String,
+    pub decoder: String,
+    pub size: usize,
+    pub steps: usize,
+    pub guidance: f64,
+    pub seed: u64,
+    pub weights_dir: PathBuf,
+    pub download: bool,
 }
 
 impl Default for Config {

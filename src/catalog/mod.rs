@@ -3,15 +3,22 @@
 //! Opening applies the pragmas (WAL, foreign keys, busy timeout) and the numbered migrations,
 //! refusing a catalog written by a newer photosift and backing the file up before migrating.
 
+mod embeddings;
 mod labels;
 mod models;
 mod photos;
+mod picks;
+mod scan;
 mod session;
+mod synthetic;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
+pub use picks::Pick;
+pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use session::PhotoRecord;
+pub use synthetic::NewSynthetic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -174,6 +174,16 @@ impl Catalog {
         Ok(table)
     }
 
+    /// The backbones that have embeddings, most embedded photos first.
+    pub fn embedding_backbones(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT backbone, count(*) AS n FROM embeddings GROUP BY backbone
+             ORDER BY n DESC, backbone",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Synthetic seed images and their prompt list's label (true = wanted).
     pub fn synthetic_seed_labels(&self) -> Result<Vec<(PhotoId, bool)>> {
         let mut stmt = self.conn.prepare_cached(
@@ -225,6 +235,41 @@ impl Catalog {
             });
         }
         Ok(out)
+    }
+}
+
+/// Test fixtures for other modules' tests: a photo row and its embedding, written directly.
+#[cfg(test)]
+impl Catalog {
+    pub(crate) fn insert_test_photo(
+        &self,
+        id: i64,
+        synthetic_label: Option<bool>,
+        backbone: &str,
+        vector: &[f32],
+    ) {
+        let source = if synthetic_label.is_some() { "synthetic" } else { "camera" };
+        self.conn
+            .execute(
+                "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, source,
+                                     seed_label, added_at, updated_at)
+                 VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, 0, 0)",
+                params![
+                    id,
+                    format!("/p/{id}.jpg").into_bytes(),
+                    format!("h{id}"),
+                    source,
+                    synthetic_label.map(i64::from)
+                ],
+            )
+            .expect("insert test photo");
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.conn
+            .execute(
+                "INSERT INTO embeddings (photo_id, backbone, vector) VALUES (?1, ?2, ?3)",
+                params![id, backbone, bytes],
+            )
+            .expect("insert test embedding");
     }
 }
 
@@ -308,6 +353,8 @@ mod tests {
         let t = cat.embedding_table("lite0").unwrap();
         assert_eq!(t.ids, vec![PhotoId(1), PhotoId(2)]);
         assert_eq!((t.dim, t.row(1)), (2, &[3.0f32, 4.0][..]));
+        let backbones = cat.embedding_backbones().unwrap();
+        assert_eq!(backbones, vec![("lite0".to_owned(), 2), ("other".to_owned(), 1)]);
     }
 
     #[test]

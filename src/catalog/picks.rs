@@ -1,0 +1,175 @@
+//! Picks: the photos whose current print decision is Yes, with their latest score.
+
+use std::path::PathBuf;
+
+use super::photos::{PHOTO_COLUMNS, Photo, path_from_blob, photo_from_row};
+use super::{Catalog, ModelId, Result};
+
+/// One photo picked for print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    pub photo: Photo,
+    /// p(desirable) from the newest model that scored this photo; `None` if never scored.
+    pub p: Option<f32>,
+    /// That model's version.
+    pub model: Option<ModelId>,
+    /// When it was picked (unix milliseconds).
+    pub picked_at_ms: i64,
+    /// Other paths that held the same bytes when scanned, to fall back on when `photo.path`
+    /// is gone.
+    pub duplicate_paths: Vec<PathBuf>,
+}
+
+impl Catalog {
+    /// Every pick, best first (descending p, unscored last), then in id order.
+    pub fn picks(&self) -> Result<Vec<Pick>> {
+        // The current print label is the newest event not undone (ids grow with time); the
+        // latest score is the one from the highest model id that scored the photo.
+        let sql = format!(
+            "WITH current AS (
+                 SELECT e.photo_id, e.value, e.at_ms FROM label_events e
+                 JOIN (SELECT photo_id, MAX(id) AS newest FROM label_events
+                       WHERE kind = 'print' AND undone = 0 GROUP BY photo_id) n
+                   ON n.newest = e.id
+             ),
+             latest AS (
+                 SELECT s.photo_id, s.p, s.model_id FROM scores s
+                 JOIN (SELECT photo_id, MAX(model_id) AS model FROM scores GROUP BY photo_id) m
+                   ON m.photo_id = s.photo_id AND m.model = s.model_id
+             )
+             SELECT {PHOTO_COLUMNS}, latest.p, latest.model_id, current.at_ms
+             FROM photos
+             JOIN current ON current.photo_id = photos.id AND current.value = 1
+             LEFT JOIN latest ON latest.photo_id = photos.id
+             ORDER BY latest.p IS NULL, latest.p DESC, photos.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Pick {
+                photo: photo_from_row(r)?,
+                p: r.get::<_, Option<f64>>(13)?.map(|p| p as f32),
+                model: r.get::<_, Option<i64>>(14)?.map(ModelId),
+                picked_at_ms: r.get(15)?,
+                duplicate_paths: Vec::new(),
+            })
+        })?;
+        let mut picks: Vec<Pick> = rows.collect::<rusqlite::Result<_>>()?;
+        let mut dups = self
+            .conn
+            .prepare_cached("SELECT path FROM duplicate_paths WHERE photo_id = ?1 ORDER BY path")?;
+        for pick in &mut picks {
+            let paths = dups.query_map([pick.photo.id.0], |r| r.get::<_, Vec<u8>>(0))?;
+            pick.duplicate_paths =
+                paths.map(|p| p.map(path_from_blob)).collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(picks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::*;
+    use crate::catalog::{Decision, LabelEvent, LabelKind, LabelValue, PhotoId};
+
+    fn catalog_with_photos(n: i64) -> Catalog {
+        let cat = Catalog::open_in_memory().unwrap();
+        for i in 1..=n {
+            cat.conn()
+                .execute(
+                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, width, height,
+                                         added_at, updated_at)
+                     VALUES (?1, ?2, ?3, 1, 1, 4000, 3000, 0, 0)",
+                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}")],
+                )
+                .unwrap();
+        }
+        cat
+    }
+
+    fn add_model(cat: &Catalog, id: i64, scores: &[(i64, f64)]) {
+        cat.conn()
+            .execute(
+                "INSERT INTO models (id, created_at, backbone, kind, n_positive, n_negative,
+                                     n_synthetic, params)
+                 VALUES (?1, 0, 'lite0', 'head', 1, 1, 0, x'00')",
+                [id],
+            )
+            .unwrap();
+        for &(photo, p) in scores {
+            cat.conn()
+                .execute(
+                    "INSERT INTO scores (model_id, photo_id, p) VALUES (?1, ?2, ?3)",
+                    params![id, photo, p],
+                )
+                .unwrap();
+        }
+    }
+
+    fn pick(cat: &mut Catalog, photo: i64, value: LabelValue) {
+        cat.record_decision(&Decision::single(PhotoId(photo), "best", LabelKind::Print, value))
+            .unwrap();
+    }
+
+    #[test]
+    fn picks_are_current_print_yes_only() {
+        let mut cat = catalog_with_photos(4);
+        pick(&mut cat, 1, LabelValue::Yes);
+        pick(&mut cat, 2, LabelValue::No);
+        pick(&mut cat, 3, LabelValue::Yes);
+        pick(&mut cat, 3, LabelValue::No); // changed their mind
+        pick(&mut cat, 4, LabelValue::Yes);
+        cat.undo_last_decision(None).unwrap(); // 4 undone
+        // A "kind" yes is not a pick.
+        cat.record_decision(&Decision {
+            photo: PhotoId(2),
+            mode: "ambiguous".into(),
+            events: vec![LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes }],
+        })
+        .unwrap();
+        let ids: Vec<_> = cat.picks().unwrap().iter().map(|p| p.photo.id).collect();
+        assert_eq!(ids, vec![PhotoId(1)]);
+    }
+
+    #[test]
+    fn picks_carry_the_newest_models_score_best_first() {
+        let mut cat = catalog_with_photos(3);
+        for i in 1..=3 {
+            pick(&mut cat, i, LabelValue::Yes);
+        }
+        add_model(&cat, 1, &[(1, 0.9), (2, 0.2), (3, 0.5)]);
+        add_model(&cat, 2, &[(1, 0.4), (2, 0.8)]); // photo 3 not rescored
+        let picks = cat.picks().unwrap();
+        let got: Vec<_> = picks.iter().map(|p| (p.photo.id.0, p.p, p.model)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, Some(0.8), Some(ModelId(2))),
+                (3, Some(0.5), Some(ModelId(1))),
+                (1, Some(0.4), Some(ModelId(2))),
+            ]
+        );
+        assert_eq!(picks[0].photo.width, Some(4000));
+    }
+
+    #[test]
+    fn unscored_picks_come_last_with_their_duplicate_paths() {
+        let mut cat = catalog_with_photos(2);
+        pick(&mut cat, 1, LabelValue::Yes);
+        pick(&mut cat, 2, LabelValue::Yes);
+        add_model(&cat, 1, &[(2, 0.1)]);
+        cat.conn()
+            .execute(
+                "INSERT INTO duplicate_paths (path, photo_id, byte_size, mtime_ns)
+                 VALUES (?1, 1, 1, 1)",
+                [b"/backup/1.jpg".to_vec()],
+            )
+            .unwrap();
+        let picks = cat.picks().unwrap();
+        assert_eq!(picks[0].photo.id, PhotoId(2));
+        assert_eq!(picks[1].photo.id, PhotoId(1));
+        assert_eq!(picks[1].p, None);
+        assert_eq!(picks[1].duplicate_paths, vec![PathBuf::from("/backup/1.jpg")]);
+    }
+}

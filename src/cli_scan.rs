@@ -1,0 +1,134 @@
+//! `photosift scan` and `photosift status` at the terminal: progress bar, summary, error list.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use photosift::config::ScanConfig;
+use photosift::ingest::{self, ScanPhase, ScanProgress, ScanSummary};
+use photosift::library::Library;
+
+/// How many failures the scan summary prints before pointing at `status --errors`.
+const FAILURES_SHOWN: usize = 10;
+
+pub fn run(library: &Library, dirs: &[PathBuf], cfg: &ScanConfig) -> Result<()> {
+    let mut catalog = library.open_catalog()?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let reading = ProgressStyle::with_template(
+        "{spinner} {msg} [{bar:30}] {pos}/{len} photos  {per_sec}  ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let on_progress = |p: &ScanProgress| match p.phase {
+        ScanPhase::Walking => {
+            bar.set_message(format!("listing folders: {} entries", p.done));
+        }
+        ScanPhase::Reading => {
+            if bar.length() != Some(p.total) {
+                bar.set_style(reading.clone());
+                bar.set_message("thumbnailing");
+                bar.set_length(p.total);
+                bar.reset_eta();
+            }
+            bar.set_position(p.done);
+        }
+    };
+    let summary = ingest::scan(&mut catalog, library, dirs, cfg, &on_progress)
+        .with_context(|| format!("scan of {} failed", join(dirs)))?;
+    bar.finish_and_clear();
+    print_summary(&summary);
+    Ok(())
+}
+
+fn join(dirs: &[PathBuf]) -> String {
+    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn print_summary(s: &ScanSummary) {
+    let secs = s.elapsed.as_secs_f64();
+    println!(
+        "scanned {} photo files in {secs:.1} s: {} thumbnailed ({:.1} photos/s), {} read",
+        s.files,
+        s.decoded,
+        s.decoded_per_second(),
+        s.files_read
+    );
+    println!(
+        "  new {}  unchanged {}  moved {}  duplicates {}  changed {}  restored {}  missing {}  \
+         failed {}  unsupported {}",
+        s.new,
+        s.unchanged,
+        s.moved,
+        s.duplicates,
+        s.changed,
+        s.restored,
+        s.missing,
+        s.failed,
+        s.unsupported
+    );
+    if s.unsupported > 0 {
+        let by_ext: Vec<String> =
+            s.unsupported_by_ext.iter().map(|(ext, n)| format!("{n} .{ext}")).collect();
+        println!(
+            "unsupported (not read: photosift reads JPEG, PNG, WebP, TIFF): {}",
+            by_ext.join(", ")
+        );
+    }
+    for f in s.failures.iter().take(FAILURES_SHOWN) {
+        println!("failed: {}: {}", show(&f.path), f.message);
+    }
+    if s.failures.len() > FAILURES_SHOWN {
+        println!(
+            "... and {} more: `photosift status --errors` lists them all",
+            s.failures.len() - FAILURES_SHOWN
+        );
+    }
+    for issue in &s.walk_issues {
+        println!("skipped: {}: {}", show(&issue.path), issue.message);
+    }
+}
+
+/// A path for the terminal: non-UTF-8 bytes are shown escaped rather than lost.
+fn show(path: &Path) -> String {
+    let lossy = path.to_string_lossy();
+    if path.to_str().is_some() {
+        lossy.into_owned()
+    } else {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().escape_ascii().to_string()
+    }
+}
+
+pub fn status(library: &Library, errors: bool) -> Result<()> {
+    let catalog = library.open_catalog()?;
+    let c = catalog.photo_counts()?;
+    let labels = catalog.label_counts()?;
+    println!("library: {}", library.root().display());
+    println!(
+        "photos: {} ({} ok, {} missing, {} failed; {} camera, {} synthetic), {} duplicate paths",
+        c.total, c.ok, c.missing, c.error, c.camera, c.synthetic, c.duplicate_paths
+    );
+    println!(
+        "labels: {} wanted, {} not wanted, {} skipped; {} picked for print, {} passed",
+        labels.kind_yes, labels.kind_no, labels.kind_skip, labels.picked, labels.passed
+    );
+    if errors {
+        let failed = catalog.failed_photos()?;
+        if failed.is_empty() {
+            println!("no failed files");
+        }
+        for p in failed {
+            println!("{}: {}", show(&p.path), p.error.as_deref().unwrap_or("unknown error"));
+        }
+    } else if c.error > 0 {
+        println!("`photosift status --errors` lists the failed files and why");
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `photosift demo`: a library built from the real sample photos shipped in assets/demo
+//! (embedded in the binary, so it works from anywhere, offline), with a few built-in labels.
+//!
+//! The demo's question is "has a person or an animal in it": the kind of photo a newcomer
+//! can judge at a glance. Seven photos come labeled (mode "demo"); the model scores the rest.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalog, CatalogError, Decision, LabelKind, LabelValue};
+
+/// The mode the built-in labels are recorded with (undo in the TUI leaves them alone).
+pub const DEMO_MODE: &str = "demo";
+
+/// The folder inside the demo library that the photos are written to and scanned from.
+pub const PHOTOS_DIR: &str = "demo-photos";
+
+/// What a demo photo shows, for the built-in labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Person,
+    Animal,
+    Other,
+}
+
+impl Subject {
+    /// The demo's "is this the kind I want" answer.
+    pub fn wanted(self) -> bool {
+        !matches!(self, Subject::Other)
+    }
+}
+
+/// One shipped photo; its source and license are in assets/demo/LICENSES.md.
+#[derive(Debug)]
+pub struct DemoPhoto {
+    pub file_name: &'static str,
+    pub subject: Subject,
+    pub bytes: &'static [u8],
+}
+
+macro_rules! demo_photo {
+    ($name:literal, $subject:ident) => {
+        DemoPhoto {
+            file_name: $name,
+            subject: Subject::$subject,
+            bytes: include_bytes!(concat!("../assets/demo/", $name)),
+        }
+    };
+}
+
+/// Every photo in assets/demo.
+pub static DEMO_PHOTOS: [DemoPhoto; 23] = [
+    demo_photo!("astronaut.jpg", Person),
+    demo_photo!("cameraman.jpg", Person),
+    demo_photo!("grace-hopper.jpg", Person),
+    demo_photo!("chelsea-the-cat.jpg", Animal),
+    demo_photo!("raccoon.jpg", Animal),
+    demo_photo!("two-dogs.jpg", Animal),
+    demo_photo!("nuthatch.jpg", Animal),
+    demo_photo!("ladybird.jpg", Animal),
+    demo_photo!("coffee.jpg", Other),
+    demo_photo!("rocket.jpg", Other),
+    demo_photo!("hubble-deep-field.jpg", Other),
+    demo_photo!("coins.jpg", Other),
+    demo_photo!("dandelions.jpg", Other),
+    demo_photo!("autumn-hills.jpg", Other),
+    demo_photo!("picos-de-europa.jpg", Other),
+    demo_photo!("forest-stream.jpg", Other),
+    demo_photo!("fig.jpg", Other),
+    demo_photo!("forest-path.jpg", Other),
+    demo_photo!("rowing-boats.jpg", Other),
+    demo_photo!("dune.jpg", Other),
+    demo_photo!("yellow-flower.jpg", Other),
+    demo_photo!("china-temple.jpg", Other),
+    demo_photo!("flower.jpg", Other),
+];
+
+/// The photos labeled for the user, as a newcomer's first few answers would be: three
+/// wanted, four not. The other sixteen are left for the model and the TUI.
+pub const LABELED: &[&str] = &[
+    "astronaut.jpg",
+    "chelsea-the-cat.jpg",
+    "two-dogs.jpg",
+    "coins.jpg",
+    "hubble-deep-field.jpg",
+    "forest-path.jpg",
+    "coffee.jpg",
+];
+
+/// The default demo library: beside the real one, never inside it
+/// (~/.local/share/photosift-demo).
+pub fn default_library_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "photosift-demo").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Writes the demo photos into `dir` (created when missing). A file already there with the
+/// same bytes is left alone, so running the demo again changes nothing; a different file of
+/// that name is replaced, since the folder belongs to the demo. Returns how many were written.
+pub fn write_photos(dir: &Path) -> io::Result<usize> {
+    fs::create_dir_all(dir)?;
+    let mut written = 0;
+    for photo in &DEMO_PHOTOS {
+        let path = dir.join(photo.file_name);
+        if fs::read(&path).is_ok_and(|b| b == photo.bytes) {
+            continue;
+        }
+        fs::write(&path, photo.bytes)?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Records the built-in "kind" labels on the scanned demo photos in `photos_dir`, each as
+/// its own decision in mode [`DEMO_MODE`]. A photo that already has a kind label (from an
+/// earlier demo run or from the user) keeps it. Returns how many labels were recorded.
+pub fn apply_built_in_labels(
+    catalog: &mut Catalog,
+    photos_dir: &Path,
+) -> Result<usize, CatalogError> {
+    let labeled: std::collections::HashSet<_> =
+        catalog.current_labels(LabelKind::Kind)?.into_iter().map(|(id, _)| id).collect();
+    let mut recorded = 0;
+    for photo in catalog.photos()? {
+        if labeled.contains(&photo.id) || photo.path.parent() != Some(photos_dir) {
+            continue;
+        }
+        let Some(name) = photo.path.file_name().and_then(|n| n.to_str()) else { continue };
+        if !LABELED.contains(&name) {
+            continue;
+        }
+        let Some(demo) = DEMO_PHOTOS.iter().find(|d| d.file_name == name) else { continue };
+        let value = if demo.subject.wanted() { LabelValue::Yes } else { LabelValue::No };
+        catalog.record_decision(&Decision::single(photo.id, DEMO_MODE, LabelKind::Kind, value))?;
+        recorded += 1;
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_photo_is_listed_and_licensed() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        let mut on_disk: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".jpg"))
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = DEMO_PHOTOS.iter().map(|p| p.file_name.to_owned()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed);
+        let licenses = fs::read_to_string(dir.join("LICENSES.md")).unwrap();
+        for name in &listed {
+            let row = licenses.lines().find(|l| l.starts_with(&format!("| {name} |")));
+            assert!(row.is_some(), "{name} has no row in LICENSES.md");
+        }
+    }
+
+    #[test]
+    fn built_in_labels_cover_both_answers() {
+        let subject = |n: &str| DEMO_PHOTOS.iter().find(|d| d.file_name == n).unwrap().subject;
+        let wanted = LABELED.iter().filter(|n| subject(n).wanted()).count();
+        assert!(wanted >= 2 && LABELED.len() - wanted >= 2);
+        let people_or_animals = DEMO_PHOTOS.iter().filter(|d| d.subject.wanted()).count();
+        assert!(people_or_animals > wanted, "some wanted photos are left for the model to find");
+    }
+
+    #[test]
+    fn writing_the_photos_twice_writes_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let photos = dir.path().join(PHOTOS_DIR);
+        assert_eq!(write_photos(&photos).unwrap(), DEMO_PHOTOS.len());
+        assert_eq!(write_photos(&photos).unwrap(), 0);
+        let astronaut = fs::read(photos.join("astronaut.jpg")).unwrap();
+        assert_eq!(astronaut, DEMO_PHOTOS[0].bytes);
+        assert!(image::load_from_memory(&astronaut).is_ok());
+    }
+}

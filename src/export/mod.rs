@@ -1,0 +1,298 @@
+//! `photosift export DEST`: copies the original of every pick into DEST (byte-identical,
+//! never overwriting, resumable), checks each against the print size, and writes `picks.csv`
+//! and a contact sheet. Originals are only ever read.
+
+pub mod copy;
+mod csv;
+mod report;
+mod sheet;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::catalog::{Catalog, CatalogError, Pick};
+use crate::library::Library;
+use crate::print_check::{PrintCheck, PrintSpec};
+
+pub use copy::{CopyError, CopyOutcome};
+pub use csv::format_timestamp;
+pub use report::human_bytes;
+pub use sheet::{PER_PAGE as SHEET_PHOTOS_PER_PAGE, SheetCell, SheetError, render_pages};
+
+/// The list of picks written beside the photos.
+pub const CSV_NAME: &str = "picks.csv";
+/// Contact sheets are `picks-contact-sheet.png`, or `picks-contact-sheet-N.png` when the
+/// picks fill several pages.
+pub const SHEET_STEM: &str = "picks-contact-sheet";
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("{0} exists and is not a folder")]
+    DestNotFolder(PathBuf),
+    #[error("cannot create the export folder {path}: {source}")]
+    CreateDest { path: PathBuf, source: io::Error },
+    #[error("export stopped: {0} (the photos copied so far are complete; run again to resume)")]
+    Destination(CopyError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Sheet(#[from] SheetError),
+    #[error("cannot write the contact sheet {path}: {source}")]
+    SheetImage { path: PathBuf, source: image::ImageError },
+}
+
+/// What to export where.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub dest: PathBuf,
+    /// The print size to check picks against; `None`: no check.
+    pub print: Option<PrintSpec>,
+    pub contact_sheet: bool,
+}
+
+/// What happened to one pick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Copied {
+        target: PathBuf,
+        bytes: u64,
+    },
+    /// An earlier run exported these bytes already.
+    AlreadyThere {
+        target: PathBuf,
+    },
+    /// The original (and every duplicate of it) is gone: skipped.
+    Missing,
+    /// The original could not be read: skipped.
+    Failed {
+        error: String,
+    },
+}
+
+/// One pick after the export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedPick {
+    pub pick: Pick,
+    /// The file copied from: the photo's path, or a duplicate of it when that is gone.
+    pub source: Option<PathBuf>,
+    pub outcome: Outcome,
+    /// `None` when no print size is configured.
+    pub print: Option<PrintCheck>,
+}
+
+impl ExportedPick {
+    /// The file's name in the export folder, when it is there.
+    pub fn exported_name(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Copied { target, .. } | Outcome::AlreadyThere { target } => {
+                target.file_name().map(|n| n.to_string_lossy().into_owned())
+            }
+            Outcome::Missing | Outcome::Failed { .. } => None,
+        }
+    }
+
+    pub fn too_small(&self) -> bool {
+        self.print.is_some_and(|c| c.is_too_small())
+    }
+}
+
+/// Progress, for a bar at the command line.
+#[derive(Debug)]
+pub enum ExportEvent<'a> {
+    Started { total: usize },
+    Exported { index: usize, total: usize, pick: &'a ExportedPick },
+    ContactSheet { pages: usize },
+}
+
+/// The result of an export, for the summary.
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub dest: PathBuf,
+    /// Every pick, best first, with its outcome.
+    pub picks: Vec<ExportedPick>,
+    pub csv: Option<PathBuf>,
+    pub contact_sheets: Vec<PathBuf>,
+    pub print: Option<PrintSpec>,
+}
+
+impl ExportSummary {
+    fn count(&self, f: impl Fn(&ExportedPick) -> bool) -> usize {
+        self.picks.iter().filter(|p| f(p)).count()
+    }
+    pub fn copied(&self) -> usize {
+        self.count(|p| matches!(p.outcome, Outcome::Copied { .. }))
+    }
+    pub fn already_there(&self) -> usize {
+        self.count(|p| matches!(p.outcome, Outcome::AlreadyThere { .. }))
+    }
+    pub fn bytes_copied(&self) -> u64 {
+        self.picks
+            .iter()
+            .map(|p| if let Outcome::Copied { bytes, .. } = p.outcome { bytes } else { 0 })
+            .sum()
+    }
+    /// Picks whose original could not be exported (missing or unreadable).
+    pub fn skipped(&self) -> impl Iterator<Item = &ExportedPick> {
+        self.picks.iter().filter(|p| matches!(p.outcome, Outcome::Missing | Outcome::Failed { .. }))
+    }
+    pub fn too_small(&self) -> impl Iterator<Item = &ExportedPick> {
+        self.picks.iter().filter(|p| p.too_small())
+    }
+}
+
+/// Exports every current pick of the catalog (see [`export_list`]).
+pub fn export_picks(
+    catalog: &Catalog,
+    library: &Library,
+    options: &ExportOptions,
+    on_event: &mut dyn FnMut(ExportEvent<'_>),
+) -> Result<ExportSummary, ExportError> {
+    export_list(catalog.picks()?, library.root(), options, on_event)
+}
+
+/// Exports `picks` in their order; thumbnails are found under `library_root`. With no picks
+/// nothing is written and the summary is empty.
+pub fn export_list(
+    picks: Vec<Pick>,
+    library_root: &Path,
+    options: &ExportOptions,
+    on_event: &mut dyn FnMut(ExportEvent<'_>),
+) -> Result<ExportSummary, ExportError> {
+    let dest = options.dest.clone();
+    let mut summary = ExportSummary {
+        dest: dest.clone(),
+        picks: Vec::with_capacity(picks.len()),
+        csv: None,
+        contact_sheets: Vec::new(),
+        print: options.print.clone(),
+    };
+    if picks.is_empty() {
+        return Ok(summary);
+    }
+    prepare_dest(&dest)?;
+    let total = picks.len();
+    on_event(ExportEvent::Started { total });
+    for (index, pick) in picks.into_iter().enumerate() {
+        let exported = export_one(pick, &dest, options.print.as_ref())?;
+        on_event(ExportEvent::Exported { index, total, pick: &exported });
+        summary.picks.push(exported);
+    }
+    let csv_path = dest.join(CSV_NAME);
+    write_atomically(&csv_path, csv::render(&summary.picks).as_bytes())?;
+    summary.csv = Some(csv_path);
+    if options.contact_sheet {
+        summary.contact_sheets = write_contact_sheets(&summary, library_root, on_event)?;
+    }
+    Ok(summary)
+}
+
+fn prepare_dest(dest: &Path) -> Result<(), ExportError> {
+    if dest.exists() && !dest.is_dir() {
+        return Err(ExportError::DestNotFolder(dest.to_path_buf()));
+    }
+    fs::create_dir_all(dest)
+        .map_err(|source| ExportError::CreateDest { path: dest.to_path_buf(), source })
+}
+
+/// photosift's own files in the export folder: a photo never takes these names.
+fn is_reserved(name: &OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name == CSV_NAME
+        || (name.starts_with(SHEET_STEM) && name.ends_with(".png"))
+        || name.ends_with(".photosift-partial")
+}
+
+fn export_one(
+    pick: Pick,
+    dest: &Path,
+    print: Option<&PrintSpec>,
+) -> Result<ExportedPick, ExportError> {
+    let print = print.map(|s| s.check(pick.photo.width, pick.photo.height));
+    let source = std::iter::once(&pick.photo.path)
+        .chain(&pick.duplicate_paths)
+        .find(|p| p.is_file())
+        .cloned();
+    let Some(from) = source.clone() else {
+        return Ok(ExportedPick { pick, source, outcome: Outcome::Missing, print });
+    };
+    let outcome = match copy::copy_into(&from, dest, &is_reserved) {
+        Ok(CopyOutcome::Copied { target, bytes }) => Outcome::Copied { target, bytes },
+        Ok(CopyOutcome::AlreadyThere { target }) => Outcome::AlreadyThere { target },
+        Err(e @ CopyError::Source { .. }) => Outcome::Failed { error: e.to_string() },
+        Err(e @ CopyError::Destination { .. }) => return Err(ExportError::Destination(e)),
+    };
+    Ok(ExportedPick { pick, source, outcome, print })
+}
+
+fn write_contact_sheets(
+    summary: &ExportSummary,
+    library_root: &Path,
+    on_event: &mut dyn FnMut(ExportEvent<'_>),
+) -> Result<Vec<PathBuf>, ExportError> {
+    let cells: Vec<SheetCell> = summary
+        .picks
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SheetCell {
+            thumb: e.pick.photo.thumb_path.as_ref().map(|t| library_root.join(t)),
+            title: match e.pick.p {
+                Some(p) => format!("#{}  p {p:.2}", i + 1),
+                None => format!("#{}  not scored", i + 1),
+            },
+            name: e.exported_name().unwrap_or_else(|| "(original missing)".to_owned()),
+            too_small: e.too_small(),
+        })
+        .collect();
+    let heading = match &summary.print {
+        Some(spec) => {
+            format!("photosift picks: {}  ·  red frame: too few pixels for {spec}", cells.len())
+        }
+        None => format!("photosift picks: {}", cells.len()),
+    };
+    let pages = render_pages(&cells, &heading)?;
+    on_event(ExportEvent::ContactSheet { pages: pages.len() });
+    let name = |n: usize| {
+        if pages.len() == 1 { format!("{SHEET_STEM}.png") } else { format!("{SHEET_STEM}-{n}.png") }
+    };
+    remove_old_sheets(&summary.dest);
+    let mut paths = Vec::with_capacity(pages.len());
+    for (i, page) in pages.iter().enumerate() {
+        let path = summary.dest.join(name(i + 1));
+        let mut png = Vec::new();
+        page.write_to(&mut io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|source| ExportError::SheetImage { path: path.clone(), source })?;
+        write_atomically(&path, &png)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// An earlier export with more pages left sheets this one would not replace.
+fn remove_old_sheets(dest: &Path) {
+    let Ok(entries) = fs::read_dir(dest) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(SHEET_STEM) && name.ends_with(".png") {
+            // Best effort: a sheet that cannot be removed is replaced or stays stale.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Writes photosift's own output files through a temporary name, so a kill leaves the old
+/// file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let err = |source| ExportError::Write { path: path.to_path_buf(), source };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".photosift-partial");
+    let tmp = path.with_file_name(tmp_name);
+    fs::write(&tmp, bytes).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)
+}

@@ -1,0 +1,180 @@
+//! Walking the folders of a scan: which files are photos, which are photos we cannot read
+//! (HEIC, RAW), and what could not be walked (symlink loops, unreadable folders).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use walkdir::WalkDir;
+
+/// Extensions of the formats a scan decodes.
+pub const SUPPORTED_EXTENSIONS: &[&str] =
+    &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff"];
+
+/// Photo formats recognized but not read: counted and reported at the end of a scan.
+pub const UNSUPPORTED_EXTENSIONS: &[&str] =
+    &["heic", "heif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"];
+
+/// What a file is to a scan, from its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    Photo,
+    /// A photo format photosift does not read; the lower-case extension.
+    Unsupported(String),
+    /// Anything else (videos, sidecars, documents): ignored.
+    Other,
+}
+
+pub fn classify(path: &Path) -> FileKind {
+    let Some(ext) = path.extension().and_then(|e| e.to_str()) else { return FileKind::Other };
+    let ext = ext.to_ascii_lowercase();
+    if SUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
+        FileKind::Photo
+    } else if UNSUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
+        FileKind::Unsupported(ext)
+    } else {
+        FileKind::Other
+    }
+}
+
+/// A photo file found by the walk, with the facts the incremental check compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    pub byte_size: u64,
+    pub mtime_ns: i64,
+}
+
+/// Something the walk could not go into or look at; the scan goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkIssue {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct WalkResult {
+    pub photos: Vec<FoundFile>,
+    /// Unsupported photo files per extension.
+    pub unsupported: BTreeMap<String, u64>,
+    pub unsupported_files: Vec<PathBuf>,
+    pub issues: Vec<WalkIssue>,
+    /// Files that are not photos at all.
+    pub ignored: u64,
+}
+
+/// Walks `roots` recursively. Symbolic links are followed, except into a folder that
+/// contains them (a loop), which is reported and skipped. Hidden entries (name starting with
+/// a dot) are skipped unless `include_hidden`; so is any path in `skip` (the library folder,
+/// so thumbnails never become photos). `progress` gets the number of entries seen so far.
+pub fn walk(
+    roots: &[PathBuf],
+    include_hidden: bool,
+    skip: &[PathBuf],
+    progress: &mut dyn FnMut(u64),
+) -> WalkResult {
+    let mut out = WalkResult::default();
+    let mut seen = 0u64;
+    for root in roots {
+        let entries =
+            WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
+                |e| {
+                    e.depth() == 0
+                        || ((include_hidden || !is_hidden(e.file_name()))
+                            && !skip.iter().any(|s| s == e.path()))
+                },
+            );
+        for entry in entries {
+            seen += 1;
+            if seen.is_multiple_of(1024) {
+                progress(seen);
+            }
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(err) => {
+                    out.issues.push(walk_issue(&err));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let path = entry.path();
+            match classify(path) {
+                FileKind::Other => out.ignored += 1,
+                FileKind::Unsupported(ext) => {
+                    *out.unsupported.entry(ext).or_default() += 1;
+                    out.unsupported_files.push(path.to_path_buf());
+                }
+                FileKind::Photo => match entry.metadata() {
+                    Ok(meta) => out.photos.push(FoundFile {
+                        path: path.to_path_buf(),
+                        byte_size: meta.len(),
+                        mtime_ns: mtime_ns(&meta),
+                    }),
+                    Err(err) => out.issues.push(walk_issue(&err)),
+                },
+            }
+        }
+    }
+    progress(seen);
+    out
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    name.as_bytes().first() == Some(&b'.')
+}
+
+fn walk_issue(err: &walkdir::Error) -> WalkIssue {
+    let path = err.path().map(Path::to_path_buf).unwrap_or_default();
+    let message = if let Some(ancestor) = err.loop_ancestor() {
+        format!("symbolic link loop back to {}: not followed", ancestor.display())
+    } else if let Some(io) = err.io_error() {
+        match io.kind() {
+            std::io::ErrorKind::NotFound => "broken symbolic link or vanished file".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied: skipped".to_owned(),
+            _ => io.to_string(),
+        }
+    } else {
+        err.to_string()
+    };
+    WalkIssue { path, message }
+}
+
+/// Modification time in nanoseconds since 1970 (0 when the file system has none).
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions_classify_case_insensitively() {
+        assert_eq!(classify(Path::new("a/IMG_1.JPG")), FileKind::Photo);
+        assert_eq!(classify(Path::new("a/b.webp")), FileKind::Photo);
+        assert_eq!(classify(Path::new("a/b.HEIC")), FileKind::Unsupported("heic".into()));
+        assert_eq!(classify(Path::new("a/b.nef")), FileKind::Unsupported("nef".into()));
+        assert_eq!(classify(Path::new("a/b.mp4")), FileKind::Other);
+        assert_eq!(classify(Path::new("a/README")), FileKind::Other);
+    }
+
+    #[test]
+    fn hidden_folders_are_skipped_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".cache")).unwrap();
+        std::fs::write(dir.path().join(".cache/a.jpg"), b"x").unwrap();
+        std::fs::write(dir.path().join("b.jpg"), b"x").unwrap();
+        let roots = [dir.path().to_path_buf()];
+        let found = walk(&roots, false, &[], &mut |_| {});
+        assert_eq!(found.photos.len(), 1);
+        let found = walk(&roots, true, &[], &mut |_| {});
+        assert_eq!(found.photos.len(), 2);
+    }
+}

@@ -1,0 +1,247 @@
+//! Training, calibration, scoring and the eval simulation on generated data.
+
+use super::eval::{self, SimConfig, Strategy};
+use super::*;
+use crate::catalog::Decision;
+use crate::config::QueueConfig;
+use crate::queue::SplitMix;
+
+fn gauss(rng: &mut SplitMix) -> f32 {
+    let u1 = rng.next_f32().max(1e-7);
+    let u2 = rng.next_f32();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// `n` points in `dim` dimensions; the class is decided by `rule` from the first coordinate
+/// (plus noise in every coordinate).
+fn dataset(
+    n: usize,
+    dim: usize,
+    seed: u64,
+    rule: impl Fn(f32, &mut SplitMix) -> bool,
+) -> (Vec<f32>, Vec<bool>) {
+    let mut rng = SplitMix(seed);
+    let mut data = Vec::with_capacity(n * dim);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row: Vec<f32> = (0..dim).map(|_| gauss(&mut rng)).collect();
+        y.push(rule(row[0], &mut rng));
+        data.extend(row);
+    }
+    (data, y)
+}
+
+fn examples(y: &[bool], rows: std::ops::Range<usize>) -> Vec<Example> {
+    rows.map(|row| Example { row, positive: y[row], weight: 1.0 }).collect()
+}
+
+const SETTINGS: TrainSettings = TrainSettings { l2: 0.001 };
+
+#[test]
+fn training_separates_a_linearly_separable_toy_set() {
+    let dim = 32;
+    let (data, y) = dataset(300, dim, 1, |x0, _| x0 > 0.2);
+    let st = Standardizer::fit(&data, dim);
+    let fitted =
+        fit_calibrated(&data, dim, &st, &examples(&y, 0..100), &[], SETTINGS, &|_, _| {}).unwrap();
+    let p = fitted.head.predict(&data, dim);
+    let held_auc = calibrate::auc(&p[100..], &y[100..]).unwrap();
+    assert!(held_auc > 0.95, "held-out AUC {held_auc}");
+    assert!(fitted.cv_auc.unwrap() > 0.9, "cv AUC {:?}", fitted.cv_auc);
+    let wrong = (0..100).filter(|&i| (p[i] > 0.5) != y[i]).count();
+    assert!(wrong <= 2, "{wrong} training points on the wrong side");
+}
+
+#[test]
+fn calibrated_probabilities_match_observed_frequencies() {
+    // P(yes | x) = sigmoid(2 x0): overlapping classes, so p must be graded, not 0/1.
+    let dim = 16;
+    let (data, y) =
+        dataset(1600, dim, 2, |x0, rng| rng.next_f32() < 1.0 / (1.0 + (-2.0 * x0).exp()));
+    let st = Standardizer::fit(&data, dim);
+    let fitted =
+        fit_calibrated(&data, dim, &st, &examples(&y, 0..400), &[], SETTINGS, &|_, _| {}).unwrap();
+    let p = fitted.head.predict(&data, dim);
+    // Expected calibration error over 5 bins of the 1200 held-out photos.
+    let mut bins = [(0f64, 0f64, 0usize); 5];
+    for i in 400..1600 {
+        let b = ((p[i] * 5.0) as usize).min(4);
+        bins[b].0 += f64::from(p[i]);
+        bins[b].1 += f64::from(u8::from(y[i]));
+        bins[b].2 += 1;
+    }
+    let ece: f64 = bins.iter().map(|(sp, sy, _)| (sp - sy).abs()).sum::<f64>() / 1200.0;
+    assert!(ece < 0.08, "expected calibration error {ece}, bins {bins:?}");
+    let middle = p[400..].iter().filter(|&&v| (0.2..0.8).contains(&v)).count();
+    assert!(middle > 200, "only {middle} of 1200 photos have 0.2 < p < 0.8");
+}
+
+#[test]
+fn one_class_gives_a_prior_tilted_toward_similar_photos() {
+    let dim = 8;
+    let (data, _) = dataset(200, dim, 3, |_, _| false);
+    let st = Standardizer::fit(&data, dim);
+    // "Yes" on the three photos with the largest first coordinate.
+    let mut order: Vec<usize> = (0..200).collect();
+    order.sort_by(|&a, &b| data[b * dim].total_cmp(&data[a * dim]));
+    let yes: Vec<Example> =
+        order[..3].iter().map(|&row| Example { row, positive: true, weight: 1.0 }).collect();
+    let fitted = fit_calibrated(&data, dim, &st, &yes, &[], SETTINGS, &|_, _| {}).unwrap();
+    assert!(fitted.note.unwrap().contains("only \"yes\""));
+    assert_eq!(fitted.cv_auc, None);
+    let p = fitted.head.predict(&data, dim);
+    let mut sorted = p.clone();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted[100];
+    assert!((median - 0.8).abs() < 0.05, "median p {median} should be the prior 4/5");
+    assert!(p[order[3]] > median && p[order[199]] < median, "tilted toward the yes photos");
+    let none = fit_calibrated(&data, dim, &st, &[], &[], SETTINGS, &|_, _| {});
+    assert!(matches!(none, Err(LearnError::NoLabels)));
+}
+
+#[test]
+fn synthetic_seeds_alone_train_a_model() {
+    let dim = 16;
+    let (data, y) = dataset(200, dim, 4, |x0, _| x0 > 0.0);
+    let st = Standardizer::fit(&data, dim);
+    let seeds: Vec<Example> =
+        (0..40).map(|row| Example { row, positive: y[row], weight: 0.3 }).collect();
+    let fitted = fit_calibrated(&data, dim, &st, &[], &seeds, SETTINGS, &|_, _| {}).unwrap();
+    let p = fitted.head.predict(&data, dim);
+    assert!(calibrate::auc(&p[40..], &y[40..]).unwrap() > 0.9);
+}
+
+#[test]
+fn head_round_trips_through_safetensors() {
+    let dim = 4;
+    let (data, y) = dataset(40, dim, 5, |x0, _| x0 > 0.0);
+    let st = Standardizer::fit(&data, dim);
+    let fitted =
+        fit_calibrated(&data, dim, &st, &examples(&y, 0..40), &[], SETTINGS, &|_, _| {}).unwrap();
+    let back = Head::from_safetensors(&fitted.head.to_safetensors().unwrap()).unwrap();
+    assert_eq!(back, fitted.head);
+}
+
+#[test]
+fn train_and_score_records_a_version_with_scores_and_counts() {
+    let dim = 16;
+    let (data, y) = dataset(60, dim, 6, |x0, _| x0 > 0.0);
+    let mut cat = Catalog::open_in_memory().unwrap();
+    for i in 0..60 {
+        cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
+    }
+    // Two seed images, one per list.
+    cat.insert_test_photo(100, Some(true), "lite0", &data[0..dim]);
+    cat.insert_test_photo(101, Some(false), "lite0", &data[dim..2 * dim]);
+    for (i, &yes) in y.iter().enumerate().take(20) {
+        let v = if yes { LabelValue::Yes } else { LabelValue::No };
+        cat.record_decision(&Decision::single(PhotoId(i as i64 + 1), "cli", LabelKind::Kind, v))
+            .unwrap();
+    }
+    cat.record_decision(&Decision::single(PhotoId(30), "cli", LabelKind::Kind, LabelValue::Skip))
+        .unwrap();
+    let cfg = Config::default();
+    let steps = std::cell::RefCell::new(Vec::new());
+    let report =
+        train_and_score(&mut cat, &cfg, "lite0", &|f, _| steps.borrow_mut().push(f)).unwrap();
+    let n_yes = y[..20].iter().filter(|&&v| v).count() as u64;
+    assert_eq!((report.n_positive, report.n_negative, report.n_synthetic), (n_yes, 20 - n_yes, 2));
+    assert_eq!(report.scored, 62);
+    assert!(report.cv_auc.is_some());
+    let steps = steps.into_inner();
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]) && steps.last() == Some(&1.0));
+
+    let second = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+    assert_ne!(second.model, report.model);
+    assert_eq!(cat.latest_model().unwrap().unwrap().id, second.model);
+    assert_eq!(cat.scores(report.model).unwrap().len(), 62);
+    assert_eq!(cat.scores(second.model).unwrap().len(), 62);
+    // Rescoring with the stored parameters reproduces the scores.
+    let before = cat.scores(second.model).unwrap();
+    assert_eq!(score_latest(&mut cat).unwrap(), Some((second.model, 62)));
+    let after = cat.scores(second.model).unwrap();
+    for ((_, a), (_, b)) in before.iter().zip(&after) {
+        assert!((a - b).abs() < 1e-5);
+    }
+    let cands = cat.candidates("lite0").unwrap();
+    assert_eq!(cands.len(), 60);
+    assert!(cands.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
+}
+
+fn sim_config() -> SimConfig {
+    SimConfig {
+        retrain_every: 4,
+        max_labels: 40,
+        precision_k: 10,
+        random_runs: 3,
+        settings: SETTINGS,
+        queue: QueueConfig {
+            best_threshold: 0.05,
+            burst_seconds: 5.0,
+            burst_cosine: 0.8,
+            near_duplicate_cosine: 0.92,
+        },
+    }
+}
+
+#[test]
+fn eval_simulation_learns_a_known_rule_and_ambiguous_beats_random() {
+    // Photos of 8 scenes in 64 dimensions (scene center + noise, like embeddings of a
+    // library); the known rule: scenes 0-2 are desirable (3 of 8).
+    let dim = 64;
+    let mut rng = SplitMix(7);
+    let centers: Vec<Vec<f32>> =
+        (0..8).map(|_| (0..dim).map(|_| gauss(&mut rng)).collect()).collect();
+    let mut data = Vec::new();
+    let mut truth = Vec::new();
+    for i in 0..200 {
+        let scene = (i * 5) % 8;
+        data.extend(centers[scene].iter().map(|c| c + 0.8 * gauss(&mut rng)));
+        truth.push(scene < 3);
+    }
+    let taken = vec![None; 200];
+    let cfg = sim_config();
+    let curves = eval::simulate_all(&data, dim, &truth, &taken, &cfg, &|_| {}).unwrap();
+    let curve = |s: Strategy| curves.iter().find(|c| c.strategy == s).unwrap();
+    let amb = curve(Strategy::Ambiguous);
+    assert_eq!(amb.points.first().unwrap().labels, 0);
+    assert_eq!(amb.points.last().unwrap().labels, 40);
+    let last = amb.points.last().unwrap();
+    assert!(last.auc.unwrap() > 0.95, "ambiguous AUC after 40 labels: {:?}", last.auc);
+    let reach = |s: Strategy| curve(s).labels_to_reach(0.95).unwrap_or(usize::MAX);
+    assert!(reach(Strategy::Ambiguous) <= 20, "{}", eval::table(&curves, 10, 0.95));
+    assert!(reach(Strategy::Ambiguous) <= reach(Strategy::Random));
+    let mean_auc = |c: &eval::Curve| {
+        let v: Vec<f64> = c.points.iter().filter_map(|p| p.auc).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    assert!(
+        mean_auc(amb) >= mean_auc(curve(Strategy::Random)) - 0.02,
+        "ambiguous {} vs random {}",
+        mean_auc(amb),
+        mean_auc(curve(Strategy::Random))
+    );
+    let table = eval::table(&curves, 10, 0.95);
+    assert!(table.contains("ambiguous") && table.contains("P@10"), "{table}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("eval.png");
+    plot::draw(&png, &curves, 10, "test").unwrap();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+}
+
+#[test]
+fn truth_files_with_any_header_are_read_and_matched_by_name() {
+    let truth =
+        eval::parse_truth("file,person\n000009.jpg,0\nsub/b.jpg, 1\n\nc.jpg,yes\n").unwrap();
+    assert_eq!(truth.len(), 3);
+    assert!(eval::parse_truth("a.jpg,1\nb.jpg,maybe\n").is_err());
+    let photos = vec![
+        (PhotoId(1), std::path::PathBuf::from("/x/000009.jpg")),
+        (PhotoId(2), std::path::PathBuf::from("/x/sub/b.jpg")),
+    ];
+    let (matched, unmatched) = eval::match_truth(&photos, &truth);
+    assert_eq!(matched, vec![(PhotoId(1), false), (PhotoId(2), true)]);
+    assert_eq!(unmatched, vec!["c.jpg".to_owned()]);
+}

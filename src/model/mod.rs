@@ -1,0 +1,45 @@
+//! The image backbone: EfficientNet-Lite0 in candle with bundled ImageNet weights, its fast CPU
+//! kernels, preprocessing, and the driver that embeds catalog thumbnails.
+//!
+//! Inference runs the folded network ([`EfficientNetLite::new_folded`]): BatchNorm folded into
+//! the convolutions at load time, the depthwise convolutions on [`depthwise::FusedDepthwise`]
+//! and the 1×1 convolutions on [`pointwise::FusedPointwise`]. Fine-tuning builds the network as
+//! stored ([`WeightsSource::load_trainable`]) and trains the last stages with
+//! [`EfficientNetLite::forward_from`] on top of frozen [`EfficientNetLite::forward_until`]
+//! features.
+
+pub mod depthwise;
+pub mod efficientnet_lite;
+mod embed;
+pub mod pointwise;
+pub mod preprocess;
+pub mod weights;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use efficientnet_lite::{Config, EfficientNetLite, MBConv, StageConfig};
+pub use embed::{EmbedSummary, Embedder, embed_missing};
+pub use weights::WeightsSource;
+
+/// EfficientNet-Lite0, the backbone photosift ships.
+pub type Lite0 = EfficientNetLite;
+
+/// Backbone id under which embeddings of the bundled ImageNet Lite0 are stored.
+pub const BACKBONE_ID: &str = "lite0-imagenet";
+
+/// Length of an embedding.
+pub const EMBEDDING_DIM: usize = 1280;
+
+#[derive(Debug, Error)]
+pub enum ModelError {
+    #[error("cannot read the weights file {path}: {source}")]
+    ReadWeights { path: PathBuf, source: std::io::Error },
+    #[error("the weights file {path} is not usable EfficientNet-Lite0 safetensors: {source}")]
+    BadWeights { path: PathBuf, source: candle_core::Error },
+    #[error("unknown backbone {0:?} in the config (model.backbone): photosift knows \"lite0\"")]
+    UnknownBackbone(String),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}

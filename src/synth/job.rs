@@ -1,0 +1,394 @@
+//! The seed job: plans (prompt, image number) pairs from `[seed]`, skips what exists, generates
+//! the rest one image at a time into `<library>/synthetic/`, thumbnails them, and catalogs them
+//! as synthetic photos with their prompt and label. Resumable and cancellable.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use candle_core::DType;
+use image::{DynamicImage, ImageFormat, RgbImage};
+
+use super::SynthError;
+use super::hub::{self, WeightSources};
+use super::models::{DecoderKind, SdModel};
+use super::pipeline::{self, GenerateParams, Pipeline, Stage};
+use crate::catalog::{Catalog, NewSynthetic};
+use crate::config::SeedConfig;
+use crate::library::Library;
+
+/// Long side and JPEG quality of the thumbnails written for seed images (the scan's defaults).
+const THUMB_SIZE: u32 = 512;
+const THUMB_QUALITY: u8 = 85;
+
+/// Loads the model when the first image must be generated; the argument reports what it does
+/// (finding, downloading, loading weights).
+pub type LoadPipeline<'a> = dyn FnMut(&dyn Fn(String)) -> Result<Pipeline, SynthError> + 'a;
+
+/// One image to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedPlan {
+    pub prompt: String,
+    pub wanted: bool,
+    /// 0-based image number within the prompt.
+    pub index: usize,
+    /// The sampler seed, derived from `[seed] seed`, the list, the prompt and the index.
+    pub seed: u64,
+    /// File name inside `synthetic/`.
+    pub file_name: String,
+}
+
+/// What the job is doing now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedPhase {
+    /// Finding, downloading or loading the weights.
+    Loading(String),
+    /// Working on `prompt` (image `index`).
+    Generating { prompt: String, wanted: bool, index: usize, stage: Stage },
+    /// An image was written and cataloged.
+    Saved { path: PathBuf },
+}
+
+/// A progress report; sent at every stage of every image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedProgress {
+    pub phase: SeedPhase,
+    /// Images that exist now (found or generated), out of `total` planned.
+    pub done: usize,
+    pub total: usize,
+    /// Remaining time at this run's speed, once one image is finished.
+    pub eta: Option<Duration>,
+}
+
+/// How a run went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedSummary {
+    pub planned: usize,
+    pub generated: usize,
+    /// Already there (file and catalog row), left alone.
+    pub existing: usize,
+    /// Files from an interrupted run that had no catalog row yet: cataloged without
+    /// regenerating.
+    pub recovered: usize,
+    pub cancelled: bool,
+    pub elapsed: Duration,
+}
+
+/// Every image `[seed]` asks for, in order: `want` prompts first. Blank and repeated prompts
+/// are dropped.
+pub fn plan_seeds(cfg: &SeedConfig) -> Vec<SeedPlan> {
+    let mut plans = Vec::new();
+    for (wanted, prompts) in [(true, &cfg.want), (false, &cfg.dont_want)] {
+        let mut seen = HashSet::new();
+        for prompt in prompts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            if !seen.insert(prompt.to_string()) {
+                continue;
+            }
+            let key = blake3::hash(prompt.as_bytes()).to_hex();
+            for index in 0..cfg.images_per_prompt {
+                let mut h = blake3::Hasher::new();
+                h.update(&cfg.seed.to_le_bytes());
+                h.update(&[wanted as u8]);
+                h.update(&(index as u64).to_le_bytes());
+                h.update(prompt.as_bytes());
+                let seed =
+                    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or_default());
+                let list = if wanted { "want" } else { "avoid" };
+                let file_name = format!("{list}-{}-{}-{index:03}.png", slug(prompt), &key[..8]);
+                plans.push(SeedPlan { prompt: prompt.to_string(), wanted, index, seed, file_name });
+            }
+        }
+    }
+    plans
+}
+
+/// A short file-name-safe form of a prompt: lowercase ASCII words joined by dashes.
+fn slug(prompt: &str) -> String {
+    let mut s = String::new();
+    for word in prompt.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        if s.len() + word.len() > 40 {
+            break;
+        }
+        if !s.is_empty() {
+            s.push('-');
+        }
+        s.push_str(&word.to_ascii_lowercase());
+    }
+    if s.is_empty() { "prompt".to_string() } else { s }
+}
+
+/// The image parameters `[seed]` asks for with `model`'s defaults filled in.
+pub fn params_for(cfg: &SeedConfig, model: SdModel, seed: u64) -> GenerateParams {
+    let size = if cfg.size == 0 { model.default_size() } else { cfg.size };
+    GenerateParams {
+        width: size,
+        height: size,
+        steps: if cfg.steps == 0 { model.default_steps() } else { cfg.steps },
+        guidance: if cfg.guidance < 0.0 { model.default_guidance() } else { cfg.guidance },
+        seed,
+    }
+}
+
+/// Generates the `[seed]` images that do not exist yet, loading the model (and downloading its
+/// weights into the hub cache, if allowed) only when there is something to generate.
+pub fn generate_seeds(
+    catalog: &mut Catalog,
+    library: &Library,
+    cfg: &SeedConfig,
+    progress: &dyn Fn(SeedProgress),
+    cancel: &AtomicBool,
+) -> Result<SeedSummary> {
+    let model = SdModel::parse(&cfg.model)?;
+    let decoder = DecoderKind::parse(&cfg.decoder)?;
+    let sources = WeightSources {
+        local_dir: if cfg.weights_dir.as_os_str().is_empty() {
+            library.models_dir().join("hub")
+        } else {
+            cfg.weights_dir.clone()
+        },
+        download: cfg.download,
+    };
+    let mut load = |report: &dyn Fn(String)| -> Result<Pipeline, SynthError> {
+        let files = model.files(decoder);
+        let paths = hub::resolve(&files.all(), &sources, &|f| {
+            report(format!("downloading {} (once; it is cached)", f.url()))
+        })?;
+        report(format!("loading {} weights", model.name()));
+        let paths: [PathBuf; 4] =
+            [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[3].clone()];
+        let device = pipeline::default_device();
+        Pipeline::load(model.arch(), &files, &paths, decoder, &device, DType::F32)
+    };
+    generate_seeds_with(catalog, library, cfg, model, &mut load, progress, cancel)
+}
+
+/// [`generate_seeds`] with the pipeline supplied by `load` (called at most once, only when an
+/// image must be generated): tests pass tiny random-weight pipelines here.
+pub fn generate_seeds_with(
+    catalog: &mut Catalog,
+    library: &Library,
+    cfg: &SeedConfig,
+    model: SdModel,
+    load: &mut LoadPipeline<'_>,
+    progress: &dyn Fn(SeedProgress),
+    cancel: &AtomicBool,
+) -> Result<SeedSummary> {
+    let start = Instant::now();
+    let plans = plan_seeds(cfg);
+    let total = plans.len();
+    let dir = library.synthetic_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut summary = SeedSummary {
+        planned: total,
+        generated: 0,
+        existing: 0,
+        recovered: 0,
+        cancelled: false,
+        elapsed: Duration::ZERO,
+    };
+
+    // First pass: what exists. A file without a row (killed between the two) is cataloged now.
+    let mut todo = Vec::new();
+    for plan in &plans {
+        let path = dir.join(&plan.file_name);
+        if !path.is_file() {
+            todo.push(plan);
+            continue;
+        }
+        if catalog.synthetic_at(&path)?.is_some() {
+            summary.existing += 1;
+            continue;
+        }
+        match image::open(&path) {
+            Ok(img) => {
+                catalog_image(catalog, library, plan, &path, &img.to_rgb8())?;
+                summary.recovered += 1;
+            }
+            // A damaged file from a kill mid-write: make it again.
+            Err(_) => todo.push(plan),
+        }
+    }
+
+    let mut done = total - todo.len();
+    let mut pipeline: Option<Pipeline> = None;
+    let mut gen_time = Duration::ZERO;
+    for plan in todo {
+        if cancel.load(Ordering::Relaxed) {
+            summary.cancelled = true;
+            break;
+        }
+        let eta = (summary.generated > 0)
+            .then(|| gen_time / summary.generated as u32 * (total - done) as u32);
+        let report = |phase: SeedPhase| progress(SeedProgress { phase, done, total, eta });
+        let pipe = match &mut pipeline {
+            Some(p) => p,
+            None => {
+                report(SeedPhase::Loading(format!("preparing {}", model.name())));
+                let p = load(&|msg| report(SeedPhase::Loading(msg)))?;
+                pipeline.insert(p)
+            }
+        };
+        let t0 = Instant::now();
+        let params = params_for(cfg, model, plan.seed);
+        let mut on_stage = |stage: Stage| {
+            report(SeedPhase::Generating {
+                prompt: plan.prompt.clone(),
+                wanted: plan.wanted,
+                index: plan.index,
+                stage,
+            })
+        };
+        let Some(img) = pipe
+            .generate(&plan.prompt, &params, &mut on_stage, cancel)
+            .with_context(|| format!("generating {:?}", plan.prompt))?
+        else {
+            summary.cancelled = true;
+            break;
+        };
+        let path = dir.join(&plan.file_name);
+        write_png_atomically(&img, &path)?;
+        catalog_image(catalog, library, plan, &path, &img)?;
+        gen_time += t0.elapsed();
+        summary.generated += 1;
+        done += 1;
+        let eta = Some(gen_time / summary.generated as u32 * (total - done) as u32);
+        progress(SeedProgress { phase: SeedPhase::Saved { path }, done, total, eta });
+    }
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+/// Writes through a temporary name and renames, so a kill never leaves a half-written image
+/// under the final name.
+fn write_png_atomically(img: &RgbImage, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("png.part");
+    img.save_with_format(&tmp, ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Hashes the file, writes its thumbnail and upserts its catalog row.
+fn catalog_image(
+    catalog: &mut Catalog,
+    library: &Library,
+    plan: &SeedPlan,
+    path: &Path,
+    img: &RgbImage,
+) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let meta = std::fs::metadata(path)?;
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    let thumb = write_thumbnail(img, &library.thumbs_dir(), &hash, THUMB_SIZE, THUMB_QUALITY)?;
+    let thumb_rel = thumb.strip_prefix(library.root()).unwrap_or(&thumb).to_path_buf();
+    catalog.upsert_synthetic(&NewSynthetic {
+        path: path.to_path_buf(),
+        content_hash: hash,
+        byte_size: bytes.len() as u64,
+        mtime_ns,
+        width: img.width(),
+        height: img.height(),
+        thumb_path: thumb_rel,
+        prompt: plan.prompt.clone(),
+        wanted: plan.wanted,
+    })?;
+    Ok(())
+}
+
+/// Writes `<thumbs_dir>/<hash>.jpg`, at most `size` px on the long side; returns its path.
+/// A stand-in until the ingest module's shared thumbnail writer is merged.
+pub fn write_thumbnail(
+    img: &RgbImage,
+    thumbs_dir: &Path,
+    hash: &str,
+    size: u32,
+    quality: u8,
+) -> Result<PathBuf> {
+    let path = thumbs_dir.join(format!("{hash}.jpg"));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let img = DynamicImage::ImageRgb8(img.clone());
+    let img = if img.width().max(img.height()) > size {
+        img.resize(size, size, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let mut buf = Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
+        .encode_image(&img.to_rgb8())
+        .context("cannot encode a thumbnail")?;
+    std::fs::create_dir_all(thumbs_dir)?;
+    let tmp = path.with_extension("jpg.part");
+    std::fs::write(&tmp, buf.get_ref())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn cfg(want: &[&str], dont: &[&str], n: usize) -> SeedConfig {
+        let mut c = Config::default().seed;
+        c.want = want.iter().map(|s| s.to_string()).collect();
+        c.dont_want = dont.iter().map(|s| s.to_string()).collect();
+        c.images_per_prompt = n;
+        c
+    }
+
+    #[test]
+    fn plans_cover_both_lists_with_stable_distinct_seeds() {
+        let c =
+            cfg(&["two friends on a mountain", " ", "two friends on a mountain"], &["receipt"], 3);
+        let plans = plan_seeds(&c);
+        assert_eq!(plans.len(), 6);
+        assert!(plans[..3].iter().all(|p| p.wanted) && plans[3..].iter().all(|p| !p.wanted));
+        let seeds: HashSet<u64> = plans.iter().map(|p| p.seed).collect();
+        assert_eq!(seeds.len(), 6);
+        assert_eq!(plans, plan_seeds(&c), "plans are deterministic");
+        assert!(
+            plans[0].file_name.starts_with("want-two-friends-on-a-mountain-"),
+            "{}",
+            plans[0].file_name
+        );
+        let mut other = c.clone();
+        other.seed = 1;
+        assert_ne!(plan_seeds(&other)[0].seed, plans[0].seed);
+    }
+
+    #[test]
+    fn the_same_prompt_in_both_lists_gets_separate_files() {
+        let plans = plan_seeds(&cfg(&["dog"], &["dog"], 1));
+        assert_ne!(plans[0].file_name, plans[1].file_name);
+    }
+
+    #[test]
+    fn model_defaults_fill_unset_parameters() {
+        let c = cfg(&["x"], &[], 1);
+        let p = params_for(&c, SdModel::SdTurbo, 7);
+        assert_eq!((p.width, p.steps, p.guidance, p.seed), (512, 1, 0.0, 7));
+        let p = params_for(&c, SdModel::Sd15, 7);
+        assert_eq!((p.steps, p.guidance), (25, 7.5));
+    }
+
+    #[test]
+    fn thumbnails_are_bounded_jpegs_named_by_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_pixel(768, 384, image::Rgb([10, 200, 30]));
+        let p = write_thumbnail(&img, dir.path(), "abc", 512, 85).unwrap();
+        assert_eq!(p, dir.path().join("abc.jpg"));
+        let t = image::open(&p).unwrap();
+        assert_eq!((t.width(), t.height()), (512, 256));
+    }
+}

@@ -1,0 +1,39 @@
+//! Synthetic seed images: Stable Diffusion (sd-turbo by default) in candle, run from the
+//! `[seed]` prompts, written to the library's `synthetic/` folder and the catalog.
+//!
+//! [`generate_seeds`] is the job the CLI (`photosift seed`) and the TUI's G key run on a
+//! blocking thread. The networks: [`clip`] (text encoder), candle-transformers' UNet and VAE,
+//! [`taesd`] (the fast decoder); the sampler is [`scheduler`]; [`hub`] finds the weights;
+//! [`tiny`] builds test-sized models with random weights for plumbing tests.
+
+pub mod clip;
+pub mod hub;
+mod job;
+pub mod models;
+pub mod pipeline;
+pub mod scheduler;
+pub mod taesd;
+pub mod tiny;
+
+pub use job::{
+    LoadPipeline, SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds,
+    generate_seeds_with, plan_seeds, write_thumbnail,
+};
+pub use models::{DecoderKind, SdArch, SdModel};
+pub use pipeline::{GenerateParams, Pipeline, Stage};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SynthError {
+    #[error("{0}")]
+    MissingWeights(String),
+    #[error("cannot load weights: {0}")]
+    Weights(String),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}

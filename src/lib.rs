@@ -15,7 +15,6 @@ pub mod ingest;
 pub mod jobs;
 pub mod learn;
 pub mod library;
-pub mod library;
 pub mod model;
 pub mod print_check;
 pub mod queue;

@@ -93,6 +93,7 @@ enum Command {
         /// Never download weights (use the local folder and the Hugging Face cache only).
         #[arg(long)]
         offline: bool,
+    },
     /// Copy the original file of every photo picked for print into DEST, byte-identical and
     /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
     Export {

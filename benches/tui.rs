@@ -132,7 +132,7 @@ fn main() {
     for i in 0..keys {
         std::thread::sleep(pace);
         let code = [KeyCode::Char('w'), KeyCode::Char('s'), KeyCode::Char('d')][i % 3];
-        let want = app.state().queue(Mode::Ambiguous).pos + 1;
+        let want = app.state().queue(Mode::Ambiguous).done + 1;
         let frames = app.frames();
         let sched = thread_sched();
         let t = Instant::now();
@@ -140,7 +140,7 @@ fn main() {
             .expect("send");
         let ok = app
             .pump_until(Duration::from_secs(10), |a| {
-                a.state().queue(Mode::Ambiguous).pos == want
+                a.state().queue(Mode::Ambiguous).done == want
                     && a.photo_ready()
                     && a.frames() > frames
             })

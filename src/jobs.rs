@@ -65,6 +65,11 @@ impl JobContext {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// The cancel flag itself, for work that polls an `AtomicBool`.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+
     /// Reports progress (`fraction` in 0..1). Cheap to call often: a message goes out only when
     /// the note changed, or the fraction moved and the last message is old enough.
     pub fn progress(&self, fraction: f32, note: &str) {

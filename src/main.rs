@@ -14,6 +14,7 @@ use photosift::print_check::PrintSpec;
 mod cli_embed;
 mod cli_scan;
 mod learn_cmd;
+mod tui_jobs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -154,7 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Score) => learn_cmd::score(&library)?,
         Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
         Some(Command::Label) | None => {
-            photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+            photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
             let mut seed = config.seed.clone();
@@ -183,11 +184,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The background jobs the TUI's keys start (R retrain, G seed generation).
-fn tui_services(_library: &Library, _config: &Config) -> photosift::tui::Services {
-    photosift::tui::Services::default()
 }
 
 fn seed_command(

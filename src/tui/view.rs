@@ -278,7 +278,12 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let sep = Span::styled(" │ ", Style::new().dark_gray());
     let mut first = vec![
         Span::styled(mode, Style::new().black().on_cyan().bold()),
-        Span::raw(format!(" {}/{} ", q.pos + usize::from(q.current().is_some()), q.entries.len())),
+        // Counted over this session's decisions, so a rebuilt queue does not reset it.
+        Span::raw(format!(
+            " {}/{} ",
+            q.done + usize::from(q.current().is_some()),
+            q.done + q.remaining()
+        )),
         Span::styled(format!("({} left)", q.remaining()), Style::new().dark_gray()),
     ];
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {

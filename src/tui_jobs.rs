@@ -1,7 +1,7 @@
 //! The labeling TUI's background jobs, connected to the library: R retrains and rescores
 //! (learn), G generates synthetic seed images (synth). Progress goes to the status bar.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use photosift::config::Config;
 use photosift::jobs::{JobContext, JobFn};
 use photosift::library::Library;
@@ -43,6 +43,9 @@ fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOu
 }
 
 fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
+    if photosift::synth::plan_seeds(&config.seed).is_empty() {
+        bail!("no seed prompts: add `want` and `dont_want` lists to [seed] in config.toml");
+    }
     let mut catalog = library.open_catalog()?;
     let progress = |p: SeedProgress| {
         let note = match p.phase {

@@ -172,7 +172,9 @@ impl<T: Send + 'static> Jobs<T> {
             {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(err)) => Err(format!("{err:#}")),
-                Err(_) => Err(format!("the {name} job crashed (see the log)")),
+                Err(payload) => {
+                    Err(format!("the {name} job crashed: {}", panic_message(&*payload)))
+                }
             };
             let elapsed = ctx.started.elapsed();
             (self.notify)(JobMsg::Done { name: name.clone(), result, elapsed });
@@ -210,6 +212,15 @@ impl<T: Send + 'static> Jobs<T> {
             slot.cancel.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// The message of a caught panic.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
 }
 
 /// Makes the calling thread yield to the UI thread: decoding previews, ordering queues and
@@ -281,7 +292,8 @@ mod tests {
         jobs.start("a", Box::new(|_| anyhow::bail!("no labels yet"))).unwrap();
         assert_eq!(wait_done(&rx).1, Err("no labels yet".into()));
         jobs.start("b", Box::new(|_| panic!("boom"))).unwrap();
-        assert!(wait_done(&rx).1.unwrap_err().contains("crashed"));
+        let err = wait_done(&rx).1.unwrap_err();
+        assert!(err.contains("crashed") && err.contains("boom"), "{err}");
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
         jobs.start(
             "c",

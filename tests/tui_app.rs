@@ -176,3 +176,22 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
     assert_eq!(cat.current_labels(LabelKind::Print).unwrap(), vec![(ids[0], LabelValue::Yes)]);
     assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("IMG_0002")).unwrap());
 }
+
+#[test]
+fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 2, 2, (200, 150));
+    std::fs::write(dir.path().join("thumbs/t0000.jpg"), b"not a jpeg").unwrap();
+    let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut app = App::new(
+        terminal,
+        library.clone(),
+        Config::default(),
+        Picker::halfblocks(),
+        Services::default(),
+    )
+    .unwrap();
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("[photo cannot be shown]")).unwrap());
+    let cat = library.open_catalog().unwrap();
+    assert_eq!(cat.photo(ids[0]).unwrap().unwrap().state, PhotoState::Ok);
+}

@@ -215,15 +215,16 @@ where
             }
             AppEvent::Input(_) => {}
             AppEvent::Preview(msg) => {
-                let (photo, size, missing) = match &msg {
+                let (photo, size, gone) = match &msg {
                     PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
-                    PreviewMsg::Missing { photo, size, .. } => (*photo, *size, true),
+                    PreviewMsg::Missing { photo, size, gone, .. } => (*photo, *size, *gone),
                 };
                 self.previews.insert(msg);
                 if self.state.current() == Some(photo) || size == view::strip_cell() {
                     self.dirty = true;
                 }
-                if missing {
+                // Files that are there but do not decode get the placeholder, not the mark.
+                if gone {
                     self.apply(Msg::PhotoMissing(photo));
                 }
             }

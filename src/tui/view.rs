@@ -144,7 +144,12 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
             frame.render_widget(Image::new(protocol), rect);
         }
         Some(Preview::Missing(reason)) => {
-            let text = format!("[photo missing]\n\n{reason}\n\nThe catalog marks it missing.");
+            let missing = state.photos.get(&photo).is_some_and(|i| i.missing);
+            let text = if missing {
+                format!("[photo missing]\n\n{reason}\n\nThe catalog marks it missing.")
+            } else {
+                format!("[photo cannot be shown]\n\n{reason}")
+            };
             let p = Paragraph::new(text).wrap(Wrap { trim: true }).red();
             frame.render_widget(p.block(Block::bordered()), centered(area, 60, 8));
         }

@@ -22,7 +22,7 @@ pub fn run(library: &Library, dirs: &[PathBuf], cfg: &ScanConfig) -> Result<()> 
     };
     bar.enable_steady_tick(Duration::from_millis(200));
     let reading = ProgressStyle::with_template(
-        "{spinner} {msg} [{bar:30}] {pos}/{len} photos  {per_sec}  ETA {eta}",
+        "{spinner} thumbnailing [{bar:30}] {pos}/{len} photos  {msg}  ETA {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
@@ -33,11 +33,11 @@ pub fn run(library: &Library, dirs: &[PathBuf], cfg: &ScanConfig) -> Result<()> 
         ScanPhase::Reading => {
             if bar.length() != Some(p.total) {
                 bar.set_style(reading.clone());
-                bar.set_message("thumbnailing");
                 bar.set_length(p.total);
                 bar.reset_eta();
             }
             bar.set_position(p.done);
+            bar.set_message(format!("{:.1} photos/s", bar.per_sec()));
         }
     };
     let summary = ingest::scan(&mut catalog, library, dirs, cfg, &on_progress)

@@ -3,12 +3,20 @@
 //!
 //! The demo's question is "has a person or an animal in it": the kind of photo a newcomer
 //! can judge at a glance. Seven photos come labeled (mode "demo"); the model scores the rest.
+//! [`build`] runs the real pipeline on them: write, scan, embed, label, train and score.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use crate::catalog::{Catalog, CatalogError, Decision, LabelKind, LabelValue};
+use crate::config::Config;
+use crate::ingest::{self, ScanProgress, ScanSummary};
+use crate::learn::{self, TrainReport};
+use crate::library::Library;
+use crate::model::{self, EmbedSummary};
 
 /// The mode the built-in labels are recorded with (undo in the TUI leaves them alone).
 pub const DEMO_MODE: &str = "demo";
@@ -135,6 +143,72 @@ pub fn apply_built_in_labels(
         recorded += 1;
     }
     Ok(recorded)
+}
+
+/// Where [`build`] is, for a progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DemoProgress {
+    WritingPhotos,
+    Scanning(ScanProgress),
+    Embedding { done: usize, total: usize },
+    Labeling,
+    Training { fraction: f32, what: String },
+}
+
+/// What [`build`] did.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    /// The folder the demo photos were written to and scanned from.
+    pub photos_dir: PathBuf,
+    /// Demo photo files written this run (0 when a previous run left them in place).
+    pub written: usize,
+    pub scan: ScanSummary,
+    pub embed: EmbedSummary,
+    /// Built-in labels recorded this run (0 when an earlier run recorded them).
+    pub labels_recorded: usize,
+    pub train: TrainReport,
+}
+
+/// Builds (or brings up to date) the demo library in `library`: writes the shipped photos to
+/// `<library>/demo-photos`, scans them, embeds them with the bundled EfficientNet-Lite0,
+/// records the built-in labels and trains a model that scores every photo. Offline; running
+/// it again adds a model version and changes nothing else.
+pub fn build(
+    library: &Library,
+    config: &Config,
+    progress: &dyn Fn(DemoProgress),
+) -> anyhow::Result<DemoSummary> {
+    progress(DemoProgress::WritingPhotos);
+    let photos_dir = library.root().join(PHOTOS_DIR);
+    let written = write_photos(&photos_dir)
+        .with_context(|| format!("cannot write the demo photos to {}", photos_dir.display()))?;
+    // The scan stores canonical paths; match the labels against the same form.
+    let photos_dir = fs::canonicalize(&photos_dir)
+        .with_context(|| format!("cannot resolve {}", photos_dir.display()))?;
+
+    let mut catalog = library.open_catalog()?;
+    let scan = ingest::scan(
+        &mut catalog,
+        library,
+        std::slice::from_ref(&photos_dir),
+        &config.scan,
+        &|p| progress(DemoProgress::Scanning(*p)),
+    )
+    .context("scanning the demo photos")?;
+    let embed = model::embed_missing(&mut catalog, library, &config.model, &|done, total| {
+        progress(DemoProgress::Embedding { done, total })
+    })
+    .context("embedding the demo photos")?;
+
+    progress(DemoProgress::Labeling);
+    let labels_recorded = apply_built_in_labels(&mut catalog, &photos_dir)
+        .context("recording the demo's built-in labels")?;
+
+    let train = learn::train_and_score(&mut catalog, config, model::BACKBONE_ID, &|f, what| {
+        progress(DemoProgress::Training { fraction: f, what: what.to_owned() })
+    })
+    .context("training on the demo labels")?;
+    Ok(DemoSummary { photos_dir, written, scan, embed, labels_recorded, train })
 }
 
 #[cfg(test)]

@@ -95,6 +95,14 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// The README's first command: builds a demo library from the sample photos shipped with
+    /// photosift (offline, none of your photos), trains on a few built-in labels, and opens the
+    /// labeling TUI on it. Default library: ~/.local/share/photosift-demo.
+    Demo {
+        /// Build the demo library, then stop instead of opening the TUI.
+        #[arg(long)]
+        no_tui: bool,
+    },
     /// Copy the original file of every photo picked for print into DEST, byte-identical and
     /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
     Export {
@@ -139,7 +147,13 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
-    let library = Library::create(config.library_dir(cli.library.as_deref())?)?;
+    let library_dir = match (&cli.command, cli.library.as_deref()) {
+        // The demo never mixes its sample photos into the user's own library.
+        (Some(Command::Demo { .. }), None) => photosift::demo::default_library_dir()
+            .context("no home folder to put the demo library in: pass --library DIR")?,
+        (_, dir) => config.library_dir(dir)?,
+    };
+    let library = Library::create(library_dir)?;
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
             let mut scan_cfg = config.scan.clone();
@@ -172,6 +186,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 seed.download = false;
             }
             seed_command(&library, &seed, dry_run)?;
+        }
+        Some(Command::Demo { no_tui }) => {
+            demo(&library, &config)?;
+            if !no_tui {
+                photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+            }
         }
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
             let print = PrintSpec::from_config(
@@ -263,6 +283,56 @@ fn format_duration(d: std::time::Duration) -> String {
         format!("{:.1}s", d.as_secs_f64())
     }
 }
+/// `photosift demo` up to the TUI: one progress line per stage, then what was built.
+fn demo(library: &Library, config: &Config) -> Result<()> {
+    use photosift::demo::DemoProgress;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:24} {bar:30} {pos}/{len}")
+            .context("progress bar template")?,
+    );
+    let summary = photosift::demo::build(library, config, &|p| match p {
+        DemoProgress::WritingPhotos => bar.set_message("writing the demo photos"),
+        DemoProgress::Scanning(s) => {
+            bar.set_message("scanning");
+            bar.set_length(s.total);
+            bar.set_position(s.done);
+        }
+        DemoProgress::Embedding { done, total } => {
+            bar.set_message("embedding (Lite0)");
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        DemoProgress::Labeling => bar.set_message("built-in labels"),
+        DemoProgress::Training { fraction, what } => {
+            bar.set_message(format!("training: {what}"));
+            bar.set_length(100);
+            bar.set_position((fraction * 100.0) as u64);
+        }
+    })
+    .with_context(|| format!("cannot build the demo library in {}", library.root().display()))?;
+    bar.finish_and_clear();
+    let t = &summary.train;
+    println!("Demo library: {}", library.root().display());
+    println!(
+        "  {} sample photos in {} ({} new this run), {} embedded",
+        summary.scan.files,
+        summary.photos_dir.display(),
+        summary.scan.new,
+        summary.embed.embedded
+    );
+    println!(
+        "  built-in labels (\"has a person or an animal\"): {} yes, {} no; model {} scored {} photos",
+        t.n_positive, t.n_negative, t.model.0, t.scored
+    );
+    let lib = library.root().display();
+    println!(
+        "  then: `photosift --library {lib} label` (Tab: best-first, W picks for print), and \
+         `photosift --library {lib} export DEST` to copy the picks out"
+    );
+    Ok(())
+}
+
 /// `photosift export`: a progress bar over the copies, then the summary.
 fn export(library: &Library, options: &ExportOptions) -> Result<()> {
     let catalog = library.open_catalog()?;

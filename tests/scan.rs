@@ -50,12 +50,15 @@ fn date_time_original_and_orientation_are_stored() {
 }
 
 #[test]
-fn png_and_webp_are_read_like_jpegs() {
+fn png_webp_and_tiff_are_read_like_jpegs() {
     let mut env = Env::new();
     env.write("a.png", &png(&pattern(1000, 800, 3)));
     env.write("b.webp", &webp(&pattern(800, 1000, 4)));
+    env.write("c.tif", &tiff(&pattern(1024, 256, 5)));
     let s = env.scan();
-    assert_eq!((s.new, s.failed), (2, 0), "{:?}", s.failures);
+    assert_eq!((s.new, s.failed), (3, 0), "{:?}", s.failures);
+    let c = photo_at(&env, "c.tif");
+    assert_eq!(thumb(&env, c.thumb_path.as_ref().unwrap()).dimensions(), (512, 128));
     let a = photo_at(&env, "a.png");
     assert_eq!(thumb(&env, a.thumb_path.as_ref().unwrap()).dimensions(), (512, 410));
     let b = photo_at(&env, "b.webp");

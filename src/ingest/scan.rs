@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,8 @@ pub struct ScanSummary {
     pub files_read: u64,
     /// Files the scan decoded (new or changed content).
     pub decoded: u64,
+    /// Photos that got a new thumbnail in this scan (new ones and changed ones): the ones
+    /// to embed next.
     pub new_ids: Vec<PhotoId>,
     pub failures: Vec<ScanFailure>,
     pub walk_issues: Vec<WalkIssue>,
@@ -190,6 +192,7 @@ pub fn scan(
     let files_read = AtomicU64::new(0);
     let decoded = AtomicU64::new(0);
     let claimed = Mutex::new(HashSet::<String>::new());
+    let stopped = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Outcome>(64);
     std::thread::scope(|scope| -> Result<(), ScanError> {
         let ctx = WorkerCtx {
@@ -200,10 +203,14 @@ pub fn scan(
             files_read: &files_read,
             decoded: &decoded,
         };
+        let stopped = &stopped;
         scope.spawn(move || {
             jobs.into_par_iter().for_each_with(tx, |tx, job| {
-                // A send fails only when the writer stopped on a catalog error.
-                let _ = tx.send(ctx.process(job));
+                // A send fails only when the writer stopped on a catalog error: then the
+                // remaining files are not worth decoding.
+                if stopped.load(Ordering::Relaxed) || tx.send(ctx.process(job)).is_err() {
+                    stopped.store(true, Ordering::Relaxed);
+                }
             });
         });
         for (i, outcome) in rx.into_iter().enumerate() {
@@ -506,7 +513,12 @@ fn mark_missing(
     s: &mut ScanSummary,
 ) {
     let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
-    let gone = |p: &Path| !seen.contains(p) && under_roots(p) && !p.exists();
+    // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
+    let gone = |p: &Path| {
+        !seen.contains(p)
+            && under_roots(p)
+            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    };
     let mut ids: Vec<_> = primary.iter().collect();
     ids.sort();
     for (&id, path) in ids {

@@ -12,8 +12,8 @@
 use candle_core::{DType, Module, ModuleT, Result, Tensor, bail};
 use candle_nn::{BatchNorm, Linear, VarBuilder};
 
-use super::depthwise::{FusedDepthwise, depthwise_conv2d, same_padding};
-use super::pointwise::FusedPointwise;
+use super::depthwise::{depthwise_conv2d, same_padding};
+use super::nhwc::{DepthwiseNhwc, PointwiseNhwc, StemConv};
 
 /// One stage: `repeats` MBConv blocks, the first with `stride` and `c_in -> c_out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +67,12 @@ impl Config {
     }
 }
 
+/// Images per pass of the folded network in [`EfficientNetLite::embed`]: with 2 images the
+/// largest activation (112×112×96 floats each) is ~10 MB, so it stays under glibc's mmap
+/// threshold and is reused instead of being freshly page-faulted per layer, and the kernels
+/// still have enough rows to split across cores. Measured: 2 beat 1, 4 and 32 (bench_embed).
+pub const FOLDED_MICRO_BATCH: usize = 2;
+
 /// How the convolution of a [`ConvBn`] slides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ConvKind {
@@ -99,16 +105,11 @@ enum ConvBn {
         kind: ConvKind,
         relu6: bool,
     },
-    /// BatchNorm folded into the conv (inference only).
-    FoldedDense {
-        weight: Tensor,
-        bias: Tensor,
-        kernel: usize,
-        stride: usize,
-        relu6: bool,
-    },
-    FoldedDepthwise(FusedDepthwise),
-    FoldedPointwise(FusedPointwise),
+    /// BatchNorm folded into the conv (inference only), channels-last: the stem takes the
+    /// NCHW image and returns NHWC (always with ReLU6), the other layers take and return NHWC.
+    FoldedStem(StemConv),
+    FoldedDepthwise(DepthwiseNhwc),
+    FoldedPointwise(PointwiseNhwc),
 }
 
 fn relu6(xs: &Tensor) -> Result<Tensor> {
@@ -149,24 +150,27 @@ impl ConvBn {
         let scale = (gamma / (bn.running_var() + eps)?.sqrt()?)?;
         let bias = (beta - (bn.running_mean() * &scale)?)?;
         let weight = weight.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?;
+        let bias = bias.to_vec1()?;
         Ok(match kind {
-            ConvKind::Dense { kernel, stride } => Self::FoldedDense {
-                weight,
-                bias: bias.reshape((1, c_out, 1, 1))?,
+            ConvKind::Dense { kernel, stride } => Self::FoldedStem(StemConv {
+                weight: weight.permute((2, 3, 1, 0))?.flatten_all()?.to_vec1()?,
+                bias,
+                cin: c_in,
+                cout: c_out,
                 kernel,
                 stride,
-                relu6,
-            },
-            ConvKind::Depthwise { kernel, stride } => Self::FoldedDepthwise(FusedDepthwise {
-                weight: weight.flatten_all()?.to_vec1()?,
-                bias: bias.to_vec1()?,
+            }),
+            ConvKind::Depthwise { kernel, stride } => Self::FoldedDepthwise(DepthwiseNhwc {
+                weight: weight.reshape((c_out, kernel * kernel))?.t()?.flatten_all()?.to_vec1()?,
+                bias,
+                channels: c_out,
                 kernel,
                 stride,
                 relu6,
             }),
-            ConvKind::Pointwise => Self::FoldedPointwise(FusedPointwise {
+            ConvKind::Pointwise => Self::FoldedPointwise(PointwiseNhwc {
                 weight: weight.flatten_all()?.to_vec1()?,
-                bias: bias.to_vec1()?,
+                bias,
                 cin: c_in,
                 cout: c_out,
                 relu6,
@@ -188,11 +192,7 @@ impl ConvBn {
                 let ys = bn.forward_t(&ys, train)?;
                 if *act { relu6(&ys)? } else { ys }
             }
-            Self::FoldedDense { weight, bias, kernel, stride, relu6: act } => {
-                let ys = pad_same(xs, *kernel, *stride)?.conv2d(weight, 0, *stride, 1, 1)?;
-                let ys = ys.broadcast_add(bias)?;
-                if *act { relu6(&ys)? } else { ys }
-            }
+            Self::FoldedStem(op) => xs.contiguous()?.apply_op1_no_bwd(op)?,
             Self::FoldedDepthwise(op) => xs.contiguous()?.apply_op1_no_bwd(op)?,
             Self::FoldedPointwise(op) => {
                 let xs = xs.contiguous()?;
@@ -264,6 +264,7 @@ pub struct EfficientNetLite {
     head: ConvBn,
     fc: Linear,
     config: Config,
+    folded: bool,
 }
 
 impl EfficientNetLite {
@@ -300,7 +301,7 @@ impl EfficientNetLite {
         let (conv, bn) = (vb.pp("_conv_head"), vb.pp("_bn1"));
         let head = ConvBn::new(conv, bn, (c_last, cfg.head), ConvKind::Pointwise, true, load)?;
         let fc = candle_nn::linear(cfg.head, cfg.num_classes, vb.pp("_fc"))?;
-        Ok(Self { stem, blocks, stage_starts, head, fc, config: cfg.clone() })
+        Ok(Self { stem, blocks, stage_starts, head, fc, config: cfg.clone(), folded: fold })
     }
 
     pub fn config(&self) -> &Config {
@@ -317,30 +318,62 @@ impl EfficientNetLite {
         &self.blocks[self.stage_starts[stage]..self.stage_starts[stage + 1]]
     }
 
-    /// Stem and stages `0..stage` (eval mode): the frozen trunk under a fine-tuned tail.
-    /// `forward_until(x, 0)` is the stem output.
-    pub fn forward_until(&self, xs: &Tensor, stage: usize) -> Result<Tensor> {
-        let mut h = self.stem.forward(xs, None, false)?;
+    /// Whether activations between layers are channels-last (the folded network).
+    pub fn is_folded(&self) -> bool {
+        self.folded
+    }
+
+    /// Stem and blocks `0..stage_starts[stage]`, in the network's own layout.
+    fn trunk(&self, xs: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
+        let mut h = self.stem.forward(xs, None, train)?;
         for b in &self.blocks[..self.stage_starts[stage.min(self.num_stages())]] {
-            h = b.forward_t(&h, false)?;
+            h = b.forward_t(&h, train)?;
         }
         Ok(h)
     }
 
-    /// Stages `stage..` and the head, pooled: the (N, 1280) embedding computed from
-    /// `forward_until(x, stage)`. `train` puts BatchNorm in training mode (unfolded model).
-    pub fn forward_from(&self, h: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
+    /// Stages from `stage` on, the head and the global average pool, in the network's layout.
+    fn tail(&self, h: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
         let mut h = h.clone();
         for b in &self.blocks[self.stage_starts[stage.min(self.num_stages())]..] {
             h = b.forward_t(&h, train)?;
         }
-        self.head.forward(&h, None, train)?.mean((2, 3))
+        let h = self.head.forward(&h, None, train)?;
+        if self.folded { h.mean((1, 2)) } else { h.mean((2, 3)) }
     }
 
-    /// The 1280-d globally pooled features of a normalized (N, 3, 224, 224) batch.
+    /// Stem and stages `0..stage` (eval mode): the frozen trunk under a fine-tuned tail, as an
+    /// NCHW tensor whichever way the network was loaded. `forward_until(x, 0)` is the stem
+    /// output.
+    pub fn forward_until(&self, xs: &Tensor, stage: usize) -> Result<Tensor> {
+        let h = self.trunk(xs, stage, false)?;
+        if self.folded { h.permute((0, 3, 1, 2))?.contiguous() } else { Ok(h) }
+    }
+
+    /// Stages `stage..` and the head, pooled: the (N, 1280) embedding computed from the NCHW
+    /// `forward_until(x, stage)`. `train` puts BatchNorm in training mode (unfolded network).
+    pub fn forward_from(&self, h: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
+        if self.folded {
+            self.tail(&h.permute((0, 2, 3, 1))?.contiguous()?, stage, false)
+        } else {
+            self.tail(h, stage, train)
+        }
+    }
+
+    /// The 1280-d globally pooled features of a normalized (N, 3, 224, 224) batch. The folded
+    /// network runs it [`FOLDED_MICRO_BATCH`] images at a time.
     pub fn embed(&self, xs: &Tensor) -> Result<Tensor> {
-        let h = self.forward_until(xs, 0)?;
-        self.forward_from(&h, 0, false)
+        let n = xs.dim(0)?;
+        let micro = FOLDED_MICRO_BATCH;
+        if !self.folded || n <= micro {
+            return self.tail(&self.trunk(xs, 0, false)?, 0, false);
+        }
+        let mut parts = Vec::with_capacity(n.div_ceil(micro));
+        for start in (0..n).step_by(micro) {
+            let x = xs.narrow(0, start, micro.min(n - start))?;
+            parts.push(self.tail(&self.trunk(&x, 0, false)?, 0, false)?);
+        }
+        Tensor::cat(&parts, 0)
     }
 
     /// ImageNet logits of embeddings from [`Self::embed`].
@@ -350,8 +383,8 @@ impl EfficientNetLite {
 
     /// Logits; `train` sets BatchNorm to batch statistics (dropout is left to the caller).
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let h = self.stem.forward(xs, None, train)?;
-        self.classify(&self.forward_from(&h, 0, train)?)
+        let train = train && !self.folded;
+        self.classify(&self.tail(&self.trunk(xs, 0, train)?, 0, train)?)
     }
 }
 

@@ -2,8 +2,8 @@
 //! kernels, preprocessing, and the driver that embeds catalog thumbnails.
 //!
 //! Inference runs the folded network ([`EfficientNetLite::new_folded`]): BatchNorm folded into
-//! the convolutions at load time, the depthwise convolutions on [`depthwise::FusedDepthwise`]
-//! and the 1×1 convolutions on [`pointwise::FusedPointwise`]. Fine-tuning builds the network as
+//! the convolutions at load time, activations channels-last, the stem, depthwise and 1×1
+//! convolutions on the fused kernels of [`nhwc`]. Fine-tuning builds the network as
 //! stored ([`WeightsSource::load_trainable`]) and trains the last stages with
 //! [`EfficientNetLite::forward_from`] on top of frozen [`EfficientNetLite::forward_until`]
 //! features.
@@ -11,7 +11,7 @@
 pub mod depthwise;
 pub mod efficientnet_lite;
 mod embed;
-pub mod pointwise;
+pub mod nhwc;
 pub mod preprocess;
 pub mod weights;
 

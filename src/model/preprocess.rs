@@ -7,6 +7,12 @@
 //! top and bottom), exactly where people stand in group shots and travel photos. Squashing 4:3
 //! to 1:1 distorts shapes by a third, which ImageNet CNNs tolerate well (the reference top-1
 //! classes of the sample photos were computed this way and are reproduced by the tests).
+//!
+//! Measured with `cargo run --release --example preprocess_compare -- DIR`: the sample cat
+//! pasted at the left edge of a 4:3 frame (30% of its width) keeps P(cat) 0.64 whole-frame but
+//! falls to 0.31 center-cropped; on 64 COCO photos the crop is only slightly more confident
+//! (mean top-1 probability 0.404 vs 0.388; same top-1 in 64%, embedding cosine 0.92) — it
+//! favours centred subjects, which is not what a photo-sorting user needs.
 
 use candle_core::{Device, Result, Tensor};
 use fast_image_resize::images::Image;

@@ -3,14 +3,13 @@
 //! as synthetic photos with their prompt and label. Resumable and cancellable.
 
 use std::collections::HashSet;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use candle_core::DType;
-use image::{DynamicImage, ImageFormat, RgbImage};
+use image::{ImageFormat, RgbImage};
 
 use super::SynthError;
 use super::hub::{self, WeightSources};
@@ -18,6 +17,7 @@ use super::models::{DecoderKind, SdModel};
 use super::pipeline::{self, GenerateParams, Pipeline, Stage};
 use crate::catalog::{Catalog, NewSynthetic};
 use crate::config::SeedConfig;
+use crate::ingest::thumbnail::store_resized_thumbnail;
 use crate::library::Library;
 
 /// Long side and JPEG quality of the thumbnails written for seed images (the scan's defaults).
@@ -181,6 +181,8 @@ pub fn generate_seeds_with(
     let total = plans.len();
     let dir = library.synthetic_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Catalog paths are absolute, whatever folder `--library` was given relative to.
+    let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let mut summary = SeedSummary {
         planned: total,
         generated: 0,
@@ -287,8 +289,7 @@ fn catalog_image(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
-    let thumb = write_thumbnail(img, &library.thumbs_dir(), &hash, THUMB_SIZE, THUMB_QUALITY)?;
-    let thumb_rel = thumb.strip_prefix(library.root()).unwrap_or(&thumb).to_path_buf();
+    let thumb = store_resized_thumbnail(library.root(), &hash, img, THUMB_SIZE, THUMB_QUALITY)?;
     catalog.upsert_synthetic(&NewSynthetic {
         path: path.to_path_buf(),
         content_hash: hash,
@@ -296,42 +297,11 @@ fn catalog_image(
         mtime_ns,
         width: img.width(),
         height: img.height(),
-        thumb_path: thumb_rel,
+        thumb_path: thumb.rel_path,
         prompt: plan.prompt.clone(),
         wanted: plan.wanted,
     })?;
     Ok(())
-}
-
-/// Writes `<thumbs_dir>/<hash>.jpg`, at most `size` px on the long side; returns its path.
-/// A stand-in until the ingest module's shared thumbnail writer is merged.
-pub fn write_thumbnail(
-    img: &RgbImage,
-    thumbs_dir: &Path,
-    hash: &str,
-    size: u32,
-    quality: u8,
-) -> Result<PathBuf> {
-    let path = thumbs_dir.join(format!("{hash}.jpg"));
-    if path.is_file() {
-        return Ok(path);
-    }
-    let img = DynamicImage::ImageRgb8(img.clone());
-    let img = if img.width().max(img.height()) > size {
-        img.resize(size, size, image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    let mut buf = Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
-        .encode_image(&img.to_rgb8())
-        .context("cannot encode a thumbnail")?;
-    std::fs::create_dir_all(thumbs_dir)?;
-    let tmp = path.with_extension("jpg.part");
-    std::fs::write(&tmp, buf.get_ref())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
 }
 
 #[cfg(test)]
@@ -380,15 +350,5 @@ mod tests {
         assert_eq!((p.width, p.steps, p.guidance, p.seed), (512, 1, 0.0, 7));
         let p = params_for(&c, SdModel::Sd15, 7);
         assert_eq!((p.steps, p.guidance), (25, 7.5));
-    }
-
-    #[test]
-    fn thumbnails_are_bounded_jpegs_named_by_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let img = RgbImage::from_pixel(768, 384, image::Rgb([10, 200, 30]));
-        let p = write_thumbnail(&img, dir.path(), "abc", 512, 85).unwrap();
-        assert_eq!(p, dir.path().join("abc.jpg"));
-        let t = image::open(&p).unwrap();
-        assert_eq!((t.width(), t.height()), (512, 256));
     }
 }

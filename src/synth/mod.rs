@@ -17,7 +17,7 @@ pub mod tiny;
 
 pub use job::{
     LoadPipeline, SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds,
-    generate_seeds_with, plan_seeds, write_thumbnail,
+    generate_seeds_with, plan_seeds,
 };
 pub use models::{DecoderKind, SdArch, SdModel};
 pub use pipeline::{GenerateParams, Pipeline, Stage};

@@ -13,7 +13,7 @@
 //! [`TaesdDecoder::new`] reads either.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, VarBuilder, conv2d, conv2d_no_bias};
+use candle_nn::VarBuilder;
 
 /// Decoder shape. The published weights are [`TaesdConfig::sd`]; tests use a narrow one.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,20 +52,165 @@ impl TaesdNaming {
     }
 }
 
+/// A 3x3 convolution, stride 1, zero padding 1, computed as nine matrix products over shifted
+/// views of the flattened padded input ("implicit GEMM"). candle's CPU conv2d first rearranges
+/// the input into im2col tiles, which dominates for TAESD's wide, shallow (64-channel) layers
+/// at full image resolution; this needs no rearrangement besides the padding.
+#[derive(Debug, Clone)]
+pub struct Conv3x3 {
+    /// `taps[3 * dy + dx]` is the `(c_out, c_in)` weight matrix of kernel position (dy, dx).
+    taps: Vec<Tensor>,
+    /// `(1, c_out, 1, 1)`.
+    bias: Option<Tensor>,
+    c_out: usize,
+    c_in: usize,
+}
+
+impl Conv3x3 {
+    pub fn new(c_in: usize, c_out: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
+        let init = candle_nn::init::DEFAULT_KAIMING_NORMAL;
+        let w = vb.get_with_hints((c_out, c_in, 3, 3), "weight", init)?;
+        let taps = (0..9)
+            .map(|k| {
+                w.narrow(2, k / 3, 1)?.narrow(3, k % 3, 1)?.squeeze(3)?.squeeze(2)?.contiguous()
+            })
+            .collect::<Result<_>>()?;
+        let bias = if bias {
+            Some(
+                vb.get_with_hints(c_out, "bias", candle_nn::Init::Const(0.0))?
+                    .reshape((1, c_out, 1, 1))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { taps, bias, c_out, c_in })
+    }
+
+    /// The CPU f32 path: the nine products accumulate into one buffer inside the matrix
+    /// multiply (`dst += W_k * shifted input`), so there are no per-tap temporaries to add up.
+    fn forward_cpu_f32(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = xs.dims4()?;
+        if c != self.c_in {
+            return Err(candle_core::Error::Msg(format!(
+                "conv3x3: {c} channels, want {}",
+                self.c_in
+            )));
+        }
+        let (wp, c_out) = (w + 2, self.c_out);
+        let (n, l) = (h * wp, (h + 2) * wp + 2);
+        let input: Vec<f32> = xs.flatten_all()?.to_vec1()?;
+        let taps: Vec<Vec<f32>> =
+            self.taps.iter().map(|t| t.flatten_all()?.to_vec1()).collect::<Result<_>>()?;
+        let bias: Vec<f32> = match &self.bias {
+            Some(bias) => bias.flatten_all()?.to_vec1()?,
+            None => vec![0.0; c_out],
+        };
+        let mut out = vec![0f32; b * c_out * h * w];
+        let mut padded = vec![0f32; c * l];
+        let mut wide = vec![0f32; c_out * n];
+        let threads = gemm::Parallelism::Rayon(rayon::current_num_threads());
+        for bi in 0..b {
+            for ci in 0..c {
+                for y in 0..h {
+                    let src = ((bi * c + ci) * h + y) * w;
+                    let dst = ci * l + (y + 1) * wp + 1;
+                    padded[dst..dst + w].copy_from_slice(&input[src..src + w]);
+                }
+            }
+            for (k, tap) in taps.iter().enumerate() {
+                let off = (k / 3) * wp + k % 3;
+                // SAFETY: dst is c_out x n (row stride n), lhs c_out x c (row stride c), rhs is
+                // c x n with row stride l starting at `off`: its last element is
+                // (c - 1) * l + off + n - 1 <= (c - 1) * l + (h + 2) * wp + 1 < c * l, inside
+                // `padded`. The three buffers do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        c_out,
+                        n,
+                        c,
+                        wide.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        k > 0,
+                        tap.as_ptr(),
+                        1,
+                        c as isize,
+                        padded.as_ptr().add(off),
+                        1,
+                        l as isize,
+                        1.0f32,
+                        1.0f32,
+                        false,
+                        false,
+                        false,
+                        threads,
+                    );
+                }
+            }
+            for (co, &b_co) in bias.iter().enumerate() {
+                for y in 0..h {
+                    let dst = ((bi * c_out + co) * h + y) * w;
+                    let src = co * n + y * wp;
+                    for (o, v) in out[dst..dst + w].iter_mut().zip(&wide[src..src + w]) {
+                        *o = v + b_co;
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, (b, c_out, h, w), xs.device())
+    }
+}
+
+impl Module for Conv3x3 {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+            return self.forward_cpu_f32(xs);
+        }
+        // Any other device or type: the same shifted products with tensor ops.
+        let (b, c, h, w) = xs.dims4()?;
+        let wp = w + 2;
+        // Output pixel (y, x) reads padded pixels (y + dy, x + dx): in the flattened padded
+        // image that is offset y * wp + x + (dy * wp + dx). Computing all y * wp + x (two junk
+        // columns per row, dropped below) makes every tap one contiguous-row slice.
+        let n = h * wp;
+        let padded = xs.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+        let flat = padded.reshape((b, c, (h + 2) * wp))?.pad_with_zeros(2, 0, 2)?;
+        let mut outs = Vec::with_capacity(b);
+        for i in 0..b {
+            let img = flat.get(i)?;
+            let mut acc: Option<Tensor> = None;
+            for (k, tap) in self.taps.iter().enumerate() {
+                let off = (k / 3) * wp + k % 3;
+                let y = tap.matmul(&img.narrow(1, off, n)?)?;
+                acc = Some(match acc {
+                    Some(a) => (a + y)?,
+                    None => y,
+                });
+            }
+            let acc = acc.ok_or_else(|| candle_core::Error::Msg("conv3x3 without taps".into()))?;
+            outs.push(acc.reshape((self.c_out, h, wp))?.narrow(2, 0, w)?);
+        }
+        let out = Tensor::stack(&outs, 0)?;
+        match &self.bias {
+            Some(bias) => out.broadcast_add(bias),
+            None => Ok(out),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Block {
-    conv: [Conv2d; 3],
+    conv: [Conv3x3; 3],
 }
 
 impl Block {
     fn new(c: usize, vb: VarBuilder) -> Result<Self> {
-        let cfg = Conv2dConfig { padding: 1, ..Default::default() };
         let vb = vb.pp("conv");
         Ok(Self {
             conv: [
-                conv2d(c, c, 3, cfg, vb.pp("0"))?,
-                conv2d(c, c, 3, cfg, vb.pp("2"))?,
-                conv2d(c, c, 3, cfg, vb.pp("4"))?,
+                Conv3x3::new(c, c, true, vb.pp("0"))?,
+                Conv3x3::new(c, c, true, vb.pp("2"))?,
+                Conv3x3::new(c, c, true, vb.pp("4"))?,
             ],
         })
     }
@@ -83,7 +228,7 @@ impl Module for Block {
 
 #[derive(Debug, Clone)]
 enum Layer {
-    Conv(Conv2d),
+    Conv(Conv3x3),
     Relu,
     Block(Block),
     Upsample2x,
@@ -109,8 +254,7 @@ impl TaesdDecoder {
             TaesdNaming::Original => (vb, 1),
         };
         let c = cfg.channels;
-        let pad = Conv2dConfig { padding: 1, ..Default::default() };
-        let mut layers = vec![Layer::Conv(conv2d(cfg.latent_channels, c, 3, pad, vb.pp(idx))?)];
+        let mut layers = vec![Layer::Conv(Conv3x3::new(cfg.latent_channels, c, true, vb.pp(idx))?)];
         layers.push(Layer::Relu);
         idx += 2;
         let n_stages = cfg.blocks.len();
@@ -121,10 +265,10 @@ impl TaesdDecoder {
             }
             if stage + 1 < n_stages {
                 layers.push(Layer::Upsample2x);
-                layers.push(Layer::Conv(conv2d_no_bias(c, c, 3, pad, vb.pp(idx + 1))?));
+                layers.push(Layer::Conv(Conv3x3::new(c, c, false, vb.pp(idx + 1))?));
                 idx += 2;
             } else {
-                layers.push(Layer::Conv(conv2d(c, 3, 3, pad, vb.pp(idx))?));
+                layers.push(Layer::Conv(Conv3x3::new(c, 3, true, vb.pp(idx))?));
             }
         }
         Ok(Self { layers })
@@ -203,6 +347,40 @@ mod tests {
         ] {
             assert!(k.contains(&want.to_string()), "{want} missing from {k:?}");
         }
+    }
+
+    #[test]
+    fn shifted_gemm_conv_matches_candle_conv2d() {
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let ours = Conv3x3::new(5, 7, true, vb.pp("c")).unwrap();
+        // Non-zero bias, so that it is checked too.
+        let bias = varmap.data().lock().unwrap()["c.bias"].clone();
+        bias.set(&Tensor::randn(0f32, 1.0, 7, &dev).unwrap()).unwrap();
+        let ours = Conv3x3 { bias: Some(bias.as_tensor().reshape((1, 7, 1, 1)).unwrap()), ..ours };
+        let w = varmap.data().lock().unwrap()["c.weight"].as_tensor().clone();
+        let theirs = candle_nn::Conv2d::new(
+            w,
+            Some(bias.as_tensor().clone()),
+            candle_nn::Conv2dConfig { padding: 1, ..Default::default() },
+        );
+        let x = Tensor::randn(0f32, 1.0, (2, 5, 6, 9), &dev).unwrap();
+        let a = ours.forward(&x).unwrap();
+        let b = theirs.forward(&x).unwrap();
+        assert_eq!(a.dims(), b.dims());
+        let diff: f32 = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(diff < 1e-4, "{diff}");
+        // The tensor-op path (other devices and types) agrees too.
+        let x64 = x.to_dtype(DType::F64).unwrap();
+        let ours64 = Conv3x3 {
+            taps: ours.taps.iter().map(|t| t.to_dtype(DType::F64).unwrap()).collect(),
+            bias: ours.bias.as_ref().map(|t| t.to_dtype(DType::F64).unwrap()),
+            ..ours.clone()
+        };
+        let c = ours64.forward(&x64).unwrap().to_dtype(DType::F32).unwrap();
+        let diff: f32 = (&c - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(diff < 1e-4, "{diff}");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! networks with random weights. Everything runs in well under a second, needs no download,
 //! and produces noise-like pictures: it exercises the plumbing, not image quality.
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::VarBuilder;
+use candle_nn::var_builder::SimpleBackend;
 use tokenizers::Tokenizer;
 
 use super::SynthError;
@@ -80,18 +81,49 @@ pub fn tiny_vocab_size() -> usize {
     TINY_WORDS.len() + 4
 }
 
-/// A [`Pipeline`] of [`SdArch::tiny`] networks with candle's default random initialisation.
+/// Weights made up on request with each layer's default initialisation (Kaiming for convs and
+/// linears, ones/zeros for norms), as plain tensors. Unlike a `VarMap`'s trainable variables
+/// they record no autograd graph, so a forward pass frees its activations as it goes (with
+/// variables, a 512 px UNet step keeps every activation alive: tens of GB).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomWeights;
+
+impl SimpleBackend for RandomWeights {
+    fn get(
+        &self,
+        s: Shape,
+        _name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        Ok(h.var(s, dtype, dev)?.as_detached_tensor())
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        Err(candle_core::Error::CannotFindTensor { path: name.to_string() })
+    }
+
+    fn contains_tensor(&self, _name: &str) -> bool {
+        false
+    }
+}
+
+/// A [`VarBuilder`] over [`RandomWeights`].
+pub fn random_weights(dtype: DType, dev: &Device) -> VarBuilder<'static> {
+    VarBuilder::from_backend(Box::new(RandomWeights), dtype, dev.clone())
+}
+
+/// A [`Pipeline`] of [`SdArch::tiny`] networks with random weights.
 pub fn tiny_pipeline(decoder: DecoderKind) -> Result<Pipeline, SynthError> {
-    let dev = Device::Cpu;
-    let vb = |map: &VarMap| VarBuilder::from_varmap(map, DType::F32, &dev);
-    let (clip, unet, dec) = (VarMap::new(), VarMap::new(), VarMap::new());
+    let vb = random_weights(DType::F32, &Device::Cpu);
     Pipeline::new(
         SdArch::tiny(tiny_vocab_size()),
         tiny_tokenizer()?,
-        vb(&clip),
-        vb(&unet),
+        vb.clone(),
+        vb.clone(),
         decoder,
-        vb(&dec),
+        vb,
     )
 }
 

@@ -1,0 +1,48 @@
+//! `photosift seed` end to end through the binary, without weights: the dry-run plan, the
+//! message when there are no prompts, and the offline message naming the files to fetch.
+
+use std::process::Command;
+
+fn photosift(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_photosift"))
+        .current_dir(dir)
+        .env("HF_HOME", dir.join("hf"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn seed_dry_run_lists_the_plan_and_offline_run_says_what_to_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[seed]\nwant = [\"two friends on a mountain\"]\ndont_want = [\"blurry receipt\"]\n\
+         images_per_prompt = 2\n",
+    )
+    .unwrap();
+    let out = photosift(dir.path(), &["--library", "lib", "seed", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(plan.lines().count(), 4, "{plan}");
+    assert!(
+        plan.contains("want-two-friends-on-a-mountain-") && plan.contains("avoid-blurry-receipt-")
+    );
+    assert!(plan.lines().all(|l| l.starts_with("to generate")), "{plan}");
+
+    let out = photosift(dir.path(), &["--library", "lib", "seed", "--offline"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("https://huggingface.co/stabilityai/sd-turbo/resolve/main/"), "{err}");
+    assert!(err.contains("models/hub"), "{err}");
+}
+
+#[test]
+fn seed_without_prompts_explains_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let out = photosift(dir.path(), &["--library", "lib", "seed"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[seed]") && err.contains("want ="), "{err}");
+}

@@ -190,7 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { no_tui }) => {
             demo(&library, &config)?;
             if !no_tui {
-                photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+                photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
             }
         }
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {

@@ -65,6 +65,11 @@ impl JobContext {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// The cancel flag itself, for work that polls an `AtomicBool`.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+
     /// Reports progress (`fraction` in 0..1). Cheap to call often: a message goes out only when
     /// the note changed, or the fraction moved and the last message is old enough.
     pub fn progress(&self, fraction: f32, note: &str) {
@@ -132,9 +137,10 @@ impl<T: Send + 'static> Jobs<T> {
         };
         let this = self.clone();
         let owned = name.to_owned();
-        let spawned = std::thread::Builder::new()
-            .name(format!("job-{name}"))
-            .spawn(move || this.run_loop(owned, work, cancel));
+        let spawned = std::thread::Builder::new().name(format!("job-{name}")).spawn(move || {
+            lower_thread_priority();
+            this.run_loop(owned, work, cancel)
+        });
         if let Err(err) = spawned {
             if let Some(slot) = self.lock().get_mut(name) {
                 slot.running = false;
@@ -166,7 +172,9 @@ impl<T: Send + 'static> Jobs<T> {
             {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(err)) => Err(format!("{err:#}")),
-                Err(_) => Err(format!("the {name} job crashed (see the log)")),
+                Err(payload) => {
+                    Err(format!("the {name} job crashed: {}", panic_message(&*payload)))
+                }
             };
             let elapsed = ctx.started.elapsed();
             (self.notify)(JobMsg::Done { name: name.clone(), result, elapsed });
@@ -203,6 +211,26 @@ impl<T: Send + 'static> Jobs<T> {
             slot.next = None;
             slot.cancel.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// The message of a caught panic.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// Makes the calling thread yield to the UI thread: decoding previews, ordering queues and
+/// training must never make a keystroke wait for a CPU. Best effort (Linux thread nice).
+pub fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: two system calls about the calling thread; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
@@ -264,7 +292,8 @@ mod tests {
         jobs.start("a", Box::new(|_| anyhow::bail!("no labels yet"))).unwrap();
         assert_eq!(wait_done(&rx).1, Err("no labels yet".into()));
         jobs.start("b", Box::new(|_| panic!("boom"))).unwrap();
-        assert!(wait_done(&rx).1.unwrap_err().contains("crashed"));
+        let err = wait_done(&rx).1.unwrap_err();
+        assert!(err.contains("crashed") && err.contains("boom"), "{err}");
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
         jobs.start(
             "c",

@@ -228,34 +228,3 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
     bar.finish_and_clear();
     eval_catalog(config, &catalog, photosift::model::BACKBONE_ID, args)
 }
-
-/// The TUI's retrain key: a job that trains a new model version on its own catalog connection
-/// and scores every photo, reporting progress to the status line.
-pub fn retrain_job(library: &Library, config: &Config) -> photosift::tui::JobFactory {
-    let (library, config) = (library.clone(), config.clone());
-    Box::new(move || {
-        let (library, config) = (library.clone(), config.clone());
-        Box::new(move |ctx: &photosift::jobs::JobContext| {
-            let mut catalog = library.open_catalog()?;
-            let backbone = current_backbone(&catalog)?;
-            let report = learn::train_and_score(&mut catalog, &config, &backbone, &|f, what| {
-                ctx.progress(f, what);
-            })?;
-            let auc = report.cv_auc.map_or("-".to_owned(), |a| format!("{a:.2}"));
-            let mut summary = format!(
-                "model {}: {} yes / {} no, CV AUC {auc}",
-                report.model.0, report.n_positive, report.n_negative
-            );
-            if let Some(note) = &report.note {
-                summary.push_str(&format!(" ({note})"));
-            }
-            Ok(photosift::tui::JobOutput::Trained {
-                summary,
-                model: Some(photosift::tui::state::ModelSummary {
-                    version: report.model.0,
-                    auc: report.cv_auc,
-                }),
-            })
-        })
-    })
-}

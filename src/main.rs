@@ -14,6 +14,7 @@ use photosift::print_check::PrintSpec;
 mod cli_embed;
 mod cli_scan;
 mod learn_cmd;
+mod tui_jobs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -172,7 +173,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
         Some(Command::Eval(args)) => learn_cmd::eval_dir(&config, &args)?,
         Some(Command::Label) | None => {
-            photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+            photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
             let mut seed = config.seed.clone();
@@ -193,7 +194,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { no_tui }) => {
             demo(&library, &config)?;
             if !no_tui {
-                photosift::tui::run(&library, &config, tui_services(&library, &config))?;
+                photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
             }
         }
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
@@ -207,14 +208,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The background jobs the TUI's keys start (R retrain, G seed generation).
-fn tui_services(library: &Library, config: &Config) -> photosift::tui::Services {
-    photosift::tui::Services {
-        retrain: Some(learn_cmd::retrain_job(library, config)),
-        ..Default::default()
-    }
 }
 
 fn seed_command(

@@ -38,7 +38,8 @@ fn open(dir: &std::path::Path, n: usize, services: Services) -> App<TestBackend>
     let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let mut app =
         App::new(terminal, library, Config::default(), Picker::halfblocks(), services).unwrap();
-    assert!(app.pump_until(WAIT, |a| a.photo_ready()).unwrap(), "first photo never showed");
+    let ready = |a: &App<TestBackend>| a.state().complete && a.photo_ready();
+    assert!(app.pump_until(WAIT, ready).unwrap(), "first photo never showed");
     app
 }
 
@@ -48,11 +49,11 @@ fn keys_label_photos_and_the_next_one_is_ready() {
     let mut app = open(dir.path(), 10, Services::default());
     assert!(screen(&app).contains("IMG_0001.jpg"));
     press(&app, KeyCode::Char('w'));
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).pos == 1).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).done == 1).unwrap());
     assert!(app.pump_until(WAIT, |a| a.photo_ready()).unwrap());
     press(&app, KeyCode::Down);
     press(&app, KeyCode::Char('d'));
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).pos == 3).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).done == 3).unwrap());
     assert!(app.pump_until(WAIT, |a| a.photo_ready()).unwrap());
     let s = screen(&app);
     assert!(s.contains("IMG_0004.jpg") && s.contains("yes 1 no 1 skip 1"), "{s}");
@@ -63,7 +64,7 @@ fn keys_label_photos_and_the_next_one_is_ready() {
     assert_eq!(values, vec![LabelValue::Yes, LabelValue::No, LabelValue::Skip]);
 
     press(&app, KeyCode::Char('a'));
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).pos == 2).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).done == 2).unwrap());
     assert_eq!(cat.label_counts().unwrap().kind_skip, 0);
     press(&app, KeyCode::Char('q'));
     assert!(app.pump_until(WAIT, |a| a.state().quit).unwrap());
@@ -128,7 +129,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
     assert!(app.pump_until(WAIT, |a| screen(a).contains("retrain 50% training")).unwrap());
     // Labeling goes on while it trains.
     press(&app, KeyCode::Char('w'));
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).pos == 1).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).done == 1).unwrap());
     tx.send(()).unwrap();
     assert!(app.pump_until(WAIT, |a| screen(a).contains("trained model v7")).unwrap());
     // The rebuilt queues keep the photo on screen (IMG_0002) first.
@@ -153,7 +154,7 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
         Services::default(),
     )
     .unwrap();
-    assert!(app.pump_until(WAIT, |a| a.state().loaded && a.photo_ready()).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().complete && a.photo_ready()).unwrap());
     press(&app, KeyCode::Tab);
     assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("BEST")).unwrap());
     let s = screen(&app);
@@ -163,15 +164,34 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
     );
     press(&app, KeyCode::Char('w'));
     press(&app, KeyCode::Char('x'));
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).pos == 2).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).done == 2).unwrap());
     let cat = library.open_catalog().unwrap();
     let print = cat.current_labels(LabelKind::Print).unwrap();
     assert_eq!(print, vec![(ids[0], LabelValue::Yes), (ids[1], LabelValue::No)]);
     assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(ids[1], LabelValue::No)]);
     // A undoes X as one decision: both labels go.
     press(&app, KeyCode::Left);
-    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).pos == 1).unwrap());
+    assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).done == 1).unwrap());
     assert!(cat.current_labels(LabelKind::Kind).unwrap().is_empty());
     assert_eq!(cat.current_labels(LabelKind::Print).unwrap(), vec![(ids[0], LabelValue::Yes)]);
     assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("IMG_0002")).unwrap());
+}
+
+#[test]
+fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 2, 2, (200, 150));
+    std::fs::write(dir.path().join("thumbs/t0000.jpg"), b"not a jpeg").unwrap();
+    let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut app = App::new(
+        terminal,
+        library.clone(),
+        Config::default(),
+        Picker::halfblocks(),
+        Services::default(),
+    )
+    .unwrap();
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("[photo cannot be shown]")).unwrap());
+    let cat = library.open_catalog().unwrap();
+    assert_eq!(cat.photo(ids[0]).unwrap().unwrap().state, PhotoState::Ok);
 }

@@ -21,7 +21,7 @@ use crate::library::Library;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_QUICK_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -108,12 +108,13 @@ where
             frames: 0,
         };
         // A quick order by score first, so the first photo shows at once; the full order
-        // (embeddings: diversity, bursts) follows and keeps that photo on screen.
+        // (embeddings: diversity, bursts) runs after it on the same job, so the two do not
+        // compete for the CPU, and keeps that photo on screen.
         let (library, config) = (app.library.clone(), app.config.clone());
         let quick: JobFn<JobOutput> = Box::new(move |_| {
             source::load_queues(&library, &config, false).map(|d| JobOutput::Queues(Box::new(d)))
         });
-        if let Some(msg) = app.start_job(JOB_QUICK_QUEUES, quick, false) {
+        if let Some(msg) = app.start_job(JOB_QUEUES, quick, false) {
             app.apply(msg);
         }
         app.run_effects(vec![Effect::RebuildQueues]);
@@ -214,15 +215,16 @@ where
             }
             AppEvent::Input(_) => {}
             AppEvent::Preview(msg) => {
-                let (photo, size, missing) = match &msg {
+                let (photo, size, gone) = match &msg {
                     PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
-                    PreviewMsg::Missing { photo, size, .. } => (*photo, *size, true),
+                    PreviewMsg::Missing { photo, size, gone, .. } => (*photo, *size, *gone),
                 };
                 self.previews.insert(msg);
                 if self.state.current() == Some(photo) || size == view::strip_cell() {
                     self.dirty = true;
                 }
-                if missing {
+                // Files that are there but do not decode get the placeholder, not the mark.
+                if gone {
                     self.apply(Msg::PhotoMissing(photo));
                 }
             }

@@ -42,6 +42,7 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
 
     // Installs a panic hook that restores the terminal before the panic message prints.
     let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    only_the_ui_thread_restores_on_panic();
     let result = (|| {
         let picker = make_picker(graphics);
         let mut app = App::new(terminal, library.clone(), config.clone(), picker, services)?;
@@ -55,6 +56,21 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
 /// How long the terminal may take to say what graphics it supports. A local terminal answers
 /// in a millisecond; this only matters where nothing answers at all.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// A panic on the UI thread restores the terminal and prints as usual; one on a job or
+/// preview thread is caught there and reported in the status bar, so it must neither tear
+/// down the screen of a session that goes on nor print over it.
+fn only_the_ui_thread_restores_on_panic() {
+    let ui = std::thread::current().id();
+    let restore_and_print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui {
+            restore_and_print(info);
+        } else {
+            tracing::debug!("background thread panicked: {info}");
+        }
+    }));
+}
 
 /// `[tui] graphics`: `None` = ask the terminal.
 fn graphics_choice(name: &str) -> Result<Option<ProtocolType>> {

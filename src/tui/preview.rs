@@ -30,11 +30,12 @@ pub enum PreviewMsg {
         size: Size,
         protocol: Box<Protocol>,
     },
-    /// Neither the thumbnail nor the original could be read.
+    /// Neither the thumbnail nor the original could be read; `gone`: neither file exists.
     Missing {
         photo: PhotoId,
         size: Size,
         reason: String,
+        gone: bool,
     },
 }
 
@@ -76,9 +77,10 @@ impl PreviewWorker {
             let shared = shared.clone();
             let picker = picker.clone();
             let notify = notify.clone();
-            std::thread::Builder::new()
-                .name(format!("preview-{i}"))
-                .spawn(move || worker_loop(&shared, &picker, &*notify))?;
+            std::thread::Builder::new().name(format!("preview-{i}")).spawn(move || {
+                crate::jobs::lower_thread_priority();
+                worker_loop(&shared, &picker, &*notify)
+            })?;
         }
         Ok(Self { shared })
     }
@@ -117,7 +119,15 @@ fn worker_loop(shared: &(Mutex<Pending>, Condvar), picker: &Picker, notify: &dyn
                 p = cvar.wait(p).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let msg = make_preview(picker, &req);
+        // A decoder that panics on a broken file must not take the worker down with it.
+        let msg =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_preview(picker, &req)))
+                .unwrap_or_else(|payload| PreviewMsg::Missing {
+                    photo: req.photo,
+                    size: req.size,
+                    reason: format!("cannot decode: {}", crate::jobs::panic_message(&*payload)),
+                    gone: false,
+                });
         lock.lock()
             .unwrap_or_else(|e| e.into_inner())
             .in_flight
@@ -149,12 +159,20 @@ pub fn make_preview(picker: &Picker, req: &PreviewRequest) -> PreviewMsg {
     };
     let image = match image {
         Ok(img) => img,
-        Err(reason) => return PreviewMsg::Missing { photo, size, reason },
+        Err(reason) => {
+            let gone = !req.original.exists() && req.thumb.as_deref().is_none_or(|t| !t.exists());
+            return PreviewMsg::Missing { photo, size, reason, gone };
+        }
     };
     let image = shrink_for(picker, image, size);
     match picker.new_protocol(image, size, Resize::Scale(Some(FilterType::Triangle))) {
         Ok(protocol) => PreviewMsg::Ready { photo, size, protocol: Box::new(protocol) },
-        Err(err) => PreviewMsg::Missing { photo, size, reason: format!("cannot encode: {err}") },
+        Err(err) => PreviewMsg::Missing {
+            photo,
+            size,
+            reason: format!("cannot encode: {err}"),
+            gone: false,
+        },
     }
 }
 
@@ -205,7 +223,7 @@ impl PreviewCache {
             PreviewMsg::Ready { photo, size, protocol } => {
                 self.map.insert((photo, key(size)), Preview::Ready(protocol));
             }
-            PreviewMsg::Missing { photo, size, reason } => {
+            PreviewMsg::Missing { photo, size, reason, .. } => {
                 self.map.insert((photo, key(size)), Preview::Missing(reason));
             }
         }

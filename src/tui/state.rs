@@ -15,8 +15,6 @@ use super::keymap::{Action, Keymap};
 pub const JOB_RETRAIN: &str = "retrain";
 pub const JOB_SEED: &str = "seed";
 pub const JOB_QUEUES: &str = "queues";
-/// The quick first order at startup (no embeddings).
-pub const JOB_QUICK_QUEUES: &str = "queues-quick";
 
 /// The two questions the user answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -469,7 +467,7 @@ fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>)
     match result {
         Err(err) => {
             state.last_error = Some(format!("{name}: {err}"));
-            if name == JOB_QUEUES || name == JOB_QUICK_QUEUES {
+            if name == JOB_QUEUES {
                 state.loaded = true;
             }
             Vec::new()

@@ -144,7 +144,12 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
             frame.render_widget(Image::new(protocol), rect);
         }
         Some(Preview::Missing(reason)) => {
-            let text = format!("[photo missing]\n\n{reason}\n\nThe catalog marks it missing.");
+            let missing = state.photos.get(&photo).is_some_and(|i| i.missing);
+            let text = if missing {
+                format!("[photo missing]\n\n{reason}\n\nThe catalog marks it missing.")
+            } else {
+                format!("[photo cannot be shown]\n\n{reason}")
+            };
             let p = Paragraph::new(text).wrap(Wrap { trim: true }).red();
             frame.render_widget(p.block(Block::bordered()), centered(area, 60, 8));
         }
@@ -278,7 +283,12 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let sep = Span::styled(" │ ", Style::new().dark_gray());
     let mut first = vec![
         Span::styled(mode, Style::new().black().on_cyan().bold()),
-        Span::raw(format!(" {}/{} ", q.pos + usize::from(q.current().is_some()), q.entries.len())),
+        // Counted over this session's decisions, so a rebuilt queue does not reset it.
+        Span::raw(format!(
+            " {}/{} ",
+            q.done + usize::from(q.current().is_some()),
+            q.done + q.remaining()
+        )),
         Span::styled(format!("({} left)", q.remaining()), Style::new().dark_gray()),
     ];
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {

@@ -1,0 +1,76 @@
+//! The labeling TUI's background jobs, connected to the library: R retrains and rescores
+//! (learn), G generates synthetic seed images (synth). Progress goes to the status bar.
+
+use anyhow::{Result, bail};
+use photosift::config::Config;
+use photosift::jobs::{JobContext, JobFn};
+use photosift::library::Library;
+use photosift::synth::{SeedPhase, SeedProgress, Stage};
+use photosift::tui::state::ModelSummary;
+use photosift::tui::{JobOutput, Services};
+
+use crate::learn_cmd;
+
+pub fn services(library: &Library, config: &Config) -> Services {
+    let (lib, cfg) = (library.clone(), config.clone());
+    let retrain = Box::new(move || -> JobFn<JobOutput> {
+        let (lib, cfg) = (lib.clone(), cfg.clone());
+        Box::new(move |ctx: &JobContext| retrain(&lib, &cfg, ctx))
+    });
+    let (lib, cfg) = (library.clone(), config.clone());
+    let seed = Box::new(move || -> JobFn<JobOutput> {
+        let (lib, cfg) = (lib.clone(), cfg.clone());
+        Box::new(move |ctx: &JobContext| seed(&lib, &cfg, ctx))
+    });
+    Services { retrain: Some(retrain), seed: Some(seed) }
+}
+
+fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
+    let mut catalog = library.open_catalog()?;
+    let backbone = learn_cmd::current_backbone(&catalog)?;
+    let r = photosift::learn::train_and_score(&mut catalog, config, &backbone, &|f, what| {
+        ctx.progress(f, what)
+    })?;
+    let auc = r.cv_auc.map_or("AUC – (too few labels)".to_owned(), |a| format!("AUC {a:.2}"));
+    let note = r.note.map(|n| format!(" ({n})")).unwrap_or_default();
+    Ok(JobOutput::Trained {
+        summary: format!(
+            "model v{}: {} yes, {} no, {} seed images, {auc}; {} photos rescored{note}",
+            r.model.0, r.n_positive, r.n_negative, r.n_synthetic, r.scored
+        ),
+        model: Some(ModelSummary { version: r.model.0, auc: r.cv_auc }),
+    })
+}
+
+fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
+    if photosift::synth::plan_seeds(&config.seed).is_empty() {
+        bail!("no seed prompts: add `want` and `dont_want` lists to [seed] in config.toml");
+    }
+    let mut catalog = library.open_catalog()?;
+    let progress = |p: SeedProgress| {
+        let note = match p.phase {
+            SeedPhase::Loading(msg) => msg,
+            SeedPhase::Generating { prompt, stage, .. } => match stage {
+                Stage::TextEncoder => format!("{prompt:?}: text encoder"),
+                Stage::Denoise { step, steps } => format!("{prompt:?}: step {}/{steps}", step + 1),
+                Stage::Decode => format!("{prompt:?}: decoding"),
+            },
+            SeedPhase::Saved { .. } => format!("{}/{} images", p.done, p.total),
+        };
+        ctx.progress(p.done as f32 / p.total.max(1) as f32, &note);
+    };
+    let s = photosift::synth::generate_seeds(
+        &mut catalog,
+        library,
+        &config.seed,
+        &progress,
+        ctx.cancel_flag(),
+    )?;
+    Ok(JobOutput::Seeded(format!(
+        "seed images: {} generated, {} already there, {} planned{}; press R to train with them",
+        s.generated,
+        s.existing,
+        s.planned,
+        if s.cancelled { " (stopped)" } else { "" }
+    )))
+}

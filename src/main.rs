@@ -189,7 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if offline {
                 seed.download = false;
             }
-            seed_command(&library, &seed, dry_run)?;
+            seed_command(&library, &config, &seed, dry_run)?;
         }
         Some(Command::Demo { no_tui }) => {
             demo(&library, &config)?;
@@ -212,6 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn seed_command(
     library: &Library,
+    config: &Config,
     seed: &photosift::config::SeedConfig,
     dry_run: bool,
 ) -> Result<()> {
@@ -274,7 +275,8 @@ fn seed_command(
         format_duration(summary.elapsed),
     );
     println!("they are in {}", library.synthetic_dir().display());
-    Ok(())
+    // Training reads embeddings: embed the new images now, as a scan does.
+    cli_embed::run(config, library)
 }
 
 fn format_duration(d: std::time::Duration) -> String {

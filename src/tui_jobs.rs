@@ -67,9 +67,10 @@ fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutpu
         ctx.cancel_flag(),
     )?;
     // Training reads embeddings: embed the new images before saying they are ready.
-    let embedded = photosift::model::embed_missing(&mut catalog, library, &config.model, &|d, t| {
-        ctx.progress(d as f32 / t.max(1) as f32, &format!("embedding seed images {d}/{t}"))
-    })?;
+    let embedded =
+        photosift::model::embed_missing(&mut catalog, library, &config.model, &|d, t| {
+            ctx.progress(d as f32 / t.max(1) as f32, &format!("embedding seed images {d}/{t}"))
+        })?;
     tracing::debug!(embedded = embedded.embedded, "seed images embedded");
     Ok(JobOutput::Seeded(format!(
         "seed images: {} generated, {} already there, {} planned{}; press R to train with them",

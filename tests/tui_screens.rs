@@ -271,3 +271,24 @@ fn previews_fit_the_photo_area() {
     assert!(cache.contains(PhotoId(1), photo.as_size()));
     assert!(!cache.contains(PhotoId(1), Size::new(10, 10)));
 }
+
+#[test]
+fn best_mode_flags_a_photo_too_small_to_print() {
+    let f = fixture();
+    let mut s = loaded(&f, 4, &[0, 1], true);
+    s.print = photosift::print_check::PrintSpec::from_config("20x30cm", 300).unwrap();
+    update(&mut s, Msg::Action(Action::SwitchMode));
+    // 4032 x 3024 px is enough for 20x30 cm at 300 dpi (2362 x 3543 px)...
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("20x30cm at 300 dpi: ok"), "{screen}");
+    // ...a 1600 x 1200 px photo is not.
+    let current = s.current().unwrap();
+    let info = s.photos.get_mut(&current).unwrap();
+    (info.width, info.height) = (Some(1600), Some(1200));
+    let screen = render(&s, 100, 30);
+    // (The side panel wraps the line.)
+    assert!(screen.contains("too small for 20x30cm") && screen.contains("135 dpi"), "{screen}");
+    // Ambiguous mode asks another question: no print check there.
+    update(&mut s, Msg::Action(Action::SwitchMode));
+    assert!(!render(&s, 100, 30).contains("dpi"));
+}

@@ -17,6 +17,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
+use crate::print_check::PrintSpec;
 
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
@@ -91,7 +92,11 @@ where
                 let _ = tx.send(AppEvent::Job(m));
             }
         });
-        let state = State::new(keymap, config.train.retrain_every);
+        let mut state = State::new(keymap, config.train.retrain_every);
+        match PrintSpec::from_config(&config.export.print_size, config.export.dpi) {
+            Ok(spec) => state.print = spec,
+            Err(e) => state.last_error = Some(format!("[export] print_size: {e}")),
+        }
         let mut app = Self {
             terminal,
             state,

@@ -243,6 +243,8 @@ pub struct State {
     labels_since_train: u32,
     /// Best mode: the burst group of the last pick, to offer passing the rest.
     pub last_pick_group: Option<usize>,
+    /// The print size picks are checked against (`[export] print_size`), shown in best mode.
+    pub print: Option<crate::print_check::PrintSpec>,
     pub quit: bool,
 }
 
@@ -265,6 +267,7 @@ impl State {
             retrain_every,
             labels_since_train: 0,
             last_pick_group: None,
+            print: None,
             quit: false,
         }
     }

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 use ratatui_image::Image;
 
 use crate::catalog::PhotoId;
+use crate::print_check::PrintCheck;
 
 use super::keymap::Action;
 use super::preview::{Preview, PreviewCache};
@@ -246,6 +247,14 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State) {
     lines.push(Line::default());
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
         photo_lines(info, &mut lines);
+        if let (Mode::Best, Some(spec)) = (state.mode, &state.print) {
+            lines.push(match spec.check(info.width, info.height) {
+                PrintCheck::TooSmall { dpi, .. } => Line::from(
+                    format!("too small for {} (prints at {dpi} dpi)", spec.size).red().bold(),
+                ),
+                check => Line::from(format!("{spec}: {check}")),
+            });
+        }
     }
     let rest = state.burst_rest();
     if rest > 0 {

@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use photosift::config::Config;
-use photosift::export::{ExportEvent, ExportOptions};
+use photosift::export::ExportOptions;
 use photosift::library::Library;
 use photosift::print_check::PrintSpec;
 
-mod cli_embed;
-mod cli_scan;
-mod learn_cmd;
-mod tui_jobs;
+mod cli;
+
+use cli::{learn, tui_jobs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,14 +67,14 @@ enum Command {
     /// Print the next photos of a queue, one per line: p, [burst group,] path.
     Queue {
         #[arg(long, value_enum, default_value = "ambiguous")]
-        mode: learn_cmd::QueueMode,
+        mode: learn::QueueMode,
         /// How many.
         #[arg(short, default_value_t = 20)]
         n: usize,
     },
     /// Label-efficiency simulation against known answers: scans DIR into a temporary
     /// library, then lets each strategy ask an oracle; prints a table and writes a plot.
-    Eval(learn_cmd::EvalArgs),
+    Eval(learn::EvalArgs),
     /// The labeling TUI (also what `photosift` alone opens): one photo at a time, W/A/S/D.
     Label,
     /// Generate synthetic seed images from the [seed] prompts in config.toml (Stable Diffusion
@@ -161,17 +160,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
             let mut scan_cfg = config.scan.clone();
             scan_cfg.include_hidden |= hidden;
-            cli_scan::run(&library, &dirs, &scan_cfg)?;
+            cli::scan::run(&library, &dirs, &scan_cfg)?;
             if config.scan.embed && !no_embed {
-                cli_embed::run(&config, &library)?;
+                cli::embed::run(&config, &library)?;
             }
         }
-        Some(Command::Status { errors }) => cli_scan::status(&library, errors)?,
-        Some(Command::Embed) => cli_embed::run(&config, &library)?,
-        Some(Command::Train) => learn_cmd::train(&config, &library)?,
-        Some(Command::Score) => learn_cmd::score(&library)?,
-        Some(Command::Queue { mode, n }) => learn_cmd::print_queue(&config, &library, mode, n)?,
-        Some(Command::Eval(args)) => learn_cmd::eval_dir(&config, &args)?,
+        Some(Command::Status { errors }) => cli::scan::status(&library, errors)?,
+        Some(Command::Embed) => cli::embed::run(&config, &library)?,
+        Some(Command::Train) => learn::train(&config, &library)?,
+        Some(Command::Score) => learn::score(&library)?,
+        Some(Command::Queue { mode, n }) => learn::print_queue(&config, &library, mode, n)?,
+        Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
         Some(Command::Label) | None => {
             photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
         }
@@ -189,10 +188,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if offline {
                 seed.download = false;
             }
-            seed_command(&library, &config, &seed, dry_run)?;
+            cli::seed::run(&library, &config, &seed, dry_run)?;
         }
         Some(Command::Demo { no_tui }) => {
-            demo(&library, &config)?;
+            cli::demo::run(&library, &config)?;
             if !no_tui {
                 photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
             }
@@ -204,162 +203,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
             .context("bad print size (--print-size, or [export] print_size in the config)")?;
             let options = ExportOptions { dest, print, contact_sheet: !no_contact_sheet };
-            export(&library, &options)?;
+            cli::export::run(&library, &options)?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn seed_command(
-    library: &Library,
-    config: &Config,
-    seed: &photosift::config::SeedConfig,
-    dry_run: bool,
-) -> Result<()> {
-    use std::sync::atomic::AtomicBool;
-
-    use anyhow::bail;
-    use photosift::synth::{SeedPhase, Stage, generate_seeds, plan_seeds};
-
-    let plans = plan_seeds(seed);
-    if plans.is_empty() {
-        bail!(
-            "no seed prompts: add them to the [seed] section of your config.toml, e.g.\n  \
-             [seed]\n  want = [\"two friends on a mountain\", \"hummingbird on a flower\"]\n  \
-             dont_want = [\"blurry screenshot of a receipt\"]"
-        );
-    }
-    if dry_run {
-        for p in &plans {
-            let path = library.synthetic_dir().join(&p.file_name);
-            let state = if path.is_file() { "exists" } else { "to generate" };
-            let list = if p.wanted { "want" } else { "dont_want" };
-            println!("{state:12} {list:9} #{} {:?}  {}", p.index, p.prompt, path.display());
-        }
-        return Ok(());
-    }
-    let mut catalog = library.open_catalog()?;
-    let bar = indicatif::ProgressBar::new(plans.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let progress = |p: photosift::synth::SeedProgress| {
-        bar.set_position(p.done as u64);
-        let eta = p.eta.map(|d| format!(" | ETA {}", format_duration(d))).unwrap_or_default();
-        match p.phase {
-            SeedPhase::Loading(msg) => bar.set_message(msg),
-            SeedPhase::Generating { prompt, index, stage, .. } => {
-                let stage = match stage {
-                    Stage::TextEncoder => "text encoder".to_string(),
-                    Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
-                    Stage::Decode => "decoding".to_string(),
-                };
-                bar.set_message(format!("{prompt:?} #{index}: {stage}{eta}"));
-            }
-            SeedPhase::Saved { .. } => bar.set_message(eta),
-        }
-    };
-    let summary = generate_seeds(&mut catalog, library, seed, &progress, &AtomicBool::new(false))?;
-    bar.finish_and_clear();
-    println!(
-        "seed images: {} generated, {} already there{}, {} planned; in {}",
-        summary.generated,
-        summary.existing,
-        if summary.recovered > 0 {
-            format!(", {} recovered from an interrupted run", summary.recovered)
-        } else {
-            String::new()
-        },
-        summary.planned,
-        format_duration(summary.elapsed),
-    );
-    println!("they are in {}", library.synthetic_dir().display());
-    // Training reads embeddings: embed the new images now, as a scan does.
-    cli_embed::run(config, library)
-}
-
-fn format_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-/// `photosift demo` up to the TUI: one progress line per stage, then what was built.
-fn demo(library: &Library, config: &Config) -> Result<()> {
-    use photosift::demo::DemoProgress;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:24} {bar:30} {pos}/{len}")
-            .context("progress bar template")?,
-    );
-    let summary = photosift::demo::build(library, config, &|p| match p {
-        DemoProgress::WritingPhotos => bar.set_message("writing the demo photos"),
-        DemoProgress::Scanning(s) => {
-            bar.set_message("scanning");
-            bar.set_length(s.total);
-            bar.set_position(s.done);
-        }
-        DemoProgress::Embedding { done, total } => {
-            bar.set_message("embedding (Lite0)");
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
-        DemoProgress::Labeling => bar.set_message("built-in labels"),
-        DemoProgress::Training { fraction, what } => {
-            bar.set_message(format!("training: {what}"));
-            bar.set_length(100);
-            bar.set_position((fraction * 100.0) as u64);
-        }
-    })
-    .with_context(|| format!("cannot build the demo library in {}", library.root().display()))?;
-    bar.finish_and_clear();
-    let t = &summary.train;
-    println!("Demo library: {}", library.root().display());
-    println!(
-        "  {} sample photos in {} ({} new this run), {} embedded",
-        summary.scan.files,
-        summary.photos_dir.display(),
-        summary.scan.new,
-        summary.embed.embedded
-    );
-    println!(
-        "  built-in labels (\"has a person or an animal\"): {} yes, {} no; model {} scored {} photos",
-        t.n_positive, t.n_negative, t.model.0, t.scored
-    );
-    let lib = library.root().display();
-    println!(
-        "  then: `photosift --library {lib} label` (Tab: best-first, W picks for print), and \
-         `photosift --library {lib} export DEST` to copy the picks out"
-    );
-    Ok(())
-}
-
-/// `photosift export`: a progress bar over the copies, then the summary.
-fn export(library: &Library, options: &ExportOptions) -> Result<()> {
-    let catalog = library.open_catalog()?;
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
-            .context("progress bar template")?,
-    );
-    let summary =
-        photosift::export::export_picks(&catalog, library, options, &mut |event| match event {
-            ExportEvent::Started { total } => bar.set_length(total as u64),
-            ExportEvent::Exported { pick, .. } => {
-                bar.set_message(pick.pick.photo.path.display().to_string());
-                bar.inc(1);
-            }
-            ExportEvent::ContactSheet { pages } => {
-                bar.set_message(format!("drawing the contact sheet ({pages} pages)"));
-            }
-        })
-        .with_context(|| format!("cannot export to {}", options.dest.display()))?;
-    bar.finish_and_clear();
-    print!("{}", summary.report());
-    Ok(())
 }

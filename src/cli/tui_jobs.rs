@@ -9,7 +9,7 @@ use photosift::synth::{SeedPhase, SeedProgress, Stage};
 use photosift::tui::state::ModelSummary;
 use photosift::tui::{JobOutput, Services};
 
-use crate::learn_cmd;
+use super::learn;
 
 pub fn services(library: &Library, config: &Config) -> Services {
     let (lib, cfg) = (library.clone(), config.clone());
@@ -27,7 +27,7 @@ pub fn services(library: &Library, config: &Config) -> Services {
 
 fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
     let mut catalog = library.open_catalog()?;
-    let backbone = learn_cmd::current_backbone(&catalog)?;
+    let backbone = learn::current_backbone(&catalog)?;
     let r = photosift::learn::train_and_score(&mut catalog, config, &backbone, &|f, what| {
         ctx.progress(f, what)
     })?;

@@ -1,0 +1,30 @@
+//! `photosift export` at the terminal.
+
+use anyhow::{Context, Result};
+use photosift::export::{ExportEvent, ExportOptions};
+use photosift::library::Library;
+
+/// `photosift export`: a progress bar over the copies, then the summary.
+pub fn run(library: &Library, options: &ExportOptions) -> Result<()> {
+    let catalog = library.open_catalog()?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            .context("progress bar template")?,
+    );
+    let summary =
+        photosift::export::export_picks(&catalog, library, options, &mut |event| match event {
+            ExportEvent::Started { total } => bar.set_length(total as u64),
+            ExportEvent::Exported { pick, .. } => {
+                bar.set_message(pick.pick.photo.path.display().to_string());
+                bar.inc(1);
+            }
+            ExportEvent::ContactSheet { pages } => {
+                bar.set_message(format!("drawing the contact sheet ({pages} pages)"));
+            }
+        })
+        .with_context(|| format!("cannot export to {}", options.dest.display()))?;
+    bar.finish_and_clear();
+    print!("{}", summary.report());
+    Ok(())
+}

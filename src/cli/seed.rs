@@ -1,0 +1,86 @@
+//! `photosift seed` at the terminal: the plan, a progress bar with ETA, the summary, then the
+//! new images embedded.
+
+use anyhow::Result;
+use photosift::config::Config;
+use photosift::library::Library;
+
+pub fn run(
+    library: &Library,
+    config: &Config,
+    seed: &photosift::config::SeedConfig,
+    dry_run: bool,
+) -> Result<()> {
+    use std::sync::atomic::AtomicBool;
+
+    use anyhow::bail;
+    use photosift::synth::{SeedPhase, Stage, generate_seeds, plan_seeds};
+
+    let plans = plan_seeds(seed);
+    if plans.is_empty() {
+        bail!(
+            "no seed prompts: add them to the [seed] section of your config.toml, e.g.\n  \
+             [seed]\n  want = [\"two friends on a mountain\", \"hummingbird on a flower\"]\n  \
+             dont_want = [\"blurry screenshot of a receipt\"]"
+        );
+    }
+    if dry_run {
+        for p in &plans {
+            let path = library.synthetic_dir().join(&p.file_name);
+            let state = if path.is_file() { "exists" } else { "to generate" };
+            let list = if p.wanted { "want" } else { "dont_want" };
+            println!("{state:12} {list:9} #{} {:?}  {}", p.index, p.prompt, path.display());
+        }
+        return Ok(());
+    }
+    let mut catalog = library.open_catalog()?;
+    let bar = indicatif::ProgressBar::new(plans.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |p: photosift::synth::SeedProgress| {
+        bar.set_position(p.done as u64);
+        let eta = p.eta.map(|d| format!(" | ETA {}", format_duration(d))).unwrap_or_default();
+        match p.phase {
+            SeedPhase::Loading(msg) => bar.set_message(msg),
+            SeedPhase::Generating { prompt, index, stage, .. } => {
+                let stage = match stage {
+                    Stage::TextEncoder => "text encoder".to_string(),
+                    Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
+                    Stage::Decode => "decoding".to_string(),
+                };
+                bar.set_message(format!("{prompt:?} #{index}: {stage}{eta}"));
+            }
+            SeedPhase::Saved { .. } => bar.set_message(eta),
+        }
+    };
+    let summary = generate_seeds(&mut catalog, library, seed, &progress, &AtomicBool::new(false))?;
+    bar.finish_and_clear();
+    println!(
+        "seed images: {} generated, {} already there{}, {} planned; in {}",
+        summary.generated,
+        summary.existing,
+        if summary.recovered > 0 {
+            format!(", {} recovered from an interrupted run", summary.recovered)
+        } else {
+            String::new()
+        },
+        summary.planned,
+        format_duration(summary.elapsed),
+    );
+    println!("they are in {}", library.synthetic_dir().display());
+    // Training reads embeddings: embed the new images now, as a scan does.
+    super::embed::run(config, library)
+}
+
+fn format_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod font;
 pub mod ingest;
 pub mod jobs;
 pub mod learn;

@@ -8,8 +8,7 @@ use plotters::style::FontStyle;
 
 use super::eval::{Checkpoint, Curve, Strategy};
 
-/// Noto Mono (SIL OFL 1.1, see assets/fonts/NotoMono-Regular.LICENSE).
-const FONT: &[u8] = include_bytes!("../../assets/fonts/NotoMono-Regular.ttf");
+const FONT: &[u8] = crate::font::NOTO_MONO;
 /// Registered under its own name: plotters' font table is process-wide.
 const FONT_NAME: &str = "photosift-eval-mono";
 

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::thumbnail::{ThumbError, Thumbnail, store_thumbnail_keyed, thumbnail_from_bytes};
+use super::thumbnail::{
+    ThumbError, Thumbnail, read_photo_file, store_thumbnail_keyed, thumbnail_from_bytes,
+};
 use super::walk::{FoundFile, WalkIssue, walk};
 use crate::catalog::{
     Catalog, CatalogError, KnownFile, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source,
@@ -27,6 +29,11 @@ const BATCH_WAIT: Duration = Duration::from_millis(500);
 pub enum ScanError {
     #[error("{path}: no such folder ({source})")]
     NoSuchFolder { path: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot write the thumbnail {path}: {source}; the disk holding the library is full. \
+         Everything scanned so far is saved: free some space and run the scan again"
+    )]
+    DiskFull { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -126,6 +133,11 @@ enum Outcome {
         hash: String,
         message: String,
     },
+    /// The library's disk is full: no later file can be stored either, so the scan stops.
+    DiskFull {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Scans `roots` into `catalog`, writing thumbnails under `library`. One bad file never
@@ -201,10 +213,8 @@ pub fn scan(
             decoded: &decoded,
         };
         scope.spawn(move || {
-            jobs.into_par_iter().for_each_with(tx, |tx, job| {
-                // A send fails only when the writer stopped on a catalog error.
-                let _ = tx.send(ctx.process(job));
-            });
+            // A send fails only when the writer stopped on an error: then stop reading too.
+            let _ = jobs.into_par_iter().try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)));
         });
         for (i, outcome) in rx.into_iter().enumerate() {
             writer.handle(outcome, &mut primary, &seen, &mut s)?;
@@ -237,11 +247,10 @@ struct WorkerCtx<'a> {
 
 impl WorkerCtx<'_> {
     fn process(&self, job: Job) -> Outcome {
-        let bytes = match std::fs::read(&job.file.path) {
+        let bytes = match read_photo_file(&job.file.path, Some(job.file.byte_size), self.cfg) {
             Ok(bytes) => bytes,
             Err(e) => {
-                let message = ThumbError::Read(e).to_string();
-                return Outcome::Failed { job, hash: String::new(), message };
+                return Outcome::Failed { job, hash: String::new(), message: e.to_string() };
             }
         };
         self.files_read.fetch_add(1, Ordering::Relaxed);
@@ -276,12 +285,21 @@ impl WorkerCtx<'_> {
         }));
         match made {
             Ok(Ok((thumb, thumb_path))) => Outcome::Decoded { job, hash, thumb, thumb_path },
+            Ok(Err(ThumbError::Write { path, source })) if is_disk_full(&source) => {
+                Outcome::DiskFull { path, source }
+            }
             Ok(Err(e)) => Outcome::Failed { job, hash, message: e.to_string() },
             Err(_) => {
                 Outcome::Failed { job, hash, message: "the decoder crashed on this file".into() }
             }
         }
     }
+}
+
+/// No space left, over quota, or over the file size limit: nothing further can be stored.
+fn is_disk_full(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(err.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge)
 }
 
 /// The single writer: turns outcomes into catalog ops and commits them in batches.
@@ -323,6 +341,11 @@ impl<'c> Writer<'c> {
         s: &mut ScanSummary,
     ) -> Result<(), ScanError> {
         match outcome {
+            Outcome::DiskFull { path, source } => {
+                // Keep what is done (the catalog may still have room), then stop.
+                let _ = self.flush(s);
+                return Err(ScanError::DiskFull { path, source });
+            }
             Outcome::Decoded { job, hash, thumb, thumb_path } => {
                 if job.known.as_ref().is_some_and(|k| !k.duplicate) {
                     s.changed += 1;

@@ -167,6 +167,7 @@ fn two_scans_at_once_are_both_safe() {
         assert!(out.status.success() || err.contains("another"), "{err}");
     }
     assert!(a.status.success() || b.status.success());
+    eprintln!("two scans: {}\n{}\n{}\n{}", stdout(&a), stderr(&a), stdout(&b), stderr(&b));
     assert_eq!(integrity(&l.catalog()), "ok");
     let ok = count(&l.catalog(), "SELECT count(*) FROM photos WHERE state = 'ok'");
     let all = count(&l.catalog(), "SELECT count(*) FROM photos");
@@ -231,6 +232,7 @@ fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues(
     let out = l.scan();
     let err = stderr(&out);
     assert!(!out.status.success(), "scan did not notice the full disk: {}", stdout(&out));
+    eprintln!("full disk, the scan says: {err}");
     assert!(err.contains("full"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // No photo was marked failed just because the disk was full.

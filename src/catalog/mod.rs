@@ -23,7 +23,7 @@ pub use synthetic::NewSynthetic;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use thiserror::Error;
 
 /// Migrations in order; `user_version` counts how many were applied.
@@ -77,6 +77,8 @@ impl Catalog {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        // Before the first read: another photosift writing must mean a wait, not "damaged".
+        conn.busy_timeout(Duration::from_secs(10))?;
         // The first read of the header is where a non-database file shows itself.
         let version: i64 =
             conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
@@ -132,7 +134,13 @@ impl Catalog {
 
     fn migrate(&mut self, from: i64) -> Result<()> {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            let tx = self.conn.transaction()?;
+            // Immediate: the write lock is taken before the version is read again, so two
+            // processes opening a new catalog at once do not both create its tables.
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;

@@ -30,10 +30,10 @@ pub enum ScanError {
     #[error("{path}: no such folder ({source})")]
     NoSuchFolder { path: PathBuf, source: std::io::Error },
     #[error(
-        "cannot write the thumbnail {path}: {source}; the disk holding the library is full. \
-         Everything scanned so far is saved: free some space and run the scan again"
+        "cannot write the thumbnail {path}: {error}. The disk holding the library is full; \
+         everything scanned so far is saved: free some space and run the scan again"
     )]
-    DiskFull { path: PathBuf, source: std::io::Error },
+    DiskFull { path: PathBuf, error: std::io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -344,7 +344,7 @@ impl<'c> Writer<'c> {
             Outcome::DiskFull { path, source } => {
                 // Keep what is done (the catalog may still have room), then stop.
                 let _ = self.flush(s);
-                return Err(ScanError::DiskFull { path, source });
+                return Err(ScanError::DiskFull { path, error: source });
             }
             Outcome::Decoded { job, hash, thumb, thumb_path } => {
                 if job.known.as_ref().is_some_and(|k| !k.duplicate) {

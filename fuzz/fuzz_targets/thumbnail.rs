@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use photosift_fuzz::config::{Config, ScanConfig};
-use photosift_fuzz::ingest::thumbnail::{encode_jpeg, thumbnail_from_bytes};
+use photosift_fuzz::thumbnail::{encode_jpeg, thumbnail_from_bytes};
 
 fn cfg() -> &'static ScanConfig {
     static CFG: OnceLock<ScanConfig> = OnceLock::new();

@@ -5,12 +5,11 @@
 #[path = "../../src/config.rs"]
 pub mod config;
 
-pub mod ingest {
-    #[path = "../../../src/ingest/exif_meta.rs"]
-    pub mod exif_meta;
-    #[path = "../../../src/ingest/thumbnail.rs"]
-    pub mod thumbnail;
-}
+// At the crate root, so thumbnail.rs's `super::exif_meta` resolves as in photosift.
+#[path = "../../src/ingest/exif_meta.rs"]
+pub mod exif_meta;
+#[path = "../../src/ingest/thumbnail.rs"]
+pub mod thumbnail;
 
 /// The one thing of the library folder the thumbnail code asks for: its root.
 pub mod library {

@@ -58,8 +58,10 @@ impl Lib {
 /// Noisy pictures make large thumbnails (a disk fills fast).
 fn noise(w: u32, h: u32, seed: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, y| {
-        let v = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed.wrapping_mul(83_492_791))
-            .wrapping_mul(2_654_435_761);
+        let v = (x.wrapping_mul(73_856_093)
+            ^ y.wrapping_mul(19_349_663)
+            ^ seed.wrapping_mul(83_492_791))
+        .wrapping_mul(2_654_435_761);
         image::Rgb([(v >> 24) as u8, (v >> 16) as u8, (v >> 8) as u8])
     })
 }
@@ -88,7 +90,8 @@ fn newer_schema_is_refused_by_every_command_and_left_untouched() {
     assert!(l.scan().status.success());
     Connection::open(l.catalog()).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let before = std::fs::read(l.catalog()).unwrap();
-    for args in [vec!["status"], vec!["scan", "--no-embed", l.photos.to_str().unwrap()], vec!["queue"]]
+    for args in
+        [vec!["status"], vec!["scan", "--no-embed", l.photos.to_str().unwrap()], vec!["queue"]]
     {
         let out = l.run(&args);
         assert!(!out.status.success(), "{args:?}");
@@ -132,7 +135,9 @@ fn damaged_catalogs_are_reported_and_never_overwritten() {
             let err = stderr(&out);
             assert!(!out.status.success(), "{what} {args:?}: {}", stdout(&out));
             assert!(
-                err.contains("damaged") || err.contains("malformed") || err.contains("not a database"),
+                err.contains("damaged")
+                    || err.contains("malformed")
+                    || err.contains("not a database"),
                 "{what}: {err}"
             );
             assert!(!err.contains("panicked"), "{err}");

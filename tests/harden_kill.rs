@@ -25,10 +25,13 @@ struct Rng(u64);
 
 impl Rng {
     fn new() -> Self {
-        let seed = std::env::var("HARDEN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(
-            || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64,
-        ) | 1;
+        let seed =
+            std::env::var("HARDEN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            }) | 1;
         eprintln!("HARDEN_SEED={seed}");
         Self(seed)
     }
@@ -49,9 +52,8 @@ fn integrity(path: &Path) {
     let conn = Connection::open(path).unwrap();
     let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
-    let fk: i64 = conn
-        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
-        .unwrap();
+    let fk: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 0, "foreign key violations");
 }
 
@@ -246,7 +248,8 @@ fn labeling_survives_sigkill_at_random_moments() {
     let (mut sent, mut acked_total, mut beyond) = (0, 0, 0);
     for round in 0..n_kills {
         let session = format!("k{round}");
-        let out = tmux.cmd(&["new-session", "-d", "-s", &session, "-x", "110", "-y", "32", &command]);
+        let out =
+            tmux.cmd(&["new-session", "-d", "-s", &session, "-x", "110", "-y", "32", &command]);
         assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
         let pid: u32 = String::from_utf8_lossy(
             &tmux.cmd(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout,

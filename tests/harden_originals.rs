@@ -19,7 +19,12 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
         let meta = entry.path().symlink_metadata().unwrap();
         let what = if meta.is_file() {
             let hash = blake3::hash(&std::fs::read(entry.path()).unwrap());
-            format!("file {hash} {} {} {:o}", meta.len(), meta.mtime_nsec() + meta.mtime() * 1_000_000_000, meta.mode())
+            format!(
+                "file {hash} {} {} {:o}",
+                meta.len(),
+                meta.mtime_nsec() + meta.mtime() * 1_000_000_000,
+                meta.mode()
+            )
         } else if meta.is_symlink() {
             format!("link {:?}", std::fs::read_link(entry.path()).unwrap())
         } else {
@@ -81,9 +86,11 @@ fn scan_labeling_and_export_leave_the_originals_byte_identical() {
             lib.display(),
             config.display()
         );
-        assert!(tmux(&["new-session", "-d", "-s", "l", "-x", "110", "-y", "32", &command])
-            .status
-            .success());
+        assert!(
+            tmux(&["new-session", "-d", "-s", "l", "-x", "110", "-y", "32", &command])
+                .status
+                .success()
+        );
         let wait = |needle: &str| {
             let end = Instant::now() + Duration::from_secs(30);
             loop {

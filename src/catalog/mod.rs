@@ -234,7 +234,8 @@ mod tests {
         next.push("CREATE TABLE extra (x INTEGER);");
         let cat = Catalog::open_with(&path, &next).unwrap();
         assert_eq!(version(&path), SCHEMA_VERSION + 1);
-        let rows: i64 = cat.conn().query_row("SELECT count(*) FROM photos", [], |r| r.get(0)).unwrap();
+        let rows: i64 =
+            cat.conn().query_row("SELECT count(*) FROM photos", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 1);
         // The backup is the catalog as it was before: old version, same rows, no new table.
         assert_eq!(version(&backup), SCHEMA_VERSION);

@@ -214,7 +214,9 @@ pub fn scan(
         };
         scope.spawn(move || {
             // A send fails only when the writer stopped on an error: then stop reading too.
-            let _ = jobs.into_par_iter().try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)));
+            let _ = jobs
+                .into_par_iter()
+                .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
         });
         for (i, outcome) in rx.into_iter().enumerate() {
             writer.handle(outcome, &mut primary, &seen, &mut s)?;
@@ -299,7 +301,10 @@ impl WorkerCtx<'_> {
 /// No space left, over quota, or over the file size limit: nothing further can be stored.
 fn is_disk_full(err: &std::io::Error) -> bool {
     use std::io::ErrorKind;
-    matches!(err.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge)
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
 }
 
 /// The single writer: turns outcomes into catalog ops and commits them in batches.

@@ -170,7 +170,8 @@ pub fn generate(root: &Path) -> Vec<Case> {
     put("bad/zero.jpg", b"", Expect::Fails("empty file"));
     let full = jpeg(&picture(800, 600, 3));
     put("bad/truncated.jpg", &full[..full.len() / 2], Expect::Fails("truncated"));
-    let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> =
+        (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     put("bad/random.jpg", &noise, Expect::Fails("not a JPEG, PNG"));
     put("bad/only-soi.jpg", &[0xFF, 0xD8, 0xFF], Expect::Fails(""));
     put("bad/html.jpg", b"<html><body>404 Not Found</body></html>", Expect::Fails("not a JPEG"));
@@ -191,7 +192,11 @@ pub fn generate(root: &Path) -> Vec<Case> {
     }
     put("exif/huge-exif-block.jpg", &with_segments(&base, &huge), Expect::Ok);
     let claims = exif_payload(&[ifd_entry(0x0112, 3, 1, 3)], Some(0xFFFF));
-    put("exif/ifd-claims-65535-entries.jpg", &with_segments(&base, &[segment(0xE1, &claims)]), Expect::Ok);
+    put(
+        "exif/ifd-claims-65535-entries.jpg",
+        &with_segments(&base, &[segment(0xE1, &claims)]),
+        Expect::Ok,
+    );
     for (name, o) in [("orientation-0", 0u32), ("orientation-9", 9), ("orientation-65535", 65535)] {
         let p = exif_payload(&[ifd_entry(0x0112, 3, 1, o)], None);
         put(&format!("exif/{name}.jpg"), &with_segments(&base, &[segment(0xE1, &p)]), Expect::Ok);
@@ -241,9 +246,15 @@ pub fn generate(root: &Path) -> Vec<Case> {
     mkfifo(&root.join("special/fifo.jpg"));
     cases.push(Case { rel: "special/fifo.jpg".into(), expect: Expect::WalkIssue("not a regular") });
     std::os::unix::fs::symlink("/dev/zero", root.join("special/dev-zero.jpg")).unwrap();
-    cases.push(Case { rel: "special/dev-zero.jpg".into(), expect: Expect::WalkIssue("not a regular") });
+    cases.push(Case {
+        rel: "special/dev-zero.jpg".into(),
+        expect: Expect::WalkIssue("not a regular"),
+    });
     std::os::unix::fs::symlink("/dev/null", root.join("special/dev-null.png")).unwrap();
-    cases.push(Case { rel: "special/dev-null.png".into(), expect: Expect::WalkIssue("not a regular") });
+    cases.push(Case {
+        rel: "special/dev-null.png".into(),
+        expect: Expect::WalkIssue("not a regular"),
+    });
 
     // A path longer than PATH_MAX (4096 bytes).
     let deep = deep_photo(root, 22, &jpeg(&picture(120, 90, 10)));

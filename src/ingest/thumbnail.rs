@@ -50,6 +50,11 @@ pub enum ThumbError {
         limit / 1_000_000
     )]
     TooLarge { width: u32, height: u32, limit: u64 },
+    #[error(
+        "the image header claims a size that would need more memory than scan.max_pixels \
+         allows; not decoded"
+    )]
+    HeaderTooLarge,
     #[error("truncated or damaged JPEG ({0})")]
     Truncated(String),
     #[error("cannot decode JPEG: {0}")]
@@ -338,10 +343,19 @@ fn decode_generic(bytes: &[u8], max_pixels: u64) -> Decoded {
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
     reader.limits(limits);
-    let decoder = reader.into_decoder()?;
+    let decoder = reader.into_decoder().map_err(over_limit)?;
     let (w, h) = decoder.dimensions();
     check_pixels(w, h, max_pixels)?;
-    Ok((DynamicImage::from_decoder(decoder)?.into_rgb8(), w, h))
+    Ok((DynamicImage::from_decoder(decoder).map_err(over_limit)?.into_rgb8(), w, h))
+}
+
+/// The decoder's own memory limit (a header forged to absurd sizes trips it before our pixel
+/// check can run) said in the user's terms.
+fn over_limit(err: image::ImageError) -> ThumbError {
+    match err {
+        image::ImageError::Limits(_) => ThumbError::HeaderTooLarge,
+        other => ThumbError::Image(other),
+    }
 }
 
 /// Shrinks so the long side is `target` (never enlarges).

@@ -23,7 +23,7 @@ pub use synthetic::NewSynthetic;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use thiserror::Error;
 
 /// Migrations in order; `user_version` counts how many were applied.
@@ -70,6 +70,12 @@ pub struct Catalog {
 impl Catalog {
     /// Opens (creating when missing) the catalog file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, MIGRATIONS)
+    }
+
+    /// [`Catalog::open`] with a given migration list (tests add a future migration).
+    fn open_with(path: &Path, migrations: &[&str]) -> Result<Self> {
+        let supported = migrations.len() as i64;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -77,22 +83,24 @@ impl Catalog {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        // Before the first read: another photosift writing must mean a wait, not "damaged".
+        conn.busy_timeout(Duration::from_secs(10))?;
         // The first read of the header is where a non-database file shows itself.
         let version: i64 =
             conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
-        if version > SCHEMA_VERSION {
+        if version > supported {
             return Err(CatalogError::NewerSchema {
                 path: path.to_path_buf(),
                 found: version,
-                supported: SCHEMA_VERSION,
+                supported,
             });
         }
         let mut catalog = Self { conn, path: path.to_path_buf() };
         catalog.configure().map_err(corrupt)?;
-        if version > 0 && version < SCHEMA_VERSION {
+        if version > 0 && version < supported {
             catalog.backup_before_migrating(version)?;
         }
-        catalog.migrate(version)?;
+        catalog.migrate(migrations, version)?;
         Ok(catalog)
     }
 
@@ -100,7 +108,7 @@ impl Catalog {
     pub fn open_in_memory() -> Result<Self> {
         let mut catalog = Self { conn: Connection::open_in_memory()?, path: PathBuf::new() };
         catalog.configure()?;
-        catalog.migrate(0)?;
+        catalog.migrate(MIGRATIONS, 0)?;
         Ok(catalog)
     }
 
@@ -130,9 +138,15 @@ impl Catalog {
             .map_err(|source| CatalogError::Backup { path: backup, source })
     }
 
-    fn migrate(&mut self, from: i64) -> Result<()> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            let tx = self.conn.transaction()?;
+    fn migrate(&mut self, migrations: &[&str], from: i64) -> Result<()> {
+        for (i, sql) in migrations.iter().enumerate().skip(from as usize) {
+            // Immediate: the write lock is taken before the version is read again, so two
+            // processes opening a new catalog at once do not both create its tables.
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
@@ -188,6 +202,47 @@ mod tests {
         let err = Catalog::open(&path).err().unwrap();
         assert!(matches!(err, CatalogError::NewerSchema { .. }), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn migrating_backs_up_first_and_a_failed_migration_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let cat = Catalog::open(&path).unwrap();
+        cat.conn()
+            .execute(
+                "INSERT INTO photos (path, content_hash, byte_size, mtime_ns, added_at, updated_at)
+                 VALUES (x'2f612e6a7067', 'h', 1, 1, 1, 1)",
+                [],
+            )
+            .unwrap();
+        drop(cat);
+        let version = |p: &Path| -> i64 {
+            Connection::open(p).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+        };
+        let backup = dir.path().join(format!("catalog.sqlite.bak-v{SCHEMA_VERSION}"));
+
+        // A future migration that fails: refused, the catalog stays as it was, backup made.
+        let mut broken = MIGRATIONS.to_vec();
+        broken.push("CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;");
+        assert!(Catalog::open_with(&path, &broken).is_err());
+        assert_eq!(version(&path), SCHEMA_VERSION);
+        assert!(backup.exists());
+        std::fs::remove_file(&backup).unwrap();
+
+        let mut next = MIGRATIONS.to_vec();
+        next.push("CREATE TABLE extra (x INTEGER);");
+        let cat = Catalog::open_with(&path, &next).unwrap();
+        assert_eq!(version(&path), SCHEMA_VERSION + 1);
+        let rows: i64 =
+            cat.conn().query_row("SELECT count(*) FROM photos", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1);
+        // The backup is the catalog as it was before: old version, same rows, no new table.
+        assert_eq!(version(&backup), SCHEMA_VERSION);
+        let old = Connection::open(&backup).unwrap();
+        let rows: i64 = old.query_row("SELECT count(*) FROM photos", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1);
+        assert!(old.query_row("SELECT count(*) FROM extra", [], |r| r.get::<_, i64>(0)).is_err());
     }
 
     #[test]

@@ -4,14 +4,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::thumbnail::{ThumbError, Thumbnail, store_thumbnail_keyed, thumbnail_from_bytes};
+use super::thumbnail::{
+    ThumbError, Thumbnail, read_photo_file, store_thumbnail_keyed, thumbnail_from_bytes,
+};
 use super::walk::{FoundFile, WalkIssue, walk};
 use crate::catalog::{
     Catalog, CatalogError, KnownFile, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source,
@@ -27,6 +29,11 @@ const BATCH_WAIT: Duration = Duration::from_millis(500);
 pub enum ScanError {
     #[error("{path}: no such folder ({source})")]
     NoSuchFolder { path: PathBuf, source: std::io::Error },
+    #[error(
+        "cannot write the thumbnail {path}: {error}. The disk holding the library is full; \
+         everything scanned so far is saved: free some space and run the scan again"
+    )]
+    DiskFull { path: PathBuf, error: std::io::Error },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -128,6 +135,11 @@ enum Outcome {
         hash: String,
         message: String,
     },
+    /// The library's disk is full: no later file can be stored either, so the scan stops.
+    DiskFull {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Scans `roots` into `catalog`, writing thumbnails under `library`. One bad file never
@@ -192,7 +204,6 @@ pub fn scan(
     let files_read = AtomicU64::new(0);
     let decoded = AtomicU64::new(0);
     let claimed = Mutex::new(HashSet::<String>::new());
-    let stopped = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Outcome>(64);
     std::thread::scope(|scope| -> Result<(), ScanError> {
         let ctx = WorkerCtx {
@@ -203,15 +214,11 @@ pub fn scan(
             files_read: &files_read,
             decoded: &decoded,
         };
-        let stopped = &stopped;
         scope.spawn(move || {
-            jobs.into_par_iter().for_each_with(tx, |tx, job| {
-                // A send fails only when the writer stopped on a catalog error: then the
-                // remaining files are not worth decoding.
-                if stopped.load(Ordering::Relaxed) || tx.send(ctx.process(job)).is_err() {
-                    stopped.store(true, Ordering::Relaxed);
-                }
-            });
+            // A send fails only when the writer stopped on an error: then stop reading too.
+            let _ = jobs
+                .into_par_iter()
+                .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
         });
         for (i, outcome) in rx.into_iter().enumerate() {
             writer.handle(outcome, &mut primary, &seen, &mut s)?;
@@ -244,11 +251,10 @@ struct WorkerCtx<'a> {
 
 impl WorkerCtx<'_> {
     fn process(&self, job: Job) -> Outcome {
-        let bytes = match std::fs::read(&job.file.path) {
+        let bytes = match read_photo_file(&job.file.path, Some(job.file.byte_size), self.cfg) {
             Ok(bytes) => bytes,
             Err(e) => {
-                let message = ThumbError::Read(e).to_string();
-                return Outcome::Failed { job, hash: String::new(), message };
+                return Outcome::Failed { job, hash: String::new(), message: e.to_string() };
             }
         };
         self.files_read.fetch_add(1, Ordering::Relaxed);
@@ -283,12 +289,24 @@ impl WorkerCtx<'_> {
         }));
         match made {
             Ok(Ok((thumb, thumb_path))) => Outcome::Decoded { job, hash, thumb, thumb_path },
+            Ok(Err(ThumbError::Write { path, source })) if is_disk_full(&source) => {
+                Outcome::DiskFull { path, source }
+            }
             Ok(Err(e)) => Outcome::Failed { job, hash, message: e.to_string() },
             Err(_) => {
                 Outcome::Failed { job, hash, message: "the decoder crashed on this file".into() }
             }
         }
     }
+}
+
+/// No space left, over quota, or over the file size limit: nothing further can be stored.
+fn is_disk_full(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
 }
 
 /// The single writer: turns outcomes into catalog ops and commits them in batches.
@@ -330,6 +348,11 @@ impl<'c> Writer<'c> {
         s: &mut ScanSummary,
     ) -> Result<(), ScanError> {
         match outcome {
+            Outcome::DiskFull { path, source } => {
+                // Keep what is done (the catalog may still have room), then stop.
+                let _ = self.flush(s);
+                return Err(ScanError::DiskFull { path, error: source });
+            }
             Outcome::Decoded { job, hash, thumb, thumb_path } => {
                 if job.known.as_ref().is_some_and(|k| !k.duplicate) {
                     s.changed += 1;

@@ -27,6 +27,18 @@ use crate::library::Library;
 pub enum ThumbError {
     #[error("cannot read the file: {0}")]
     Read(#[source] std::io::Error),
+    #[error("not a regular file (a FIFO, socket or device named like a photo): skipped")]
+    NotRegularFile,
+    #[error(
+        "file is {} MB, larger than any picture within scan.max_pixels could be; not read",
+        size / 1_000_000
+    )]
+    FileTooBig { size: u64 },
+    #[error(
+        "the file changed while it was read ({expected} bytes when found, {found} when read); \
+         skipped this time, the next scan reads it again"
+    )]
+    ChangedWhileRead { expected: u64, found: u64 },
     #[error("empty file (0 bytes)")]
     Empty,
     #[error("not a JPEG, PNG, WebP or TIFF image (the content is not a recognizable picture)")]
@@ -38,6 +50,11 @@ pub enum ThumbError {
         limit / 1_000_000
     )]
     TooLarge { width: u32, height: u32, limit: u64 },
+    #[error(
+        "the image header claims a size that would need more memory than scan.max_pixels \
+         allows; not decoded"
+    )]
+    HeaderTooLarge,
     #[error("truncated or damaged JPEG ({0})")]
     Truncated(String),
     #[error("cannot decode JPEG: {0}")]
@@ -76,8 +93,52 @@ pub struct StoredThumb {
 
 /// Reads `path` and makes its thumbnail (the whole decode → orient → resize path).
 pub fn make_thumbnail(path: &Path, cfg: &ScanConfig) -> Result<Thumbnail, ThumbError> {
-    let bytes = std::fs::read(path).map_err(ThumbError::Read)?;
+    let bytes = read_photo_file(path, None, cfg)?;
     thumbnail_from_bytes(&bytes, cfg)
+}
+
+/// The largest file a scan reads: an uncompressed 16-bit RGBA picture at `max_pixels`, plus
+/// room for metadata. Anything bigger cannot be a picture the scan would decode.
+pub fn max_file_bytes(cfg: &ScanConfig) -> u64 {
+    cfg.max_pixels.saturating_mul(8).saturating_add(64 << 20)
+}
+
+/// Reads a photo file into memory, defensively: only a regular file (a FIFO named `x.jpg`
+/// would block the scan forever, a device would never end; the open is non-blocking and the
+/// type is checked on the open handle, so a file swapped for a FIFO after the walk is caught
+/// too), at most [`max_file_bytes`], and, when the walk saw `expected_len` bytes, at most one
+/// byte more: a file still being written is reported instead of read without end.
+pub fn read_photo_file(
+    path: &Path,
+    expected_len: Option<u64>,
+    cfg: &ScanConfig,
+) -> Result<Vec<u8>, ThumbError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(ThumbError::Read)?;
+    let meta = file.metadata().map_err(ThumbError::Read)?;
+    if !meta.is_file() {
+        return Err(ThumbError::NotRegularFile);
+    }
+    let limit = max_file_bytes(cfg);
+    if meta.len() > limit {
+        return Err(ThumbError::FileTooBig { size: meta.len() });
+    }
+    let cap = expected_len.unwrap_or(meta.len()).min(limit);
+    let mut bytes = Vec::with_capacity(cap as usize);
+    file.take(cap + 1).read_to_end(&mut bytes).map_err(ThumbError::Read)?;
+    let found = bytes.len() as u64;
+    match expected_len {
+        Some(expected) if found != expected => {
+            Err(ThumbError::ChangedWhileRead { expected, found })
+        }
+        None if found > cap => Err(ThumbError::FileTooBig { size: found }),
+        _ => Ok(bytes),
+    }
 }
 
 /// Makes the thumbnail of a photo file already in memory.
@@ -294,10 +355,19 @@ fn decode_generic(bytes: &[u8], max_pixels: u64) -> Decoded {
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
     reader.limits(limits);
-    let decoder = reader.into_decoder()?;
+    let decoder = reader.into_decoder().map_err(over_limit)?;
     let (w, h) = decoder.dimensions();
     check_pixels(w, h, max_pixels)?;
-    Ok((DynamicImage::from_decoder(decoder)?.into_rgb8(), w, h))
+    Ok((DynamicImage::from_decoder(decoder).map_err(over_limit)?.into_rgb8(), w, h))
+}
+
+/// The decoder's own memory limit (a header forged to absurd sizes trips it before our pixel
+/// check can run) said in the user's terms.
+fn over_limit(err: image::ImageError) -> ThumbError {
+    match err {
+        image::ImageError::Limits(_) => ThumbError::HeaderTooLarge,
+        other => ThumbError::Image(other),
+    }
 }
 
 /// Shrinks so the long side is `target` (never enlarges).

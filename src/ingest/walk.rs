@@ -97,6 +97,15 @@ pub fn walk(
                 }
             };
             if !entry.file_type().is_file() {
+                // A FIFO, socket or device named like a photo is never opened: say so.
+                if !entry.file_type().is_dir() && classify(entry.path()) == FileKind::Photo {
+                    out.issues.push(WalkIssue {
+                        path: entry.path().to_path_buf(),
+                        message: "not a regular file (a FIFO, socket or device named like a \
+                                  photo): skipped"
+                            .to_owned(),
+                    });
+                }
                 continue;
             }
             let path = entry.path();

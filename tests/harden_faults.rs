@@ -1,0 +1,258 @@
+//! Faults through the real binary: a full disk (a small tmpfs where the container allows
+//! mounting), a catalog from a newer photosift, a damaged catalog, two scans at once.
+
+mod hostile;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rusqlite::Connection;
+
+struct Lib {
+    dir: tempfile::TempDir,
+    lib: PathBuf,
+    photos: PathBuf,
+    config: PathBuf,
+}
+
+impl Lib {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (lib, photos, config) =
+            (dir.path().join("library"), dir.path().join("photos"), dir.path().join("c.toml"));
+        std::fs::create_dir_all(&photos).unwrap();
+        std::fs::write(&config, "").unwrap();
+        Self { dir, lib, photos, config }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_photosift"))
+            .arg("--library")
+            .arg(&self.lib)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn scan(&self) -> Output {
+        let out = self.run(&["scan", "--no-embed", self.photos.to_str().unwrap()]);
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        out
+    }
+
+    fn catalog(&self) -> PathBuf {
+        self.lib.join("catalog.sqlite")
+    }
+
+    fn add_photos(&self, from: usize, n: usize, size: (u32, u32)) {
+        for i in from..from + n {
+            let img = noise(size.0, size.1, i as u32);
+            std::fs::write(self.photos.join(format!("IMG_{i:04}.jpg")), hostile::jpeg(&img))
+                .unwrap();
+        }
+    }
+}
+
+/// Noisy pictures make large thumbnails (a disk fills fast).
+fn noise(w: u32, h: u32, seed: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let v = (x.wrapping_mul(73_856_093)
+            ^ y.wrapping_mul(19_349_663)
+            ^ seed.wrapping_mul(83_492_791))
+        .wrapping_mul(2_654_435_761);
+        image::Rgb([(v >> 24) as u8, (v >> 16) as u8, (v >> 8) as u8])
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn integrity(path: &Path) -> String {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
+}
+
+fn count(path: &Path, sql: &str) -> i64 {
+    Connection::open(path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn newer_schema_is_refused_by_every_command_and_left_untouched() {
+    let l = Lib::new();
+    l.add_photos(0, 2, (200, 150));
+    assert!(l.scan().status.success());
+    Connection::open(l.catalog()).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let before = std::fs::read(l.catalog()).unwrap();
+    for args in
+        [vec!["status"], vec!["scan", "--no-embed", l.photos.to_str().unwrap()], vec!["queue"]]
+    {
+        let out = l.run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("schema version 99") && err.contains("upgrade photosift"), "{err}");
+        assert!(err.contains("left untouched"), "{err}");
+    }
+    assert_eq!(std::fs::read(l.catalog()).unwrap(), before);
+}
+
+#[test]
+fn damaged_catalogs_are_reported_and_never_overwritten() {
+    let l = Lib::new();
+    l.add_photos(0, 3, (200, 150));
+    assert!(l.scan().status.success());
+    // Checkpoint everything into the main file, so the damage below is the whole story.
+    Connection::open(l.catalog())
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let good = std::fs::read(l.catalog()).unwrap();
+    let mut garbage = vec![0u8; good.len()];
+    for (i, b) in garbage.iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0];
+    }
+    let mut bad_header = good.clone();
+    bad_header[..16].copy_from_slice(b"NOT SQLITE AT AL");
+    let damaged: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", garbage),
+        ("text file", b"my shopping list\n".to_vec()),
+        ("bad header", bad_header),
+        ("truncated to one page", good[..4096].to_vec()),
+    ];
+    for (what, bytes) in damaged {
+        for ext in ["sqlite-wal", "sqlite-shm"] {
+            let _ = std::fs::remove_file(l.catalog().with_extension(ext));
+        }
+        std::fs::write(l.catalog(), &bytes).unwrap();
+        for args in [vec!["status"], vec!["scan", "--no-embed", l.photos.to_str().unwrap()]] {
+            let out = l.run(&args);
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{what} {args:?}: {}", stdout(&out));
+            assert!(
+                err.contains("damaged")
+                    || err.contains("malformed")
+                    || err.contains("not a database"),
+                "{what}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+            assert_eq!(std::fs::read(l.catalog()).unwrap(), bytes, "{what}: file changed");
+        }
+    }
+}
+
+#[test]
+fn two_scans_at_once_are_both_safe() {
+    let l = Lib::new();
+    l.add_photos(0, 40, (400, 300));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_photosift"))
+            .arg("--library")
+            .arg(&l.lib)
+            .arg("--config")
+            .arg(&l.config)
+            .args(["scan", "--no-embed"])
+            .arg(&l.photos)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for out in [&a, &b] {
+        let err = stderr(out);
+        assert!(!err.contains("panicked"), "{err}");
+        // Either it ran, or it was refused with a message saying why.
+        assert!(out.status.success() || err.contains("another"), "{err}");
+    }
+    assert!(a.status.success() || b.status.success());
+    eprintln!("two scans: {}\n{}\n{}\n{}", stdout(&a), stderr(&a), stdout(&b), stderr(&b));
+    assert_eq!(integrity(&l.catalog()), "ok");
+    let ok = count(&l.catalog(), "SELECT count(*) FROM photos WHERE state = 'ok'");
+    let all = count(&l.catalog(), "SELECT count(*) FROM photos");
+    assert_eq!((ok, all), (40, 40), "{}\n{}", stderr(&a), stderr(&b));
+    // And a scan afterwards finds nothing to do.
+    let out = l.scan();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("new 0"), "{}", stdout(&out));
+}
+
+/// A tmpfs of `size` at `dir`, unmounted on drop; None where mounting is not allowed.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then(|| Self(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues() {
+    let l = Lib::new();
+    let Some(disk) = Tmpfs::mount(&l.lib, "1500k") else {
+        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+        return;
+    };
+    // A first batch fits, and a label on it must survive what follows.
+    l.add_photos(0, 3, (1024, 768));
+    let out = l.scan();
+    assert!(out.status.success(), "{}", stderr(&out));
+    Connection::open(l.catalog())
+        .unwrap()
+        .execute(
+            "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
+             SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
+            [],
+        )
+        .unwrap();
+    // 60 more noisy photos: their thumbnails (about 100 KB each) cannot all fit.
+    l.add_photos(3, 60, (1024, 768));
+    let out = l.scan();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "scan did not notice the full disk: {}", stdout(&out));
+    eprintln!("full disk, the scan says: {err}");
+    assert!(err.contains("full"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // No photo was marked failed just because the disk was full.
+    assert_eq!(integrity(&l.catalog()), "ok");
+    let ok_before = count(&l.catalog(), "SELECT count(*) FROM photos WHERE state = 'ok'");
+    assert!(ok_before >= 3);
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
+
+    disk.resize("64m");
+    let out = l.scan();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(integrity(&l.catalog()), "ok");
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM photos WHERE state = 'ok'"), 63);
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM photos WHERE state <> 'ok'"), 0);
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
+    drop(disk);
+    let _ = &l.dir;
+}

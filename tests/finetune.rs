@@ -44,14 +44,21 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
     cfg.train.finetune_epochs = 4;
     cfg.train.finetune_views = 2;
     let mut catalog = library.open_catalog().unwrap();
-    photosift::ingest::scan(&mut catalog, &library, &[photos.clone()], &cfg.scan, &|_| {}).unwrap();
+    photosift::ingest::scan(
+        &mut catalog,
+        &library,
+        std::slice::from_ref(&photos),
+        &cfg.scan,
+        &|_| {},
+    )
+    .unwrap();
     photosift::model::embed_missing(&mut catalog, &library, &cfg.model, &|_, _| {}).unwrap();
 
     // Label 10 of the 16: checkered (file names with an even number) yes, smooth no.
     for p in catalog.photos().unwrap().into_iter().take(10) {
         let name = p.path.file_name().unwrap().to_string_lossy().to_string();
         let num: u32 = name[3..5].parse().unwrap();
-        let v = if num % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
+        let v = if num.is_multiple_of(2) { LabelValue::Yes } else { LabelValue::No };
         catalog.record_decision(&Decision::single(p.id, "cli", LabelKind::Kind, v)).unwrap();
     }
 
@@ -90,7 +97,7 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     for p in &unlabeled {
         let num: u32 = p.path.file_name().unwrap().to_string_lossy()[3..5].parse().unwrap();
-        if num % 2 == 0 { pos.push(p_of(p.id)) } else { neg.push(p_of(p.id)) }
+        if num.is_multiple_of(2) { pos.push(p_of(p.id)) } else { neg.push(p_of(p.id)) }
     }
     let min_pos = pos.iter().copied().fold(f32::INFINITY, f32::min);
     let max_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -119,3 +119,35 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
         ("head", report.backbone.as_str())
     );
 }
+
+#[test]
+fn eval_compares_finetuning_with_the_frozen_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut truth = String::from("file,checkered\n");
+    for i in 0..12u32 {
+        let name = format!("img{i:02}.jpg");
+        picture(i % 2 == 0, i).save(photos.join(&name)).unwrap();
+        truth.push_str(&format!("{name},{}\n", u8::from(i % 2 == 0)));
+    }
+    std::fs::write(dir.path().join("truth.csv"), truth).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[train]\nfinetune_epochs = 2\nfinetune_views = 2\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_photosift"))
+        .arg("--config")
+        .arg(&config)
+        .args(["eval", "--finetune-compare", "6,12", "--compare-runs", "1", "--truth"])
+        .arg(dir.path().join("truth.csv"))
+        .arg(&photos)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("12 photos (6 desirable)"), "{stdout}");
+    assert!(stdout.contains("left out: [12]"), "{stdout}");
+    let row = stdout.lines().find(|l| l.trim_start().starts_with("6 |")).expect(&stdout);
+    let cols: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (frozen, tuned): (f64, f64) = (cols[2].parse().unwrap(), cols[3].parse().unwrap());
+    assert!(frozen > 0.8 && tuned > 0.8, "{stdout}");
+}

@@ -103,6 +103,10 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
                 ft.n_unreadable
             );
         }
+        println!(
+            "note: the cross-validated AUC below is optimistic: the backbone was tuned on the \
+             same labels"
+        );
         ft.train
     } else {
         let backbone = current_backbone(&catalog)?;

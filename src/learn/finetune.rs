@@ -177,11 +177,8 @@ pub fn train_tail(
     if class_w[0] <= 0.0 || class_w[1] <= 0.0 {
         return Err(LearnError::NoLabels);
     }
-    let total = class_w[0] + class_w[1];
-    let weight: Vec<f32> = targets
-        .iter()
-        .map(|t| t.weight * total / (2.0 * class_w[usize::from(t.positive)]) / total)
-        .collect();
+    let weight: Vec<f32> =
+        targets.iter().map(|t| t.weight / (2.0 * class_w[usize::from(t.positive)])).collect();
     let y: Vec<f32> = targets.iter().map(|t| f32::from(u8::from(t.positive))).collect();
 
     // The head reads the pooled features standardized with their statistics before training.

@@ -99,14 +99,14 @@ pub fn embed_missing(
         }
     }
     for (backbone, source) in backbones {
-        if backbone == BACKBONE_ID && cfg.backbone != "lite0" {
-            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()).into());
-        }
         let todo =
             catalog.photos_missing_embedding(&backbone).context("cannot list photos to embed")?;
         progress(0, todo.len());
         if todo.is_empty() {
             continue;
+        }
+        if backbone == BACKBONE_ID && cfg.backbone != "lite0" {
+            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()).into());
         }
         let embedder = Embedder::new(&source)?;
         let part =

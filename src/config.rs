@@ -48,6 +48,9 @@ pub struct TrainConfig {
     pub synthetic_weight: f32,
     pub l2: f32,
     pub finetune: bool,
+    pub finetune_stage: u32,
+    pub finetune_epochs: u32,
+    pub finetune_views: u32,
     pub retrain_every: u32,
 }
 

@@ -61,7 +61,16 @@ enum Command {
     /// thumbnail; resumable: interrupt it any time).
     Embed,
     /// Train a new model version on the labels so far and score every photo with it.
-    Train,
+    Train {
+        /// Also fine-tune the backbone's last stage(s) on the labeled thumbnails (a new
+        /// backbone version; every photo is re-embedded with it). Default: `[train] finetune`.
+        #[arg(long, conflicts_with = "frozen")]
+        finetune: bool,
+        /// Train only the head (on the current backbone's embeddings) even if
+        /// `[train] finetune` is set.
+        #[arg(long)]
+        frozen: bool,
+    },
     /// Score every embedded photo with the latest model (after a scan added photos).
     Score,
     /// Print the next photos of a queue, one per line: p, [burst group,] path.
@@ -167,7 +176,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Status { errors }) => cli::scan::status(&library, errors)?,
         Some(Command::Embed) => cli::embed::run(&config, &library)?,
-        Some(Command::Train) => learn::train(&config, &library)?,
+        Some(Command::Train { finetune, frozen }) => {
+            let finetune = finetune || (config.train.finetune && !frozen);
+            learn::train(&config, &library, finetune)?
+        }
         Some(Command::Score) => learn::score(&library)?,
         Some(Command::Queue { mode, n }) => learn::print_queue(&config, &library, mode, n)?,
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,

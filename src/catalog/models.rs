@@ -87,11 +87,30 @@ impl Catalog {
     /// Records a model version together with its scores, in one transaction: a model is never
     /// visible without them.
     pub fn insert_model(&mut self, model: &NewModel, scores: &[(PhotoId, f32)]) -> Result<ModelId> {
+        self.insert_model_as(None, model, scores)
+    }
+
+    /// The id the next model version will get (a fine-tuned backbone is named after it before
+    /// the model is recorded with [`Catalog::insert_model_as`]).
+    pub fn next_model_id(&self) -> Result<ModelId> {
+        let id: i64 =
+            self.conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM models", [], |r| r.get(0))?;
+        Ok(ModelId(id))
+    }
+
+    /// [`Catalog::insert_model`] under a chosen id (`None`: the next one). Fails when the id
+    /// is taken (another training run recorded its model first).
+    pub fn insert_model_as(
+        &mut self,
+        id: Option<ModelId>,
+        model: &NewModel,
+        scores: &[(PhotoId, f32)],
+    ) -> Result<ModelId> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO models (created_at, backbone, kind, n_positive, n_negative, n_synthetic,
-                                 cv_auc, params, info)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO models (id, created_at, backbone, kind, n_positive, n_negative,
+                                 n_synthetic, cv_auc, params, info)
+             VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 now_secs(),
                 model.backbone,
@@ -101,7 +120,8 @@ impl Catalog {
                 model.n_synthetic as i64,
                 model.cv_auc,
                 model.params,
-                model.info
+                model.info,
+                id.map(|m| m.0)
             ],
         )?;
         let id = ModelId(tx.last_insert_rowid());

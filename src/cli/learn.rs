@@ -43,11 +43,24 @@ pub struct EvalArgs {
     /// Where to write the plot.
     #[arg(long, default_value = "eval.png")]
     pub plot: PathBuf,
+    /// Instead of the simulation: at each of these label counts (e.g. 20,32,48), train on
+    /// random labeled subsets with the frozen backbone and with fine-tuning (the `[train]
+    /// finetune_*` settings) and print the AUC of both on the other photos.
+    #[arg(long, value_name = "COUNTS", value_delimiter = ',')]
+    pub finetune_compare: Vec<usize>,
+    /// Random labeled subsets per label count of `--finetune-compare`.
+    #[arg(long, default_value_t = 3)]
+    pub compare_runs: usize,
 }
 
 /// The backbone to train on: the one with the most embeddings (after fine-tuning, the new
 /// version once its embeddings are recomputed).
 pub fn current_backbone(catalog: &Catalog) -> Result<String> {
+    if let Some(latest) = catalog.latest_model()?
+        && catalog.embedding_count(&latest.backbone)? > 0
+    {
+        return Ok(latest.backbone);
+    }
     match catalog.embedding_backbones()?.into_iter().next() {
         Some((backbone, _)) => Ok(backbone),
         None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
@@ -62,15 +75,45 @@ fn percent_bar() -> ProgressBar {
     bar
 }
 
-pub fn train(config: &Config, library: &Library) -> Result<()> {
+pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
     let mut catalog = library.open_catalog()?;
-    let backbone = current_backbone(&catalog)?;
     let bar = percent_bar();
-    let report = learn::train_and_score(&mut catalog, config, &backbone, &|f, what| {
+    let progress = |f: f32, what: &str| {
         bar.set_position((f * 100.0) as u64);
         bar.set_message(what.to_owned());
-    })?;
-    bar.finish_and_clear();
+    };
+    let report = if finetune {
+        let ft = learn::finetune_and_score(&mut catalog, library, config, &progress)?;
+        bar.finish_and_clear();
+        let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();
+        println!(
+            "fine-tuned backbone {} on {} labeled images x {} views in {:.1} s (loss per epoch: {}); \
+             weights {}",
+            ft.backbone,
+            ft.n_images,
+            ft.views,
+            ft.finetune_ms / 1000.0,
+            loss.join(" "),
+            ft.weights.display()
+        );
+        println!("embedded {} photos with it in {:.1} s", ft.embedded, ft.embed_ms / 1000.0);
+        if ft.n_unreadable > 0 {
+            println!(
+                "{} labeled photos have no readable thumbnail and were left out",
+                ft.n_unreadable
+            );
+        }
+        println!(
+            "note: the cross-validated AUC below is optimistic: the backbone was tuned on the \
+             same labels"
+        );
+        ft.train
+    } else {
+        let backbone = current_backbone(&catalog)?;
+        let report = learn::train_and_score(&mut catalog, config, &backbone, &progress)?;
+        bar.finish_and_clear();
+        report
+    };
     println!(
         "model {}: {} yes, {} no, {} seed images; cross-validated AUC {}",
         report.model.0,
@@ -226,5 +269,65 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
         bar.tick();
     })?;
     bar.finish_and_clear();
-    eval_catalog(config, &catalog, photosift::model::BACKBONE_ID, args)
+    if args.finetune_compare.is_empty() {
+        eval_catalog(config, &catalog, photosift::model::BACKBONE_ID, args)
+    } else {
+        compare_catalog(config, &catalog, &library, args)
+    }
+}
+
+/// `eval --finetune-compare`: frozen head vs fine-tuning at fixed label counts on the photos
+/// the truth file names.
+fn compare_catalog(
+    config: &Config,
+    catalog: &Catalog,
+    library: &Library,
+    args: &EvalArgs,
+) -> Result<()> {
+    let text = std::fs::read_to_string(&args.truth)
+        .with_context(|| format!("cannot read the truth file {}", args.truth.display()))?;
+    let truth = eval::parse_truth(&text).map_err(anyhow::Error::msg)?;
+    let photos = catalog.photos()?;
+    let pairs: Vec<_> = photos.iter().map(|p| (p.id, p.path.clone())).collect();
+    let (matched, _) = eval::match_truth(&pairs, &truth);
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (id, label) in matched {
+        let thumb = photos.iter().find(|p| p.id == id).and_then(|p| p.thumb_path.as_ref());
+        if let Ok(img) = photosift::model::load_thumb(library.root(), thumb) {
+            images.push(img);
+            labels.push(label);
+        }
+    }
+    let positives = labels.iter().filter(|&&l| l).count();
+    println!(
+        "{} photos ({positives} desirable); {} random labeled subsets per count; fine-tuning from \
+         stage {}, {} epochs, {} views per image",
+        labels.len(),
+        args.compare_runs,
+        config.train.finetune_stage,
+        config.train.finetune_epochs,
+        config.train.finetune_views
+    );
+    let too_many: Vec<_> = args.finetune_compare.iter().filter(|&&c| c >= labels.len()).collect();
+    if !too_many.is_empty() {
+        println!("left out: {too_many:?} labels (not fewer than the {} photos)", labels.len());
+    }
+    let bar = ProgressBar::new_spinner();
+    let rows = learn::compare_finetune(
+        &photosift::model::WeightsSource::from_config(&config.model.weights),
+        &images,
+        &labels,
+        &args.finetune_compare,
+        args.compare_runs,
+        &learn::FinetuneSettings::from_config(&config.train),
+        TrainSettings { l2: config.train.l2 },
+        &|what| {
+            bar.set_message(what.to_owned());
+            bar.tick();
+        },
+    )?;
+    bar.finish_and_clear();
+    print!("{}", learn::compare_table(&rows));
+    Ok(())
 }

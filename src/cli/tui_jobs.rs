@@ -27,10 +27,13 @@ pub fn services(library: &Library, config: &Config) -> Services {
 
 fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
     let mut catalog = library.open_catalog()?;
-    let backbone = learn::current_backbone(&catalog)?;
-    let r = photosift::learn::train_and_score(&mut catalog, config, &backbone, &|f, what| {
-        ctx.progress(f, what)
-    })?;
+    let progress = |f: f32, what: &str| ctx.progress(f, what);
+    let r = if config.train.finetune {
+        photosift::learn::finetune_and_score(&mut catalog, library, config, &progress)?.train
+    } else {
+        let backbone = learn::current_backbone(&catalog)?;
+        photosift::learn::train_and_score(&mut catalog, config, &backbone, &progress)?
+    };
     let auc = r.cv_auc.map_or("AUC – (too few labels)".to_owned(), |a| format!("AUC {a:.2}"));
     let note = r.note.map(|n| format!(" ({n})")).unwrap_or_default();
     Ok(JobOutput::Trained {

@@ -3,6 +3,9 @@
 
 pub mod calibrate;
 pub mod eval;
+pub mod finetune;
+mod finetune_compare;
+mod finetune_run;
 pub mod head;
 pub mod plot;
 
@@ -14,6 +17,9 @@ use thiserror::Error;
 
 use crate::catalog::{Catalog, LabelKind, LabelValue, ModelId, NewModel, PhotoId};
 use crate::config::Config;
+pub use finetune::{FinetuneSettings, Target};
+pub use finetune_compare::{CompareRow, compare_finetune, compare_table};
+pub use finetune_run::{FinetuneReport, finetune_and_score};
 pub use head::{Example, Head, Standardizer, TrainSettings};
 
 /// Manual labels of each class needed before a cross-validated AUC and a Platt calibration
@@ -146,6 +152,28 @@ pub fn train_and_score(
     backbone: &str,
     progress: &dyn Fn(f32, &str),
 ) -> anyhow::Result<TrainReport> {
+    train_and_record(catalog, cfg, backbone, &Recording::default(), progress)
+}
+
+/// How [`train_and_record`] records the model version.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Its id (`None`: the next one).
+    pub id: Option<ModelId>,
+    /// True after fine-tuning (models.kind "finetune" instead of "head").
+    pub finetuned: bool,
+    /// Extra JSON members for the info column (`"key":value,...`, without braces).
+    pub info: String,
+}
+
+/// [`train_and_score`], recorded as `recording` says.
+pub fn train_and_record(
+    catalog: &mut Catalog,
+    cfg: &Config,
+    backbone: &str,
+    recording: &Recording,
+    progress: &dyn Fn(f32, &str),
+) -> anyhow::Result<TrainReport> {
     let t0 = Instant::now();
     progress(0.0, "reading embeddings");
     let table = catalog.embedding_table(backbone).context("reading the embeddings")?;
@@ -196,8 +224,10 @@ pub fn train_and_score(
     let n_positive = manual.iter().filter(|e| e.positive).count() as u64;
     let n_negative = manual.len() as u64 - n_positive;
     let (a, c) = fitted.head.platt;
+    let extra =
+        if recording.info.is_empty() { String::new() } else { format!("{},", recording.info) };
     let info = format!(
-        "{{\"l2\":{},\"synthetic_weight\":{},\"platt_a\":{a},\"platt_c\":{c},\"read_ms\":{read_ms:.1},\
+        "{{{extra}\"l2\":{},\"synthetic_weight\":{},\"platt_a\":{a},\"platt_c\":{c},\"read_ms\":{read_ms:.1},\
          \"train_ms\":{train_ms:.1},\"score_ms\":{score_ms:.1},\"note\":{}}}",
         cfg.train.l2,
         cfg.train.synthetic_weight,
@@ -205,7 +235,7 @@ pub fn train_and_score(
     );
     let model = NewModel {
         backbone: backbone.to_owned(),
-        kind: "head".into(),
+        kind: if recording.finetuned { "finetune" } else { "head" }.into(),
         n_positive,
         n_negative,
         n_synthetic: synthetic.len() as u64,
@@ -213,7 +243,9 @@ pub fn train_and_score(
         params: fitted.head.to_safetensors()?,
         info,
     };
-    let id = catalog.insert_model(&model, &scores).context("saving the model and its scores")?;
+    let id = catalog
+        .insert_model_as(recording.id, &model, &scores)
+        .context("saving the model and its scores")?;
     let write_ms = ms(t3);
     progress(1.0, "done");
     Ok(TrainReport {

@@ -61,7 +61,8 @@ pub struct EmbedSummary {
     pub failed: Vec<(PhotoId, String)>,
 }
 
-fn load_thumb(root: &Path, thumb: Option<&PathBuf>) -> Result<RgbImage, String> {
+/// A photo's thumbnail (relative to the library `root`), or why it cannot be read.
+pub fn load_thumb(root: &Path, thumb: Option<&PathBuf>) -> Result<RgbImage, String> {
     let Some(rel) = thumb else {
         return Err("no thumbnail was made for it; run `photosift scan` again".into());
     };
@@ -80,23 +81,63 @@ fn load_thumb(root: &Path, thumb: Option<&PathBuf>) -> Result<RgbImage, String> 
 /// Embeds, from their thumbnails, every ok photo that lacks an embedding of the current
 /// backbone: batches of `cfg.batch_size`, each stored in one transaction (a killed run resumes
 /// where it stopped; memory stays flat whatever the number of photos). Photos whose thumbnail
-/// is missing or unreadable are reported in the summary, not fatal.
+/// is missing or unreadable are reported in the summary, not fatal. When the latest model
+/// reads a fine-tuned backbone (`photosift train --finetune`), new photos get its embeddings
+/// too, so they are scored by that model.
 pub fn embed_missing(
     catalog: &mut Catalog,
     library: &Library,
     cfg: &ModelConfig,
     progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<EmbedSummary> {
-    let todo =
-        catalog.photos_missing_embedding(BACKBONE_ID).context("cannot list photos to embed")?;
+    let mut summary = EmbedSummary::default();
+    let mut backbones = vec![(BACKBONE_ID.to_owned(), WeightsSource::from_config(&cfg.weights))];
+    if let Some(latest) = catalog.latest_model().context("cannot read the latest model")? {
+        let path = finetuned_weights_path(library, &latest.backbone);
+        if latest.backbone != BACKBONE_ID && path.is_file() {
+            backbones.push((latest.backbone, WeightsSource::File(path)));
+        }
+    }
+    for (backbone, source) in backbones {
+        let todo =
+            catalog.photos_missing_embedding(&backbone).context("cannot list photos to embed")?;
+        progress(0, todo.len());
+        if todo.is_empty() {
+            continue;
+        }
+        if backbone == BACKBONE_ID && cfg.backbone != "lite0" {
+            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()).into());
+        }
+        let embedder = Embedder::new(&source)?;
+        let part =
+            embed_list(catalog, library, &backbone, &embedder, &todo, cfg.batch_size, progress)?;
+        summary.total += part.total;
+        summary.embedded += part.embedded;
+        summary.failed.extend(part.failed);
+    }
+    Ok(summary)
+}
+
+/// Where the weights of a fine-tuned backbone version live: `<library>/models/<backbone>.safetensors`.
+pub fn finetuned_weights_path(library: &Library, backbone: &str) -> PathBuf {
+    library.models_dir().join(format!("{backbone}.safetensors"))
+}
+
+/// Embeds the photos of `todo` (id, thumbnail) with `embedder`, storing them under `backbone`
+/// in transactions of `batch_size`.
+pub fn embed_list(
+    catalog: &mut Catalog,
+    library: &Library,
+    backbone: &str,
+    embedder: &Embedder,
+    todo: &[(PhotoId, Option<PathBuf>)],
+    batch_size: usize,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<EmbedSummary> {
     let mut summary = EmbedSummary { total: todo.len(), ..Default::default() };
     progress(0, summary.total);
-    if todo.is_empty() {
-        return Ok(summary);
-    }
-    let embedder = Embedder::from_config(cfg)?;
     let mut done = 0;
-    for chunk in todo.chunks(cfg.batch_size.max(1)) {
+    for chunk in todo.chunks(batch_size.max(1)) {
         let loaded: Vec<_> = chunk
             .par_iter()
             .map(|(id, thumb)| (*id, load_thumb(library.root(), thumb.as_ref())))
@@ -114,7 +155,7 @@ pub fn embed_missing(
         }
         let vectors = embedder.embed_images(&images).context("embedding a batch of thumbnails")?;
         let rows: Vec<_> = ids.into_iter().zip(vectors).collect();
-        catalog.put_embeddings(BACKBONE_ID, &rows).context("cannot store embeddings")?;
+        catalog.put_embeddings(backbone, &rows).context("cannot store embeddings")?;
         summary.embedded += rows.len();
         done += chunk.len();
         progress(done, summary.total);

@@ -20,7 +20,9 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use efficientnet_lite::{Config, EfficientNetLite, MBConv, StageConfig};
-pub use embed::{EmbedSummary, Embedder, embed_missing};
+pub use embed::{
+    EmbedSummary, Embedder, embed_list, embed_missing, finetuned_weights_path, load_thumb,
+};
 pub use weights::WeightsSource;
 
 /// EfficientNet-Lite0, the backbone photosift ships.

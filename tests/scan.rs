@@ -192,6 +192,23 @@ fn changed_content_keeps_the_id_and_gets_a_new_thumbnail() {
 }
 
 #[test]
+fn deleted_thumbnail_is_remade_by_the_next_scan() {
+    let mut env = Env::new();
+    env.write("a.jpg", &jpeg(&pattern(300, 200, 1)));
+    env.write("b.jpg", &jpeg(&pattern(300, 200, 2)));
+    env.scan();
+    let before = photo_at(&env, "a.jpg");
+    let thumb = env.library.root().join(before.thumb_path.as_ref().unwrap());
+    std::fs::remove_file(&thumb).unwrap();
+    let s = env.scan();
+    // Only the photo whose thumbnail is gone is read again.
+    assert_eq!((s.unchanged, s.files_read, s.decoded, s.new), (1, 1, 1, 0), "{s:?}");
+    assert!(thumb.is_file(), "the thumbnail is back");
+    let after = photo_at(&env, "a.jpg");
+    assert_eq!((after.id, after.thumb_path), (before.id, before.thumb_path));
+}
+
+#[test]
 fn scanning_one_folder_leaves_other_folders_alone() {
     let mut env = Env::new();
     env.write("a/1.jpg", &jpeg(&pattern(100, 100, 1)));

@@ -19,6 +19,8 @@ pub struct KnownFile {
     pub content_hash: String,
     /// True for a row of `duplicate_paths`, false for the photo's own path.
     pub duplicate: bool,
+    /// The photo's thumbnail, relative to the library (on its own path's entry only).
+    pub thumb_path: Option<PathBuf>,
 }
 
 /// Everything a scan compares against, loaded in two queries.
@@ -146,7 +148,7 @@ impl Catalog {
     pub fn scan_index(&self) -> Result<ScanIndex> {
         let mut index = ScanIndex::default();
         let mut stmt = self.conn.prepare(
-            "SELECT id, path, byte_size, mtime_ns, state, content_hash, thumb_path IS NOT NULL \
+            "SELECT id, path, byte_size, mtime_ns, state, content_hash, thumb_path \
              FROM photos ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -155,7 +157,8 @@ impl Catalog {
             let path = path_from_blob(r.get(1)?);
             let state = parse_state(&r.get::<_, String>(4)?);
             let hash: String = r.get(5)?;
-            if r.get::<_, bool>(6)? && !hash.is_empty() && state != PhotoState::Error {
+            let thumb_path = r.get::<_, Option<String>>(6)?.map(PathBuf::from);
+            if thumb_path.is_some() && !hash.is_empty() && state != PhotoState::Error {
                 index.by_hash.entry(hash.clone()).or_insert(id);
             }
             index.primary.insert(id, path.clone());
@@ -168,6 +171,7 @@ impl Catalog {
                     state,
                     content_hash: hash,
                     duplicate: false,
+                    thumb_path,
                 },
             );
         }
@@ -189,6 +193,7 @@ impl Catalog {
                     state: parse_state(&r.get::<_, String>(5)?),
                     content_hash: r.get(4)?,
                     duplicate: true,
+                    thumb_path: None,
                 },
             );
         }

@@ -186,7 +186,8 @@ pub fn scan(
             Some(k)
                 if k.byte_size == file.byte_size
                     && k.mtime_ns == file.mtime_ns
-                    && k.state != PhotoState::Error =>
+                    && k.state != PhotoState::Error
+                    && !thumbnail_gone(library.root(), k) =>
             {
                 if k.state == PhotoState::Missing && !k.duplicate {
                     ops.push(ScanOp::Restore { id: k.photo_id });
@@ -262,6 +263,7 @@ impl WorkerCtx<'_> {
         if let Some(k) = &job.known
             && k.content_hash == hash
             && k.state != PhotoState::Error
+            && !thumbnail_gone(self.library_root, k)
         {
             return Outcome::Same { job };
         }
@@ -579,4 +581,10 @@ fn mark_missing(
             writer.push(ScanOp::RemoveDuplicate { path: path.clone() }, None);
         }
     }
+}
+
+/// A photo whose thumbnail file was deleted (by hand, or a library copied without thumbs/) is
+/// re-read and re-thumbnailed even when the original is unchanged: one `stat` per photo.
+fn thumbnail_gone(library_root: &Path, known: &KnownFile) -> bool {
+    known.thumb_path.as_ref().is_some_and(|rel| !library_root.join(rel).is_file())
 }

@@ -202,19 +202,7 @@ impl Catalog {
 mod tests {
     use super::*;
 
-    fn catalog_with_photos(n: i64) -> Catalog {
-        let cat = Catalog::open_in_memory().unwrap();
-        for i in 1..=n {
-            cat.conn()
-                .execute(
-                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, added_at, updated_at)
-                     VALUES (?1, ?2, ?3, 1, 1, 0, 0)",
-                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}")],
-                )
-                .unwrap();
-        }
-        cat
-    }
+    use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
     #[test]
     fn relabeling_keeps_history_and_newest_wins() {

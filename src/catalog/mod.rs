@@ -173,6 +173,23 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A test catalog with photos 1..=n: `/p/<i>.jpg`, 4000x3000 px, taken at second 1000 + i.
+#[cfg(test)]
+pub(crate) fn test_catalog_with_photos(n: i64) -> Catalog {
+    let cat = Catalog::open_in_memory().expect("in-memory catalog");
+    for i in 1..=n {
+        cat.conn()
+            .execute(
+                "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, width, height,
+                                     taken_at, added_at, updated_at)
+                 VALUES (?1, ?2, ?3, 1, 1, 4000, 3000, ?4, 0, 0)",
+                rusqlite::params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}"), 1000 + i],
+            )
+            .expect("test photo row");
+    }
+    cat
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -312,20 +312,7 @@ mod tests {
     use super::*;
     use crate::catalog::Decision;
 
-    fn catalog_with_photos(n: i64) -> Catalog {
-        let cat = Catalog::open_in_memory().unwrap();
-        for i in 1..=n {
-            cat.conn()
-                .execute(
-                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, taken_at,
-                                         added_at, updated_at)
-                     VALUES (?1, ?2, ?3, 1, 1, ?4, 0, 0)",
-                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}"), 1000 + i],
-                )
-                .unwrap();
-        }
-        cat
-    }
+    use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
     fn put_embedding(cat: &Catalog, photo: i64, backbone: &str, v: &[f32]) {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();

@@ -73,20 +73,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Decision, LabelEvent, LabelKind, LabelValue, PhotoId};
 
-    fn catalog_with_photos(n: i64) -> Catalog {
-        let cat = Catalog::open_in_memory().unwrap();
-        for i in 1..=n {
-            cat.conn()
-                .execute(
-                    "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns, width, height,
-                                         added_at, updated_at)
-                     VALUES (?1, ?2, ?3, 1, 1, 4000, 3000, 0, 0)",
-                    params![i, format!("/p/{i}.jpg").into_bytes(), format!("h{i}")],
-                )
-                .unwrap();
-        }
-        cat
-    }
+    use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
     fn add_model(cat: &Catalog, id: i64, scores: &[(i64, f64)]) {
         cat.conn()

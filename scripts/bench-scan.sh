@@ -4,6 +4,8 @@
 # The scan benchmark: `photosift scan` and its peers (the seed's mogrify command,
 # vipsthumbnail, Pillow draft mode) on the same folder of 12 MP phone JPEGs, in one run,
 # timed by the shared peer script (hyperfine; median of RUNS), then photos/s and ratios.
+# photosift runs `scan --no-embed`: the peers only make thumbnails (embedding has its own
+# benchmark, scripts/bench-embed.sh).
 # Then the no-change re-scan: a tree of RESCAN_N (25,000) small distinct JPEGs is scanned
 # once and re-scanned, timed with hyperfine.
 #
@@ -42,7 +44,7 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
 #!/usr/bin/env bash
 set -euo pipefail
 SRC=\$1 OUT=\$2
-"$BIN" --config "$CFG" --library "\$OUT/.lib" scan "\$SRC" > "\$OUT/.scan.txt"
+"$BIN" --config "$CFG" --library "\$OUT/.lib" scan --no-embed "\$SRC" > "\$OUT/.scan.txt"
 python3 "$ROOT/scripts/link-thumbs.py" "\$OUT"
 EOF
   export PROJECT_CMD="bash $RES/photosift-run.sh {SRC} {OUT}"
@@ -91,13 +93,13 @@ PY
   rm -rf "$LIB"
   echo "== first scan of $TREE" >&2
   /usr/bin/time -f "%e s wall, %M KiB peak RSS" -o "$RES/rescan-first.time" \
-    "$BIN" --config "$CFG" --library "$LIB" scan "$TREE" | tee "$RES/rescan-first.txt"
+    "$BIN" --config "$CFG" --library "$LIB" scan --no-embed "$TREE" | tee "$RES/rescan-first.txt"
   cat "$RES/rescan-first.time"
   echo "== re-scan of the unchanged tree ($RESCAN_N files)" >&2
   hyperfine --warmup 1 --runs 5 --export-markdown "$RES/rescan.md" \
-    "$BIN --config $CFG --library $LIB scan $TREE"
+    "$BIN --config $CFG --library $LIB scan --no-embed $TREE"
   /usr/bin/time -f "%e s wall, %M KiB peak RSS" -o "$RES/rescan-again.time" \
-    "$BIN" --config "$CFG" --library "$LIB" scan "$TREE" | tee "$RES/rescan-again.txt"
+    "$BIN" --config "$CFG" --library "$LIB" scan --no-embed "$TREE" | tee "$RES/rescan-again.txt"
   cat "$RES/rescan-again.time"
 fi
 uptime | tee "$RES/load.txt"

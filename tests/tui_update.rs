@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use photosift::catalog::{
-    Catalog, Decision, LabelEvent, LabelKind, LabelValue, PhotoId, PhotoRecord,
-};
+use photosift::catalog::{Catalog, Decision, LabelEvent, LabelKind, LabelValue, NewPhoto, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::state::{
@@ -242,14 +240,14 @@ fn run(s: &mut State, cat: &mut Catalog, effects: Vec<Effect>) {
 #[test]
 fn undo_across_mode_switches_undoes_each_modes_own_decisions() {
     let mut cat = Catalog::open_in_memory().unwrap();
-    let records: Vec<PhotoRecord> = (1..=14)
-        .map(|i| PhotoRecord {
+    let records: Vec<NewPhoto> = (1..=14)
+        .map(|i| NewPhoto {
             path: format!("/p/{i}.jpg").into(),
             content_hash: format!("h{i}"),
             ..Default::default()
         })
         .collect();
-    cat.insert_photo_records(&records).unwrap();
+    cat.insert_photos(&records).unwrap();
     let mut s = state();
     for a in [Action::Yes, Action::No] {
         let fx = key(&mut s, a);

@@ -7,15 +7,17 @@ use rusqlite::{OptionalExtension, Row};
 use super::{Catalog, PhotoId, Result};
 
 /// Where a photo came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Source {
+    #[default]
     Camera,
     Synthetic,
 }
 
 /// A photo's health: `Missing` once its file is gone, `Error` when it could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PhotoState {
+    #[default]
     Ok,
     Missing,
     Error,

@@ -37,7 +37,8 @@ pub struct ScanIndex {
 }
 
 /// A photo row to insert (or to overwrite, when a row with the same path exists).
-#[derive(Debug, Clone, PartialEq)]
+/// `Default` is an ok camera photo with nothing known but what the caller sets.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewPhoto {
     pub path: PathBuf,
     pub content_hash: String,
@@ -301,8 +302,17 @@ impl Catalog {
     /// Inserts one photo (or overwrites the row with its path) and returns its id: the entry
     /// point for photos that do not come from a scan, e.g. synthetic seed images.
     pub fn insert_photo(&mut self, photo: &NewPhoto) -> Result<PhotoId> {
-        let ids = self.apply_scan_ops(std::slice::from_ref(&ScanOp::Upsert(photo.clone())))?;
-        Ok(ids.into_iter().flatten().next().unwrap_or(PhotoId(0)))
+        Ok(self
+            .insert_photos(std::slice::from_ref(photo))?
+            .into_iter()
+            .next()
+            .unwrap_or(PhotoId(0)))
+    }
+
+    /// Inserts (or overwrites by path) photo rows in one transaction; their ids, in order.
+    pub fn insert_photos(&mut self, photos: &[NewPhoto]) -> Result<Vec<PhotoId>> {
+        let ops: Vec<ScanOp> = photos.iter().cloned().map(ScanOp::Upsert).collect();
+        Ok(self.apply_scan_ops(&ops)?.into_iter().flatten().collect())
     }
 
     /// Counts by state and source, and the number of duplicate paths.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{PhotoId, PhotoRecord};
+use photosift::catalog::{NewPhoto, PhotoId};
 use photosift::library::Library;
 
 /// A 2023-06-14 12:00 UTC capture time, the fixtures' first photo.
@@ -40,8 +40,8 @@ pub fn library_with_photos(
         picture(i, thumb_size.0, thumb_size.1).save(root.join(&rel)).unwrap();
         thumbs.push(rel);
     }
-    let records: Vec<PhotoRecord> = (0..n)
-        .map(|i| PhotoRecord {
+    let records: Vec<NewPhoto> = (0..n)
+        .map(|i| NewPhoto {
             path: root.join(format!("camera/IMG_{:04}.jpg", i + 1)),
             content_hash: format!("hash{i}"),
             byte_size: 3_000_000,
@@ -49,10 +49,11 @@ pub fn library_with_photos(
             height: Some(3024),
             taken_at: Some(T0 + 3 * i as i64),
             thumb_path: Some(thumbs[i % thumbs.len()].clone()),
+            ..Default::default()
         })
         .collect();
     let mut catalog = library.open_catalog().unwrap();
-    let ids = catalog.insert_photo_records(&records).unwrap();
+    let ids = catalog.insert_photos(&records).unwrap();
     (library, ids)
 }
 

@@ -4,29 +4,15 @@
 
 use std::process::Command;
 
-use image::{Rgb, RgbImage};
 use photosift::catalog::{Decision, LabelKind, LabelValue};
 use photosift::config::Config;
 use photosift::learn;
 use photosift::library::Library;
 
-fn picture(desirable: bool, seed: u32) -> RgbImage {
-    let (r, g, b) =
-        ((seed * 67 % 200) as u8 + 30, (seed * 131 % 200) as u8 + 30, (seed * 29 % 200) as u8 + 30);
-    let cell = 8 + seed % 5 * 3;
-    RgbImage::from_fn(160, 120, |x, y| {
-        if desirable {
-            if (x / cell + y / cell).is_multiple_of(2) {
-                Rgb([r, g, b])
-            } else {
-                Rgb([255 - r, 255 - g, 255 - b])
-            }
-        } else {
-            let t = (x + y) as f32 / 280.0;
-            let mix = |c: u8| (f32::from(c) * (1.0 - t) + f32::from(255 - c) * t) as u8;
-            Rgb([mix(r), mix(g), mix(b)])
-        }
-    })
+mod rule_images;
+
+fn picture(desirable: bool, seed: u32) -> image::RgbImage {
+    rule_images::picture(desirable, seed, 160, 120)
 }
 
 #[test]

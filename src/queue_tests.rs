@@ -44,6 +44,24 @@ fn assert_no_similar_neighbours(order: &[PhotoId], cands: &[Candidate]) {
 }
 
 #[test]
+fn centering_spreads_all_positive_features_apart() {
+    // Three all-positive vectors pointing roughly the same way (cosine > 0.9 each), the way
+    // photo features of unrelated photos do; the third is a near-copy of the first.
+    let raw = [vec![1.0, 0.2, 0.1], vec![0.2, 1.0, 0.1], vec![1.0, 0.21, 0.12]];
+    let mut cands: Vec<Candidate> =
+        raw.iter().enumerate().map(|(i, v)| cand(i as i64, None, v.clone())).collect();
+    cands.push(Candidate { embedding: None, ..cand(9, None, vec![]) });
+    center_embeddings(&mut cands);
+    let e = |i: usize| cands[i].embedding.as_deref().unwrap();
+    for i in 0..3 {
+        assert!((dot(e(i), e(i)) - 1.0).abs() < 1e-5, "unit length");
+    }
+    assert!(dot(e(0), e(1)) < 0.0, "unrelated photos are no longer alike");
+    assert!(dot(e(0), e(2)) > 0.9, "near-copies stay alike");
+    assert_eq!(cands[3].embedding, None);
+}
+
+#[test]
 fn cold_start_shows_one_typical_photo_per_cluster_biggest_first() {
     // Three clusters around axes 0, 2, 4 of sizes 9, 5, 3; the exact axis vector is the
     // most central member of each.

@@ -10,7 +10,7 @@ use image::{Rgb, RgbImage};
 use photosift::catalog::PhotoId;
 use photosift::config::Config;
 use photosift::library::Library;
-use photosift::model::{BACKBONE_ID, Embedder, WeightsSource, embed_missing};
+use photosift::model::{BACKBONE_ID, Embedder, Features, WeightsSource, embed_missing};
 
 fn thumb(seed: u32) -> RgbImage {
     RgbImage::from_fn(512, 384, |x, y| {
@@ -74,10 +74,13 @@ fn embeds_every_photo_once_and_reports_missing_thumbnails() {
 
     let stored = cat.embeddings(BACKBONE_ID).unwrap();
     assert_eq!(stored.len(), 5);
-    assert!(stored.iter().all(|(_, v)| v.len() == 1280 && v.iter().all(|x| x.is_finite())));
-    // The stored vector is the embedding of the thumbnail as read from disk.
+    assert!(stored.iter().all(|(_, v)| v.len() == 1152 && v.iter().all(|x| x.is_finite())));
+    // The stored vector is the photo features of the thumbnail as read from disk: unit length.
     let img = image::open(lib.root().join("thumbs/3.jpg")).unwrap().to_rgb8();
-    let direct = Embedder::new(&WeightsSource::Bundled).unwrap().embed_images(&[img]).unwrap();
+    let embedder = Embedder::with_features(&WeightsSource::Bundled, Features::Photo).unwrap();
+    let direct = embedder.embed_images(&[img]).unwrap();
+    let norm = direct[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "features of norm {norm}");
     let diff = stored[2].1.iter().zip(&direct[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(diff < 1e-4, "stored embedding differs by {diff}");
 

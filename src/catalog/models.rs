@@ -215,7 +215,8 @@ impl Catalog {
     }
 
     /// What the queues need about every camera photo that can be shown: the latest model's
-    /// score, capture time, current labels, and the `backbone` embedding (L2-normalized).
+    /// score, capture time, current labels, and the `backbone` embedding (centered on the
+    /// mean of these photos and L2-normalized: [`crate::queue::center_embeddings`]).
     pub fn candidates(&self, backbone: &str) -> Result<Vec<Candidate>> {
         let latest = self.latest_model()?.map(|m| m.id.0);
         let mut stmt = self.conn.prepare_cached(
@@ -254,6 +255,7 @@ impl Catalog {
                 print_label: print.get(&photo).copied(),
             });
         }
+        crate::queue::center_embeddings(&mut out);
         Ok(out)
     }
 }
@@ -365,9 +367,10 @@ mod tests {
     }
 
     #[test]
-    fn candidates_join_latest_scores_labels_and_normalized_embeddings() {
-        let mut cat = catalog_with_photos(3);
+    fn candidates_join_latest_scores_labels_and_centered_embeddings() {
+        let mut cat = catalog_with_photos(4);
         put_embedding(&cat, 1, "lite0", &[3.0, 4.0]);
+        put_embedding(&cat, 4, "lite0", &[2.0, 0.0]);
         cat.conn()
             .execute("UPDATE photos SET source = 'synthetic', seed_label = 1 WHERE id = 3", [])
             .unwrap();
@@ -376,9 +379,12 @@ mod tests {
         cat.record_decision(&Decision::single(PhotoId(2), "cli", LabelKind::Kind, LabelValue::No))
             .unwrap();
         let c = cat.candidates("lite0").unwrap();
-        assert_eq!(c.len(), 2, "synthetic photos are not shown");
+        assert_eq!(c.len(), 3, "synthetic photos are not shown");
         assert_eq!(c[0].p, Some(0.7));
-        assert_eq!(c[0].embedding, Some(vec![0.6, 0.8]));
+        // Unit vectors (0.6, 0.8) and (1, 0) around their mean (0.8, 0.4), re-normalized.
+        let e = c[0].embedding.clone().unwrap();
+        let want = [-1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()];
+        assert!(e.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{e:?}");
         assert_eq!(c[0].taken_at, Some(1001));
         assert_eq!((c[1].p, c[1].embedding.clone()), (None, None));
         assert_eq!(c[1].kind_label, Some(LabelValue::No));

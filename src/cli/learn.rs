@@ -53,19 +53,28 @@ pub struct EvalArgs {
     pub compare_runs: usize,
 }
 
-/// The backbone to train on: the one with the most embeddings (after fine-tuning, the new
-/// version once its embeddings are recomputed).
+/// The backbone to train on: after fine-tuning, the new version once its embeddings are
+/// recomputed; otherwise the bundled backbone's photo features, or (before the first embedding
+/// pass of a library made by an older photosift) the backbone with the most embeddings.
 pub fn current_backbone(catalog: &Catalog) -> Result<String> {
     if let Some(latest) = catalog.latest_model()?
+        && latest.backbone != OLD_BACKBONE_ID
         && catalog.embedding_count(&latest.backbone)? > 0
     {
         return Ok(latest.backbone);
+    }
+    if catalog.embedding_count(photosift::model::BACKBONE_ID)? > 0 {
+        return Ok(photosift::model::BACKBONE_ID.to_owned());
     }
     match catalog.embedding_backbones()?.into_iter().next() {
         Some((backbone, _)) => Ok(backbone),
         None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
     }
 }
+
+/// Where photosift before the photo features stored its 1280-d pooled embeddings: a model
+/// trained on them is not a reason to keep training on them once the new features exist.
+const OLD_BACKBONE_ID: &str = "lite0-imagenet";
 
 fn percent_bar() -> ProgressBar {
     let bar = ProgressBar::new(100);

@@ -107,22 +107,16 @@ pub fn simulate(
     let n = truth.len();
     let standardizer = Standardizer::fit(data, dim);
     let mut cands: Vec<Candidate> = (0..n)
-        .map(|i| {
-            let mut v = data[i * dim..(i + 1) * dim].to_vec();
-            let norm = queue::dot(&v, &v).sqrt();
-            if norm > 0.0 {
-                v.iter_mut().for_each(|x| *x /= norm);
-            }
-            Candidate {
-                photo: PhotoId(i as i64),
-                p: None,
-                taken_at: taken_at.get(i).copied().flatten(),
-                embedding: Some(v),
-                kind_label: None,
-                print_label: None,
-            }
+        .map(|i| Candidate {
+            photo: PhotoId(i as i64),
+            p: None,
+            taken_at: taken_at.get(i).copied().flatten(),
+            embedding: Some(data[i * dim..(i + 1) * dim].to_vec()),
+            kind_label: None,
+            print_label: None,
         })
         .collect();
+    queue::center_embeddings(&mut cands);
     let mut rng = SplitMix(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let mut labeled: Vec<usize> = Vec::new();
     let mut points = Vec::new();

@@ -9,7 +9,7 @@ use image::RgbImage;
 
 use super::finetune::{self, FinetuneSettings, Target};
 use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated};
-use crate::model::WeightsSource;
+use crate::model::{Embedder, Features, WeightsSource};
 use crate::queue::SplitMix;
 
 /// Both ways at one label count, averaged over the runs.
@@ -17,9 +17,13 @@ use crate::queue::SplitMix;
 pub struct CompareRow {
     pub labels: usize,
     pub runs: usize,
-    /// Mean AUC on the photos outside the labeled subset: head on the ImageNet embeddings.
+    /// Mean AUC on the photos outside the labeled subset: head on the frozen backbone's photo
+    /// features (what `train` uses by default).
     pub frozen_auc: f64,
-    /// The same after fine-tuning (head retrained on the new embeddings, as `train` does).
+    /// The same on the frozen backbone's 1280-d pooled embedding, what fine-tuning starts from.
+    pub pooled_auc: f64,
+    /// The same after fine-tuning (head retrained on the new pooled embeddings, as `train
+    /// --finetune` does).
     pub finetuned_auc: f64,
     /// Mean seconds of one head training (frozen) and one fine-tuning + re-embedding + head.
     pub frozen_s: f64,
@@ -88,8 +92,14 @@ pub fn compare_finetune(
     let plain_idx: Vec<u32> = (0..images.len()).map(|i| (i * v) as u32).collect();
     let plain =
         trunk.index_select(&candle_core::Tensor::new(plain_idx.as_slice(), &Device::Cpu)?, 0)?;
-    let frozen = finetune::tail_embeddings(&folded, &plain, settings.from_stage)?;
+    let pooled = finetune::tail_embeddings(&folded, &plain, settings.from_stage)?;
     drop(folded);
+    let photo = Embedder::with_features(source, Features::Photo)
+        .map_err(|e| LearnError::Params(e.to_string()))?;
+    let photo_dim = photo.dim();
+    let frozen: Vec<f32> =
+        photo.embed_images(images).map_err(|e| LearnError::Params(e.to_string()))?.concat();
+    drop(photo);
 
     let mut rows = Vec::new();
     for &count in counts.iter().filter(|&&c| c < images.len()) {
@@ -97,6 +107,7 @@ pub fn compare_finetune(
             labels: count,
             runs: 0,
             frozen_auc: 0.0,
+            pooled_auc: 0.0,
             finetuned_auc: 0.0,
             frozen_s: 0.0,
             finetuned_s: 0.0,
@@ -108,10 +119,13 @@ pub fn compare_finetune(
             progress(&format!("{count} labels, run {}/{}", run + 1, runs.max(1)));
             let Some(labeled) = subset(truth, count, &mut rng) else { continue };
             let t = Instant::now();
-            let Some(frozen_auc) = head_auc(&frozen, dim, truth, &labeled, train)? else {
+            let Some(frozen_auc) = head_auc(&frozen, photo_dim, truth, &labeled, train)? else {
                 continue;
             };
             let frozen_s = t.elapsed().as_secs_f64();
+            let Some(pooled_auc) = head_auc(&pooled, dim, truth, &labeled, train)? else {
+                continue;
+            };
 
             let t = Instant::now();
             let idx: Vec<u32> =
@@ -129,6 +143,7 @@ pub fn compare_finetune(
             row.finetuned_s += t.elapsed().as_secs_f64();
             row.frozen_s += frozen_s;
             row.frozen_auc += frozen_auc;
+            row.pooled_auc += pooled_auc;
             row.finetuned_auc += tuned_auc;
             row.first_loss += f64::from(tuned.epoch_loss.first().copied().unwrap_or(f32::NAN));
             row.last_loss += f64::from(tuned.epoch_loss.last().copied().unwrap_or(f32::NAN));
@@ -138,6 +153,7 @@ pub fn compare_finetune(
             let n = row.runs as f64;
             for x in [
                 &mut row.frozen_auc,
+                &mut row.pooled_auc,
                 &mut row.finetuned_auc,
                 &mut row.frozen_s,
                 &mut row.finetuned_s,
@@ -155,15 +171,17 @@ pub fn compare_finetune(
 /// The comparison as a text table.
 pub fn compare_table(rows: &[CompareRow]) -> String {
     let mut out = String::from(
-        "labels | runs | frozen AUC | fine-tuned AUC | frozen s | fine-tune s | loss first -> last\n",
+        "labels | runs | frozen AUC | frozen pooled AUC | fine-tuned AUC | frozen s | fine-tune s \
+         | loss first -> last\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{:>6} | {:>4} | {:>10.3} | {:>14.3} | {:>8.2} | {:>11.1} | {:.3} -> {:.3}",
+            "{:>6} | {:>4} | {:>10.3} | {:>17.3} | {:>14.3} | {:>8.2} | {:>11.1} | {:.3} -> {:.3}",
             r.labels,
             r.runs,
             r.frozen_auc,
+            r.pooled_auc,
             r.finetuned_auc,
             r.frozen_s,
             r.finetuned_s,

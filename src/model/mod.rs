@@ -21,17 +21,19 @@ use thiserror::Error;
 
 pub use efficientnet_lite::{Config, EfficientNetLite, MBConv, StageConfig};
 pub use embed::{
-    EmbedSummary, Embedder, embed_list, embed_missing, finetuned_weights_path, load_thumb,
+    EmbedSummary, Embedder, Features, embed_list, embed_missing, finetuned_weights_path, load_thumb,
 };
 pub use weights::WeightsSource;
 
 /// EfficientNet-Lite0, the backbone photosift ships.
 pub type Lite0 = EfficientNetLite;
 
-/// Backbone id under which embeddings of the bundled ImageNet Lite0 are stored.
-pub const BACKBONE_ID: &str = "lite0-imagenet";
+/// Backbone id under which the photo features ([`EfficientNetLite::features`]) of the bundled
+/// ImageNet Lite0 are stored. (Libraries from before these features hold 1280-d pooled
+/// embeddings under "lite0-imagenet"; the next scan or `embed` computes the new ones.)
+pub const BACKBONE_ID: &str = "lite0-mid-s224";
 
-/// Length of an embedding.
+/// Length of the 1280-d pooled embedding ([`EfficientNetLite::embed`], [`Features::Pooled`]).
 pub const EMBEDDING_DIM: usize = 1280;
 
 #[derive(Debug, Error)]

@@ -384,9 +384,9 @@ impl EfficientNetLite {
     /// Why not the 1280-d [`Self::embed`]: the head conv maps onto ImageNet's 1000 classes, none
     /// of which is "person", "friends" or "sunset"; the mid-level activations still describe
     /// what is in the photo without that bias. On coco-dev ("has a person", 20 random labels)
-    /// they lift the held-out AUC from 0.81 to 0.94 (docs/bench-learn.md). The square root
-    /// (Hellinger / power normalization) keeps a few strong channels from dominating, and the
-    /// unit norm makes cosine similarity a plain dot product.
+    /// they lift the held-out AUC from 0.81 to 0.93 (docs/bench-learn.md). The square root
+    /// (power normalization) keeps a few strong channels from dominating, and the unit norm
+    /// makes cosine similarity a plain dot product.
     pub fn features(&self, xs: &Tensor) -> Result<Tensor> {
         let block = self.feature_block();
         let n = xs.dim(0)?;

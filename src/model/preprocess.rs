@@ -6,7 +6,7 @@
 //!   multiples of 32), the input of the photo features ([`super::EfficientNetLite::features`]).
 //!   Objects then appear at the scale ImageNet taught the network (it saw photos resized to a
 //!   short side of 224–256) and nothing is distorted; on coco-dev this lifts the held-out AUC at
-//!   20 random labels from 0.91 (squashed 224²) to 0.94, for about 1.4× the pixels of a 4:3
+//!   20 random labels from 0.91 (squashed 224²) to 0.93, for about 1.4× the pixels of a 4:3
 //!   photo.
 //!
 //! Why the whole frame and not the usual 87.5 % center crop: photosift asks "is this the sort

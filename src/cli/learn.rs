@@ -340,3 +340,55 @@ fn compare_catalog(
     print!("{}", learn::compare_table(&rows));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use photosift::catalog::{Catalog, NewModel, NewPhoto};
+    use photosift::model::BACKBONE_ID;
+
+    use super::*;
+
+    fn catalog(photos: usize) -> Catalog {
+        let mut cat = Catalog::open_in_memory().unwrap();
+        let rows: Vec<NewPhoto> = (0..photos)
+            .map(|i| NewPhoto {
+                path: format!("/p/{i}.jpg").into(),
+                content_hash: format!("h{i}"),
+                ..Default::default()
+            })
+            .collect();
+        cat.insert_photos(&rows).unwrap();
+        cat
+    }
+
+    fn model(backbone: &str) -> NewModel {
+        NewModel {
+            backbone: backbone.into(),
+            kind: "head".into(),
+            n_positive: 1,
+            n_negative: 1,
+            n_synthetic: 0,
+            cv_auc: None,
+            params: Vec::new(),
+            info: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn an_upgraded_library_moves_to_the_photo_features_once_they_exist() {
+        let mut cat = catalog(2);
+        let ids: Vec<_> = cat.photos().unwrap().into_iter().map(|p| p.id).collect();
+        let old: Vec<_> = ids.iter().map(|&id| (id, vec![1.0, 0.0])).collect();
+        cat.put_embeddings(OLD_BACKBONE_ID, &old).unwrap();
+        cat.insert_model(&model(OLD_BACKBONE_ID), &[]).unwrap();
+        // Before the new features are computed, the old embeddings are all there is.
+        assert_eq!(current_backbone(&cat).unwrap(), OLD_BACKBONE_ID);
+        let new: Vec<_> = ids.iter().map(|&id| (id, vec![0.5; 4])).collect();
+        cat.put_embeddings(BACKBONE_ID, &new).unwrap();
+        assert_eq!(current_backbone(&cat).unwrap(), BACKBONE_ID);
+        // A fine-tuned version, once embedded, is trained on.
+        cat.put_embeddings("lite0-ft-2", &new).unwrap();
+        cat.insert_model(&model("lite0-ft-2"), &[]).unwrap();
+        assert_eq!(current_backbone(&cat).unwrap(), "lite0-ft-2");
+    }
+}

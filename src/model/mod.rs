@@ -11,7 +11,9 @@
 pub mod depthwise;
 pub mod efficientnet_lite;
 mod embed;
+mod fused;
 pub mod nhwc;
+mod pointwise;
 pub mod preprocess;
 pub mod weights;
 

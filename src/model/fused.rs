@@ -45,10 +45,77 @@ struct Block {
     cout: usize,
 }
 
+/// The stem: a dense k×k convolution (ReLU6) from the NCHW image, run as a 1×1 convolution
+/// over the k·k·c taps of each output pixel gathered into a row.
+#[derive(Debug, Clone)]
+struct Stem {
+    taps: PackedPointwise,
+    kernel: usize,
+    stride: usize,
+    cin: usize,
+    cout: usize,
+}
+
+impl Stem {
+    fn new(op: &StemConv) -> Self {
+        let taps = op.kernel * op.kernel * op.cin;
+        // (k, k, cin, cout) to (cout, taps): the layout a 1×1 convolution stores.
+        let mut weight = vec![0f32; op.cout * taps];
+        for t in 0..taps {
+            for co in 0..op.cout {
+                weight[co * taps + t] = op.weight[t * op.cout + co];
+            }
+        }
+        Self {
+            taps: PackedPointwise::new(&weight, &op.bias, taps, op.cout, true),
+            kernel: op.kernel,
+            stride: op.stride,
+            cin: op.cin,
+            cout: op.cout,
+        }
+    }
+
+    fn out_shape(&self, h: usize, w: usize) -> (usize, usize) {
+        let (k, s) = (self.kernel, self.stride);
+        (same_padding(h, k, s).0, same_padding(w, k, s).0)
+    }
+
+    /// Output rows `oy0..` (as many as `out` holds, NHWC) of the NCHW image `x` (`h`×`w`).
+    fn rows(&self, x: &[f32], h: usize, w: usize, oy0: usize, out: &mut [f32], wk: &mut Work) {
+        let (k, s, c) = (self.kernel, self.stride, self.cin);
+        let (_, pt, _) = same_padding(h, k, s);
+        let (wo, pl, _) = same_padding(w, k, s);
+        let taps = k * k * c;
+        fit(&mut wk.cols, wo * taps);
+        for (i, dst) in out.chunks_exact_mut(wo * self.cout).enumerate() {
+            let cols = &mut wk.cols[..];
+            cols.fill(0.0);
+            for ky in 0..k {
+                let Some(iy) = ((oy0 + i) * s + ky).checked_sub(pt).filter(|&y| y < h) else {
+                    continue;
+                };
+                for ci in 0..c {
+                    let row = &x[(ci * h + iy) * w..][..w];
+                    for kx in 0..k {
+                        let t = (ky * k + kx) * c + ci;
+                        // Output columns whose tap falls inside the image: ox*s + kx - pl in 0..w.
+                        let lo = pl.saturating_sub(kx).div_ceil(s);
+                        let hi = ((w + pl).saturating_sub(kx)).div_ceil(s).min(wo);
+                        for ox in lo..hi {
+                            cols[ox * taps + t] = row[ox * s + kx - pl];
+                        }
+                    }
+                }
+            }
+            self.taps.run(cols, dst, None);
+        }
+    }
+}
+
 /// The folded network's layers, laid out for the per-image path.
 #[derive(Debug, Clone)]
 pub(crate) struct FusedNet {
-    stem: StemConv,
+    stem: Stem,
     blocks: Vec<Block>,
     head: PackedPointwise,
 }
@@ -100,7 +167,7 @@ impl FusedNet {
         if head.cin != c {
             return None;
         }
-        Some(Self { stem: stem.clone(), blocks: out, head: pack(head) })
+        Some(Self { stem: Stem::new(stem), blocks: out, head: pack(head) })
     }
 
     pub fn dim(&self) -> usize {
@@ -128,17 +195,12 @@ impl FusedNet {
         out
     }
 
-    fn stem_shape(&self, h: usize, w: usize) -> (usize, usize) {
-        let (k, s) = (self.stem.kernel, self.stem.stride);
-        (same_padding(h, k, s).0, same_padding(w, k, s).0)
-    }
-
     /// One image on the calling thread.
     fn image(&self, x: &[f32], h: usize, w: usize, emb: &mut [f32], act: &mut Act, wk: &mut Work) {
         let Act { a, b } = act;
-        let (mut hc, mut wc) = self.stem_shape(h, w);
+        let (mut hc, mut wc) = self.stem.out_shape(h, w);
         fit(a, hc * wc * self.stem.cout);
-        self.stem.rows(x, h, w, 0, a);
+        self.stem.rows(x, h, w, 0, a, wk);
         for blk in &self.blocks {
             let (ho, wo) = blk.out_shape(hc, wc);
             fit(b, ho * wo * blk.cout);
@@ -161,11 +223,11 @@ impl FusedNet {
         parts: usize,
     ) {
         let Act { a, b } = act;
-        let (mut hc, mut wc) = self.stem_shape(h, w);
+        let (mut hc, mut wc) = self.stem.out_shape(h, w);
         fit(a, hc * wc * self.stem.cout);
-        let row = wc * self.stem.cout;
-        a.par_chunks_mut(hc.div_ceil(parts) * row).enumerate().for_each(|(i, o)| {
-            self.stem.rows(x, h, w, i * hc.div_ceil(parts), o);
+        let band = hc.div_ceil(parts);
+        a.par_chunks_mut(band * wc * self.stem.cout).enumerate().for_each(|(i, o)| {
+            with_scratch(&WORK, |wk| self.stem.rows(x, h, w, i * band, o, wk));
         });
         for blk in &self.blocks {
             let (ho, wo) = blk.out_shape(hc, wc);
@@ -303,6 +365,8 @@ struct Act {
 /// Per-thread scratch of a block or the head.
 #[derive(Default)]
 struct Work {
+    /// The stem's gathered taps of one output row.
+    cols: Vec<f32>,
     ring: Vec<f32>,
     dw: Vec<f32>,
     head: Vec<f32>,

@@ -125,19 +125,6 @@ dispatch_fma!(stem_row(r: &StemRow<'_>, n: usize, oy: usize, out: &mut [f32]) {
     }
 });
 
-impl StemConv {
-    /// Output rows `oy0..` of one NCHW image (`h`×`w`) into `out` (whole NHWC rows), on the
-    /// calling thread.
-    pub(crate) fn rows(&self, x: &[f32], h: usize, w: usize, oy0: usize, out: &mut [f32]) {
-        let (_, pt, _) = same_padding(h, self.kernel, self.stride);
-        let (wo, pl, _) = same_padding(w, self.kernel, self.stride);
-        let row = StemRow { op: self, x, h, w, wo, pt, pl };
-        for (i, o) in out.chunks_exact_mut(wo * self.cout).enumerate() {
-            stem_row(&row, 0, oy0 + i, o);
-        }
-    }
-}
-
 impl CustomOp1 for StemConv {
     fn name(&self) -> &'static str {
         "stem-conv-nchw-to-nhwc"

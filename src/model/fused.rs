@@ -24,6 +24,11 @@ const DW_BLOCK: usize = 16;
 /// pixels at a time (at least one row), enough to keep the 1×1 kernel's tiles full.
 const BAND_PIXELS: usize = 48;
 
+/// Largest expansion (floats) that an image split across threads computes whole before the
+/// depthwise convolution: below it the rows each part would recompute for its neighbour cost
+/// more than the extra synchronization.
+const SPLIT_EXPAND_FIRST: usize = 200_000;
+
 /// Depthwise layer of a block: (k, k, C) folded weights, ReLU6.
 #[derive(Debug, Clone)]
 struct Depthwise {
@@ -190,21 +195,25 @@ impl FusedNet {
             },
         );
         for (emb, img) in out[whole * dim..].chunks_mut(dim).zip(x[whole * per..].chunks(per)) {
-            with_scratch(&ACT, |act| self.image_split(img, h, w, emb, act, threads));
+            // Driven from a pool thread: the dozens of per-layer splits then cost a hand-off
+            // between two workers, not a wake-up of the pool from outside each time.
+            rayon::scope(|_| {
+                with_scratch(&ACT, |act| self.image_split(img, h, w, emb, act, threads))
+            });
         }
         out
     }
 
     /// One image on the calling thread.
     fn image(&self, x: &[f32], h: usize, w: usize, emb: &mut [f32], act: &mut Act, wk: &mut Work) {
-        let Act { a, b } = act;
+        let Act { a, b, .. } = act;
         let (mut hc, mut wc) = self.stem.out_shape(h, w);
         fit(a, hc * wc * self.stem.cout);
         self.stem.rows(x, h, w, 0, a, wk);
         for blk in &self.blocks {
             let (ho, wo) = blk.out_shape(hc, wc);
             fit(b, ho * wo * blk.cout);
-            blk.run(a, hc, wc, b, 0, wk);
+            blk.run(a, None, hc, wc, b, 0, wk);
             std::mem::swap(a, b);
             (hc, wc) = (ho, wo);
         }
@@ -222,7 +231,7 @@ impl FusedNet {
         act: &mut Act,
         parts: usize,
     ) {
-        let Act { a, b } = act;
+        let Act { a, b, e: e_buf } = act;
         let (mut hc, mut wc) = self.stem.out_shape(h, w);
         fit(a, hc * wc * self.stem.cout);
         let band = hc.div_ceil(parts);
@@ -232,10 +241,24 @@ impl FusedNet {
         for blk in &self.blocks {
             let (ho, wo) = blk.out_shape(hc, wc);
             fit(b, ho * wo * blk.cout);
-            let band = ho.div_ceil(parts);
             let src: &[f32] = a;
+            // Small images: expand all rows first (split by rows), then filter and project,
+            // rather than have each part expand the rows its neighbour also needs.
+            let expanded = match &blk.expand {
+                Some(e) if hc * wc * blk.mid <= SPLIT_EXPAND_FIRST => {
+                    fit(e_buf, hc * wc * blk.mid);
+                    let rows = hc.div_ceil(parts) * wc;
+                    e_buf
+                        .par_chunks_mut(rows * blk.mid)
+                        .zip(src.par_chunks(rows * blk.cin))
+                        .for_each(|(o, x)| e.run(x, o, None));
+                    Some(&e_buf[..])
+                }
+                _ => None,
+            };
+            let band = ho.div_ceil(parts);
             b.par_chunks_mut(band * wo * blk.cout).enumerate().for_each(|(i, o)| {
-                with_scratch(&WORK, |wk| blk.run(src, hc, wc, o, i * band, wk));
+                with_scratch(&WORK, |wk| blk.run(src, expanded, hc, wc, o, i * band, wk));
             });
             std::mem::swap(a, b);
             (hc, wc) = (ho, wo);
@@ -288,19 +311,33 @@ impl Block {
     }
 
     /// Output rows `oy0..` (as many as `out` holds) of the block on the `h`×`w` image `x`.
-    fn run(&self, x: &[f32], h: usize, w: usize, out: &mut [f32], oy0: usize, wk: &mut Work) {
-        match (self.dw.kernel, self.dw.stride) {
-            (3, 1) => self.run_ks::<3, 1>(x, h, w, out, oy0, wk),
-            (3, 2) => self.run_ks::<3, 2>(x, h, w, out, oy0, wk),
-            (5, 1) => self.run_ks::<5, 1>(x, h, w, out, oy0, wk),
-            (5, 2) => self.run_ks::<5, 2>(x, h, w, out, oy0, wk),
+    /// `expanded`, if given, is the whole expansion of `x` (h × w × mid), computed beforehand.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        x: &[f32],
+        expanded: Option<&[f32]>,
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+        oy0: usize,
+        wk: &mut Work,
+    ) {
+        let f = match (self.dw.kernel, self.dw.stride) {
+            (3, 1) => Self::run_ks::<3, 1>,
+            (3, 2) => Self::run_ks::<3, 2>,
+            (5, 1) => Self::run_ks::<5, 1>,
+            (5, 2) => Self::run_ks::<5, 2>,
             other => unreachable!("depthwise {other:?} was refused at load"),
-        }
+        };
+        f(self, x, expanded, h, w, out, oy0, wk)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_ks<const K: usize, const S: usize>(
         &self,
         x: &[f32],
+        expanded: Option<&[f32]>,
         h: usize,
         w: usize,
         out: &mut [f32],
@@ -315,7 +352,10 @@ impl Block {
         // Ring of expanded input rows: input row r lives in slot r % span while needed.
         let span = ((band - 1) * S + K).min(h);
         let Work { ring, dw, .. } = wk;
-        if self.expand.is_some() {
+        // Expanded here row by row, or read from `expanded` (or `x` itself without expansion).
+        let expand = if expanded.is_some() { None } else { self.expand.as_ref() };
+        let src = expanded.unwrap_or(x);
+        if expand.is_some() {
             fit(ring, span * w * mid);
         }
         fit(dw, band * wo * mid);
@@ -325,7 +365,7 @@ impl Block {
             let nb = band.min(oy1 - oy);
             let lo = (oy * S).saturating_sub(pt);
             let hi = ((oy + nb - 1) * S + K - pt).min(h);
-            if let Some(expand) = &self.expand {
+            if let Some(expand) = expand {
                 let mut r = if oy == oy0 { lo } else { next.max(lo) };
                 while r < hi {
                     let slot = r % span;
@@ -339,9 +379,9 @@ impl Block {
             for (i, dst) in dw[..nb * wo * mid].chunks_exact_mut(wo * mid).enumerate() {
                 let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
                     let iy = ((oy + i) * S + ky).checked_sub(pt).filter(|&y| y < h)?;
-                    Some(match self.expand {
+                    Some(match expand {
                         Some(_) => &ring[(iy % span) * w * mid..][..w * mid],
-                        None => &x[iy * w * mid..][..w * mid],
+                        None => &src[iy * w * mid..][..w * mid],
                     })
                 });
                 let d = &self.dw;
@@ -360,6 +400,8 @@ impl Block {
 struct Act {
     a: Vec<f32>,
     b: Vec<f32>,
+    /// A block's whole expansion, when split across threads ([`SPLIT_EXPAND_FIRST`]).
+    e: Vec<f32>,
 }
 
 /// Per-thread scratch of a block or the head.

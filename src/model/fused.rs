@@ -467,7 +467,8 @@ fn dw_row<const K: usize, const S: usize>(
             return unsafe { dw_row_avx2::<K, S>(rows, w, c, pl, weight, bias, relu6, out) };
         }
     }
-    dw_row_generic::<false, K, S>(rows, w, c, pl, weight, bias, relu6, out)
+    let wo = out.len() / c;
+    dw_row_generic::<false, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..wo)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -483,7 +484,86 @@ unsafe fn dw_row_avx512<const K: usize, const S: usize>(
     relu6: bool,
     out: &mut [f32],
 ) {
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out)
+    let wo = out.len() / c;
+    // Pixels whose taps all fall inside the row: ox*S - pl >= 0 and ox*S - pl + K <= w.
+    let lo = pl.div_ceil(S).min(wo);
+    let hi = if w + pl >= K { ((w + pl - K) / S + 1).min(wo) } else { 0 }.max(lo);
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..lo);
+    // SAFETY: pixels lo..hi read only inside the rows (by the bounds above), and c is a
+    // multiple of the block (checked at load).
+    unsafe {
+        if K == 3 {
+            dw_interior_avx512::<K, S, 8>(rows, c, pl, weight, bias, relu6, out, lo..hi)
+        } else {
+            dw_interior_avx512::<K, S, 6>(rows, c, pl, weight, bias, relu6, out, lo..hi)
+        }
+    }
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, hi..wo);
+}
+
+/// The interior pixels of a depthwise row: per block of 16 channels, the K×K weights sit in
+/// registers and P pixels accumulate side by side (P independent FMA chains hide the FMA
+/// latency; one load per FMA).
+///
+/// # Safety
+/// AVX-512F available; every pixel of `pixels` has all its K taps inside the rows (no
+/// column padding); `c` is a multiple of 16; `weight`, `bias`, `out` hold K·K·c, c and
+/// `pixels.end`·c values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_interior_avx512<const K: usize, const S: usize, const P: usize>(
+    rows: &[Option<&[f32]>; K],
+    c: usize,
+    pl: usize,
+    weight: &[f32],
+    bias: &[f32],
+    relu6: bool,
+    out: &mut [f32],
+    pixels: std::ops::Range<usize>,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY (whole body): offsets stay inside the slices by the contract above.
+    unsafe {
+        let (zero, six) = (_mm512_setzero_ps(), _mm512_set1_ps(6.0));
+        let o = out.as_mut_ptr();
+        for c0 in (0..c).step_by(DW_BLOCK) {
+            let wv: [[__m512; K]; K] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| {
+                    _mm512_loadu_ps(weight.as_ptr().add((ky * K + kx) * c + c0))
+                })
+            });
+            let b = _mm512_loadu_ps(bias.as_ptr().add(c0));
+            let mut ox = pixels.start;
+            macro_rules! group {
+                ($n:expr) => {{
+                    let mut acc = [b; $n];
+                    for (row, wrow) in rows.iter().zip(&wv) {
+                        let Some(row) = row else { continue };
+                        let base = row.as_ptr().add((ox * S - pl) * c + c0);
+                        for (kx, &wk) in wrow.iter().enumerate() {
+                            for (p, a) in acc.iter_mut().enumerate() {
+                                let v = _mm512_loadu_ps(base.add((p * S + kx) * c));
+                                *a = _mm512_fmadd_ps(v, wk, *a);
+                            }
+                        }
+                    }
+                    for (p, a) in acc.iter().enumerate() {
+                        let v =
+                            if relu6 { _mm512_min_ps(_mm512_max_ps(*a, zero), six) } else { *a };
+                        _mm512_storeu_ps(o.add((ox + p) * c + c0), v);
+                    }
+                    ox += $n;
+                }};
+            }
+            while ox + P <= pixels.end {
+                group!(P);
+            }
+            while ox < pixels.end {
+                group!(1);
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -499,7 +579,8 @@ unsafe fn dw_row_avx2<const K: usize, const S: usize>(
     relu6: bool,
     out: &mut [f32],
 ) {
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out)
+    let wo = out.len() / c;
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..wo)
 }
 
 /// Channel block by channel block (its K×K weights held in registers), pixel by pixel.
@@ -514,9 +595,9 @@ fn dw_row_generic<const FMA: bool, const K: usize, const S: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
+    pixels: std::ops::Range<usize>,
 ) {
     const B: usize = DW_BLOCK;
-    let wo = out.len() / c;
     for c0 in (0..c).step_by(B) {
         let wv: [[[f32; B]; K]; K] = std::array::from_fn(|ky| {
             std::array::from_fn(|kx| {
@@ -525,7 +606,7 @@ fn dw_row_generic<const FMA: bool, const K: usize, const S: usize>(
             })
         });
         let b: [f32; B] = bias[c0..c0 + B].try_into().unwrap_or([0.0; B]);
-        for ox in 0..wo {
+        for ox in pixels.clone() {
             let mut acc = b;
             let x0 = (ox * S) as isize - pl as isize;
             let interior = x0 >= 0 && x0 as usize + K <= w;
@@ -610,7 +691,7 @@ mod tests {
         let mut got = vec![f32::NAN; wo * c];
         dw_row::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut got);
         let mut portable = vec![f32::NAN; wo * c];
-        dw_row_generic::<false, K, S>(&rows, w, c, pl, &weight, &bias, true, &mut portable);
+        dw_row_generic::<false, K, S>(&rows, w, c, pl, &weight, &bias, true, &mut portable, 0..wo);
         #[allow(unused_mut)]
         let mut variants = vec![got, portable];
         #[cfg(target_arch = "x86_64")]

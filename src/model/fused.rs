@@ -488,7 +488,15 @@ unsafe fn dw_row_avx512<const K: usize, const S: usize>(
     // Pixels whose taps all fall inside the row: ox*S - pl >= 0 and ox*S - pl + K <= w.
     let lo = pl.div_ceil(S).min(wo);
     let hi = if w + pl >= K { ((w + pl - K) / S + 1).min(wo) } else { 0 }.max(lo);
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..lo);
+    // Called directly (not through a pointer) so that it is inlined with AVX-512 + FMA.
+    let edge = |out: &mut [f32], pixels: std::ops::Range<usize>| {
+        if c.is_multiple_of(48) {
+            dw_edge::<K, S, 48>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+        } else {
+            dw_edge::<K, S, DW_BLOCK>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+        }
+    };
+    edge(out, 0..lo);
     // SAFETY: pixels lo..hi read only inside the rows (by the bounds above), and c is a
     // multiple of the block (checked at load).
     unsafe {
@@ -498,7 +506,50 @@ unsafe fn dw_row_avx512<const K: usize, const S: usize>(
             dw_interior_avx512::<K, S, 6>(rows, c, pl, weight, bias, relu6, out, lo..hi)
         }
     }
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, hi..wo);
+    edge(out, hi..wo);
+}
+
+/// The pixels at the left and right edges of a depthwise row (some taps in the padding):
+/// few, so pixel by pixel with weights read in place, `B` channels (several independent
+/// registers) at a time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dw_edge<const K: usize, const S: usize, const B: usize>(
+    rows: &[Option<&[f32]>; K],
+    w: usize,
+    c: usize,
+    pl: usize,
+    weight: &[f32],
+    bias: &[f32],
+    relu6: bool,
+    out: &mut [f32],
+    pixels: std::ops::Range<usize>,
+) {
+    for ox in pixels {
+        for c0 in (0..c).step_by(B) {
+            let mut acc: [f32; B] = bias[c0..c0 + B].try_into().unwrap_or([0.0; B]);
+            for (ky, row) in rows.iter().enumerate() {
+                let Some(row) = row else { continue };
+                for kx in 0..K {
+                    let Some(ix) = (ox * S + kx).checked_sub(pl).filter(|&x| x < w) else {
+                        continue;
+                    };
+                    let src: &[f32; B] = row[ix * c + c0..][..B].try_into().unwrap_or(&[0.0; B]);
+                    let at = (ky * K + kx) * c + c0;
+                    let wk: &[f32; B] = weight[at..at + B].try_into().unwrap_or(&[0.0; B]);
+                    for j in 0..B {
+                        acc[j] = src[j].mul_add(wk[j], acc[j]);
+                    }
+                }
+            }
+            if relu6 {
+                for v in &mut acc {
+                    *v = v.clamp(0.0, 6.0);
+                }
+            }
+            out[ox * c + c0..ox * c + c0 + B].copy_from_slice(&acc);
+        }
+    }
 }
 
 /// The interior pixels of a depthwise row: per block of 16 channels, the K×K weights sit in

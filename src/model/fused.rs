@@ -10,6 +10,7 @@
 //! [`embed`]: super::EfficientNetLite::embed
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -213,7 +214,7 @@ impl FusedNet {
         for blk in &self.blocks {
             let (ho, wo) = blk.out_shape(hc, wc);
             fit(b, ho * wo * blk.cout);
-            blk.run(a, None, hc, wc, b, 0, wk);
+            blk.run(a, hc, wc, b, 0, wk);
             std::mem::swap(a, b);
             (hc, wc) = (ho, wo);
         }
@@ -247,19 +248,27 @@ impl FusedNet {
             let expanded = match &blk.expand {
                 Some(e) if hc * wc * blk.mid <= SPLIT_EXPAND_FIRST => {
                     fit(e_buf, hc * wc * blk.mid);
-                    let rows = hc.div_ceil(parts) * wc;
+                    let px = (hc * wc).div_ceil(parts);
                     e_buf
-                        .par_chunks_mut(rows * blk.mid)
-                        .zip(src.par_chunks(rows * blk.cin))
+                        .par_chunks_mut(px * blk.mid)
+                        .zip(src.par_chunks(px * blk.cin))
                         .for_each(|(o, x)| e.run(x, o, None));
                     Some(&e_buf[..])
                 }
                 _ => None,
             };
-            let band = ho.div_ceil(parts);
-            b.par_chunks_mut(band * wo * blk.cout).enumerate().for_each(|(i, o)| {
-                with_scratch(&WORK, |wk| blk.run(src, expanded, hc, wc, o, i * band, wk));
-            });
+            if let Some(expanded) = expanded {
+                // Equal numbers of output pixels (a 7-row image splits 4 + 3 by rows).
+                let px = (ho * wo).div_ceil(parts);
+                b.par_chunks_mut(px * blk.cout).enumerate().for_each(|(i, o)| {
+                    with_scratch(&WORK, |wk| blk.run_pixels(src, expanded, hc, wc, o, i * px, wk));
+                });
+            } else {
+                let band = ho.div_ceil(parts);
+                b.par_chunks_mut(band * wo * blk.cout).enumerate().for_each(|(i, o)| {
+                    with_scratch(&WORK, |wk| blk.run(src, hc, wc, o, i * band, wk));
+                });
+            }
             std::mem::swap(a, b);
             (hc, wc) = (ho, wo);
         }
@@ -311,18 +320,7 @@ impl Block {
     }
 
     /// Output rows `oy0..` (as many as `out` holds) of the block on the `h`×`w` image `x`.
-    /// `expanded`, if given, is the whole expansion of `x` (h × w × mid), computed beforehand.
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        x: &[f32],
-        expanded: Option<&[f32]>,
-        h: usize,
-        w: usize,
-        out: &mut [f32],
-        oy0: usize,
-        wk: &mut Work,
-    ) {
+    fn run(&self, x: &[f32], h: usize, w: usize, out: &mut [f32], oy0: usize, wk: &mut Work) {
         let f = match (self.dw.kernel, self.dw.stride) {
             (3, 1) => Self::run_ks::<3, 1>,
             (3, 2) => Self::run_ks::<3, 2>,
@@ -330,14 +328,74 @@ impl Block {
             (5, 2) => Self::run_ks::<5, 2>,
             other => unreachable!("depthwise {other:?} was refused at load"),
         };
-        f(self, x, expanded, h, w, out, oy0, wk)
+        f(self, x, h, w, out, oy0, wk)
+    }
+
+    /// Output pixels `p0..` (as many as `out` holds, in row-major order) of the block on the
+    /// `h`×`w` image `x`, whose whole expansion is `expanded`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_pixels(
+        &self,
+        x: &[f32],
+        expanded: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+        p0: usize,
+        wk: &mut Work,
+    ) {
+        let f = match (self.dw.kernel, self.dw.stride) {
+            (3, 1) => Self::run_pixels_ks::<3, 1>,
+            (3, 2) => Self::run_pixels_ks::<3, 2>,
+            (5, 1) => Self::run_pixels_ks::<5, 1>,
+            (5, 2) => Self::run_pixels_ks::<5, 2>,
+            other => unreachable!("depthwise {other:?} was refused at load"),
+        };
+        f(self, x, expanded, h, w, out, p0, wk)
     }
 
     #[allow(clippy::too_many_arguments)]
+    fn run_pixels_ks<const K: usize, const S: usize>(
+        &self,
+        x: &[f32],
+        expanded: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+        p0: usize,
+        wk: &mut Work,
+    ) {
+        let (cin, mid, cout) = (self.cin, self.mid, self.cout);
+        let (_, pt, _) = same_padding(h, K, S);
+        let (wo, pl, _) = same_padding(w, K, S);
+        let p1 = p0 + out.len() / cout;
+        fit(&mut wk.dw, BAND_PIXELS * mid);
+        let mut p = p0;
+        while p < p1 {
+            let q = (p + BAND_PIXELS).min(p1);
+            let mut at = p;
+            while at < q {
+                let oy = at / wo;
+                let (ox0, ox1) = (at - oy * wo, (q - oy * wo).min(wo));
+                let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
+                    let iy = (oy * S + ky).checked_sub(pt).filter(|&y| y < h)?;
+                    Some(&expanded[iy * w * mid..][..w * mid])
+                });
+                let dst = &mut wk.dw[(at - p) * mid..(at - p + ox1 - ox0) * mid];
+                let d = &self.dw;
+                dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, dst, ox0..ox1);
+                at += ox1 - ox0;
+            }
+            let o = &mut out[(p - p0) * cout..(q - p0) * cout];
+            let res = self.residual.then(|| &x[p * cin..q * cin]);
+            self.project.run(&wk.dw[..(q - p) * mid], o, res);
+            p = q;
+        }
+    }
+
     fn run_ks<const K: usize, const S: usize>(
         &self,
         x: &[f32],
-        expanded: Option<&[f32]>,
         h: usize,
         w: usize,
         out: &mut [f32],
@@ -352,9 +410,8 @@ impl Block {
         // Ring of expanded input rows: input row r lives in slot r % span while needed.
         let span = ((band - 1) * S + K).min(h);
         let Work { ring, dw, .. } = wk;
-        // Expanded here row by row, or read from `expanded` (or `x` itself without expansion).
-        let expand = if expanded.is_some() { None } else { self.expand.as_ref() };
-        let src = expanded.unwrap_or(x);
+        // Expanded here, row by row (or `x` itself read without expansion).
+        let expand = self.expand.as_ref();
         if expand.is_some() {
             fit(ring, span * w * mid);
         }
@@ -381,11 +438,11 @@ impl Block {
                     let iy = ((oy + i) * S + ky).checked_sub(pt).filter(|&y| y < h)?;
                     Some(match expand {
                         Some(_) => &ring[(iy % span) * w * mid..][..w * mid],
-                        None => &src[iy * w * mid..][..w * mid],
+                        None => &x[iy * w * mid..][..w * mid],
                     })
                 });
                 let d = &self.dw;
-                dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, dst);
+                dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, dst, 0..wo);
             }
             let o = &mut out[(oy - oy0) * wo * cout..(oy - oy0 + nb) * wo * cout];
             let res = self.residual.then(|| &x[oy * w * cin..(oy + nb) * w * cin]);
@@ -442,9 +499,9 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
-/// One output row of a K×K depthwise convolution (stride S, TF "SAME"): `rows[ky]` is input
-/// row `oy * S + ky - pad_top` (`None` in the padding), `w` pixels of `c` channels; `out` is
-/// `wo` pixels of `c`.
+/// Output pixels `pixels` of one row of a K×K depthwise convolution (stride S, TF "SAME"):
+/// `rows[ky]` is input row `oy * S + ky - pad_top` (`None` in the padding), `w` pixels of `c`
+/// channels; `out` holds the pixels of `pixels`, `c` channels each.
 #[allow(clippy::too_many_arguments)]
 fn dw_row<const K: usize, const S: usize>(
     rows: &[Option<&[f32]>; K],
@@ -455,20 +512,26 @@ fn dw_row<const K: usize, const S: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
+    pixels: Range<usize>,
 ) {
+    assert_eq!(out.len(), pixels.len() * c, "depthwise row: output is not the pixels asked");
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the features the function was compiled for.
-            return unsafe { dw_row_avx512::<K, S>(rows, w, c, pl, weight, bias, relu6, out) };
+            return unsafe {
+                dw_row_avx512::<K, S>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+            };
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: as above.
-            return unsafe { dw_row_avx2::<K, S>(rows, w, c, pl, weight, bias, relu6, out) };
+            return unsafe {
+                dw_row_avx2::<K, S>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+            };
         }
     }
-    let wo = out.len() / c;
-    dw_row_generic::<false, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..wo)
+    let first = pixels.start;
+    dw_row_generic::<false, K, S>(rows, w, c, pl, weight, bias, relu6, out, first, pixels)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -483,30 +546,32 @@ unsafe fn dw_row_avx512<const K: usize, const S: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
+    pixels: Range<usize>,
 ) {
-    let wo = out.len() / c;
+    let (first, end) = (pixels.start, pixels.end);
     // Pixels whose taps all fall inside the row: ox*S - pl >= 0 and ox*S - pl + K <= w.
-    let lo = pl.div_ceil(S).min(wo);
-    let hi = if w + pl >= K { ((w + pl - K) / S + 1).min(wo) } else { 0 }.max(lo);
+    let lo = pl.div_ceil(S).clamp(first, end);
+    let hi = if w + pl >= K { (w + pl - K) / S + 1 } else { 0 }.clamp(lo, end);
     // Called directly (not through a pointer) so that it is inlined with AVX-512 + FMA.
-    let edge = |out: &mut [f32], pixels: std::ops::Range<usize>| {
+    let edge = |out: &mut [f32], pixels: Range<usize>| {
         if c.is_multiple_of(48) {
-            dw_edge::<K, S, 48>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+            dw_edge::<K, S, 48>(rows, w, c, pl, weight, bias, relu6, out, first, pixels)
         } else {
-            dw_edge::<K, S, DW_BLOCK>(rows, w, c, pl, weight, bias, relu6, out, pixels)
+            dw_edge::<K, S, DW_BLOCK>(rows, w, c, pl, weight, bias, relu6, out, first, pixels)
         }
     };
-    edge(out, 0..lo);
-    // SAFETY: pixels lo..hi read only inside the rows (by the bounds above), and c is a
-    // multiple of the block (checked at load).
+    edge(out, first..lo);
+    // SAFETY: pixels lo..hi read only inside the rows (by the bounds above), `out` holds
+    // first..end, and c is a multiple of the block (checked at load).
     unsafe {
+        let o = &mut out[(lo - first) * c..(hi - first) * c];
         if K == 3 {
-            dw_interior_avx512::<K, S, 8>(rows, c, pl, weight, bias, relu6, out, lo..hi)
+            dw_interior_avx512::<K, S, 8>(rows, c, pl, weight, bias, relu6, o, lo..hi)
         } else {
-            dw_interior_avx512::<K, S, 6>(rows, c, pl, weight, bias, relu6, out, lo..hi)
+            dw_interior_avx512::<K, S, 6>(rows, c, pl, weight, bias, relu6, o, lo..hi)
         }
     }
-    edge(out, hi..wo);
+    edge(out, hi..end);
 }
 
 /// The pixels at the left and right edges of a depthwise row (some taps in the padding):
@@ -523,7 +588,8 @@ fn dw_edge<const K: usize, const S: usize, const B: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
-    pixels: std::ops::Range<usize>,
+    first: usize,
+    pixels: Range<usize>,
 ) {
     for ox in pixels {
         for c0 in (0..c).step_by(B) {
@@ -547,7 +613,8 @@ fn dw_edge<const K: usize, const S: usize, const B: usize>(
                     *v = v.clamp(0.0, 6.0);
                 }
             }
-            out[ox * c + c0..ox * c + c0 + B].copy_from_slice(&acc);
+            let at = (ox - first) * c + c0;
+            out[at..at + B].copy_from_slice(&acc);
         }
     }
 }
@@ -559,7 +626,7 @@ fn dw_edge<const K: usize, const S: usize, const B: usize>(
 /// # Safety
 /// AVX-512F available; every pixel of `pixels` has all its K taps inside the rows (no
 /// column padding); `c` is a multiple of 16; `weight`, `bias`, `out` hold K·K·c, c and
-/// `pixels.end`·c values.
+/// `pixels.len()`·c values (`out` starts at pixel `pixels.start`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
@@ -571,7 +638,7 @@ unsafe fn dw_interior_avx512<const K: usize, const S: usize, const P: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
-    pixels: std::ops::Range<usize>,
+    pixels: Range<usize>,
 ) {
     use std::arch::x86_64::*;
     // SAFETY (whole body): offsets stay inside the slices by the contract above.
@@ -602,7 +669,7 @@ unsafe fn dw_interior_avx512<const K: usize, const S: usize, const P: usize>(
                     for (p, a) in acc.iter().enumerate() {
                         let v =
                             if relu6 { _mm512_min_ps(_mm512_max_ps(*a, zero), six) } else { *a };
-                        _mm512_storeu_ps(o.add((ox + p) * c + c0), v);
+                        _mm512_storeu_ps(o.add((ox - pixels.start + p) * c + c0), v);
                     }
                     ox += $n;
                 }};
@@ -629,9 +696,10 @@ unsafe fn dw_row_avx2<const K: usize, const S: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
+    pixels: Range<usize>,
 ) {
-    let wo = out.len() / c;
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, 0..wo)
+    let first = pixels.start;
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, first, pixels)
 }
 
 /// Channel block by channel block (its K×K weights held in registers), pixel by pixel.
@@ -646,7 +714,8 @@ fn dw_row_generic<const FMA: bool, const K: usize, const S: usize>(
     bias: &[f32],
     relu6: bool,
     out: &mut [f32],
-    pixels: std::ops::Range<usize>,
+    first: usize,
+    pixels: Range<usize>,
 ) {
     const B: usize = DW_BLOCK;
     for c0 in (0..c).step_by(B) {
@@ -680,7 +749,8 @@ fn dw_row_generic<const FMA: bool, const K: usize, const S: usize>(
                     *v = v.clamp(0.0, 6.0);
                 }
             }
-            out[ox * c + c0..ox * c + c0 + B].copy_from_slice(&acc);
+            let at = (ox - first) * c + c0;
+            out[at..at + B].copy_from_slice(&acc);
         }
     }
 }
@@ -740,21 +810,31 @@ mod tests {
         let (weight, bias) = (values(K * K * c, 1), values(c, 2));
         let want = naive::<K, S>(&rows, w, c, pl, &weight, &bias, wo);
         let mut got = vec![f32::NAN; wo * c];
-        dw_row::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut got);
+        dw_row::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut got, 0..wo);
         let mut portable = vec![f32::NAN; wo * c];
-        dw_row_generic::<false, K, S>(&rows, w, c, pl, &weight, &bias, true, &mut portable, 0..wo);
+        let generic = dw_row_generic::<false, K, S>;
+        generic(&rows, w, c, pl, &weight, &bias, true, &mut portable, 0, 0..wo);
         #[allow(unused_mut)]
         let mut variants = vec![got, portable];
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             let mut avx2 = vec![f32::NAN; wo * c];
             // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { dw_row_avx2::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut avx2) };
+            unsafe { dw_row_avx2::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut avx2, 0..wo) };
             variants.push(avx2);
         }
         for v in variants {
             for i in 0..wo * c {
                 assert!((v[i] - want[i]).abs() < 1e-4, "k{K} s{S} w{w} c{c} at {i}");
+            }
+        }
+        // Part of a row, as a row split across threads computes it.
+        for start in 0..wo {
+            let mut part = vec![f32::NAN; (wo - start) * c];
+            dw_row::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut part, start..wo);
+            for (i, v) in part.iter().enumerate() {
+                let want = want[start * c + i];
+                assert!((v - want).abs() < 1e-4, "k{K} s{S} w{w} from {start} at {i}");
             }
         }
     }

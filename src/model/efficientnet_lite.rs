@@ -70,7 +70,8 @@ impl Config {
     }
 }
 
-/// Images per pass of the folded network in [`EfficientNetLite::embed`]: with 2 images the
+/// Images per pass of the folded network's layer ops (`forward_until`, and `embed` when the
+/// fused per-image path does not apply): with 2 images the
 /// largest activation (112×112×96 floats each) is ~10 MB, so it stays under glibc's mmap
 /// threshold and is reused instead of being freshly page-faulted per layer, and the kernels
 /// still have enough rows to split across cores. Measured: 2 beat 1, 4 and 32 (bench_embed).
@@ -367,7 +368,8 @@ impl EfficientNetLite {
     }
 
     /// The 1280-d globally pooled features of a normalized (N, 3, 224, 224) batch. The folded
-    /// network runs it [`FOLDED_MICRO_BATCH`] images at a time.
+    /// network on the CPU runs it image by image on its fused per-image path (`model::fused`);
+    /// otherwise [`FOLDED_MICRO_BATCH`] images at a time through the layer ops.
     pub fn embed(&self, xs: &Tensor) -> Result<Tensor> {
         let n = xs.dim(0)?;
         if let Some(net) = &self.fused

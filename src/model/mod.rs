@@ -11,6 +11,7 @@
 //! features.
 
 pub mod depthwise;
+mod dw_rows;
 pub mod efficientnet_lite;
 mod embed;
 mod fused;

@@ -148,7 +148,7 @@ fn per_image_embedding_matches_the_layer_by_layer_ops() {
     // `embed` runs images whole per thread and splits a left-over one by rows; both must agree
     // with the folded candle ops (`forward_until` + `forward_from`), at any input size.
     let model = WeightsSource::Bundled.load_folded(&Device::Cpu).unwrap();
-    for (n, h, w) in [(3, 224, 224), (1, 97, 130), (2, 64, 64)] {
+    for (n, h, w) in [(3, 224, 224), (1, 97, 130), (2, 64, 64), (1, 17, 9), (2, 1, 1)] {
         let x = Tensor::randn(0f32, 1f32, (n, 3, h, w), &Device::Cpu).unwrap();
         let fast = model.embed(&x).unwrap();
         let ops = model.forward_from(&model.forward_until(&x, 0).unwrap(), 0, false).unwrap();

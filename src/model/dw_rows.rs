@@ -3,8 +3,9 @@
 //! (from a ring of expanded rows) and a range of output pixels.
 //!
 //! With AVX-512 the interior pixels keep a 16-channel block's k×k weights in registers and
-//! accumulate 6-8 pixels side by side; the few edge pixels (taps in the padding) and the AVX2 /
-//! portable versions run plain loops the compiler vectorizes.
+//! accumulate 6-8 pixels side by side; with AVX2 each tap's weight is loaded once for 8 pixels.
+//! The few edge pixels (taps in the padding) and the portable version run plain loops the
+//! compiler vectorizes.
 
 use std::ops::Range;
 
@@ -215,8 +216,76 @@ unsafe fn dw_row_avx2<const K: usize, const S: usize>(
     out: &mut [f32],
     pixels: Range<usize>,
 ) {
-    let first = pixels.start;
-    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, first, pixels)
+    let (first, end) = (pixels.start, pixels.end);
+    let lo = pl.div_ceil(S).clamp(first, end);
+    let hi = if w + pl >= K { (w + pl - K) / S + 1 } else { 0 }.clamp(lo, end);
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, first, first..lo);
+    // SAFETY: as in `dw_row_avx512`: pixels lo..hi read only inside the rows, `out` holds
+    // first..end, and c is a multiple of 8.
+    unsafe {
+        let o = &mut out[(lo - first) * c..(hi - first) * c];
+        dw_interior_avx2::<K, S>(rows, c, pl, weight, bias, relu6, o, lo..hi)
+    }
+    dw_row_generic::<true, K, S>(rows, w, c, pl, weight, bias, relu6, out, first, hi..end);
+}
+
+/// Interior pixels with AVX2: too few registers to hold the K×K weights, so per 8-channel
+/// block and tap the weight is loaded once and applied to 8 pixels side by side.
+///
+/// # Safety
+/// As [`dw_interior_avx512`] with AVX2 and FMA available and `c` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_interior_avx2<const K: usize, const S: usize>(
+    rows: &[Option<&[f32]>; K],
+    c: usize,
+    pl: usize,
+    weight: &[f32],
+    bias: &[f32],
+    relu6: bool,
+    out: &mut [f32],
+    pixels: Range<usize>,
+) {
+    use std::arch::x86_64::*;
+    const P: usize = 8;
+    // SAFETY (whole body): offsets stay inside the slices by the contract above.
+    unsafe {
+        let (zero, six) = (_mm256_setzero_ps(), _mm256_set1_ps(6.0));
+        let o = out.as_mut_ptr();
+        for c0 in (0..c).step_by(8) {
+            let b = _mm256_loadu_ps(bias.as_ptr().add(c0));
+            let mut ox = pixels.start;
+            macro_rules! group {
+                ($n:expr) => {{
+                    let mut acc = [b; $n];
+                    for (ky, row) in rows.iter().enumerate() {
+                        let Some(row) = row else { continue };
+                        let base = row.as_ptr().add((ox * S - pl) * c + c0);
+                        for kx in 0..K {
+                            let wk = _mm256_loadu_ps(weight.as_ptr().add((ky * K + kx) * c + c0));
+                            for (p, a) in acc.iter_mut().enumerate() {
+                                let v = _mm256_loadu_ps(base.add((p * S + kx) * c));
+                                *a = _mm256_fmadd_ps(v, wk, *a);
+                            }
+                        }
+                    }
+                    for (p, a) in acc.iter().enumerate() {
+                        let v =
+                            if relu6 { _mm256_min_ps(_mm256_max_ps(*a, zero), six) } else { *a };
+                        _mm256_storeu_ps(o.add((ox - pixels.start + p) * c + c0), v);
+                    }
+                    ox += $n;
+                }};
+            }
+            while ox + P <= pixels.end {
+                group!(P);
+            }
+            while ox < pixels.end {
+                group!(1);
+            }
+        }
+    }
 }
 
 /// Channel block by channel block (its K×K weights held in registers), pixel by pixel.
@@ -350,9 +419,23 @@ mod tests {
         for start in 0..wo {
             let mut part = vec![f32::NAN; (wo - start) * c];
             dw_row::<K, S>(&rows, w, c, pl, &weight, &bias, true, &mut part, start..wo);
-            for (i, v) in part.iter().enumerate() {
-                let want = want[start * c + i];
-                assert!((v - want).abs() < 1e-4, "k{K} s{S} w{w} from {start} at {i}");
+            #[allow(unused_mut)]
+            let mut parts = vec![part];
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut avx2 = vec![f32::NAN; (wo - start) * c];
+                let (rows, out) = (&rows, &mut avx2[..]);
+                // SAFETY: the CPU has AVX2 and FMA.
+                unsafe {
+                    dw_row_avx2::<K, S>(rows, w, c, pl, &weight, &bias, true, out, start..wo)
+                };
+                parts.push(avx2);
+            }
+            for part in parts {
+                for (i, v) in part.iter().enumerate() {
+                    let want = want[start * c + i];
+                    assert!((v - want).abs() < 1e-4, "k{K} s{S} w{w} from {start} at {i}");
+                }
             }
         }
     }

@@ -95,6 +95,7 @@ unsafe fn dw_row_avx512<const K: usize, const S: usize>(
 /// The pixels at the left and right edges of a depthwise row (some taps in the padding):
 /// few, so pixel by pixel with weights read in place, `B` channels (several independent
 /// registers) at a time.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn dw_edge<const K: usize, const S: usize, const B: usize>(

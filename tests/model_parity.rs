@@ -142,3 +142,21 @@ fn missing_or_corrupt_weights_name_the_file() {
     let err = WeightsSource::File(other).load_folded(&Device::Cpu).err().unwrap();
     assert!(err.to_string().contains("other.safetensors"), "{err}");
 }
+
+#[test]
+fn per_image_embedding_matches_the_layer_by_layer_ops() {
+    // `embed` runs images whole per thread and splits a left-over one by rows; both must agree
+    // with the folded candle ops (`forward_until` + `forward_from`), at any input size.
+    let model = WeightsSource::Bundled.load_folded(&Device::Cpu).unwrap();
+    for (n, h, w) in [(3, 224, 224), (1, 97, 130), (2, 64, 64), (1, 17, 9), (2, 1, 1)] {
+        let x = Tensor::randn(0f32, 1f32, (n, 3, h, w), &Device::Cpu).unwrap();
+        let fast = model.embed(&x).unwrap();
+        let ops = model.forward_from(&model.forward_until(&x, 0).unwrap(), 0, false).unwrap();
+        assert_eq!(fast.dims(), ops.dims());
+        let d = max_abs_diff(
+            &fast.flatten_all().unwrap().to_vec1().unwrap(),
+            &ops.flatten_all().unwrap().to_vec1().unwrap(),
+        );
+        assert!(d < 1e-4, "{n}x{h}x{w}: per-image embedding differs by {d}");
+    }
+}

@@ -9,10 +9,13 @@
 //! `_bn0`, `_blocks.N.{_expand_conv,_bn0,_depthwise_conv,_bn1,_project_conv,_bn2}`,
 //! `_conv_head`, `_bn1`, `_fc`.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Module, ModuleT, Result, Tensor, bail};
 use candle_nn::{BatchNorm, Linear, VarBuilder};
 
 use super::depthwise::{depthwise_conv2d, same_padding};
+use super::fused::{BlockParts, FusedNet};
 use super::nhwc::{DepthwiseNhwc, PointwiseNhwc, StemConv};
 
 /// One stage: `repeats` MBConv blocks, the first with `stride` and `c_in -> c_out`.
@@ -67,7 +70,8 @@ impl Config {
     }
 }
 
-/// Images per pass of the folded network in [`EfficientNetLite::embed`]: with 2 images the
+/// Images per pass of the folded network's layer ops (`forward_until`, and `embed` when the
+/// fused per-image path does not apply): with 2 images the
 /// largest activation (112×112×96 floats each) is ~10 MB, so it stays under glibc's mmap
 /// threshold and is reused instead of being freshly page-faulted per layer, and the kernels
 /// still have enough rows to split across cores. Measured: 2 beat 1, 4 and 32 (bench_embed).
@@ -265,6 +269,8 @@ pub struct EfficientNetLite {
     fc: Linear,
     config: Config,
     folded: bool,
+    /// The folded layers laid out for the per-image embedding path (`None` unfolded).
+    fused: Option<Arc<FusedNet>>,
 }
 
 impl EfficientNetLite {
@@ -301,7 +307,8 @@ impl EfficientNetLite {
         let (conv, bn) = (vb.pp("_conv_head"), vb.pp("_bn1"));
         let head = ConvBn::new(conv, bn, (c_last, cfg.head), ConvKind::Pointwise, true, load)?;
         let fc = candle_nn::linear(cfg.head, cfg.num_classes, vb.pp("_fc"))?;
-        Ok(Self { stem, blocks, stage_starts, head, fc, config: cfg.clone(), folded: fold })
+        let fused = if fold { fused_net(&stem, &blocks, &head).map(Arc::new) } else { None };
+        Ok(Self { stem, blocks, stage_starts, head, fc, config: cfg.clone(), folded: fold, fused })
     }
 
     pub fn config(&self) -> &Config {
@@ -361,9 +368,21 @@ impl EfficientNetLite {
     }
 
     /// The 1280-d globally pooled features of a normalized (N, 3, 224, 224) batch. The folded
-    /// network runs it [`FOLDED_MICRO_BATCH`] images at a time.
+    /// network on the CPU runs it image by image on its fused per-image path (`model::fused`);
+    /// otherwise [`FOLDED_MICRO_BATCH`] images at a time through the layer ops.
     pub fn embed(&self, xs: &Tensor) -> Result<Tensor> {
         let n = xs.dim(0)?;
+        if let Some(net) = &self.fused
+            && xs.device().is_cpu()
+        {
+            let (_, c, h, w) = xs.dims4()?;
+            if c != 3 {
+                bail!("embed wants (N, 3, H, W) images, got {:?}", xs.dims())
+            }
+            let x = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let out = net.embed(&x, n, h, w);
+            return Tensor::from_vec(out, (n, net.dim()), xs.device());
+        }
         let micro = FOLDED_MICRO_BATCH;
         if !self.folded || n <= micro {
             return self.tail(&self.trunk(xs, 0, false)?, 0, false);
@@ -434,6 +453,27 @@ impl EfficientNetLite {
         let train = train && !self.folded;
         self.classify(&self.tail(&self.trunk(xs, 0, train)?, 0, train)?)
     }
+}
+
+/// The per-image layout of a folded network, if its layers fit the fused kernels.
+fn fused_net(stem: &ConvBn, blocks: &[MBConv], head: &ConvBn) -> Option<FusedNet> {
+    let ConvBn::FoldedStem(stem) = stem else { return None };
+    let ConvBn::FoldedPointwise(head) = head else { return None };
+    let mut parts: Vec<BlockParts<'_>> = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let expand = match &b.expand {
+            None => None,
+            Some(ConvBn::FoldedPointwise(e)) => Some(e),
+            Some(_) => return None,
+        };
+        let (ConvBn::FoldedDepthwise(dw), ConvBn::FoldedPointwise(project)) =
+            (&b.depthwise, &b.project)
+        else {
+            return None;
+        };
+        parts.push((expand, dw, project, b.residual));
+    }
+    FusedNet::new(stem, &parts, head)
 }
 
 impl Module for EfficientNetLite {

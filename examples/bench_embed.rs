@@ -6,13 +6,14 @@
 //! Times `EfficientNetLite::embed` (the folded network) on random 224×224 inputs at each batch
 //! size (median wall time per batch over `--iters` batches after warm-up), the unfolded
 //! (trainable, candle ops + BatchNorm) network at batch 8 for comparison, and the whole
-//! thumbnail path — JPEG decode of 512 px thumbnails, resize, embed — through `Embedder`.
+//! thumbnail path — JPEG decode of 512 px thumbnails, resize, embed — through `Embedder`, for the
+//! 224² pooled embedding and for the photo features the catalog stores.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use photosift::model::{Embedder, WeightsSource};
+use photosift::model::{Embedder, Features, WeightsSource};
 
 struct Args {
     batches: Vec<usize>,
@@ -126,20 +127,27 @@ fn main() -> Result<()> {
             img.save(&p)?;
             paths.push(p);
         }
-        let embedder = Embedder::new(&WeightsSource::Bundled)?;
-        let bs = 16;
-        let r = time(1, 3, || {
-            for chunk in paths.chunks(bs) {
-                use rayon::prelude::*;
-                let imgs: Vec<_> = chunk
-                    .par_iter()
-                    .map(|p| image::open(p).map(|i| i.to_rgb8()))
-                    .collect::<Result<_, _>>()?;
-                embedder.embed_images(&imgs)?;
-            }
-            Ok(())
-        })?;
-        report("photosift thumbnails->embeddings", args.thumbs, r);
+        // The 224² pooled embedding, and the photo features the catalog stores (short side 224,
+        // aspect kept: 288×224 for these 4:3 thumbnails; the product path).
+        for (features, name) in [
+            (Features::Pooled, "photosift thumbnails->embeddings"),
+            (Features::Photo, "photosift thumbnails->photo features"),
+        ] {
+            let embedder = Embedder::with_features(&WeightsSource::Bundled, features)?;
+            let bs = 16;
+            let r = time(1, 3, || {
+                for chunk in paths.chunks(bs) {
+                    use rayon::prelude::*;
+                    let imgs: Vec<_> = chunk
+                        .par_iter()
+                        .map(|p| image::open(p).map(|i| i.to_rgb8()))
+                        .collect::<Result<_, _>>()?;
+                    embedder.embed_images(&imgs)?;
+                }
+                Ok(())
+            })?;
+            report(name, args.thumbs, r);
+        }
         std::fs::remove_dir_all(&dir)?;
     }
     if let Some(path) = args.json {

@@ -79,3 +79,16 @@ fn photos_of_every_shape_are_embedded_in_order() {
     // Different photos give different features.
     assert!(max_abs_diff(&together[0], &together[2]) > 1e-3);
 }
+
+#[test]
+fn the_fused_path_matches_the_layer_ops_at_odd_sizes() {
+    let folded = WeightsSource::Bundled.load_folded(&Device::Cpu).unwrap();
+    let trainable = WeightsSource::Bundled.load_trainable(&Device::Cpu).unwrap().0;
+    for (n, h, w) in [(3, 100, 70), (1, 33, 17), (2, 224, 320)] {
+        let x = Tensor::randn(0f32, 1f32, (n, 3, h, w), &Device::Cpu).unwrap();
+        let fused = folded.features(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let ops = trainable.features(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let diff = max_abs_diff(&fused, &ops);
+        assert!(diff < 1e-4, "{n}x3x{h}x{w}: fused and layer ops differ by {diff}");
+    }
+}

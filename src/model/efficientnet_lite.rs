@@ -406,8 +406,31 @@ impl EfficientNetLite {
     /// they lift the held-out AUC from 0.81 to 0.93 (docs/bench-learn.md). The square root
     /// (power normalization) keeps a few strong channels from dominating, and the unit norm
     /// makes cosine similarity a plain dot product.
+    ///
+    /// The folded network on the CPU runs it on the fused per-image path, whole images in
+    /// parallel; otherwise through the layer ops.
     pub fn features(&self, xs: &Tensor) -> Result<Tensor> {
         let block = self.feature_block();
+        let n = xs.dim(0)?;
+        let pooled = match &self.fused {
+            Some(net) if xs.device().is_cpu() => {
+                let (_, c, h, w) = xs.dims4()?;
+                if c != 3 {
+                    bail!("features wants (N, 3, H, W) images, got {:?}", xs.dims())
+                }
+                let x = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                let out = net.features(&x, n, h, w, block);
+                Tensor::from_vec(out, (n, net.feature_dim(block)), xs.device())?
+            }
+            _ => self.pooled_depthwise(xs, block)?,
+        };
+        let pooled = pooled.relu()?.sqrt()?;
+        let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+        pooled.broadcast_div(&norm)
+    }
+
+    /// Block `block`'s depthwise activations averaged over the frame, through the layer ops.
+    fn pooled_depthwise(&self, xs: &Tensor, block: usize) -> Result<Tensor> {
         let n = xs.dim(0)?;
         let micro = if self.folded { FOLDED_MICRO_BATCH } else { n.max(1) };
         let mut parts = Vec::with_capacity(n.div_ceil(micro));
@@ -424,9 +447,7 @@ impl EfficientNetLite {
             h = b.depthwise.forward(&h, None, false)?;
             parts.push(if self.folded { h.mean((1, 2))? } else { h.mean((2, 3))? });
         }
-        let pooled = Tensor::cat(&parts, 0)?.relu()?.sqrt()?;
-        let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        pooled.broadcast_div(&norm)
+        Tensor::cat(&parts, 0)
     }
 
     /// Length of [`Self::features`].

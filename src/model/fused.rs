@@ -205,19 +205,66 @@ impl FusedNet {
 
     /// One image on the calling thread.
     fn image(&self, x: &[f32], h: usize, w: usize, emb: &mut [f32], act: &mut Act, wk: &mut Work) {
+        let (hc, wc) = self.trunk(x, h, w, self.blocks.len(), act, wk);
+        emb.fill(0.0);
+        self.head_pool(&act.a, emb, hc * wc, wk);
+    }
+
+    /// The stem and `blocks[..upto]` of one image on the calling thread: the output is left
+    /// in `act.a`, its height and width returned.
+    fn trunk(
+        &self,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        upto: usize,
+        act: &mut Act,
+        wk: &mut Work,
+    ) -> (usize, usize) {
         let Act { a, b, .. } = act;
         let (mut hc, mut wc) = self.stem.out_shape(h, w);
         fit(a, hc * wc * self.stem.cout);
         self.stem.rows(x, h, w, 0, a, wk);
-        for blk in &self.blocks {
+        for blk in &self.blocks[..upto] {
             let (ho, wo) = blk.out_shape(hc, wc);
             fit(b, ho * wo * blk.cout);
             blk.run(a, hc, wc, b, 0, wk);
             std::mem::swap(a, b);
             (hc, wc) = (ho, wo);
         }
-        emb.fill(0.0);
-        self.head_pool(a, emb, hc * wc, wk);
+        (hc, wc)
+    }
+
+    /// Expanded channels of `blocks[block]`: the length of [`Self::features`]' vectors.
+    pub fn feature_dim(&self, block: usize) -> usize {
+        self.blocks[block].mid
+    }
+
+    /// Block `block`'s depthwise activations (after ReLU6), averaged over the frame, of `n`
+    /// NCHW images (`x` is n × 3 × h × w): n × [`Self::feature_dim`], images in parallel.
+    pub fn features(&self, x: &[f32], n: usize, h: usize, w: usize, block: usize) -> Vec<f32> {
+        let (per, dim) = (self.stem.cin * h * w, self.feature_dim(block));
+        assert_eq!(x.len(), n * per, "fused features: input is not n x 3 x h x w");
+        let mut out = vec![0f32; n * dim];
+        out.par_chunks_mut(dim).zip(x.par_chunks(per)).for_each(|(f, img)| {
+            with_scratch(&ACT, |act| {
+                with_scratch(&WORK, |wk| {
+                    let (hc, wc) = self.trunk(img, h, w, block, act, wk);
+                    let blk = &self.blocks[block];
+                    let Act { a, e, .. } = act;
+                    let expanded: &[f32] = match &blk.expand {
+                        Some(expand) => {
+                            fit(e, hc * wc * blk.mid);
+                            expand.run(a, e, None);
+                            e
+                        }
+                        None => a,
+                    };
+                    blk.depthwise_pool(expanded, hc, wc, f, wk);
+                })
+            })
+        });
+        out
     }
 
     /// One image with every layer split by output rows across `parts` rayon tasks.
@@ -327,6 +374,47 @@ impl Block {
             other => unreachable!("depthwise {other:?} was refused at load"),
         };
         f(self, x, h, w, out, oy0, wk)
+    }
+
+    /// The depthwise activations of the whole `h`×`w` expanded input, averaged over the output
+    /// pixels, into `out` (`mid` long).
+    fn depthwise_pool(&self, expanded: &[f32], h: usize, w: usize, out: &mut [f32], wk: &mut Work) {
+        let f = match (self.dw.kernel, self.dw.stride) {
+            (3, 1) => Self::depthwise_pool_ks::<3, 1>,
+            (3, 2) => Self::depthwise_pool_ks::<3, 2>,
+            (5, 1) => Self::depthwise_pool_ks::<5, 1>,
+            (5, 2) => Self::depthwise_pool_ks::<5, 2>,
+            other => unreachable!("depthwise {other:?} was refused at load"),
+        };
+        f(self, expanded, h, w, out, wk)
+    }
+
+    fn depthwise_pool_ks<const K: usize, const S: usize>(
+        &self,
+        expanded: &[f32],
+        h: usize,
+        w: usize,
+        out: &mut [f32],
+        wk: &mut Work,
+    ) {
+        let mid = self.mid;
+        let (ho, pt, _) = same_padding(h, K, S);
+        let (wo, pl, _) = same_padding(w, K, S);
+        fit(&mut wk.dw, wo * mid);
+        out.fill(0.0);
+        let scale = 1.0 / (ho * wo).max(1) as f32;
+        for oy in 0..ho {
+            let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
+                let iy = (oy * S + ky).checked_sub(pt).filter(|&y| y < h)?;
+                Some(&expanded[iy * w * mid..][..w * mid])
+            });
+            let d = &self.dw;
+            let row = &mut wk.dw[..wo * mid];
+            dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, row, 0..wo);
+            for px in row.chunks_exact(mid) {
+                out.iter_mut().zip(px).for_each(|(o, v)| *o += v * scale);
+            }
+        }
     }
 
     /// Output pixels `p0..` (as many as `out` holds, in row-major order) of the block on the

@@ -404,10 +404,7 @@ impl Block {
         out.fill(0.0);
         let scale = 1.0 / (ho * wo).max(1) as f32;
         for oy in 0..ho {
-            let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
-                let iy = (oy * S + ky).checked_sub(pt).filter(|&y| y < h)?;
-                Some(&expanded[iy * w * mid..][..w * mid])
-            });
+            let rows = input_rows::<K, S>(expanded, oy, pt, h, w * mid);
             let d = &self.dw;
             let row = &mut wk.dw[..wo * mid];
             dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, row, 0..wo);
@@ -463,10 +460,7 @@ impl Block {
             while at < q {
                 let oy = at / wo;
                 let (ox0, ox1) = (at - oy * wo, (q - oy * wo).min(wo));
-                let rows: [Option<&[f32]>; K] = std::array::from_fn(|ky| {
-                    let iy = (oy * S + ky).checked_sub(pt).filter(|&y| y < h)?;
-                    Some(&expanded[iy * w * mid..][..w * mid])
-                });
+                let rows = input_rows::<K, S>(expanded, oy, pt, h, w * mid);
                 let dst = &mut wk.dw[(at - p) * mid..(at - p + ox1 - ox0) * mid];
                 let d = &self.dw;
                 dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, dst, ox0..ox1);
@@ -536,6 +530,21 @@ impl Block {
             oy += nb;
         }
     }
+}
+
+/// The `K` input rows (each `row_len` floats of the `h`-row image `x`) under output row `oy` of
+/// a k×k, stride-`S` depthwise convolution with `pt` rows of padding on top; `None` for padding.
+fn input_rows<const K: usize, const S: usize>(
+    x: &[f32],
+    oy: usize,
+    pt: usize,
+    h: usize,
+    row_len: usize,
+) -> [Option<&[f32]>; K] {
+    std::array::from_fn(|ky| {
+        let iy = (oy * S + ky).checked_sub(pt).filter(|&y| y < h)?;
+        Some(&x[iy * row_len..][..row_len])
+    })
 }
 
 /// Activations of one image: the input and output of the current layer.

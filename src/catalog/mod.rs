@@ -17,7 +17,6 @@ pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source};
 pub use picks::Pick;
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
-pub use synthetic::NewSynthetic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

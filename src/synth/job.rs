@@ -15,7 +15,7 @@ use super::SynthError;
 use super::hub::{self, WeightSources};
 use super::models::{DecoderKind, SdModel};
 use super::pipeline::{self, GenerateParams, Pipeline, Stage};
-use crate::catalog::{Catalog, NewSynthetic};
+use crate::catalog::{Catalog, NewPhoto, Source};
 use crate::config::SeedConfig;
 use crate::ingest::thumbnail::store_resized_thumbnail;
 use crate::library::Library;
@@ -290,17 +290,20 @@ fn catalog_image(
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
     let thumb = store_resized_thumbnail(library.root(), &hash, img, THUMB_SIZE, THUMB_QUALITY)?;
-    catalog.upsert_synthetic(&NewSynthetic {
+    // An image regenerated at the same path (its file went missing) keeps its row and id.
+    catalog.insert_photos(&[NewPhoto {
         path: path.to_path_buf(),
         content_hash: hash,
         byte_size: bytes.len() as u64,
         mtime_ns,
-        width: img.width(),
-        height: img.height(),
-        thumb_path: thumb.rel_path,
-        prompt: plan.prompt.clone(),
-        wanted: plan.wanted,
-    })?;
+        width: Some(img.width()),
+        height: Some(img.height()),
+        thumb_path: Some(thumb.rel_path),
+        source: Source::Synthetic,
+        prompt: Some(plan.prompt.clone()),
+        seed_label: Some(plan.wanted),
+        ..Default::default()
+    }])?;
     Ok(())
 }
 

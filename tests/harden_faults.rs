@@ -147,6 +147,34 @@ fn damaged_catalogs_are_reported_and_never_overwritten() {
 }
 
 #[test]
+fn damage_inside_the_catalog_is_found_by_status_and_left_alone() {
+    let l = Lib::new();
+    l.add_photos(0, 3, (200, 150));
+    assert!(l.scan().status.success());
+    let ok = l.run(&["status"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("catalog checked: ok"), "{}", stdout(&ok));
+    Connection::open(l.catalog())
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    // Page 1 (header and schema) intact, so the catalog opens; the table pages are garbage.
+    let mut bytes = std::fs::read(l.catalog()).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 2 * page, "a catalog of several pages");
+    for (i, b) in bytes[page..].iter_mut().enumerate() {
+        *b = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[1];
+    }
+    std::fs::write(l.catalog(), &bytes).unwrap();
+    let out = l.run(&["status"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(err.contains("damaged inside") && err.contains(".recover"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(std::fs::read(l.catalog()).unwrap(), bytes, "the damaged file was changed");
+}
+
+#[test]
 fn two_scans_at_once_are_both_safe() {
     let l = Lib::new();
     l.add_photos(0, 40, (400, 300));

@@ -53,8 +53,29 @@ pub enum CatalogError {
     Corrupt { path: PathBuf, source: rusqlite::Error },
     #[error("cannot back up the catalog to {path} before migrating: {source}")]
     Backup { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the catalog {path} is damaged inside ({}); photosift left it as it is: copy it aside, \
+         then restore a backup (catalog.sqlite.bak-v*) or salvage what is readable with \
+         `sqlite3 catalog.sqlite .recover | sqlite3 recovered.sqlite`",
+        problems.join("; ")
+    )]
+    Damaged { path: PathBuf, problems: Vec<String> },
+    #[error("the catalog is damaged (`photosift status` checks it)")]
+    DamagedQuery(#[source] rusqlite::Error),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for CatalogError {
+    /// SQLite finding the file damaged in the middle of some query says so, and what to run.
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                Self::DamagedQuery(e)
+            }
+            _ => Self::Sqlite(e),
+        }
+    }
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
@@ -122,6 +143,23 @@ impl Catalog {
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // Fail on a damaged file now rather than halfway through a scan.
         self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+    }
+
+    /// Reads every page of the catalog (SQLite's `quick_check`): damage inside the file, which
+    /// opening does not notice, is found here. `Err(Damaged)` lists what SQLite reported.
+    pub fn check(&self) -> Result<()> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(20)")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()
+            .or_else(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(vec![e.to_string()]),
+                _ => Err(e),
+            })?;
+        if rows.len() == 1 && rows[0] == "ok" {
+            return Ok(());
+        }
+        Err(CatalogError::Damaged { path: self.path.clone(), problems: rows })
     }
 
     fn backup_before_migrating(&self, from: i64) -> Result<()> {

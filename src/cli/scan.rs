@@ -111,9 +111,11 @@ fn show(path: &Path) -> String {
 
 pub fn status(library: &Library, errors: bool) -> Result<()> {
     let catalog = library.open_catalog()?;
+    // Every page, before the counts below would stumble on a damaged one.
+    catalog.check()?;
     let c = catalog.photo_counts()?;
     let labels = catalog.label_counts()?;
-    println!("library: {}", library.root().display());
+    println!("library: {} (catalog checked: ok)", library.root().display());
     println!(
         "photos: {} ({} ok, {} missing, {} failed; {} camera, {} synthetic), {} duplicate paths",
         c.total, c.ok, c.missing, c.error, c.camera, c.synthetic, c.duplicate_paths

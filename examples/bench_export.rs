@@ -22,6 +22,8 @@ fn main() -> anyhow::Result<()> {
     let total_mb = (n * mb) as f64;
     println!("{n} files of {mb} MB ({total_mb} MB) in {}", dir.path().display());
 
+    // The generated files go to disk first: otherwise the peer's `sync` would write them too.
+    sync();
     // The peer first, so both runs find the source files equally warm in the page cache
     // (read once more here to warm them for whichever goes first).
     for p in &picks {

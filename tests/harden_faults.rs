@@ -1,5 +1,6 @@
 //! Faults through the real binary: a full disk (a small tmpfs where the container allows
-//! mounting), a catalog from a newer photosift, a damaged catalog, two scans at once.
+//! mounting) during a scan and during embedding, a catalog from a newer photosift, a damaged
+//! catalog, two scans at once.
 
 mod hostile;
 
@@ -283,4 +284,63 @@ fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues(
     assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
     drop(disk);
     let _ = &l.dir;
+}
+
+/// Fills the file system of `dir` with one file until a write fails for space, then frees
+/// `leave` bytes of it: the disk is left with about that much room.
+fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0x55u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n as u64,
+        }
+    }
+    let _ = f.sync_all();
+    f.set_len(written.saturating_sub(leave)).unwrap();
+    path
+}
+
+#[test]
+fn a_full_disk_stops_embedding_clearly_and_a_rerun_after_freeing_space_finishes() {
+    let l = Lib::new();
+    let Some(disk) = Tmpfs::mount(&l.lib, "16m") else {
+        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+        return;
+    };
+    l.add_photos(0, 40, (320, 240));
+    let out = l.scan();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let total = count(&l.catalog(), "SELECT count(*) FROM photos");
+    assert_eq!(total, 40);
+    Connection::open(l.catalog())
+        .unwrap()
+        .execute(
+            "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
+             SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
+            [],
+        )
+        .unwrap();
+    // Room for a batch or two of embeddings (4.6 KB each) and the WAL, not for all 40.
+    let filler = fill_disk(&l.lib, 48 * 1024);
+    let out = l.run(&["embed"]);
+    let err = stderr(&out);
+    eprintln!("full disk, embed says: {err}");
+    assert!(!out.status.success(), "embed did not notice the full disk: {}", stdout(&out));
+    assert!(err.contains("full"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let embedded = count(&l.catalog(), "SELECT count(*) FROM embeddings");
+    assert!(embedded < total, "all {embedded} embedded on a full disk?");
+
+    std::fs::remove_file(filler).unwrap();
+    let out = l.run(&["embed"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(integrity(&l.catalog()), "ok");
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM embeddings"), total);
+    assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
+    drop(disk);
 }

@@ -21,7 +21,7 @@ pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use thiserror::Error;
 
 /// Migrations in order; `user_version` counts how many were applied.
@@ -70,15 +70,37 @@ impl From<rusqlite::Error> for CatalogError {
     /// SQLite finding the file damaged in the middle of some query says so, and what to run.
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
-                Self::DamagedQuery(e)
-            }
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Self::DamagedQuery(e),
             _ => Self::Sqlite(e),
         }
     }
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// How long a statement waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `f` again while SQLite answers "busy" or "locked" without waiting, for up to
+/// [`BUSY_TIMEOUT`]. The busy handler does not cover every case: switching a new catalog to WAL
+/// while another process creates it returns SQLITE_BUSY at once (seen with two scans started
+/// together on a new library).
+fn while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
 
 /// An open catalog. One connection; callers on other threads open their own.
 pub struct Catalog {
@@ -101,12 +123,16 @@ impl Catalog {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        // A busy catalog (another photosift opening or writing it) is a wait, never "damaged".
+        let corrupt = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => CatalogError::from(source),
+            _ => CatalogError::Corrupt { path: path.to_path_buf(), source },
+        };
         // Before the first read: another photosift writing must mean a wait, not "damaged".
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // The first read of the header is where a non-database file shows itself.
-        let version: i64 =
-            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
+        let version: i64 = while_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .map_err(corrupt)?;
         if version > supported {
             return Err(CatalogError::NewerSchema {
                 path: path.to_path_buf(),
@@ -115,7 +141,7 @@ impl Catalog {
             });
         }
         let mut catalog = Self { conn, path: path.to_path_buf() };
-        catalog.configure().map_err(corrupt)?;
+        while_busy(|| catalog.configure()).map_err(corrupt)?;
         if version > 0 && version < supported {
             catalog.backup_before_migrating(version)?;
         }
@@ -136,7 +162,7 @@ impl Catalog {
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(10))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL: readers never block the writer, and a kill loses at most uncommitted work.
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -153,7 +179,7 @@ impl Catalog {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()
             .or_else(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(vec![e.to_string()]),
+                Some(ErrorCode::DatabaseCorrupt) => Ok(vec![e.to_string()]),
                 _ => Err(e),
             })?;
         if rows.len() == 1 && rows[0] == "ok" {

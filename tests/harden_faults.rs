@@ -47,6 +47,18 @@ impl Lib {
         self.lib.join("catalog.sqlite")
     }
 
+    /// A "kind: yes" label on the first photo, written the way the label log stores it.
+    fn label_first_photo(&self) {
+        Connection::open(self.catalog())
+            .unwrap()
+            .execute(
+                "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
+                 SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
+                [],
+            )
+            .unwrap();
+    }
+
     fn add_photos(&self, from: usize, n: usize, size: (u32, u32)) {
         for i in from..from + n {
             let img = noise(size.0, size.1, i as u32);
@@ -253,14 +265,7 @@ fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues(
     l.add_photos(0, 3, (1024, 768));
     let out = l.scan();
     assert!(out.status.success(), "{}", stderr(&out));
-    Connection::open(l.catalog())
-        .unwrap()
-        .execute(
-            "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
-             SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
-            [],
-        )
-        .unwrap();
+    l.label_first_photo();
     // 60 more noisy photos: their thumbnails (about 100 KB each) cannot all fit.
     l.add_photos(3, 60, (1024, 768));
     let out = l.scan();
@@ -317,14 +322,7 @@ fn a_full_disk_stops_embedding_clearly_and_a_rerun_after_freeing_space_finishes(
     assert!(out.status.success(), "{}", stderr(&out));
     let total = count(&l.catalog(), "SELECT count(*) FROM photos");
     assert_eq!(total, 40);
-    Connection::open(l.catalog())
-        .unwrap()
-        .execute(
-            "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
-             SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
-            [],
-        )
-        .unwrap();
+    l.label_first_photo();
     // Room for a batch or two of embeddings (4.6 KB each) and the WAL, not for all 40.
     let filler = fill_disk(&l.lib, 48 * 1024);
     let out = l.run(&["embed"]);

@@ -372,14 +372,7 @@ impl EfficientNetLite {
     /// otherwise [`FOLDED_MICRO_BATCH`] images at a time through the layer ops.
     pub fn embed(&self, xs: &Tensor) -> Result<Tensor> {
         let n = xs.dim(0)?;
-        if let Some(net) = &self.fused
-            && xs.device().is_cpu()
-        {
-            let (_, c, h, w) = xs.dims4()?;
-            if c != 3 {
-                bail!("embed wants (N, 3, H, W) images, got {:?}", xs.dims())
-            }
-            let x = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        if let Some((net, x, (h, w))) = self.fused_input(xs)? {
             let out = net.embed(&x, n, h, w);
             return Tensor::from_vec(out, (n, net.dim()), xs.device());
         }
@@ -412,21 +405,30 @@ impl EfficientNetLite {
     pub fn features(&self, xs: &Tensor) -> Result<Tensor> {
         let block = self.feature_block();
         let n = xs.dim(0)?;
-        let pooled = match &self.fused {
-            Some(net) if xs.device().is_cpu() => {
-                let (_, c, h, w) = xs.dims4()?;
-                if c != 3 {
-                    bail!("features wants (N, 3, H, W) images, got {:?}", xs.dims())
-                }
-                let x = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let pooled = match self.fused_input(xs)? {
+            Some((net, x, (h, w))) => {
                 let out = net.features(&x, n, h, w, block);
                 Tensor::from_vec(out, (n, net.feature_dim(block)), xs.device())?
             }
-            _ => self.pooled_depthwise(xs, block)?,
+            None => self.pooled_depthwise(xs, block)?,
         };
         let pooled = pooled.relu()?.sqrt()?;
         let norm = pooled.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
         pooled.broadcast_div(&norm)
+    }
+
+    /// The fused per-image network and the batch as plain floats, with its height and width,
+    /// when the fused path applies (a folded network, on the CPU).
+    fn fused_input(&self, xs: &Tensor) -> Result<Option<FusedInput<'_>>> {
+        let Some(net) = self.fused.as_deref().filter(|_| xs.device().is_cpu()) else {
+            return Ok(None);
+        };
+        let (_, c, h, w) = xs.dims4()?;
+        if c != 3 {
+            bail!("the network wants (N, 3, H, W) images, got {:?}", xs.dims())
+        }
+        let x = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Some((net, x, (h, w))))
     }
 
     /// Block `block`'s depthwise activations averaged over the frame, through the layer ops.
@@ -475,6 +477,9 @@ impl EfficientNetLite {
         self.classify(&self.tail(&self.trunk(xs, 0, train)?, 0, train)?)
     }
 }
+
+/// The fused network, a batch as plain NCHW floats, and its (height, width).
+type FusedInput<'a> = (&'a FusedNet, Vec<f32>, (usize, usize));
 
 /// The per-image layout of a folded network, if its layers fit the fused kernels.
 fn fused_net(stem: &ConvBn, blocks: &[MBConv], head: &ConvBn) -> Option<FusedNet> {

@@ -348,15 +348,7 @@ mod tests {
     use crate::model::depthwise::same_padding;
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s % 2001) as f32 / 250.0 - 4.0
-            })
-            .collect()
+        crate::model::test_values(n, seed, -4.0..4.0)
     }
 
     /// Direct definition: out[ox][ch] = bias + sum over taps inside the image.

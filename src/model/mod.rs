@@ -52,3 +52,18 @@ pub enum ModelError {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
+
+/// Deterministic test data for the kernel tests: `n` values spread evenly over `range`
+/// (xorshift, so every run checks the same numbers).
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u32, range: std::ops::Range<f32>) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            range.start + (s % 2001) as f32 / 2000.0 * (range.end - range.start)
+        })
+        .collect()
+}

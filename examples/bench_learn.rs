@@ -158,6 +158,7 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
                 error: None,
                 prompt: None,
                 seed_label: None,
+                ..Default::default()
             })
         })
         .collect();

@@ -16,9 +16,10 @@
 #      ONLY (peer rows; default "a1 c2 c3 d1 p1"), RUNS (3), WAIT_IDLE (0: the machine is
 #      shared, do not wait for idle), PYTHON (an interpreter with Pillow), RESCAN_N (25000),
 #      ATTEMPTS (1: a row disturbed by other load is not re-run; the load is reported),
-#      SKIP_PEERS=1 / SKIP_RESCAN=1.
+#      SKIP_PEERS=1 / SKIP_RESCAN=1 / SKIP_HEIC=1, HEIC_N (40 photos encoded to HEIC),
+#      HEIC_CORPUS (default CORPUS-heic, made with heif-enc on the first run).
 # Needs: apt-get install -y hyperfine libvips-tools imagemagick time libjpeg-turbo-progs,
-#        pip install pillow (point PYTHON at it).
+#        libheif-examples (heif-enc), pip install pillow pillow-heif (point PYTHON at it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,5 +103,38 @@ PY
     "$BIN" --config "$CFG" --library "$LIB" scan --no-embed "$TREE" | tee "$RES/rescan-again.txt"
   cat "$RES/rescan-again.time"
 fi
+if [ "${SKIP_HEIC:-0}" != 1 ]; then
+  # HEIC: the same phone corpus encoded to HEIC with libheif's encoder (heif-enc, x265,
+  # quality 50: ~1.5-2 MB per 12 MP photo, like an iPhone's), EXIF kept. photosift
+  # (`scan --no-embed`, a fresh library per run) against pillow-heif (Pool(2), open +
+  # exif_transpose + thumbnail + JPEG save), timed with hyperfine in the same run.
+  HCORPUS=${HEIC_CORPUS:-$CORPUS-heic}
+  HEIC_N=${HEIC_N:-40}
+  if [ ! -d "$HCORPUS" ]; then
+    echo "== encoding $HEIC_N photos of $CORPUS to HEIC in $HCORPUS" >&2
+    mkdir -p "$HCORPUS"
+    find "$CORPUS" -maxdepth 1 -name '*.jpg' | sort | head -n "$HEIC_N" |
+      xargs -P 2 -I{} sh -c 'heif-enc -q 50 -o "$0/$(basename "{}" .jpg).heic" "{}" >/dev/null' "$HCORPUS"
+  fi
+  NH=$(find "$HCORPUS" -maxdepth 1 -name '*.heic' | wc -l)
+  PY=${PYTHON:-python3}
+  hyperfine --runs "$RUNS" --export-json "$RES/heic.json" --export-markdown "$RES/heic.md" \
+    --prepare "rm -rf $RES/heic-lib $RES/heic-pillow" \
+    -n photosift "$BIN --config $CFG --library $RES/heic-lib scan --no-embed $HCORPUS" \
+    -n pillow-heif "$PY $ROOT/scripts/pillow-heif-thumbs.py $HCORPUS $RES/heic-pillow --procs 2"
+  python3 - "$RES/heic.json" "$NH" <<'PY' | tee "$RES/heic-ratio.md"
+import json, sys
+rows = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+n = int(sys.argv[2])
+ps = {k: n / r["median"] for k, r in rows.items()}
+print(f"| tool | HEIC photos | median s | thumbnails/s | CPU s/photo (user+sys) |")
+print("|---|---|---|---|---|")
+for k, r in rows.items():
+    cpu = (r["user"] + r["system"]) / n
+    print(f"| {k} | {n} | {r['median']:.2f} | {ps[k]:.2f} | {cpu:.3f} |")
+print(f"\nphotosift / pillow-heif: {ps['photosift'] / ps['pillow-heif']:.2f}x")
+PY
+fi
+
 uptime | tee "$RES/load.txt"
 echo "results: $RES"

@@ -61,6 +61,7 @@ pub struct QueueConfig {
     pub burst_seconds: f64,
     pub burst_cosine: f32,
     pub near_duplicate_cosine: f32,
+    pub include_screenshots: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,7 @@ fn cfg() -> QueueConfig {
         burst_seconds: 5.0,
         burst_cosine: 0.8,
         near_duplicate_cosine: 0.92,
+        include_screenshots: false,
     }
 }
 

@@ -4,7 +4,7 @@
 mod fixtures;
 
 use fixtures::*;
-use photosift::catalog::{Decision, LabelKind, LabelValue, Photo, PhotoState};
+use photosift::catalog::{Decision, LabelKind, LabelValue, Photo, PhotoState, TakenSource};
 
 fn photo_at(env: &Env, rel: &str) -> Photo {
     let path = env.stored(rel);
@@ -44,8 +44,12 @@ fn date_time_original_and_orientation_are_stored() {
     env.scan();
     let a = photo_at(&env, "a.jpg");
     assert_eq!(a.taken_at, Some(1_685_783_520));
+    assert_eq!(a.taken_source, Some(TakenSource::Exif));
+    // No EXIF, no sidecar, no date in the name: the file time, marked as a guess.
     let b = photo_at(&env, "b.jpg");
-    assert_eq!(b.taken_at, None);
+    let mtime = std::fs::metadata(env.stored("b.jpg")).unwrap().modified().unwrap();
+    let mtime = mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert_eq!((b.taken_at, b.taken_source), (Some(mtime), Some(TakenSource::FileTime)));
     assert_eq!((a.width, a.height), (Some(64), Some(48)));
 }
 

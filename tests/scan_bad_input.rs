@@ -110,17 +110,20 @@ fn unreadable_file_is_a_failure_unless_running_as_root() {
 }
 
 #[test]
-fn unsupported_formats_are_counted_not_stored() {
+fn unsupported_formats_are_counted_and_broken_heic_and_raw_fail_with_a_reason() {
     let mut env = Env::new();
     env.write("a.HEIC", b"....ftypheic");
     env.write("b.nef", b"raw");
-    env.write("c.dng", b"raw");
+    env.write("c.cr3", b"raw");
     env.write("notes.txt", b"hello");
     env.write("d.jpg", &jpeg(&pattern(100, 100, 8)));
     let s = env.scan();
-    assert_eq!((s.new, s.unsupported, s.failed), (1, 3, 0), "{s:?}");
-    assert_eq!(s.unsupported_by_ext.get("heic"), Some(&1));
-    assert_eq!(env.catalog.photos().unwrap().len(), 1);
+    assert_eq!((s.new, s.unsupported, s.failed), (1, 1, 2), "{s:?}");
+    assert_eq!(s.unsupported_by_ext.get("cr3"), Some(&1));
+    assert!(failure(&s, "a.HEIC").contains("not a JPEG, PNG, WebP, TIFF, HEIC/HEIF or RAW"));
+    assert!(failure(&s, "b.nef").contains("not a JPEG"));
+    let ok = env.catalog.photos().unwrap().into_iter().filter(|p| p.thumb_path.is_some());
+    assert_eq!(ok.count(), 1);
 }
 
 #[test]

@@ -47,6 +47,7 @@ fn info(f: &Fixture, i: usize, thumb: bool) -> PhotoInfo {
         height: Some(3024),
         p: Some(0.25 + 0.1 * i as f32),
         missing: false,
+        ..Default::default()
     }
 }
 

@@ -11,12 +11,14 @@ mod picks;
 mod scan;
 mod session;
 mod synthetic;
+mod videos;
 
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
-pub use photos::{Photo, PhotoState, Source};
+pub use photos::{Photo, PhotoState, Source, TakenSource};
 pub use picks::Pick;
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
+pub use videos::VideoFile;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,7 +28,8 @@ use thiserror::Error;
 
 /// Migrations in order; `user_version` counts how many were applied.
 /// Released migrations are never edited: append a new one.
-const MIGRATIONS: &[&str] = &[include_str!("schema_001.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("schema_001.sql"), include_str!("schema_002_phone_library.sql")];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -14,6 +14,51 @@ pub enum Source {
     Synthetic,
 }
 
+/// Where a photo's capture time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakenSource {
+    /// EXIF DateTimeOriginal (JPEG, HEIC, ...), with OffsetTime when the file has it.
+    Exif,
+    /// Google Takeout's JSON sidecar (`photoTakenTime`).
+    Sidecar,
+    /// A date in the file name (`IMG_20190512_123456.jpg`).
+    FileName,
+    /// The file's modification time: a guess.
+    FileTime,
+}
+
+impl TakenSource {
+    /// The catalog's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TakenSource::Exif => "exif",
+            TakenSource::Sidecar => "sidecar",
+            TakenSource::FileName => "file_name",
+            TakenSource::FileTime => "file_time",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "exif" => TakenSource::Exif,
+            "sidecar" => TakenSource::Sidecar,
+            "file_name" => TakenSource::FileName,
+            "file_time" => TakenSource::FileTime,
+            _ => return None,
+        })
+    }
+
+    /// How the TUI says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TakenSource::Exif => "from EXIF",
+            TakenSource::Sidecar => "from Takeout sidecar",
+            TakenSource::FileName => "from file name",
+            TakenSource::FileTime => "guess: file time",
+        }
+    }
+}
+
 /// A photo's health: `Missing` once its file is gone, `Error` when it could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PhotoState {
@@ -43,11 +88,19 @@ pub struct Photo {
     /// Synthetic photos: the prompt and its list's label (true = wanted).
     pub prompt: Option<String>,
     pub seed_label: Option<bool>,
+    /// Where `taken_at` came from; `None` for synthetic photos and rows not rescanned yet.
+    pub taken_source: Option<TakenSource>,
+    /// Minutes east of UTC of the clock `taken_at` was read from, when known.
+    pub taken_offset: Option<i32>,
+    /// The video half of a Live Photo.
+    pub live_video: Option<PathBuf>,
+    pub screenshot: bool,
 }
 
 /// Columns in the order [`photo_from_row`] reads them.
 pub(crate) const PHOTO_COLUMNS: &str = "id, path, content_hash, byte_size, width, height, \
-     taken_at, thumb_path, source, state, error, prompt, seed_label";
+     taken_at, thumb_path, source, state, error, prompt, seed_label, taken_source, \
+     taken_offset, live_video, screenshot";
 
 pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     Ok(Photo {
@@ -71,6 +124,10 @@ pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
         error: r.get(10)?,
         prompt: r.get(11)?,
         seed_label: r.get::<_, Option<i64>>(12)?.map(|v| v != 0),
+        taken_source: r.get::<_, Option<String>>(13)?.as_deref().and_then(TakenSource::parse),
+        taken_offset: r.get(14)?,
+        live_video: r.get::<_, Option<Vec<u8>>>(15)?.map(path_from_blob),
+        screenshot: r.get::<_, i64>(16)? != 0,
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::photos::{PHOTO_COLUMNS, path_from_blob, path_to_blob, photo_from_row};
-use super::{Catalog, Photo, PhotoId, PhotoState, Result, Source, now_secs};
+use super::{Catalog, Photo, PhotoId, PhotoState, Result, Source, TakenSource, now_secs};
 
 /// What the catalog knows about one path (a photo's own path or a duplicate's).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,10 @@ pub struct KnownFile {
     pub duplicate: bool,
     /// The photo's thumbnail, relative to the library (on its own path's entry only).
     pub thumb_path: Option<PathBuf>,
+    /// Where its capture time came from (`None`: not resolved yet, e.g. before schema 002).
+    pub taken_source: Option<TakenSource>,
+    /// Its Live Photo video, as last recorded.
+    pub live_video: Option<PathBuf>,
 }
 
 /// Everything a scan compares against, loaded in two queries.
@@ -55,6 +59,12 @@ pub struct NewPhoto {
     pub error: Option<String>,
     pub prompt: Option<String>,
     pub seed_label: Option<bool>,
+    pub taken_source: Option<TakenSource>,
+    /// Minutes east of UTC of the clock `taken_at` was read from, when known.
+    pub taken_offset: Option<i32>,
+    /// The video half of a Live Photo.
+    pub live_video: Option<PathBuf>,
+    pub screenshot: bool,
 }
 
 /// One change a scan makes; a batch of them is applied in one transaction.
@@ -103,6 +113,19 @@ pub enum ScanOp {
     Restore {
         id: PhotoId,
     },
+    /// A capture time found without reading the photo again (a catalog from before the
+    /// time sources were recorded, or a sidecar that appeared).
+    SetTaken {
+        id: PhotoId,
+        at: i64,
+        offset: Option<i32>,
+        source: TakenSource,
+    },
+    /// The Live Photo video beside an unchanged photo appeared or went away.
+    SetLiveVideo {
+        id: PhotoId,
+        path: Option<PathBuf>,
+    },
 }
 
 /// Photo counts for `photosift status`.
@@ -115,6 +138,11 @@ pub struct PhotoCounts {
     pub camera: u64,
     pub synthetic: u64,
     pub duplicate_paths: u64,
+    /// Photos with a Live Photo video.
+    pub live_photos: u64,
+    pub screenshots: u64,
+    /// Video files (not Live Photo halves) the scans found.
+    pub videos: u64,
 }
 
 fn state_str(state: PhotoState) -> &'static str {
@@ -149,8 +177,8 @@ impl Catalog {
     pub fn scan_index(&self) -> Result<ScanIndex> {
         let mut index = ScanIndex::default();
         let mut stmt = self.conn.prepare(
-            "SELECT id, path, byte_size, mtime_ns, state, content_hash, thumb_path \
-             FROM photos ORDER BY id",
+            "SELECT id, path, byte_size, mtime_ns, state, content_hash, thumb_path, \
+             taken_source, live_video FROM photos ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -173,6 +201,11 @@ impl Catalog {
                     content_hash: hash,
                     duplicate: false,
                     thumb_path,
+                    taken_source: r
+                        .get::<_, Option<String>>(7)?
+                        .as_deref()
+                        .and_then(TakenSource::parse),
+                    live_video: r.get::<_, Option<Vec<u8>>>(8)?.map(path_from_blob),
                 },
             );
         }
@@ -195,6 +228,8 @@ impl Catalog {
                     content_hash: r.get(4)?,
                     duplicate: true,
                     thumb_path: None,
+                    taken_source: None,
+                    live_video: None,
                 },
             );
         }
@@ -285,6 +320,29 @@ impl Catalog {
                     )?
                     .execute(params![id.0, now])?;
                 }
+                ScanOp::SetTaken { id, at, offset, source } => {
+                    tx.prepare_cached(
+                        "UPDATE photos SET taken_at = ?2, taken_offset = ?3, taken_source = ?4, \
+                         updated_at = ?5 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id.0,
+                        at,
+                        offset,
+                        source.as_str(),
+                        now
+                    ])?;
+                }
+                ScanOp::SetLiveVideo { id, path } => {
+                    tx.prepare_cached(
+                        "UPDATE photos SET live_video = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id.0,
+                        path.as_deref().map(path_to_blob),
+                        now
+                    ])?;
+                }
                 ScanOp::Restore { id } => {
                     tx.prepare_cached(
                         "UPDATE photos SET state = 'ok', error = NULL, updated_at = ?2 \
@@ -336,10 +394,15 @@ impl Catalog {
                 counts.camera += n;
             }
         }
-        counts.duplicate_paths =
-            self.conn
-                .query_row("SELECT count(*) FROM duplicate_paths", [], |r| r.get::<_, i64>(0))?
+        let count = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        counts.duplicate_paths = count("SELECT count(*) FROM duplicate_paths")? as u64;
+        counts.live_photos = count(
+            "SELECT count(*) FROM photos WHERE live_video IS NOT NULL AND state != 'missing'",
+        )? as u64;
+        counts.screenshots =
+            count("SELECT count(*) FROM photos WHERE screenshot = 1 AND state != 'missing'")?
                 as u64;
+        counts.videos = count("SELECT count(*) FROM videos")? as u64;
         Ok(counts)
     }
 
@@ -348,6 +411,13 @@ impl Catalog {
         let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE state = 'error' ORDER BY path");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([], photo_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Photos marked as screenshots (the queues leave them out unless configured not to).
+    pub fn screenshot_ids(&self) -> Result<std::collections::HashSet<PhotoId>> {
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM photos WHERE screenshot = 1")?;
+        let rows = stmt.query_map([], |r| Ok(PhotoId(r.get(0)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -368,8 +438,9 @@ fn upsert(tx: &rusqlite::Transaction<'_>, p: &NewPhoto, now: i64) -> Result<Phot
         .prepare_cached(
             "INSERT INTO photos (path, content_hash, byte_size, mtime_ns, width, height, \
              taken_at, orientation, thumb_path, source, state, error, prompt, seed_label, \
-             added_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15) \
+             added_at, updated_at, taken_source, taken_offset, live_video, screenshot) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, \
+             ?16, ?17, ?18, ?19) \
              ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash, \
              byte_size = excluded.byte_size, mtime_ns = excluded.mtime_ns, \
              width = excluded.width, height = excluded.height, taken_at = excluded.taken_at, \
@@ -377,7 +448,9 @@ fn upsert(tx: &rusqlite::Transaction<'_>, p: &NewPhoto, now: i64) -> Result<Phot
              thumb_path = coalesce(excluded.thumb_path, thumb_path), \
              source = excluded.source, state = excluded.state, error = excluded.error, \
              prompt = excluded.prompt, seed_label = excluded.seed_label, \
-             updated_at = excluded.updated_at \
+             updated_at = excluded.updated_at, taken_source = excluded.taken_source, \
+             taken_offset = excluded.taken_offset, live_video = excluded.live_video, \
+             screenshot = excluded.screenshot \
              RETURNING id",
         )?
         .query_row(
@@ -397,6 +470,10 @@ fn upsert(tx: &rusqlite::Transaction<'_>, p: &NewPhoto, now: i64) -> Result<Phot
                 p.prompt,
                 p.seed_label,
                 now,
+                p.taken_source.map(TakenSource::as_str),
+                p.taken_offset,
+                p.live_video.as_deref().map(path_to_blob),
+                p.screenshot,
             ],
             |r| r.get(0),
         )?;
@@ -424,6 +501,10 @@ mod tests {
             error: None,
             prompt: None,
             seed_label: None,
+            taken_source: Some(TakenSource::Exif),
+            taken_offset: None,
+            live_video: None,
+            screenshot: false,
         }
     }
 

@@ -163,7 +163,11 @@ pub fn score(library: &Library) -> Result<()> {
 pub fn print_queue(config: &Config, library: &Library, mode: QueueMode, n: usize) -> Result<()> {
     let catalog = library.open_catalog()?;
     let backbone = current_backbone(&catalog).unwrap_or_default();
-    let cands = catalog.candidates(&backbone)?;
+    let mut cands = catalog.candidates(&backbone)?;
+    if !config.queue.include_screenshots {
+        let shots = catalog.screenshot_ids()?;
+        cands.retain(|c| !shots.contains(&c.photo));
+    }
     let p_of: std::collections::HashMap<_, _> = cands.iter().map(|c| (c.photo, c.p)).collect();
     let fmt_p = |p: Option<f32>| p.map_or("-".to_owned(), |p| format!("{p:.3}"));
     let path_of = |id| -> Result<String> {

@@ -73,11 +73,17 @@ fn print_summary(s: &ScanSummary) {
         s.failed,
         s.unsupported
     );
+    println!(
+        "  videos {} (not read)  Live Photos {}  Takeout sidecars {}  screenshots {}  \
+         capture time guessed from the file time {}",
+        s.videos, s.live_photos, s.sidecars, s.screenshots, s.time_guessed
+    );
     if s.unsupported > 0 {
         let by_ext: Vec<String> =
             s.unsupported_by_ext.iter().map(|(ext, n)| format!("{n} .{ext}")).collect();
         println!(
-            "unsupported (not read: photosift reads JPEG, PNG, WebP, TIFF): {}",
+            "unsupported (not read: photosift reads JPEG, PNG, WebP, TIFF, HEIC/HEIF and RAW \
+             files with an embedded preview): {}",
             by_ext.join(", ")
         );
     }
@@ -119,6 +125,10 @@ pub fn status(library: &Library, errors: bool) -> Result<()> {
     println!(
         "photos: {} ({} ok, {} missing, {} failed; {} camera, {} synthetic), {} duplicate paths",
         c.total, c.ok, c.missing, c.error, c.camera, c.synthetic, c.duplicate_paths
+    );
+    println!(
+        "videos: {} (counted, not read); Live Photos: {}; screenshots: {}",
+        c.videos, c.live_photos, c.screenshots
     );
     println!(
         "labels: {} wanted, {} not wanted, {} skipped; {} picked for print, {} passed",

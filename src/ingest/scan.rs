@@ -1,6 +1,6 @@
 //! The scan driver: walk, incremental check, parallel read/hash/thumbnail, one batching writer.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,19 +11,19 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use thiserror::Error;
 
+use super::companions::{Companions, pair};
+use super::photo_facts::{PhotoFacts, capture_time, photo_facts};
+use super::scan_writer::{Writer, mark_missing};
 use super::thumbnail::{
     ThumbError, Thumbnail, read_photo_file, store_thumbnail_keyed, thumbnail_from_bytes,
 };
 use super::walk::{FoundFile, WalkIssue, walk};
 use crate::catalog::{
-    Catalog, CatalogError, KnownFile, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source,
+    Catalog, CatalogError, KnownFile, PhotoId, PhotoState, ScanIndex, ScanOp, TakenSource,
+    VideoFile,
 };
 use crate::config::ScanConfig;
 use crate::library::Library;
-
-/// Rows per transaction, and the longest a row waits before its batch is written.
-const BATCH_ROWS: usize = 256;
-const BATCH_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Error)]
 pub enum ScanError {
@@ -79,9 +79,19 @@ pub struct ScanSummary {
     /// Photos newly marked missing (their file is gone).
     pub missing: u64,
     pub failed: u64,
-    /// HEIC/HEIF/RAW files, not read.
+    /// Photo files of formats photosift does not read (some RAW formats).
     pub unsupported: u64,
     pub unsupported_by_ext: BTreeMap<String, u64>,
+    /// Video files (not counting the videos of Live Photos).
+    pub videos: u64,
+    /// Photos with a Live Photo video beside them.
+    pub live_photos: u64,
+    /// Photos with a Takeout JSON sidecar beside them.
+    pub sidecars: u64,
+    /// Newly read photos that are screenshots.
+    pub screenshots: u64,
+    /// Newly read photos whose capture time is only the file's modification time.
+    pub time_guessed: u64,
     /// Files the scan opened and read.
     pub files_read: u64,
     /// Files the scan decoded (new or changed content).
@@ -102,19 +112,22 @@ impl ScanSummary {
 }
 
 /// A file the workers must read.
-struct Job {
-    file: FoundFile,
-    known: Option<KnownFile>,
+pub(super) struct Job {
+    pub(super) file: FoundFile,
+    pub(super) known: Option<KnownFile>,
+    pub(super) live_video: Option<PathBuf>,
+    pub(super) sidecar: Option<PathBuf>,
 }
 
 /// What a worker found out about one file.
-enum Outcome {
+pub(super) enum Outcome {
     /// Decoded and thumbnailed: content not in the catalog.
     Decoded {
         job: Job,
         hash: String,
         thumb: Thumbnail,
         thumb_path: PathBuf,
+        facts: PhotoFacts,
     },
     /// A known path whose bytes are what the catalog says (only the mtime changed).
     Same {
@@ -168,13 +181,23 @@ pub fn scan(
     let walked = walk(&roots, cfg.include_hidden, &skip, &mut |n| {
         progress(&ScanProgress { phase: ScanPhase::Walking, done: n, total: 0 })
     });
+    let Companions { mut live_video, mut sidecar, videos } =
+        pair(&walked.photos, walked.videos, &walked.sidecars);
     let mut s = ScanSummary {
         files: walked.photos.len() as u64,
         unsupported: walked.unsupported.values().sum(),
         unsupported_by_ext: walked.unsupported,
         walk_issues: walked.issues,
+        videos: videos.len() as u64,
+        live_photos: live_video.len() as u64,
+        sidecars: sidecar.len() as u64,
         ..ScanSummary::default()
     };
+    let videos: Vec<VideoFile> = videos
+        .into_iter()
+        .map(|v| VideoFile { path: v.path, byte_size: v.byte_size, mtime_ns: v.mtime_ns })
+        .collect();
+    catalog.record_videos(&roots, &videos)?;
 
     // The incremental check: same path, size and mtime means same photo, not even opened.
     let mut seen: HashSet<PathBuf> = HashSet::with_capacity(walked.photos.len());
@@ -182,6 +205,8 @@ pub fn scan(
     let mut ops = Vec::new();
     for file in walked.photos {
         seen.insert(file.path.clone());
+        let live = live_video.remove(&file.path);
+        let side = sidecar.remove(&file.path);
         match index.by_path.get(&file.path) {
             Some(k)
                 if k.byte_size == file.byte_size
@@ -194,8 +219,11 @@ pub fn scan(
                     s.restored += 1;
                 }
                 s.unchanged += 1;
+                ops.extend(companion_updates(&file, k, live, side.as_deref()));
             }
-            known => jobs.push(Job { file, known: known.cloned() }),
+            known => {
+                jobs.push(Job { file, known: known.cloned(), live_video: live, sidecar: side })
+            }
         }
     }
 
@@ -281,16 +309,20 @@ impl WorkerCtx<'_> {
         let made = catch_unwind(AssertUnwindSafe(|| {
             let thumb = thumbnail_from_bytes(&bytes, self.cfg)?;
             drop(bytes);
+            let facts =
+                photo_facts(&job.file.path, &thumb, job.sidecar.as_deref(), job.file.mtime_ns);
             let stored = store_thumbnail_keyed(
                 self.library_root,
                 &hash,
                 &thumb.image,
                 self.cfg.thumb_quality,
             )?;
-            Ok::<_, ThumbError>((thumb, stored.rel_path))
+            Ok::<_, ThumbError>((thumb, stored.rel_path, facts))
         }));
         match made {
-            Ok(Ok((thumb, thumb_path))) => Outcome::Decoded { job, hash, thumb, thumb_path },
+            Ok(Ok((thumb, thumb_path, facts))) => {
+                Outcome::Decoded { job, hash, thumb, thumb_path, facts }
+            }
             Ok(Err(ThumbError::Write { path, source })) if is_disk_full(&source) => {
                 Outcome::DiskFull { path, source }
             }
@@ -311,280 +343,37 @@ fn is_disk_full(err: &std::io::Error) -> bool {
     )
 }
 
-/// The single writer: turns outcomes into catalog ops and commits them in batches.
-struct Writer<'c> {
-    catalog: &'c mut Catalog,
-    ops: Vec<ScanOp>,
-    /// For each op in `ops`: the content hash of a newly inserted photo (to resolve copies).
-    inserted_hash: Vec<Option<String>>,
-    /// Content decoded in this run → its photo id, once written.
-    this_run: HashMap<String, PhotoId>,
-    /// Copies whose original is not written yet.
-    pending: HashMap<String, Vec<Job>>,
-    last_flush: Instant,
-}
-
-impl<'c> Writer<'c> {
-    fn new(catalog: &'c mut Catalog, ops: Vec<ScanOp>) -> Self {
-        let inserted_hash = vec![None; ops.len()];
-        Self {
-            catalog,
-            ops,
-            inserted_hash,
-            this_run: HashMap::new(),
-            pending: HashMap::new(),
-            last_flush: Instant::now(),
+/// Catalog updates for a photo whose file is unchanged (so not read again): a capture time
+/// never resolved (a catalog from before the time sources were recorded: no EXIF time, so
+/// the sidecar, the name or the file time) or a sidecar that appeared since a guess, and a
+/// Live Photo video that appeared or went away.
+fn companion_updates(
+    file: &FoundFile,
+    known: &KnownFile,
+    live: Option<PathBuf>,
+    sidecar: Option<&Path>,
+) -> Vec<ScanOp> {
+    let mut ops = Vec::new();
+    if known.duplicate || known.state == PhotoState::Error {
+        return ops;
+    }
+    let id = known.photo_id;
+    let weak =
+        matches!(known.taken_source, None | Some(TakenSource::FileName | TakenSource::FileTime));
+    if known.taken_source.is_none() || (weak && sidecar.is_some()) {
+        let t = capture_time(&file.path, &Default::default(), sidecar, file.mtime_ns);
+        if known.taken_source != Some(t.source) {
+            ops.push(ScanOp::SetTaken { id, at: t.at, offset: t.offset_minutes, source: t.source });
         }
     }
-
-    fn push(&mut self, op: ScanOp, inserted: Option<String>) {
-        self.ops.push(op);
-        self.inserted_hash.push(inserted);
+    if known.live_video != live {
+        ops.push(ScanOp::SetLiveVideo { id, path: live });
     }
-
-    fn handle(
-        &mut self,
-        outcome: Outcome,
-        primary: &mut HashMap<PhotoId, PathBuf>,
-        seen: &HashSet<PathBuf>,
-        s: &mut ScanSummary,
-    ) -> Result<(), ScanError> {
-        match outcome {
-            Outcome::DiskFull { path, source } => {
-                // Keep what is done (the catalog may still have room), then stop.
-                let _ = self.flush(s);
-                return Err(ScanError::DiskFull { path, error: source });
-            }
-            Outcome::Decoded { job, hash, thumb, thumb_path } => {
-                if job.known.as_ref().is_some_and(|k| !k.duplicate) {
-                    s.changed += 1;
-                } else {
-                    s.new += 1;
-                }
-                let photo = NewPhoto {
-                    path: job.file.path,
-                    content_hash: hash.clone(),
-                    byte_size: job.file.byte_size,
-                    mtime_ns: job.file.mtime_ns,
-                    width: Some(thumb.width),
-                    height: Some(thumb.height),
-                    taken_at: thumb.exif.taken_at,
-                    orientation: thumb.exif.orientation,
-                    thumb_path: Some(thumb_path),
-                    source: Source::Camera,
-                    state: PhotoState::Ok,
-                    error: None,
-                    prompt: None,
-                    seed_label: None,
-                };
-                self.push(ScanOp::Upsert(photo), Some(hash));
-            }
-            Outcome::Same { job } => {
-                s.unchanged += 1;
-                let (f, k) = (job.file, job.known);
-                match k {
-                    Some(k) if k.duplicate => self.push(
-                        ScanOp::TouchDuplicate {
-                            path: f.path,
-                            byte_size: f.byte_size,
-                            mtime_ns: f.mtime_ns,
-                        },
-                        None,
-                    ),
-                    Some(k) => self.push(
-                        ScanOp::Touch {
-                            id: k.photo_id,
-                            byte_size: f.byte_size,
-                            mtime_ns: f.mtime_ns,
-                        },
-                        None,
-                    ),
-                    None => {}
-                }
-            }
-            Outcome::KnownContent { job, id } => {
-                self.place_known_content(job, id, primary, seen, s)
-            }
-            Outcome::CopyInThisRun { job, hash } => match self.this_run.get(&hash) {
-                Some(&id) => self.add_duplicate(job, id, s),
-                None => self.pending.entry(hash).or_default().push(job),
-            },
-            Outcome::Failed { job, hash, message } => {
-                let copies = self.pending.remove(&hash).unwrap_or_default();
-                for j in std::iter::once(job).chain(copies) {
-                    self.fail(j, &hash, &message, s);
-                }
-            }
-        }
-        if self.ops.len() >= BATCH_ROWS || self.last_flush.elapsed() >= BATCH_WAIT {
-            self.flush(s)?;
-        }
-        Ok(())
-    }
-
-    /// Bytes of photo `id` at a new path: a move when the photo's own file is gone, else a
-    /// duplicate.
-    fn place_known_content(
-        &mut self,
-        job: Job,
-        id: PhotoId,
-        primary: &mut HashMap<PhotoId, PathBuf>,
-        seen: &HashSet<PathBuf>,
-        s: &mut ScanSummary,
-    ) {
-        let old = primary.get(&id).cloned();
-        let old_exists = old.as_ref().is_some_and(|p| seen.contains(p) || p.exists());
-        if old_exists {
-            self.add_duplicate(job, id, s);
-            return;
-        }
-        s.moved += 1;
-        let f = job.file;
-        primary.insert(id, f.path.clone());
-        self.push(
-            ScanOp::Move { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
-            None,
-        );
-    }
-
-    fn add_duplicate(&mut self, job: Job, id: PhotoId, s: &mut ScanSummary) {
-        s.duplicates += 1;
-        let f = job.file;
-        self.push(
-            ScanOp::AddDuplicate { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
-            None,
-        );
-    }
-
-    fn fail(&mut self, job: Job, hash: &str, message: &str, s: &mut ScanSummary) {
-        s.failed += 1;
-        s.failures.push(ScanFailure { path: job.file.path.clone(), message: message.to_owned() });
-        let f = job.file;
-        let op = match job.known {
-            Some(k) if !k.duplicate => ScanOp::MarkError {
-                id: k.photo_id,
-                byte_size: f.byte_size,
-                mtime_ns: f.mtime_ns,
-                message: message.to_owned(),
-            },
-            _ => ScanOp::Upsert(NewPhoto {
-                path: f.path,
-                content_hash: hash.to_owned(),
-                byte_size: f.byte_size,
-                mtime_ns: f.mtime_ns,
-                width: None,
-                height: None,
-                taken_at: None,
-                orientation: None,
-                thumb_path: None,
-                source: Source::Camera,
-                state: PhotoState::Error,
-                error: Some(message.to_owned()),
-                prompt: None,
-                seed_label: None,
-            }),
-        };
-        self.push(op, None);
-    }
-
-    /// Commits the buffered ops; then copies waiting for a photo just written become its
-    /// duplicates (committed by the next flush).
-    fn flush(&mut self, s: &mut ScanSummary) -> Result<(), ScanError> {
-        while !self.ops.is_empty() {
-            let ops = std::mem::take(&mut self.ops);
-            let hashes = std::mem::take(&mut self.inserted_hash);
-            let ids = self.catalog.apply_scan_ops(&ops)?;
-            for ((op, hash), id) in ops.iter().zip(hashes).zip(ids) {
-                if let (ScanOp::Upsert(p), Some(hash), Some(id)) = (op, hash, id) {
-                    if p.state == PhotoState::Ok {
-                        s.new_ids.push(id);
-                    }
-                    self.this_run.insert(hash, id);
-                }
-            }
-            let ready: Vec<String> =
-                self.pending.keys().filter(|h| self.this_run.contains_key(*h)).cloned().collect();
-            for hash in ready {
-                let id = self.this_run[&hash];
-                for job in self.pending.remove(&hash).unwrap_or_default() {
-                    self.add_duplicate(job, id, s);
-                }
-            }
-        }
-        self.last_flush = Instant::now();
-        Ok(())
-    }
-
-    /// Copies whose original never got written (it cannot happen: every decode reports).
-    fn finish_pending(&mut self, s: &mut ScanSummary) -> Result<(), ScanError> {
-        let pending: Vec<(String, Vec<Job>)> = self.pending.drain().collect();
-        for (hash, jobs) in pending {
-            for job in jobs {
-                self.fail(job, &hash, "its identical copy was not ingested", s);
-            }
-        }
-        self.flush(s)
-    }
-}
-
-/// Photos under the scanned folders whose file is gone are marked missing (a duplicate
-/// path still present takes over as the photo's path); vanished duplicate paths are removed.
-fn mark_missing(
-    writer: &mut Writer<'_>,
-    index: &ScanIndex,
-    primary: &HashMap<PhotoId, PathBuf>,
-    roots: &[PathBuf],
-    seen: &HashSet<PathBuf>,
-    s: &mut ScanSummary,
-) {
-    let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
-    // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
-    let gone = |p: &Path| {
-        !seen.contains(p)
-            && under_roots(p)
-            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-    };
-    let mut ids: Vec<_> = primary.iter().collect();
-    ids.sort();
-    for (&id, path) in ids {
-        if !gone(path) {
-            continue;
-        }
-        let survivor = index
-            .duplicates
-            .get(&id)
-            .and_then(|dups| dups.iter().find(|d| seen.contains(*d)))
-            .and_then(|d| index.by_path.get(d).map(|k| (d, k)));
-        let was = index.by_path.get(path).map(|k| k.state);
-        match survivor {
-            Some((d, k)) => {
-                s.moved += 1;
-                writer.push(
-                    ScanOp::Move {
-                        id,
-                        path: d.clone(),
-                        byte_size: k.byte_size,
-                        mtime_ns: k.mtime_ns,
-                    },
-                    None,
-                );
-            }
-            None if was != Some(PhotoState::Missing) => {
-                s.missing += 1;
-                writer.push(ScanOp::MarkMissing { id }, None);
-            }
-            None => {}
-        }
-    }
-    for (path, k) in &index.by_path {
-        if k.duplicate && gone(path) {
-            writer.push(ScanOp::RemoveDuplicate { path: path.clone() }, None);
-        }
-    }
+    ops
 }
 
 /// A photo whose thumbnail file was deleted (by hand, or a library copied without thumbs/) is
 /// re-read and re-thumbnailed even when the original is unchanged: one `stat` per photo.
-fn thumbnail_gone(library_root: &Path, known: &KnownFile) -> bool {
+pub(super) fn thumbnail_gone(library_root: &Path, known: &KnownFile) -> bool {
     known.thumb_path.as_ref().is_some_and(|rel| !library_root.join(rel).is_file())
 }

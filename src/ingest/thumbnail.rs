@@ -18,6 +18,8 @@ use thiserror::Error;
 use turbojpeg::{Compressor, Decompressor, PixelFormat, ScalingFactor, Subsamp};
 
 use super::exif_meta::{ExifFacts, read_exif};
+use super::heif::{decode_heif, is_heif};
+use super::raw_preview::{is_raw_container, largest_jpeg_preview};
 use crate::config::ScanConfig;
 use crate::library::Library;
 
@@ -41,8 +43,15 @@ pub enum ThumbError {
     ChangedWhileRead { expected: u64, found: u64 },
     #[error("empty file (0 bytes)")]
     Empty,
-    #[error("not a JPEG, PNG, WebP or TIFF image (the content is not a recognizable picture)")]
+    #[error(
+        "not a JPEG, PNG, WebP, TIFF, HEIC/HEIF or RAW image (the content is not a \
+         recognizable picture)"
+    )]
     UnknownFormat,
+    #[error("cannot decode HEIC/HEIF: {0}")]
+    Heif(String),
+    #[error("unsupported RAW file: {0}")]
+    Raw(String),
     #[error(
         "image is {width}x{height} ({} MP), above the limit of {} MP (scan.max_pixels); \
          not decoded",
@@ -78,6 +87,19 @@ pub struct Thumbnail {
     pub width: u32,
     pub height: u32,
     pub exif: ExifFacts,
+    /// What the pixels came from.
+    pub format: PhotoFormat,
+}
+
+/// The kind of file a thumbnail was decoded from (by content, not by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoFormat {
+    Jpeg,
+    Png,
+    Heif,
+    /// A RAW file, read through its embedded JPEG preview.
+    RawPreview,
+    Other,
 }
 
 /// A thumbnail written under the library's `thumbs/` folder.
@@ -141,15 +163,31 @@ pub fn read_photo_file(
     }
 }
 
-/// Makes the thumbnail of a photo file already in memory.
+/// Makes the thumbnail of a photo file already in memory. The format is found from the
+/// content: JPEG (DCT-scaled), HEIC/HEIF (libheif, see [`decode_heif`]), RAW with an embedded
+/// JPEG preview, else whatever the `image` crate reads.
 pub fn thumbnail_from_bytes(bytes: &[u8], cfg: &ScanConfig) -> Result<Thumbnail, ThumbError> {
     if bytes.is_empty() {
         return Err(ThumbError::Empty);
     }
-    let exif = read_exif(bytes);
     let target = cfg.thumb_size.max(1);
-    let (image, fw, fh) = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        match decode_jpeg_scaled(bytes, target, cfg.max_pixels) {
+    if is_heif(bytes) {
+        // One file per core already: libheif decodes the grid tiles on this thread.
+        let pic = decode_heif(bytes, target, cfg.max_pixels, 0)?;
+        let image = resize_long_side(pic.image, target)?;
+        let (width, height) = (pic.width, pic.height);
+        return Ok(Thumbnail { image, width, height, exif: pic.exif, format: PhotoFormat::Heif });
+    }
+    if is_raw_container(bytes) {
+        // Orientation and capture time are in the RAW's own IFD0, not in the preview.
+        let exif = read_exif(bytes);
+        let preview = largest_jpeg_preview(bytes).map_err(ThumbError::Raw)?;
+        let (image, fw, fh) = decode_jpeg_scaled(preview, target, cfg.max_pixels)?;
+        return finish(image, fw, fh, exif, target, PhotoFormat::RawPreview);
+    }
+    let exif = read_exif(bytes);
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        let (image, fw, fh) = match decode_jpeg_scaled(bytes, target, cfg.max_pixels) {
             Ok(img) => img,
             // Colour spaces libjpeg-turbo will not convert to RGB (CMYK, YCCK) still decode
             // through the image crate; a truncation or size refusal is final.
@@ -157,10 +195,23 @@ pub fn thumbnail_from_bytes(bytes: &[u8], cfg: &ScanConfig) -> Result<Thumbnail,
                 decode_generic(bytes, cfg.max_pixels).map_err(|_| ThumbError::Jpeg(msg))?
             }
             Err(e) => return Err(e),
-        }
-    } else {
-        decode_generic(bytes, cfg.max_pixels)?
-    };
+        };
+        return finish(image, fw, fh, exif, target, PhotoFormat::Jpeg);
+    }
+    let (image, fw, fh) = decode_generic(bytes, cfg.max_pixels)?;
+    let format = if bytes.starts_with(b"\x89PNG") { PhotoFormat::Png } else { PhotoFormat::Other };
+    finish(image, fw, fh, exif, target, format)
+}
+
+/// Resize, then the EXIF orientation; the displayed size swaps for the quarter turns.
+fn finish(
+    image: RgbImage,
+    fw: u32,
+    fh: u32,
+    exif: ExifFacts,
+    target: u32,
+    format: PhotoFormat,
+) -> Result<Thumbnail, ThumbError> {
     let image = resize_long_side(image, target)?;
     let orientation = exif.orientation.and_then(Orientation::from_exif);
     let image = apply_orientation(image, orientation);
@@ -168,7 +219,7 @@ pub fn thumbnail_from_bytes(bytes: &[u8], cfg: &ScanConfig) -> Result<Thumbnail,
         Some(5..=8) => (fh, fw),
         _ => (fw, fh),
     };
-    Ok(Thumbnail { image, width, height, exif })
+    Ok(Thumbnail { image, width, height, exif, format })
 }
 
 /// Encodes `image` under `thumbs/`, keyed by the blake3 hash of its pixels, and returns where.

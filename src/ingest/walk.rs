@@ -1,5 +1,6 @@
-//! Walking the folders of a scan: which files are photos, which are photos we cannot read
-//! (HEIC, RAW), and what could not be walked (symlink loops, unreadable folders).
+//! Walking the folders of a scan: which files are photos, videos, sidecars, which are photos
+//! we cannot read (some RAW formats), and what could not be walked (symlink loops, unreadable
+//! folders).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,13 +8,18 @@ use std::time::UNIX_EPOCH;
 
 use walkdir::WalkDir;
 
-/// Extensions of the formats a scan decodes.
-pub const SUPPORTED_EXTENSIONS: &[&str] =
-    &["jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff"];
+/// Extensions of the formats a scan decodes (RAW ones through their embedded JPEG preview).
+pub const SUPPORTED_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "heic", "heif", "hif", "avif",
+    "dng", "cr2", "nef", "nrw", "arw", "srf", "sr2", "pef", "srw", "orf", "rw2", "raf",
+];
 
 /// Photo formats recognized but not read: counted and reported at the end of a scan.
-pub const UNSUPPORTED_EXTENSIONS: &[&str] =
-    &["heic", "heif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"];
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &["cr3", "crw", "x3f", "3fr", "iiq", "mrw", "erf"];
+
+/// Video files: counted as videos (a Live Photo's video is noted on its photo).
+pub const VIDEO_EXTENSIONS: &[&str] =
+    &["mov", "mp4", "m4v", "3gp", "3g2", "avi", "mkv", "webm", "mts", "m2ts", "mpg", "mpeg"];
 
 /// What a file is to a scan, from its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +27,10 @@ pub enum FileKind {
     Photo,
     /// A photo format photosift does not read; the lower-case extension.
     Unsupported(String),
-    /// Anything else (videos, sidecars, documents): ignored.
+    Video,
+    /// A JSON file (Google Takeout writes one beside each photo).
+    Sidecar,
+    /// Anything else (documents, thumbnails databases): ignored.
     Other,
 }
 
@@ -32,6 +41,10 @@ pub fn classify(path: &Path) -> FileKind {
         FileKind::Photo
     } else if UNSUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
         FileKind::Unsupported(ext)
+    } else if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+        FileKind::Video
+    } else if ext == "json" {
+        FileKind::Sidecar
     } else {
         FileKind::Other
     }
@@ -59,7 +72,10 @@ pub struct WalkResult {
     pub unsupported: BTreeMap<String, u64>,
     pub unsupported_files: Vec<PathBuf>,
     pub issues: Vec<WalkIssue>,
-    /// Files that are not photos at all.
+    pub videos: Vec<FoundFile>,
+    /// JSON files (candidate Takeout sidecars).
+    pub sidecars: Vec<PathBuf>,
+    /// Files that are neither photos, videos nor sidecars.
     pub ignored: u64,
 }
 
@@ -115,12 +131,19 @@ pub fn walk(
                     *out.unsupported.entry(ext).or_default() += 1;
                     out.unsupported_files.push(path.to_path_buf());
                 }
-                FileKind::Photo => match entry.metadata() {
-                    Ok(meta) => out.photos.push(FoundFile {
-                        path: path.to_path_buf(),
-                        byte_size: meta.len(),
-                        mtime_ns: mtime_ns(&meta),
-                    }),
+                FileKind::Sidecar => out.sidecars.push(path.to_path_buf()),
+                kind @ (FileKind::Photo | FileKind::Video) => match entry.metadata() {
+                    Ok(meta) => {
+                        let found = FoundFile {
+                            path: path.to_path_buf(),
+                            byte_size: meta.len(),
+                            mtime_ns: mtime_ns(&meta),
+                        };
+                        match kind {
+                            FileKind::Photo => out.photos.push(found),
+                            _ => out.videos.push(found),
+                        }
+                    }
                     Err(err) => out.issues.push(walk_issue(&err)),
                 },
             }
@@ -168,9 +191,12 @@ mod tests {
     fn extensions_classify_case_insensitively() {
         assert_eq!(classify(Path::new("a/IMG_1.JPG")), FileKind::Photo);
         assert_eq!(classify(Path::new("a/b.webp")), FileKind::Photo);
-        assert_eq!(classify(Path::new("a/b.HEIC")), FileKind::Unsupported("heic".into()));
-        assert_eq!(classify(Path::new("a/b.nef")), FileKind::Unsupported("nef".into()));
-        assert_eq!(classify(Path::new("a/b.mp4")), FileKind::Other);
+        assert_eq!(classify(Path::new("a/b.HEIC")), FileKind::Photo);
+        assert_eq!(classify(Path::new("a/b.dng")), FileKind::Photo);
+        assert_eq!(classify(Path::new("a/b.cr3")), FileKind::Unsupported("cr3".into()));
+        assert_eq!(classify(Path::new("a/b.mp4")), FileKind::Video);
+        assert_eq!(classify(Path::new("a/IMG_1.MOV")), FileKind::Video);
+        assert_eq!(classify(Path::new("a/b.jpg.json")), FileKind::Sidecar);
         assert_eq!(classify(Path::new("a/README")), FileKind::Other);
     }
 

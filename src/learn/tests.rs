@@ -180,6 +180,7 @@ fn sim_config() -> SimConfig {
             burst_seconds: 5.0,
             burst_cosine: 0.8,
             near_duplicate_cosine: 0.92,
+            include_screenshots: false,
         },
     }
 }

@@ -55,6 +55,12 @@ pub fn build_queues(
             .collect()
     };
     let p: HashMap<_, _> = candidates.iter().filter_map(|c| Some((c.photo, c.p?))).collect();
+    let mut candidates = candidates;
+    if !config.queue.include_screenshots {
+        let shots: std::collections::HashSet<PhotoId> =
+            photos.iter().filter(|p| p.screenshot).map(|p| p.id).collect();
+        candidates.retain(|c| !shots.contains(&c.photo));
+    }
 
     let mut infos = HashMap::with_capacity(candidates.len());
     for photo in photos {
@@ -71,6 +77,10 @@ pub fn build_queues(
                 width: photo.width,
                 height: photo.height,
                 missing: photo.state == PhotoState::Missing,
+                taken_source: photo.taken_source,
+                taken_offset: photo.taken_offset,
+                live_video: photo.live_video,
+                screenshot: photo.screenshot,
             },
         );
     }

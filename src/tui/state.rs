@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::catalog::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId};
+use crate::catalog::{
+    Decision, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId, TakenSource,
+};
 use crate::jobs::{JobMsg, JobProgress};
 use crate::queue::BestEntry;
 
@@ -63,6 +65,12 @@ pub struct PhotoInfo {
     pub p: Option<f32>,
     /// Neither the thumbnail nor the original could be found.
     pub missing: bool,
+    /// Where `taken_at` came from, and the clock's offset east of UTC in minutes.
+    pub taken_source: Option<TakenSource>,
+    pub taken_offset: Option<i32>,
+    /// The video of a Live Photo.
+    pub live_video: Option<PathBuf>,
+    pub screenshot: bool,
 }
 
 /// The newest model version, for the status bar.

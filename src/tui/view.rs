@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 use ratatui_image::Image;
 
-use crate::catalog::PhotoId;
+use crate::catalog::{PhotoId, TakenSource};
 use crate::print_check::PrintCheck;
 
 use super::keymap::Action;
@@ -276,7 +276,20 @@ fn photo_lines(info: &PhotoInfo, lines: &mut Vec<Line<'static>>) {
         lines.push(Line::from(format!("{w} × {h} px ({:.1} MP)", f64::from(w * h) / 1e6)));
     }
     if let Some(t) = info.taken_at {
-        lines.push(Line::from(format_time(t)));
+        lines.push(Line::from(format_time_with_offset(t, info.taken_offset)));
+        match info.taken_source {
+            Some(TakenSource::FileTime) => {
+                lines.push(Line::from(TakenSource::FileTime.describe().yellow()))
+            }
+            Some(source) => lines.push(Line::from(source.describe().dark_gray())),
+            None => {}
+        }
+    }
+    if let Some(video) = &info.live_video {
+        lines.push(Line::from(format!("Live Photo: {}", file_name(video))));
+    }
+    if info.screenshot {
+        lines.push(Line::from("screenshot".magenta()));
     }
     if info.missing {
         lines.push(Line::from("file missing".red().bold()));
@@ -398,6 +411,19 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// [`format_time`] with the clock's zone when known: "2019-05-12 12:34:56 +02:00", and
+/// "... UTC" for the instants of sidecars and file times.
+pub fn format_time_with_offset(secs: i64, offset_minutes: Option<i32>) -> String {
+    match offset_minutes {
+        None => format_time(secs),
+        Some(0) => format!("{} UTC", format_time(secs)),
+        Some(m) => {
+            let sign = if m < 0 { '-' } else { '+' };
+            format!("{} {sign}{:02}:{:02}", format_time(secs), m.abs() / 60, m.abs() % 60)
+        }
+    }
+}
+
 /// Seconds (the camera's clock read as UTC) as "YYYY-MM-DD HH:MM:SS" (bursts are seconds
 /// apart).
 pub fn format_time(secs: i64) -> String {
@@ -430,5 +456,8 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(format_time(1_686_756_120), "2023-06-14 15:22:00");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(format_time_with_offset(0, Some(120)), "1970-01-01 00:00:00 +02:00");
+        assert_eq!(format_time_with_offset(0, Some(-330)), "1970-01-01 00:00:00 -05:30");
+        assert_eq!(format_time_with_offset(0, Some(0)), "1970-01-01 00:00:00 UTC");
     }
 }

@@ -1,0 +1,294 @@
+//! The scan's single writer: turns the workers' outcomes into catalog ops, commits them in
+//! batched transactions, resolves copies found in the same run, and marks vanished photos
+//! missing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::scan::{Job, Outcome, ScanError, ScanFailure, ScanSummary};
+use crate::catalog::{
+    Catalog, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source, TakenSource,
+};
+
+/// Rows per transaction, and the longest a row waits before its batch is written.
+const BATCH_ROWS: usize = 256;
+const BATCH_WAIT: Duration = Duration::from_millis(500);
+
+/// The single writer: turns outcomes into catalog ops and commits them in batches.
+pub(super) struct Writer<'c> {
+    catalog: &'c mut Catalog,
+    ops: Vec<ScanOp>,
+    /// For each op in `ops`: the content hash of a newly inserted photo (to resolve copies).
+    inserted_hash: Vec<Option<String>>,
+    /// Content decoded in this run → its photo id, once written.
+    this_run: HashMap<String, PhotoId>,
+    /// Copies whose original is not written yet.
+    pending: HashMap<String, Vec<Job>>,
+    last_flush: Instant,
+}
+
+impl<'c> Writer<'c> {
+    pub(super) fn new(catalog: &'c mut Catalog, ops: Vec<ScanOp>) -> Self {
+        let inserted_hash = vec![None; ops.len()];
+        Self {
+            catalog,
+            ops,
+            inserted_hash,
+            this_run: HashMap::new(),
+            pending: HashMap::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    pub(super) fn push(&mut self, op: ScanOp, inserted: Option<String>) {
+        self.ops.push(op);
+        self.inserted_hash.push(inserted);
+    }
+
+    pub(super) fn handle(
+        &mut self,
+        outcome: Outcome,
+        primary: &mut HashMap<PhotoId, PathBuf>,
+        seen: &HashSet<PathBuf>,
+        s: &mut ScanSummary,
+    ) -> Result<(), ScanError> {
+        match outcome {
+            Outcome::DiskFull { path, source } => {
+                // Keep what is done (the catalog may still have room), then stop.
+                let _ = self.flush(s);
+                return Err(ScanError::DiskFull { path, error: source });
+            }
+            Outcome::Decoded { job, hash, thumb, thumb_path, facts } => {
+                if job.known.as_ref().is_some_and(|k| !k.duplicate) {
+                    s.changed += 1;
+                } else {
+                    s.new += 1;
+                }
+                s.screenshots += u64::from(facts.screenshot);
+                s.time_guessed += u64::from(facts.taken.source == TakenSource::FileTime);
+                let photo = NewPhoto {
+                    path: job.file.path,
+                    content_hash: hash.clone(),
+                    byte_size: job.file.byte_size,
+                    mtime_ns: job.file.mtime_ns,
+                    width: Some(thumb.width),
+                    height: Some(thumb.height),
+                    taken_at: Some(facts.taken.at),
+                    orientation: thumb.exif.orientation,
+                    thumb_path: Some(thumb_path),
+                    source: Source::Camera,
+                    state: PhotoState::Ok,
+                    error: None,
+                    prompt: None,
+                    seed_label: None,
+                    taken_source: Some(facts.taken.source),
+                    taken_offset: facts.taken.offset_minutes,
+                    live_video: job.live_video,
+                    screenshot: facts.screenshot,
+                };
+                self.push(ScanOp::Upsert(photo), Some(hash));
+            }
+            Outcome::Same { job } => {
+                s.unchanged += 1;
+                let (f, k) = (job.file, job.known);
+                match k {
+                    Some(k) if k.duplicate => self.push(
+                        ScanOp::TouchDuplicate {
+                            path: f.path,
+                            byte_size: f.byte_size,
+                            mtime_ns: f.mtime_ns,
+                        },
+                        None,
+                    ),
+                    Some(k) => self.push(
+                        ScanOp::Touch {
+                            id: k.photo_id,
+                            byte_size: f.byte_size,
+                            mtime_ns: f.mtime_ns,
+                        },
+                        None,
+                    ),
+                    None => {}
+                }
+            }
+            Outcome::KnownContent { job, id } => {
+                self.place_known_content(job, id, primary, seen, s)
+            }
+            Outcome::CopyInThisRun { job, hash } => match self.this_run.get(&hash) {
+                Some(&id) => self.add_duplicate(job, id, s),
+                None => self.pending.entry(hash).or_default().push(job),
+            },
+            Outcome::Failed { job, hash, message } => {
+                let copies = self.pending.remove(&hash).unwrap_or_default();
+                for j in std::iter::once(job).chain(copies) {
+                    self.fail(j, &hash, &message, s);
+                }
+            }
+        }
+        if self.ops.len() >= BATCH_ROWS || self.last_flush.elapsed() >= BATCH_WAIT {
+            self.flush(s)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of photo `id` at a new path: a move when the photo's own file is gone, else a
+    /// duplicate.
+    fn place_known_content(
+        &mut self,
+        job: Job,
+        id: PhotoId,
+        primary: &mut HashMap<PhotoId, PathBuf>,
+        seen: &HashSet<PathBuf>,
+        s: &mut ScanSummary,
+    ) {
+        let old = primary.get(&id).cloned();
+        let old_exists = old.as_ref().is_some_and(|p| seen.contains(p) || p.exists());
+        if old_exists {
+            self.add_duplicate(job, id, s);
+            return;
+        }
+        s.moved += 1;
+        let f = job.file;
+        primary.insert(id, f.path.clone());
+        self.push(
+            ScanOp::Move { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
+            None,
+        );
+    }
+
+    fn add_duplicate(&mut self, job: Job, id: PhotoId, s: &mut ScanSummary) {
+        s.duplicates += 1;
+        let f = job.file;
+        self.push(
+            ScanOp::AddDuplicate { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
+            None,
+        );
+    }
+
+    fn fail(&mut self, job: Job, hash: &str, message: &str, s: &mut ScanSummary) {
+        s.failed += 1;
+        s.failures.push(ScanFailure { path: job.file.path.clone(), message: message.to_owned() });
+        let f = job.file;
+        let op = match job.known {
+            Some(k) if !k.duplicate => ScanOp::MarkError {
+                id: k.photo_id,
+                byte_size: f.byte_size,
+                mtime_ns: f.mtime_ns,
+                message: message.to_owned(),
+            },
+            _ => ScanOp::Upsert(NewPhoto {
+                path: f.path,
+                content_hash: hash.to_owned(),
+                byte_size: f.byte_size,
+                mtime_ns: f.mtime_ns,
+                width: None,
+                height: None,
+                taken_at: None,
+                orientation: None,
+                thumb_path: None,
+                source: Source::Camera,
+                state: PhotoState::Error,
+                error: Some(message.to_owned()),
+                live_video: job.live_video,
+                ..NewPhoto::default()
+            }),
+        };
+        self.push(op, None);
+    }
+
+    /// Commits the buffered ops; then copies waiting for a photo just written become its
+    /// duplicates (committed by the next flush).
+    pub(super) fn flush(&mut self, s: &mut ScanSummary) -> Result<(), ScanError> {
+        while !self.ops.is_empty() {
+            let ops = std::mem::take(&mut self.ops);
+            let hashes = std::mem::take(&mut self.inserted_hash);
+            let ids = self.catalog.apply_scan_ops(&ops)?;
+            for ((op, hash), id) in ops.iter().zip(hashes).zip(ids) {
+                if let (ScanOp::Upsert(p), Some(hash), Some(id)) = (op, hash, id) {
+                    if p.state == PhotoState::Ok {
+                        s.new_ids.push(id);
+                    }
+                    self.this_run.insert(hash, id);
+                }
+            }
+            let ready: Vec<String> =
+                self.pending.keys().filter(|h| self.this_run.contains_key(*h)).cloned().collect();
+            for hash in ready {
+                let id = self.this_run[&hash];
+                for job in self.pending.remove(&hash).unwrap_or_default() {
+                    self.add_duplicate(job, id, s);
+                }
+            }
+        }
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Copies whose original never got written (it cannot happen: every decode reports).
+    pub(super) fn finish_pending(&mut self, s: &mut ScanSummary) -> Result<(), ScanError> {
+        let pending: Vec<(String, Vec<Job>)> = self.pending.drain().collect();
+        for (hash, jobs) in pending {
+            for job in jobs {
+                self.fail(job, &hash, "its identical copy was not ingested", s);
+            }
+        }
+        self.flush(s)
+    }
+}
+
+/// Photos under the scanned folders whose file is gone are marked missing (a duplicate
+/// path still present takes over as the photo's path); vanished duplicate paths are removed.
+pub(super) fn mark_missing(
+    writer: &mut Writer<'_>,
+    index: &ScanIndex,
+    primary: &HashMap<PhotoId, PathBuf>,
+    roots: &[PathBuf],
+    seen: &HashSet<PathBuf>,
+    s: &mut ScanSummary,
+) {
+    let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
+    // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
+    let gone = |p: &Path| {
+        !seen.contains(p)
+            && under_roots(p)
+            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    };
+    let mut ids: Vec<_> = primary.iter().collect();
+    ids.sort();
+    for (&id, path) in ids {
+        if !gone(path) {
+            continue;
+        }
+        let survivor = index
+            .duplicates
+            .get(&id)
+            .and_then(|dups| dups.iter().find(|d| seen.contains(*d)))
+            .and_then(|d| index.by_path.get(d).map(|k| (d, k)));
+        let was = index.by_path.get(path).map(|k| k.state);
+        match survivor {
+            Some((d, k)) => {
+                s.moved += 1;
+                writer.push(
+                    ScanOp::Move {
+                        id,
+                        path: d.clone(),
+                        byte_size: k.byte_size,
+                        mtime_ns: k.mtime_ns,
+                    },
+                    None,
+                );
+            }
+            None if was != Some(PhotoState::Missing) => {
+                s.missing += 1;
+                writer.push(ScanOp::MarkMissing { id }, None);
+            }
+            None => {}
+        }
+    }
+    for (path, k) in &index.by_path {
+        if k.duplicate && gone(path) {
+            writer.push(ScanOp::RemoveDuplicate { path: path.clone() }, None);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Scanning a generated phone library (`tests/phone_library`): HEIC through libheif, Live
+//! Photos, videos, Takeout sidecars, messenger names, screenshots, RAW previews. Every photo's
+//! thumbnail orientation, capture time and its source, the pairs and the summary counts.
+
+mod phone_library;
+
+use photosift::catalog::{Photo, PhotoState, TakenSource};
+use photosift::config::Config;
+use photosift::ingest::exif_meta::parse_exif_datetime;
+use photosift::ingest::{self, ScanSummary};
+use photosift::library::Library;
+
+use phone_library::*;
+
+struct Scanned {
+    _dir: tempfile::TempDir,
+    lib: PhoneLibrary,
+    library: Library,
+    catalog: photosift::catalog::Catalog,
+}
+
+impl Scanned {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = write_library(&dir.path().join("phone"));
+        let library = Library::create(dir.path().join("library")).unwrap();
+        let catalog = library.open_catalog().unwrap();
+        Self { _dir: dir, lib, library, catalog }
+    }
+
+    fn scan(&mut self) -> ScanSummary {
+        let cfg = Config::default().scan;
+        let roots = [self.lib.root.clone()];
+        ingest::scan(&mut self.catalog, &self.library, &roots, &cfg, &|_| {}).unwrap()
+    }
+
+    fn photo(&self, rel: &str) -> Photo {
+        let path = std::fs::canonicalize(&self.lib.root).unwrap().join(rel);
+        let all = self.catalog.photos().unwrap();
+        all.into_iter().find(|p| p.path == path).unwrap_or_else(|| panic!("{rel} not in catalog"))
+    }
+}
+
+#[test]
+fn every_photo_of_a_phone_library_is_read_upright_with_its_capture_time_and_source() {
+    let mut env = Scanned::new();
+    let s = env.scan();
+    let failed: Vec<String> =
+        s.failures.iter().map(|f| format!("{}: {}", f.path.display(), f.message)).collect();
+    assert_eq!(s.new as usize, env.lib.photos.len(), "{failed:?}");
+    assert_eq!(failed.len(), env.lib.raw_without_preview.len(), "{failed:?}");
+    assert!(
+        failed[0]
+            .contains("DSC_0002.NEF: unsupported RAW file: its embedded preview is only 160x120"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        s.unsupported as usize, env.lib.unsupported,
+        "only the CR3: {:?}",
+        s.unsupported_by_ext
+    );
+    assert_eq!(s.unsupported_by_ext.get("cr3"), Some(&1));
+    assert_eq!(s.videos as usize, env.lib.videos);
+    assert_eq!(s.live_photos as usize, env.lib.live_photos);
+    assert_eq!(s.sidecars, 3);
+    assert_eq!(s.screenshots, 2);
+    assert_eq!(s.time_guessed, 2);
+
+    for want in &env.lib.photos {
+        let p = env.photo(want.rel);
+        assert_eq!(p.state, PhotoState::Ok, "{}", want.rel);
+        assert_eq!((p.width, p.height), (Some(want.size.0), Some(want.size.1)), "{}", want.rel);
+        let thumb = image::open(env.library.root().join(p.thumb_path.as_ref().unwrap()))
+            .unwrap()
+            .into_rgb8();
+        let (tw, th) = thumb.dimensions();
+        assert!(tw.max(th) <= 512, "{}: {tw}x{th}", want.rel);
+        assert_eq!(tw > th, want.size.0 > want.size.1, "{}: thumbnail {tw}x{th}", want.rel);
+        assert!(is_upright(&thumb), "{}: thumbnail not upright", want.rel);
+        let taken = parse_exif_datetime(want.taken.as_bytes()).unwrap();
+        assert_eq!(p.taken_at, Some(taken), "{}: taken {}", want.rel, want.taken);
+        assert_eq!(p.taken_source, TakenSource::parse(want.source), "{}", want.rel);
+        assert_eq!(p.taken_offset, want.offset, "{}", want.rel);
+        let live = want.live_video.map(|v| std::fs::canonicalize(&env.lib.root).unwrap().join(v));
+        assert_eq!(p.live_video, live, "{}", want.rel);
+        assert_eq!(p.screenshot, want.screenshot, "{}", want.rel);
+    }
+
+    let counts = env.catalog.photo_counts().unwrap();
+    assert_eq!((counts.videos, counts.live_photos, counts.screenshots), (2, 2, 2));
+    assert_eq!(env.catalog.screenshot_ids().unwrap().len(), 2);
+}
+
+#[test]
+fn a_rescan_keeps_everything_and_follows_live_photo_videos_and_new_sidecars() {
+    let mut env = Scanned::new();
+    env.scan();
+    let s = env.scan();
+    assert_eq!((s.new, s.decoded, s.files_read), (0, 0, 0), "{s:?}");
+    assert_eq!((s.videos, s.live_photos), (2, 2));
+
+    // The Live Photo's video goes away: the photo stays, its note is cleared.
+    std::fs::remove_file(env.lib.root.join("iPhone/IMG_1001.MOV")).unwrap();
+    // A guessed time gets its Takeout sidecar later: the sidecar wins, without a re-read.
+    let guessed = "DCIM/IMG_0002.JPG";
+    assert_eq!(env.photo(guessed).taken_source, Some(TakenSource::FileTime));
+    std::fs::write(
+        env.lib.root.join("DCIM/IMG_0002.JPG.json"),
+        br#"{"photoTakenTime":{"timestamp":"1262304000"}}"#,
+    )
+    .unwrap();
+    let s = env.scan();
+    assert_eq!((s.new, s.decoded, s.live_photos, s.videos), (0, 0, 1, 2), "{s:?}");
+    assert_eq!(env.photo("iPhone/IMG_1001.HEIC").live_video, None);
+    let p = env.photo(guessed);
+    assert_eq!((p.taken_at, p.taken_source), (Some(1_262_304_000), Some(TakenSource::Sidecar)));
+    assert_eq!(env.catalog.photo_counts().unwrap().live_photos, 1);
+}
+
+#[test]
+fn heic_decoding_is_a_reusable_function_giving_the_primary_image_upright() {
+    let stored = stored_for_orientation_6(&scene(480, 640));
+    let exif = camera_exif(6, "2021:07:04 18:31:00", Some("+09:00"));
+    let bytes = heic(&stored, libheif_rs::ImageOrientation::Rotate90Cw, Some(&exif));
+    assert!(ingest::is_heif(&bytes));
+    let pic = ingest::decode_heif(&bytes, 512, 1 << 30, 2).unwrap();
+    assert_eq!((pic.width, pic.height), (480, 640));
+    assert_eq!(pic.image.dimensions(), (480, 640));
+    assert!(is_upright(&pic.image));
+    assert_eq!(pic.exif.taken_at, parse_exif_datetime(b"2021:07:04 18:31:00"));
+    assert_eq!(pic.exif.offset_minutes, Some(540));
+    // Over the pixel limit: refused before decoding.
+    let err = ingest::decode_heif(&bytes, 512, 1000, 0).unwrap_err();
+    assert!(err.to_string().contains("scan.max_pixels"), "{err}");
+    // Truncated: an error, never a crash.
+    assert!(ingest::decode_heif(&bytes[..bytes.len() / 2], 512, 1 << 30, 0).is_err());
+}

@@ -179,9 +179,118 @@ pub fn png(img: &RgbImage) -> Vec<u8> {
     out
 }
 
-/// A HEIC made with libheif's HEVC encoder (x265): `stored` pixels, an `irot`/`imir` for the
-/// EXIF-style `orientation`, and `exif` as its EXIF block.
+/// A HEIC made with libheif's HEVC encoder (x265): `stored` pixels, an `irot` for the
+/// EXIF-style `orientation` (Normal, or Rotate90Cw as a phone held upright writes it), and
+/// `exif` as its EXIF block. libheif 1.15's encoder does not write the `irot` its
+/// `image_orientation` option promises, so it is added to the file here (see [`with_irot`]).
 pub fn heic(stored: &RgbImage, orientation: ImageOrientation, exif: Option<&[u8]>) -> Vec<u8> {
+    let bytes = heic_plain(stored, exif);
+    match orientation {
+        ImageOrientation::Normal => bytes,
+        // Shown by turning the stored pixels 90 degrees clockwise: 270 counter-clockwise.
+        ImageOrientation::Rotate90Cw => with_irot(&bytes, 3),
+        other => panic!("fixture orientation {other:?} not made"),
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> usize {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
+}
+
+fn put32(b: &mut [u8], at: usize, v: usize) {
+    b[at..at + 4].copy_from_slice(&(v as u32).to_be_bytes());
+}
+
+/// Child boxes of the box body `b[start..end]`: (offset, size, type).
+fn boxes(b: &[u8], start: usize, end: usize) -> Vec<(usize, usize, [u8; 4])> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at + 8 <= end {
+        let size = be32(b, at);
+        out.push((at, size, [b[at + 4], b[at + 5], b[at + 6], b[at + 7]]));
+        at += size.max(8);
+    }
+    out
+}
+
+/// Adds an `irot` property (`angle` x 90 degrees counter-clockwise) to the primary item (1)
+/// of a libheif-written HEIC: appended to `ipco`, associated in `ipma`, the sizes of the
+/// enclosing boxes and the `iloc` offsets of the data after `meta` moved accordingly.
+pub fn with_irot(heic: &[u8], angle: u8) -> Vec<u8> {
+    let mut b = heic.to_vec();
+    let top = boxes(&b, 0, b.len());
+    let &(meta, meta_size, _) = top.iter().find(|x| &x.2 == b"meta").unwrap();
+    let inner = boxes(&b, meta + 12, meta + meta_size);
+    let &(iprp, iprp_size, _) = inner.iter().find(|x| &x.2 == b"iprp").unwrap();
+    let &(iloc, _, _) = inner.iter().find(|x| &x.2 == b"iloc").unwrap();
+    let props = boxes(&b, iprp + 8, iprp + iprp_size);
+    let &(ipco, ipco_size, _) = props.iter().find(|x| &x.2 == b"ipco").unwrap();
+    let &(ipma, ipma_size, _) = props.iter().find(|x| &x.2 == b"ipma").unwrap();
+    let index = boxes(&b, ipco + 8, ipco + ipco_size).len() + 1;
+    // ipma (version 0, flags 0 as libheif writes it): entry_count, then per item a 16-bit
+    // id, an 8-bit count and one byte per association.
+    assert_eq!(be32(&b, ipma + 8), 0, "ipma version/flags");
+    let mut at = ipma + 16;
+    let mut assoc_at = None;
+    for _ in 0..be32(&b, ipma + 12) {
+        let id = u16::from_be_bytes([b[at], b[at + 1]]);
+        let n = b[at + 2] as usize;
+        if id == 1 {
+            b[at + 2] += 1;
+            assoc_at = Some(at + 3 + n);
+        }
+        at += 3 + n;
+    }
+    let assoc_at = assoc_at.expect("primary item in ipma");
+    assert!(assoc_at > ipco + ipco_size, "ipma follows ipco");
+    b.insert(assoc_at, 0x80 | index as u8);
+    let irot = [0, 0, 0, 9, b'i', b'r', b'o', b't', angle & 3];
+    let end = ipco + ipco_size;
+    b.splice(end..end, irot);
+    let delta = irot.len() + 1;
+    put32(&mut b, ipco, ipco_size + irot.len());
+    put32(&mut b, ipma + irot.len(), ipma_size + 1);
+    put32(&mut b, iprp, iprp_size + delta);
+    put32(&mut b, meta, meta_size + delta);
+    // iloc: data lives after meta, so every base offset (or extent offset) moves by delta.
+    let iloc = if iloc > iprp { iloc + delta } else { iloc };
+    let version = b[iloc + 8];
+    assert!(version < 2, "iloc version {version}");
+    let (off_size, len_size) = ((b[iloc + 12] >> 4) as usize, (b[iloc + 12] & 15) as usize);
+    let (base_size, idx_size) = ((b[iloc + 13] >> 4) as usize, (b[iloc + 13] & 15) as usize);
+    let idx_size = if version == 1 { idx_size } else { 0 };
+    let count = u16::from_be_bytes([b[iloc + 14], b[iloc + 15]]) as usize;
+    let mut at = iloc + 16;
+    let shift = |b: &mut Vec<u8>, at: usize, size: usize| {
+        if size == 4 {
+            let v = be32(b, at);
+            put32(b, at, v + delta);
+        } else {
+            assert_eq!(size, 0, "offset size {size}");
+        }
+    };
+    for _ in 0..count {
+        at += 2; // item id
+        if version == 1 {
+            at += 2; // construction method
+        }
+        at += 2; // data reference index
+        shift(&mut b, at, base_size);
+        at += base_size;
+        let extents = u16::from_be_bytes([b[at], b[at + 1]]) as usize;
+        at += 2;
+        for _ in 0..extents {
+            at += idx_size;
+            if base_size == 0 {
+                shift(&mut b, at, off_size);
+            }
+            at += off_size + len_size;
+        }
+    }
+    b
+}
+
+fn heic_plain(stored: &RgbImage, exif: Option<&[u8]>) -> Vec<u8> {
     let (w, h) = stored.dimensions();
     let mut image = libheif_rs::Image::new(w, h, ColorSpace::Rgb(RgbChroma::Rgb)).unwrap();
     image.create_plane(Channel::Interleaved, w, h, 8).unwrap();
@@ -197,8 +306,7 @@ pub fn heic(stored: &RgbImage, orientation: ImageOrientation, exif: Option<&[u8]
     let mut ctx = HeifContext::new().unwrap();
     let mut encoder = lib.encoder_for_format(CompressionFormat::Hevc).unwrap();
     encoder.set_quality(EncoderQuality::Lossy(70)).unwrap();
-    let mut options = EncodingOptions::new().unwrap();
-    options.set_image_orientation(orientation);
+    let options = EncodingOptions::new().unwrap();
     let handle = ctx.encode_image(&image, &mut encoder, Some(options)).unwrap();
     if let Some(exif) = exif {
         ctx.add_exif_metadata(&handle, exif).unwrap();

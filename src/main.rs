@@ -56,6 +56,9 @@ enum Command {
         /// List every file that could not be read or decoded, with the reason.
         #[arg(long)]
         errors: bool,
+        /// List every photo whose original file is gone (its labels are kept).
+        #[arg(long)]
+        missing: bool,
     },
     /// Compute the EfficientNet-Lite0 embedding of every photo that lacks one (from its
     /// thumbnail; resumable: interrupt it any time).
@@ -85,7 +88,16 @@ enum Command {
     /// library, then lets each strategy ask an oracle; prints a table and writes a plot.
     Eval(learn::EvalArgs),
     /// The labeling TUI (also what `photosift` alone opens): one photo at a time, W/A/S/D.
-    Label,
+    /// With folders: scans and embeds them in the background while you label (the queues
+    /// fill as photos are read; the status bar shows the scan's progress).
+    Label {
+        /// Folders to scan (recursively) while labeling; new and changed photos only.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Also walk into hidden folders and files.
+        #[arg(long)]
+        hidden: bool,
+    },
     /// Generate synthetic seed images from the [seed] prompts in config.toml (Stable Diffusion
     /// on this machine). Resumable: existing images are kept; Ctrl-C loses at most the image
     /// in progress.
@@ -165,6 +177,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         (_, dir) => config.library_dir(dir)?,
     };
     let library = Library::create(library_dir)?;
+    // How the hints should call photosift on this library: with the --library the user gave.
+    let command = match &cli.library {
+        Some(dir) => format!("photosift --library {}", dir.display()),
+        None => "photosift".to_owned(),
+    };
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
             let mut scan_cfg = config.scan.clone();
@@ -172,9 +189,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::scan::run(&library, &dirs, &scan_cfg)?;
             if config.scan.embed && !no_embed {
                 cli::embed::run(&config, &library)?;
+                learn::score_after_scan(&library)?;
             }
         }
-        Some(Command::Status { errors }) => cli::scan::status(&library, errors)?,
+        Some(Command::Status { errors, missing }) => {
+            cli::scan::status(&library, errors, missing, &command)?
+        }
         Some(Command::Embed) => cli::embed::run(&config, &library)?,
         Some(Command::Train { finetune, frozen }) => {
             let finetune = finetune || (config.train.finetune && !frozen);
@@ -183,8 +203,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Score) => learn::score(&library)?,
         Some(Command::Queue { mode, n }) => learn::print_queue(&config, &library, mode, n)?,
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
-        Some(Command::Label) | None => {
-            photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
+        Some(Command::Label { dirs, hidden }) => {
+            let mut services = tui_jobs::services(&library, &config, &command);
+            if !dirs.is_empty() {
+                let mut scan_cfg = config.clone();
+                scan_cfg.scan.include_hidden |= hidden;
+                services.scan = Some(tui_jobs::scan_factory(&library, &scan_cfg, dirs));
+            }
+            photosift::tui::run(&library, &config, services)?;
+        }
+        None => {
+            photosift::tui::run(
+                &library,
+                &config,
+                tui_jobs::services(&library, &config, &command),
+            )?;
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
             let mut seed = config.seed.clone();
@@ -205,7 +238,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { no_tui }) => {
             cli::demo::run(&library, &config)?;
             if !no_tui {
-                photosift::tui::run(&library, &config, tui_jobs::services(&library, &config))?;
+                let services = tui_jobs::services(&library, &config, &command);
+                photosift::tui::run(&library, &config, services)?;
             }
         }
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {

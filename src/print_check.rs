@@ -156,7 +156,9 @@ impl PrintSpec {
         }
         // The dpi this photo reaches at this size: the weaker of its two sides.
         let dpi = (f64::from(short) / self.size.short_in).min(f64::from(long) / self.size.long_in);
-        PrintCheck::TooSmall { pixels: (w, h), needed: (need_short, need_long), dpi: dpi as u32 }
+        // Said in the photo's own orientation: a landscape photo needs a landscape print.
+        let needed = if w >= h { (need_long, need_short) } else { (need_short, need_long) };
+        PrintCheck::TooSmall { pixels: (w, h), needed, dpi: dpi as u32 }
     }
 }
 
@@ -170,8 +172,8 @@ impl fmt::Display for PrintSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrintCheck {
     Enough,
-    /// Too few pixels: the photo's (width, height), the (short, long) sides needed, and the
-    /// dpi the photo would be printed at.
+    /// Too few pixels: the photo's (width, height), the (width, height) it needs in its own
+    /// orientation, and the dpi the photo would be printed at.
     TooSmall {
         pixels: (u32, u32),
         needed: (u32, u32),
@@ -199,8 +201,8 @@ impl fmt::Display for PrintCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PrintCheck::Enough => f.write_str("ok"),
-            PrintCheck::TooSmall { pixels: (w, h), needed: (s, l), dpi } => {
-                write!(f, "too small: {w}x{h} px, needs {s}x{l} px; would print at {dpi} dpi")
+            PrintCheck::TooSmall { pixels: (w, h), needed: (nw, nh), dpi } => {
+                write!(f, "too small: {w}x{h} px, needs {nw}x{nh} px; would print at {dpi} dpi")
             }
             PrintCheck::UnknownSize => f.write_str("size unknown"),
         }
@@ -266,12 +268,12 @@ mod tests {
         let check = s.check(Some(1600), Some(1000));
         assert_eq!(
             check,
-            PrintCheck::TooSmall { pixels: (1600, 1000), needed: (2400, 3000), dpi: 125 }
+            PrintCheck::TooSmall { pixels: (1600, 1000), needed: (3000, 2400), dpi: 125 }
         );
         assert!(check.is_too_small());
         assert_eq!(
             check.to_string(),
-            "too small: 1600x1000 px, needs 2400x3000 px; would print at 125 dpi"
+            "too small: 1600x1000 px, needs 3000x2400 px; would print at 125 dpi"
         );
         // One pixel short on one side is too small.
         assert!(s.check(Some(2399), Some(3000)).is_too_small());

@@ -206,7 +206,7 @@ fn print_check_flags_the_small_photo() {
     let csv = fs::read_to_string(f.dest.join("picks.csv")).unwrap();
     let row = csv.lines().find(|l| l.starts_with("IMG_0002.jpg")).unwrap();
     assert!(
-        row.contains("\"too small: 640x480 px, needs 2400x3000 px; would print at 60 dpi\""),
+        row.contains("\"too small: 640x480 px, needs 3000x2400 px; would print at 60 dpi\""),
         "{row}"
     );
     let report = summary.report();

@@ -86,8 +86,9 @@ fn resize_reencodes_and_too_small_is_a_message() {
 fn a_photo_gone_from_disk_shows_a_placeholder_and_is_marked() {
     let dir = tempfile::tempdir().unwrap();
     let (library, ids) = common::library_with_photos(dir.path(), 2, 2, (200, 150));
-    // Photo 1's thumbnail is gone, and its original never existed.
+    // Photo 1's thumbnail is gone, and its original too.
     std::fs::remove_file(dir.path().join("thumbs/t0000.jpg")).unwrap();
+    std::fs::remove_file(dir.path().join("camera/IMG_0001.jpg")).unwrap();
     let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let mut app = App::new(
         terminal,
@@ -122,7 +123,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
                 })
             })
         })),
-        seed: None,
+        ..Default::default()
     };
     let mut app = open(dir.path(), 5, services);
     press(&app, KeyCode::Char('r'));
@@ -182,6 +183,7 @@ fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
     let dir = tempfile::tempdir().unwrap();
     let (library, ids) = common::library_with_photos(dir.path(), 2, 2, (200, 150));
     std::fs::write(dir.path().join("thumbs/t0000.jpg"), b"not a jpeg").unwrap();
+    std::fs::write(dir.path().join("camera/IMG_0001.jpg"), b"not a jpeg either").unwrap();
     let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let mut app = App::new(
         terminal,
@@ -194,4 +196,147 @@ fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
     assert!(app.pump_until(WAIT, |a| screen(a).contains("[photo cannot be shown]")).unwrap());
     let cat = library.open_catalog().unwrap();
     assert_eq!(cat.photo(ids[0]).unwrap().unwrap().state, PhotoState::Ok);
+}
+
+fn app_on(library: &photosift::library::Library, services: Services) -> App<TestBackend> {
+    let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    App::new(terminal, library.clone(), Config::default(), Picker::halfblocks(), services).unwrap()
+}
+
+#[test]
+fn the_next_session_opens_in_the_mode_left_and_counts_answers_across_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 6, 3, (200, 150));
+    common::score_all(&library, &ids, |i| 0.9 - 0.1 * i as f32);
+    let mut app = app_on(&library, Services::default());
+    assert!(app.pump_until(WAIT, |a| a.state().complete && a.photo_ready()).unwrap());
+    press(&app, KeyCode::Char('w'));
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("1/6 answered")).unwrap());
+    press(&app, KeyCode::Tab);
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("BEST")).unwrap());
+    drop(app);
+
+    let mut app = app_on(&library, Services::default());
+    assert!(app.pump_until(WAIT, |a| a.state().complete && a.photo_ready()).unwrap());
+    assert_eq!(app.state().mode, Mode::Best, "{}", screen(&app));
+    press(&app, KeyCode::Tab);
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("AMBIGUOUS")).unwrap());
+    assert!(screen(&app).contains("1/6 answered"), "{}", screen(&app));
+}
+
+#[test]
+fn keys_do_nothing_while_the_terminal_is_too_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, _) = common::library_with_photos(dir.path(), 3, 3, (200, 150));
+    let mut app = app_on(&library, Services::default());
+    assert!(app.pump_until(WAIT, |a| a.state().complete && a.photo_ready()).unwrap());
+    app.terminal_mut().backend_mut().resize(39, 12);
+    app.sender().send(AppEvent::Input(Event::Resize(39, 12))).unwrap();
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("too small")).unwrap());
+    for c in ['w', 's', 'd'] {
+        press(&app, KeyCode::Char(c));
+    }
+    app.pump_until(Duration::from_millis(300), |_| false).unwrap();
+    let cat = library.open_catalog().unwrap();
+    assert_eq!(cat.label_counts().unwrap(), Default::default(), "no label on a hidden photo");
+    press(&app, KeyCode::Char('q'));
+    assert!(app.pump_until(WAIT, |a| a.state().quit).unwrap());
+}
+
+#[test]
+fn a_model_and_photos_added_by_another_process_show_up_and_the_photo_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 4, 4, (200, 150));
+    let mut app = app_on(&library, Services::default());
+    assert!(app.pump_until(WAIT, |a| a.state().complete && a.photo_ready()).unwrap());
+    press(&app, KeyCode::Char('w'));
+    assert!(app.pump_until(WAIT, |a| a.photo_ready() && screen(a).contains("IMG_0002")).unwrap());
+    assert!(app.state().model.is_none());
+
+    // `photosift train` in another terminal: a model scoring photo 2 lowest.
+    common::score_all(&library, &ids, |i| if i == 1 { 0.01 } else { 0.5 });
+    assert!(
+        app.pump_until(WAIT, |a| a.state().model.is_some_and(|m| m.version == 1)).unwrap(),
+        "the new model never showed"
+    );
+    assert!(app.pump_until(WAIT, |a| a.photo_ready()).unwrap());
+    assert!(screen(&app).contains("IMG_0002"), "the photo on screen stays:\n{}", screen(&app));
+    assert!(screen(&app).contains("model v1"), "{}", screen(&app));
+
+    // `photosift scan` in another terminal: two more photos.
+    let mut cat = library.open_catalog().unwrap();
+    let more: Vec<photosift::catalog::NewPhoto> = (0..2)
+        .map(|i| photosift::catalog::NewPhoto {
+            path: dir.path().join(format!("camera/NEW_{i}.jpg")),
+            content_hash: format!("new{i}"),
+            thumb_path: Some("thumbs/t0000.jpg".into()),
+            ..Default::default()
+        })
+        .collect();
+    cat.insert_photos(&more).unwrap();
+    assert!(app.pump_until(WAIT, |a| a.state().total_photos == 6).unwrap());
+    assert!(screen(&app).contains("IMG_0002"));
+}
+
+#[test]
+fn a_deleted_original_is_noticed_while_its_thumbnail_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 3, 3, (200, 150));
+    std::fs::remove_file(dir.path().join("camera/IMG_0001.jpg")).unwrap();
+    let mut app = app_on(&library, Services::default());
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("original missing")).unwrap());
+    assert!(screen(&app).contains("▀"), "the thumbnail still shows");
+    let cat = library.open_catalog().unwrap();
+    assert_eq!(cat.photo(ids[0]).unwrap().unwrap().state, PhotoState::Missing);
+    drop(cat);
+    drop(app);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_photosift"))
+        .args(["--library", dir.path().to_str().unwrap(), "status", "--missing"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(out.contains("missing: ") && out.contains("IMG_0001.jpg"), "{out}");
+    assert!(!out.contains("IMG_0002.jpg"), "{out}");
+}
+
+#[test]
+fn photos_a_background_scan_adds_show_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, _) = common::library_with_photos(dir.path(), 0, 2, (200, 150));
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let lib = library.clone();
+    let services = Services {
+        scan: Some(Box::new(move || {
+            let (rx, lib) = (rx.clone(), lib.clone());
+            Box::new(move |ctx| {
+                let mut cat = lib.open_catalog()?;
+                let photos: Vec<photosift::catalog::NewPhoto> = (0..3)
+                    .map(|i| photosift::catalog::NewPhoto {
+                        path: lib.root().join(format!("camera/SCAN_{i}.jpg")),
+                        content_hash: format!("scan{i}"),
+                        thumb_path: Some("thumbs/t0000.jpg".into()),
+                        ..Default::default()
+                    })
+                    .collect();
+                for p in &photos {
+                    std::fs::copy(lib.root().join("thumbs/t0000.jpg"), &p.path)?;
+                }
+                cat.insert_photos(&photos)?;
+                ctx.progress(0.3, "reading 3/10 photos");
+                rx.lock().unwrap().recv().ok();
+                Ok(JobOutput::Scanned("scan done: 3 new".into()))
+            })
+        })),
+        ..Default::default()
+    };
+    let mut app = app_on(&library, services);
+    let shown = |a: &App<TestBackend>| a.photo_ready() && screen(a).contains("SCAN_0.jpg");
+    assert!(app.pump_until(WAIT, shown).unwrap(), "{}", screen(&app));
+    assert!(screen(&app).contains("scan 30% reading 3/10"), "{}", screen(&app));
+    press(&app, KeyCode::Char('w'));
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("yes 1 no 0")).unwrap());
+    tx.send(()).unwrap();
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("scan done: 3 new")).unwrap());
 }

@@ -81,7 +81,7 @@ fn labels_survive_sigkill_and_a_second_session_is_refused() {
         tmux.cmd(&["new-session", "-d", "-s", &tmux.session, "-x", "110", "-y", "32", &command]);
     assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
 
-    tmux.wait_for(&["AMBIGUOUS", "1/12", "IMG_0001.jpg"]);
+    tmux.wait_for(&["AMBIGUOUS", "0/12 answered", "IMG_0001.jpg"]);
 
     // While it runs, a second session on the same library is refused with a clear message.
     let second = Command::new(bin)
@@ -94,19 +94,19 @@ fn labels_survive_sigkill_and_a_second_session_is_refused() {
 
     // Each key is acknowledged by the next photo on screen.
     tmux.keys("w");
-    tmux.wait_for(&["2/12", "IMG_0002.jpg", "yes 1 no 0"]);
+    tmux.wait_for(&["1/12 answered", "IMG_0002.jpg", "yes 1 no 0"]);
     tmux.keys("s");
-    tmux.wait_for(&["3/12", "IMG_0003.jpg", "yes 1 no 1"]);
+    tmux.wait_for(&["2/12 answered", "IMG_0003.jpg", "yes 1 no 1"]);
     tmux.keys("d");
-    tmux.wait_for(&["4/12", "IMG_0004.jpg", "skip 1"]);
+    tmux.wait_for(&["2/12 answered", "IMG_0004.jpg", "skip 1"]);
     tmux.keys("a"); // undo the skip: photo 3 again
-    tmux.wait_for(&["3/12", "IMG_0003.jpg", "skip 0"]);
+    tmux.wait_for(&["2/12 answered", "IMG_0003.jpg", "skip 0"]);
     tmux.keys("Up"); // arrows mirror WASD: yes
-    tmux.wait_for(&["4/12", "IMG_0004.jpg", "yes 2 no 1"]);
+    tmux.wait_for(&["3/12 answered", "IMG_0004.jpg", "yes 2 no 1"]);
     tmux.keys("Tab");
     tmux.wait_for(&["BEST", "No model yet"]);
     tmux.keys("Tab");
-    tmux.wait_for(&["AMBIGUOUS", "4/12", "IMG_0004.jpg"]);
+    tmux.wait_for(&["AMBIGUOUS", "3/12 answered", "IMG_0004.jpg"]);
     tmux.keys("?");
     tmux.wait_for(&["pick it for print", "not_kind"]);
     tmux.keys("Escape");
@@ -118,7 +118,7 @@ fn labels_survive_sigkill_and_a_second_session_is_refused() {
         std::thread::sleep(Duration::from_millis(20));
     }
     tmux.keys("Down");
-    let screen = tmux.wait_for(&["5/12", "IMG_0005.jpg", "yes 2 no 2"]);
+    let screen = tmux.wait_for(&["4/12 answered", "IMG_0005.jpg", "yes 2 no 2"]);
 
     let pid = tmux.pane_pid();
     let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
@@ -144,13 +144,86 @@ fn labels_survive_sigkill_and_a_second_session_is_refused() {
     let out =
         tmux2.cmd(&["new-session", "-d", "-s", &tmux2.session, "-x", "110", "-y", "32", &command]);
     assert!(out.status.success());
-    tmux2.wait_for(&["AMBIGUOUS", "1/8", "IMG_0005.jpg", "yes 2 no 2"]);
+    tmux2.wait_for(&["AMBIGUOUS", "4/12 answered", "IMG_0005.jpg", "yes 2 no 2"]);
     tmux2.keys("q");
     let end = Instant::now() + Duration::from_secs(10);
     while tmux2.cmd(&["has-session", "-t", &tmux2.session]).status.success() {
         assert!(Instant::now() < end, "q did not quit");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `photosift label DIR` on a new folder: the TUI opens at once, the first photo shows while
+/// the background scan still runs, labels given meanwhile count and survive SIGKILL, and the
+/// scan resumes afterwards.
+#[test]
+fn label_dir_shows_the_first_photo_while_the_scan_runs() {
+    if !tmux_available() {
+        eprintln!("SKIPPED tui_e2e: tmux is not installed (apt-get install tmux; .ci/run does)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("Phone");
+    std::fs::create_dir_all(&photos).unwrap();
+    let n = 400;
+    for i in 0..n {
+        let path = photos.join(format!("IMG_{:04}.jpg", i + 1));
+        common::picture(i, 800, 600).save(&path).unwrap();
+    }
+    let library = dir.path().join("library");
+    let bin = env!("CARGO_BIN_EXE_photosift");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let command = format!(
+        "{bin} --library {} --config {} label {}",
+        shell_quote(&library),
+        shell_quote(&config),
+        shell_quote(&photos)
+    );
+    let tmux = Tmux {
+        socket: format!("photosift-e2e-scan-{}", std::process::id()),
+        session: "scan".into(),
+    };
+    let started = Instant::now();
+    let out =
+        tmux.cmd(&["new-session", "-d", "-s", &tmux.session, "-x", "120", "-y", "36", &command]);
+    assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+
+    // A photo on screen (its name in the status bar) while the scan job still shows.
+    let screen = tmux.wait_for(&["AMBIGUOUS", "IMG_", "⟳ scan"]);
+    eprintln!("first photo after {:.1} s:\n{screen}", started.elapsed().as_secs_f64());
+    tmux.keys("w");
+    tmux.wait_for(&["yes 1 no 0"]);
+    tmux.keys("s");
+    let screen = tmux.wait_for(&["yes 1 no 1"]);
+    assert!(screen.contains("⟳ scan"), "the scan was still running:\n{screen}");
+
+    let pid = tmux.pane_pid();
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}/exe")).exists() {
+        assert!(Instant::now() < end, "SIGKILL did not end it");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cat = Catalog::open(&library.join("catalog.sqlite")).unwrap();
+    let counts = cat.label_counts().unwrap();
+    assert_eq!((counts.kind_yes, counts.kind_no), (1, 1), "labels given during the scan");
+    let scanned = cat.photo_counts().unwrap().ok;
+    // (The job may have been reading or already embedding when it was killed.)
+    eprintln!("killed with {scanned} of {n} photos in the catalog");
+    drop(cat);
+
+    // The scan picks up where it stopped.
+    let out = Command::new(bin)
+        .args(["--library", library.to_str().unwrap(), "--config", config.to_str().unwrap()])
+        .arg("scan")
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cat = Catalog::open(&library.join("catalog.sqlite")).unwrap();
+    assert_eq!(cat.photo_counts().unwrap().ok, n as u64);
+    assert_eq!(cat.label_counts().unwrap().kind_yes, 1);
 }
 
 fn shell_quote(p: &Path) -> String {

@@ -120,17 +120,17 @@ fn ambiguous_back_undoes_this_modes_decision_and_shows_it_again() {
     ack(&mut s, &fx);
     assert_eq!(key(&mut s, Action::Back), vec![Effect::Undo { mode: Mode::Ambiguous }]);
     let undone = one(1, "ambiguous", LabelKind::Kind, LabelValue::No);
-    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(Some(undone)), counts: None });
+    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(vec![undone]), counts: None });
     assert_eq!(s.current(), Some(PhotoId(1)));
     assert_eq!(s.queue(Mode::Ambiguous).done, 0);
-    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(None), counts: None });
+    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(vec![]), counts: None });
     assert!(s.notice.as_deref().unwrap().contains("nothing to undo"));
 }
 
 #[test]
 fn best_mode_keys_pick_pass_skip_and_not_the_kind() {
     let mut s = state();
-    assert!(key(&mut s, Action::SwitchMode).is_empty());
+    assert_eq!(key(&mut s, Action::SwitchMode), vec![Effect::SaveMode(Mode::Best)]);
     assert_eq!(s.mode, Mode::Best);
     assert_eq!(s.current(), Some(PhotoId(10)));
     let fx = key(&mut s, Action::Yes);
@@ -215,9 +215,7 @@ fn run(s: &mut State, cat: &mut Catalog, effects: Vec<Effect>) {
     for e in effects {
         let msg = match e {
             Effect::Record { mode, decisions } => {
-                for d in &decisions {
-                    cat.record_decision(d).unwrap();
-                }
+                cat.record_decisions(&decisions).unwrap();
                 Msg::Recorded {
                     mode,
                     advanced: decisions.len(),
@@ -227,7 +225,7 @@ fn run(s: &mut State, cat: &mut Catalog, effects: Vec<Effect>) {
             }
             Effect::Undo { mode } => Msg::Undone {
                 mode,
-                result: Ok(cat.undo_last_decision(Some(mode.as_str())).unwrap()),
+                result: Ok(cat.undo_last_batch(Some(mode.as_str())).unwrap()),
                 counts: cat.label_counts().ok(),
             },
             other => panic!("unexpected {other:?}"),
@@ -283,7 +281,7 @@ fn undo_after_a_restart_puts_the_photo_back_in_front() {
     // A fresh session's queue no longer holds the labeled photo: it is put back at the front.
     let mut s = state();
     let undone = one(99, "ambiguous", LabelKind::Kind, LabelValue::Yes);
-    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(Some(undone)), counts: None });
+    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(vec![undone]), counts: None });
     assert_eq!(s.current(), Some(PhotoId(99)));
     assert_eq!(s.queue(Mode::Ambiguous).entries.len(), 5);
 }

@@ -96,6 +96,12 @@ impl Catalog {
     /// Appends a decision in one transaction; when this returns, the label survives a kill.
     /// Returns the decision's batch number.
     pub fn record_decision(&mut self, decision: &Decision) -> Result<i64> {
+        self.record_decisions(std::slice::from_ref(decision))
+    }
+
+    /// Appends several decisions (one per photo) as one batch in one transaction: one keystroke
+    /// that decides several photos (passing the rest of a burst) is written, and undone, as one.
+    pub fn record_decisions(&mut self, decisions: &[Decision]) -> Result<i64> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let batch: i64 =
             tx.query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM label_events", [], |r| r.get(0))?;
@@ -105,15 +111,17 @@ impl Catalog {
                 "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for e in &decision.events {
-                insert.execute(params![
-                    batch,
-                    decision.photo.0,
-                    e.kind.as_str(),
-                    e.value.as_i64(),
-                    decision.mode,
-                    at
-                ])?;
+            for decision in decisions {
+                for e in &decision.events {
+                    insert.execute(params![
+                        batch,
+                        decision.photo.0,
+                        e.kind.as_str(),
+                        e.value.as_i64(),
+                        decision.mode,
+                        at
+                    ])?;
+                }
             }
         }
         tx.commit()?;
@@ -121,8 +129,15 @@ impl Catalog {
     }
 
     /// Marks the newest decision that is not undone as undone (only among `mode`'s decisions
-    /// when given) and returns it, so the caller can show that photo again.
+    /// when given) and returns it, so the caller can show that photo again. A batch of several
+    /// photos (a burst passed with one key) is undone whole; this returns its first photo's.
     pub fn undo_last_decision(&mut self, mode: Option<&str>) -> Result<Option<Decision>> {
+        Ok(self.undo_last_batch(mode)?.into_iter().next())
+    }
+
+    /// Marks the newest batch that is not undone as undone (only among `mode`'s when given)
+    /// and returns its decisions in the order they were made; empty when there was none.
+    pub fn undo_last_batch(&mut self, mode: Option<&str>) -> Result<Vec<Decision>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let batch: Option<i64> = tx
             .query_row(
@@ -133,8 +148,8 @@ impl Catalog {
             )
             .optional()?
             .flatten();
-        let Some(batch) = batch else { return Ok(None) };
-        let decision = {
+        let Some(batch) = batch else { return Ok(Vec::new()) };
+        let decisions = {
             let mut stmt = tx.prepare(
                 "SELECT photo_id, mode, kind, value FROM label_events WHERE batch = ?1 ORDER BY id",
             )?;
@@ -148,19 +163,19 @@ impl Catalog {
                     },
                 ))
             })?;
-            let mut decision: Option<Decision> = None;
+            let mut decisions: Vec<Decision> = Vec::new();
             for row in rows {
                 let (photo, mode, event) = row?;
-                decision
-                    .get_or_insert_with(|| Decision { photo, mode, events: Vec::new() })
-                    .events
-                    .push(event);
+                match decisions.last_mut() {
+                    Some(d) if d.photo == photo => d.events.push(event),
+                    _ => decisions.push(Decision { photo, mode, events: vec![event] }),
+                }
             }
-            decision
+            decisions
         };
         tx.execute("UPDATE label_events SET undone = 1 WHERE batch = ?1", [batch])?;
         tx.commit()?;
-        Ok(decision)
+        Ok(decisions)
     }
 
     /// The current label of every photo that has one of `kind` (skips included).
@@ -262,5 +277,29 @@ mod tests {
         let undone = cat.undo_last_decision(Some("ambiguous")).unwrap().unwrap();
         assert_eq!(undone.photo, PhotoId(1));
         assert_eq!(cat.label_counts().unwrap().picked, 1);
+    }
+
+    #[test]
+    fn a_batch_of_decisions_is_one_transaction_and_one_undo() {
+        let mut cat = catalog_with_photos(4);
+        cat.record_decision(&Decision::single(
+            PhotoId(1),
+            "best",
+            LabelKind::Print,
+            LabelValue::Yes,
+        ))
+        .unwrap();
+        let pass = |p| Decision::single(PhotoId(p), "best", LabelKind::Print, LabelValue::No);
+        cat.record_decisions(&[pass(2), pass(3)]).unwrap();
+        assert_eq!(cat.label_counts().unwrap().passed, 2);
+        let undone = cat.undo_last_batch(Some("best")).unwrap();
+        assert_eq!(
+            undone.iter().map(|d| d.photo).collect::<Vec<_>>(),
+            vec![PhotoId(2), PhotoId(3)]
+        );
+        let counts = cat.label_counts().unwrap();
+        assert_eq!((counts.picked, counts.passed), (1, 0), "the pick before stays");
+        assert_eq!(cat.undo_last_batch(Some("best")).unwrap().len(), 1);
+        assert!(cat.undo_last_batch(Some("best")).unwrap().is_empty());
     }
 }

@@ -28,8 +28,11 @@ use thiserror::Error;
 
 /// Migrations in order; `user_version` counts how many were applied.
 /// Released migrations are never edited: append a new one.
-const MIGRATIONS: &[&str] =
-    &[include_str!("schema_001.sql"), include_str!("schema_002_phone_library.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_001.sql"),
+    include_str!("schema_002_phone_library.sql"),
+    include_str!("schema_003_session.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -158,10 +158,28 @@ pub fn score(library: &Library) -> Result<()> {
     Ok(())
 }
 
+/// After a scan: the new photos get a score from the current model, so best mode and `queue`
+/// see them without a retrain.
+pub fn score_after_scan(library: &Library) -> Result<()> {
+    let mut catalog = library.open_catalog()?;
+    if let Some((model, n)) = learn::score_latest(&mut catalog)? {
+        println!("scored {n} photos with the current model v{} (new ones included)", model.0);
+    }
+    Ok(())
+}
+
 /// Prints the next `n` photos of a queue, one per line: `p<TAB>path` (ambiguous) or
 /// `p<TAB>group<TAB>path` (best; photos of one burst share the group number).
 pub fn print_queue(config: &Config, library: &Library, mode: QueueMode, n: usize) -> Result<()> {
     let catalog = library.open_catalog()?;
+    if mode == QueueMode::Best && catalog.latest_model()?.is_none() {
+        // Best-first orders by the model's scores: nothing to print before there is one.
+        eprintln!(
+            "no model yet, so no best-first order: label some photos (photosift label), then \
+             run `photosift train`"
+        );
+        return Ok(());
+    }
     let backbone = current_backbone(&catalog).unwrap_or_default();
     let mut cands = catalog.candidates(&backbone)?;
     if !config.queue.include_screenshots {

@@ -115,7 +115,7 @@ fn show(path: &Path) -> String {
     }
 }
 
-pub fn status(library: &Library, errors: bool) -> Result<()> {
+pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> Result<()> {
     let catalog = library.open_catalog()?;
     // Every page, before the counts below would stumble on a damaged one.
     catalog.check()?;
@@ -134,6 +134,31 @@ pub fn status(library: &Library, errors: bool) -> Result<()> {
         "labels: {} wanted, {} not wanted, {} skipped; {} picked for print, {} passed",
         labels.kind_yes, labels.kind_no, labels.kind_skip, labels.picked, labels.passed
     );
+    let embedded: Vec<String> = catalog
+        .embedding_backbones()?
+        .into_iter()
+        .map(|(backbone, n)| format!("{n} ({backbone})"))
+        .collect();
+    println!(
+        "embeddings: {}",
+        if embedded.is_empty() { "none yet".to_owned() } else { embedded.join(", ") }
+    );
+    match catalog.latest_model()? {
+        Some(m) => println!(
+            "model: v{} ({}, {} wanted / {} not wanted labels{}){}",
+            m.id.0,
+            m.kind,
+            m.n_positive,
+            m.n_negative,
+            m.cv_auc.map(|a| format!(", cross-validated AUC {a:.2}")).unwrap_or_default(),
+            if catalog.models()?.len() > 1 {
+                format!("; {} versions", catalog.models()?.len())
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("model: none yet (label some photos, then `{command} train` or R)"),
+    }
     if errors {
         let failed = catalog.failed_photos()?;
         if failed.is_empty() {
@@ -143,7 +168,21 @@ pub fn status(library: &Library, errors: bool) -> Result<()> {
             println!("{}: {}", show(&p.path), p.error.as_deref().unwrap_or("unknown error"));
         }
     } else if c.error > 0 {
-        println!("`photosift status --errors` lists the failed files and why");
+        println!("`{command} status --errors` lists the failed files and why");
+    }
+    if missing {
+        let gone = catalog.missing_photos()?;
+        if gone.is_empty() {
+            println!("no missing originals");
+        }
+        for p in gone {
+            println!("missing: {}", show(&p.path));
+        }
+    } else if c.missing > 0 {
+        println!(
+            "`{command} status --missing` lists the photos whose original file is gone \
+             (a scan finds them again if they come back)"
+        );
     }
     Ok(())
 }

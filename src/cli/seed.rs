@@ -31,6 +31,7 @@ pub fn run(
             let list = if p.wanted { "want" } else { "dont_want" };
             println!("{state:12} {list:9} #{} {:?}  {}", p.index, p.prompt, path.display());
         }
+        print_weights(library, seed)?;
         return Ok(());
     }
     let mut catalog = library.open_catalog()?;
@@ -83,4 +84,33 @@ fn format_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
+}
+
+/// The dry run's word on the Stable Diffusion weights: on this machine, or what is missing.
+fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Result<()> {
+    use photosift::synth::{DecoderKind, SdModel, hub};
+    let model = SdModel::parse(&seed.model)?;
+    let decoder = DecoderKind::parse(&seed.decoder)?;
+    let local_dir = if seed.weights_dir.as_os_str().is_empty() {
+        library.models_dir().join("hub")
+    } else {
+        seed.weights_dir.clone()
+    };
+    let files = model.files(decoder);
+    let missing: Vec<_> =
+        files.all().into_iter().filter(|f| hub::locate(f, &local_dir).is_none()).collect();
+    if missing.is_empty() {
+        println!("weights: all {} files of {} are on this machine", files.all().len(), seed.model);
+        return Ok(());
+    }
+    println!(
+        "weights: {} of {} files are missing{}:",
+        missing.len(),
+        files.all().len(),
+        if seed.download { " (they will be downloaded on the first run)" } else { "" }
+    );
+    for f in missing {
+        println!("  {}  ->  {}", f.url(), f.local_path(&local_dir).display());
+    }
+    Ok(())
 }

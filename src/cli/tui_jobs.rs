@@ -1,17 +1,30 @@
 //! The labeling TUI's background jobs, connected to the library: R retrains and rescores
-//! (learn), G generates synthetic seed images (synth). Progress goes to the status bar.
+//! (learn), G generates synthetic seed images (synth), `label DIR` scans and embeds a folder
+//! while the user labels (ingest, model). Progress goes to the status bar.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use photosift::config::Config;
+use photosift::ingest::{ScanPhase, ScanProgress};
 use photosift::jobs::{JobContext, JobFn};
 use photosift::library::Library;
-use photosift::synth::{SeedPhase, SeedProgress, Stage};
+use photosift::synth::{SeedPhase, SeedProgress, Stage, SynthError};
 use photosift::tui::state::ModelSummary;
-use photosift::tui::{JobOutput, Services};
+use photosift::tui::{JobFactory, JobOutput, Services};
 
 use super::learn;
 
-pub fn services(library: &Library, config: &Config) -> Services {
+/// Progress notes with counts in them change with every photo: one every this often is plenty.
+const NOTE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Share of the scan job's progress bar that reading and thumbnailing takes (embedding the
+/// rest): thumbnailing a phone photo costs about twice what embedding its thumbnail does.
+const READ_SHARE: f32 = 0.65;
+
+pub fn services(library: &Library, config: &Config, command: &str) -> Services {
     let (lib, cfg) = (library.clone(), config.clone());
     let retrain = Box::new(move || -> JobFn<JobOutput> {
         let (lib, cfg) = (lib.clone(), cfg.clone());
@@ -22,7 +35,64 @@ pub fn services(library: &Library, config: &Config) -> Services {
         let (lib, cfg) = (lib.clone(), cfg.clone());
         Box::new(move |ctx: &JobContext| seed(&lib, &cfg, ctx))
     });
-    Services { retrain: Some(retrain), seed: Some(seed) }
+    Services {
+        retrain: Some(retrain),
+        seed: Some(seed),
+        scan: None,
+        command: Some(command.to_owned()),
+    }
+}
+
+/// The job `photosift label DIR...` starts with the session: scan, embed, score.
+pub fn scan_factory(library: &Library, config: &Config, dirs: Vec<PathBuf>) -> JobFactory {
+    let (lib, cfg) = (library.clone(), config.clone());
+    Box::new(move || -> JobFn<JobOutput> {
+        let (lib, cfg, dirs) = (lib.clone(), cfg.clone(), dirs.clone());
+        Box::new(move |ctx: &JobContext| scan(&lib, &cfg, &dirs, ctx))
+    })
+}
+
+/// Scans `dirs` (the photos land in the catalog in batches, and the session's queues pick
+/// them up as they do), embeds the new photos and scores them with the current model.
+fn scan(
+    library: &Library,
+    config: &Config,
+    dirs: &[PathBuf],
+    ctx: &JobContext,
+) -> Result<JobOutput> {
+    let mut catalog = library.open_catalog()?;
+    let last = Cell::new(None::<Instant>);
+    let report = |fraction: f32, note: String| {
+        if last.get().is_none_or(|t| t.elapsed() >= NOTE_INTERVAL) || fraction >= 1.0 {
+            last.set(Some(Instant::now()));
+            ctx.progress(fraction, &note);
+        }
+    };
+    let on_scan = |p: &ScanProgress| match p.phase {
+        ScanPhase::Walking => report(0.0, format!("listing folders: {} files", p.done)),
+        ScanPhase::Reading => report(
+            READ_SHARE * p.done as f32 / p.total.max(1) as f32,
+            format!("reading {}/{} photos", p.done, p.total),
+        ),
+    };
+    let summary = photosift::ingest::scan(&mut catalog, library, dirs, &config.scan, &on_scan)?;
+    let embedded = if config.scan.embed {
+        photosift::model::embed_missing(&mut catalog, library, &config.model, &|d, t| {
+            let f = READ_SHARE + (1.0 - READ_SHARE) * d as f32 / t.max(1) as f32;
+            report(f, format!("embedding {d}/{t} photos"))
+        })?
+        .embedded
+    } else {
+        0
+    };
+    let scored = match photosift::learn::score_latest(&mut catalog)? {
+        Some((model, n)) => format!(", scored with model v{} ({n})", model.0),
+        None => String::new(),
+    };
+    Ok(JobOutput::Scanned(format!(
+        "scan done: {} new, {} unchanged, {} failed, {} missing; {embedded} embedded{scored}",
+        summary.new, summary.unchanged, summary.failed, summary.missing
+    )))
 }
 
 fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
@@ -68,7 +138,13 @@ fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutpu
         &config.seed,
         &progress,
         ctx.cancel_flag(),
-    )?;
+    )
+    .map_err(|e| match e.chain().find_map(|c| c.downcast_ref::<SynthError>()) {
+        Some(missing @ SynthError::MissingWeights(_)) => {
+            anyhow::anyhow!(short_seed_error(missing))
+        }
+        _ => e,
+    })?;
     // Training reads embeddings: embed the new images before saying they are ready.
     let embedded =
         photosift::model::embed_missing(&mut catalog, library, &config.model, &|d, t| {
@@ -82,4 +158,45 @@ fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutpu
         s.planned,
         if s.cancelled { " (stopped)" } else { "" }
     )))
+}
+
+/// The seed error as one status line: the missing-weights message lists every file with
+/// its URL over many lines, which a status bar cannot show; the first file and where the
+/// full list is are enough there.
+fn short_seed_error(err: &SynthError) -> String {
+    match err {
+        SynthError::MissingWeights(msg) => {
+            let missing = msg.lines().filter(|l| l.trim_start().starts_with("https://")).count();
+            let first = msg
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("https://huggingface.co/"))
+                .map(|f| f.replace("/resolve/main/", "/"))
+                .unwrap_or_else(|| "?".to_owned());
+            format!(
+                "Stable Diffusion weights missing ({missing} files, first: {first}); \
+                 `photosift seed --offline` lists them all and where to put them"
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_missing_weights_error_fits_a_status_line() {
+        let msg = "the Stable Diffusion weights are not on this machine and could not be \
+                   downloaded.\nMissing files:\n  https://huggingface.co/stabilityai/sd-turbo/\
+                   resolve/main/unet/x.safetensors\n    (offline)\n  https://huggingface.co/a/b/\
+                   resolve/main/c.json\n    (offline)\nEither run ...\n";
+        let short = short_seed_error(&SynthError::MissingWeights(msg.into()));
+        assert!(!short.contains('\n'), "{short}");
+        assert!(
+            short.contains("2 files, first: stabilityai/sd-turbo/unet/x.safetensors"),
+            "{short}"
+        );
+        assert!(short.contains("photosift seed --offline"), "{short}");
+    }
 }

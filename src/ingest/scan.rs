@@ -27,8 +27,10 @@ use crate::library::Library;
 
 #[derive(Debug, Error)]
 pub enum ScanError {
-    #[error("{path}: no such folder ({source})")]
-    NoSuchFolder { path: PathBuf, source: std::io::Error },
+    // `error`, not `source`: the message already says it, and a source would repeat it in
+    // the printed chain ("(No such file...): No such file...").
+    #[error("{path}: no such folder ({error})")]
+    NoSuchFolder { path: PathBuf, error: std::io::Error },
     #[error(
         "cannot write the thumbnail {path}: {error}. The disk holding the library is full; \
          everything scanned so far is saved: free some space and run the scan again"
@@ -169,7 +171,7 @@ pub fn scan(
         .iter()
         .map(|r| {
             std::fs::canonicalize(r)
-                .map_err(|source| ScanError::NoSuchFolder { path: r.clone(), source })
+                .map_err(|error| ScanError::NoSuchFolder { path: r.clone(), error })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let skip: Vec<PathBuf> = std::fs::canonicalize(library.root()).into_iter().collect();

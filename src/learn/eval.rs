@@ -233,9 +233,10 @@ pub fn table(curves: &[Curve], precision_k: usize, target: f64) -> String {
         out.push('\n');
     }
     for c in curves {
-        let reached =
-            c.labels_to_reach(target).map_or("not reached".to_owned(), |l| format!("{l} labels"));
-        let _ = writeln!(out, "{:>10}: AUC >= {target} after {reached}", c.strategy.name());
+        let reached = c
+            .labels_to_reach(target)
+            .map_or("not reached".to_owned(), |l| format!("after {l} labels"));
+        let _ = writeln!(out, "{:>10}: AUC >= {target} {reached}", c.strategy.name());
     }
     out
 }

@@ -40,6 +40,16 @@ pub struct WeightSources {
     pub download: bool,
 }
 
+/// Where `file` is on this machine (the local folder, then the hf-hub cache), without the
+/// network; `None` when it would have to be downloaded.
+pub fn locate(file: &HubFile, local_dir: &Path) -> Option<PathBuf> {
+    let local = file.local_path(local_dir);
+    if local.is_file() {
+        return Some(local);
+    }
+    Cache::from_env().model(file.repo.clone()).get(&file.file)
+}
+
 /// Finds every file, downloading what is missing if allowed. `on_download` hears about each
 /// file before its download starts (they are gigabytes: the caller should say so).
 pub fn resolve(

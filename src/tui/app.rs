@@ -2,6 +2,7 @@
 //! effects run (labels written before the next photo is shown), previews requested, and one
 //! draw when something changed. Tests drive it with `TestBackend`.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,16 +14,17 @@ use ratatui::backend::Backend;
 use ratatui::layout::{Rect, Size};
 use ratatui_image::picker::Picker;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, PhotoId};
 use crate::config::Config;
 use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
 use crate::print_check::PrintSpec;
 
+use super::fresh::Freshness;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::state::{Effect, JOB_QUEUES, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -30,7 +32,17 @@ pub enum AppEvent {
     Input(Event),
     Preview(PreviewMsg),
     Job(JobMsg<JobOutput>),
+    /// Twice a second: time to look whether another process changed the catalog.
+    Tick,
+    /// The watcher found the original file of this photo gone.
+    OriginalGone(PhotoId),
 }
+
+/// How often the watcher ticks (catalog changes, the original on screen).
+const TICK: Duration = Duration::from_millis(500);
+
+/// The session setting that holds the mode the user left in.
+const MODE_SETTING: &str = "mode";
 
 /// Makes a fresh job each time its key is pressed.
 pub type JobFactory = Box<dyn Fn() -> JobFn<JobOutput>>;
@@ -41,6 +53,11 @@ pub type JobFactory = Box<dyn Fn() -> JobFn<JobOutput>>;
 pub struct Services {
     pub retrain: Option<JobFactory>,
     pub seed: Option<JobFactory>,
+    /// Scanning and embedding new folders, started with the session (`photosift label DIR`):
+    /// the queues fill while it runs.
+    pub scan: Option<JobFactory>,
+    /// How the user calls photosift on this library (`photosift --library DIR`), for hints.
+    pub command: Option<String>,
 }
 
 pub struct App<B: Backend> {
@@ -57,6 +74,9 @@ pub struct App<B: Backend> {
     rx: Receiver<AppEvent>,
     dirty: bool,
     frames: u64,
+    fresh: Freshness,
+    /// The photo on screen and its original, for the watcher thread to check.
+    watched: Arc<Mutex<Option<(PhotoId, PathBuf)>>>,
 }
 
 impl<B> App<B>
@@ -97,6 +117,16 @@ where
             Ok(spec) => state.print = spec,
             Err(e) => state.last_error = Some(format!("[export] print_size: {e}")),
         }
+        // Back in the mode the user left in (each mode finds its own place again).
+        match catalog.session_setting(MODE_SETTING) {
+            Ok(saved) => state.mode = saved.as_deref().and_then(Mode::parse).unwrap_or(state.mode),
+            Err(e) => tracing::warn!("cannot read the saved mode: {e}"),
+        }
+        if let Some(command) = &services.command {
+            state.command = command.clone();
+        }
+        let watched = Arc::new(Mutex::new(None));
+        spawn_watcher(tx.clone(), watched.clone())?;
         let mut app = Self {
             terminal,
             state,
@@ -111,7 +141,15 @@ where
             rx,
             dirty: true,
             frames: 0,
+            fresh: Freshness::default(),
+            watched,
         };
+        if let Ok(version) = app.catalog.data_version() {
+            app.fresh.observe(version);
+        }
+        if let Ok(size) = app.terminal.size() {
+            app.state.too_small = view::too_small(Rect::new(0, 0, size.width, size.height));
+        }
         // A quick order by score first, so the first photo shows at once; the full order
         // (embeddings: diversity, bursts) runs after it on the same job, so the two do not
         // compete for the CPU, and keeps that photo on screen.
@@ -123,6 +161,13 @@ where
             app.apply(msg);
         }
         app.run_effects(vec![Effect::RebuildQueues]);
+        // A folder given on the command line is scanned while the user labels.
+        if let Some(make) = &app.services.scan {
+            let work = make();
+            if let Some(msg) = app.start_job(JOB_SCAN, work, true) {
+                app.apply(msg);
+            }
+        }
         Ok(app)
     }
 
@@ -216,6 +261,11 @@ where
             AppEvent::Input(Event::Resize(..)) => {
                 self.terminal.autoresize().context("terminal resize")?;
                 self.dirty = true;
+                let size = self.terminal.size().context("terminal size")?;
+                let too_small = view::too_small(Rect::new(0, 0, size.width, size.height));
+                if too_small != self.state.too_small {
+                    self.apply(Msg::Screen { too_small });
+                }
                 self.request_previews();
             }
             AppEvent::Input(_) => {}
@@ -233,7 +283,24 @@ where
                     self.apply(Msg::PhotoMissing(photo));
                 }
             }
-            AppEvent::Job(msg) => self.apply(Msg::Job(msg)),
+            AppEvent::Job(msg) => {
+                if let JobMsg::Done { name, elapsed, .. } = &msg
+                    && name == JOB_QUEUES
+                {
+                    self.fresh.built(Instant::now(), *elapsed);
+                }
+                self.apply(Msg::Job(msg));
+            }
+            AppEvent::Tick => {
+                // Our own writes do not move it; another process's or a job's commits do.
+                if let Ok(version) = self.catalog.data_version() {
+                    self.fresh.observe(version);
+                }
+                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES)) {
+                    self.apply(Msg::CatalogChanged);
+                }
+            }
+            AppEvent::OriginalGone(photo) => self.apply(Msg::PhotoMissing(photo)),
         }
         Ok(())
     }
@@ -258,23 +325,23 @@ where
     fn run_effect(&mut self, effect: Effect) -> Option<Msg> {
         match effect {
             Effect::Record { mode, decisions } => {
-                let mut advanced = 0;
-                let mut error = None;
-                for d in &decisions {
-                    match self.catalog.record_decision(d) {
-                        Ok(_) => advanced += 1,
-                        Err(err) => {
-                            error = Some(err.to_string());
-                            break;
-                        }
-                    }
-                }
+                // One transaction: a burst passed with one key is saved (and undone) whole.
+                let (advanced, error) = match self.catalog.record_decisions(&decisions) {
+                    Ok(_) => (decisions.len(), None),
+                    Err(err) => (0, Some(err.to_string())),
+                };
                 let counts = self.catalog.label_counts().ok();
                 Some(Msg::Recorded { mode, advanced, counts, error })
             }
+            Effect::SaveMode(mode) => {
+                match self.catalog.set_session_setting(MODE_SETTING, mode.as_str()) {
+                    Ok(()) => None,
+                    Err(err) => Some(Msg::Unavailable(format!("cannot save the mode: {err}"))),
+                }
+            }
             Effect::Undo { mode } => {
                 let result =
-                    self.catalog.undo_last_decision(Some(mode.as_str())).map_err(|e| e.to_string());
+                    self.catalog.undo_last_batch(Some(mode.as_str())).map_err(|e| e.to_string());
                 let counts = self.catalog.label_counts().ok();
                 Some(Msg::Undone { mode, result, counts })
             }
@@ -330,6 +397,15 @@ where
     fn request_previews(&mut self) {
         let Ok(size) = self.terminal.size() else { return };
         let area = Rect::new(0, 0, size.width, size.height);
+        if let Ok(mut watched) = self.watched.lock() {
+            let now = self.state.current().and_then(|p| {
+                let info = self.state.photos.get(&p)?;
+                (!info.missing).then(|| (p, info.path.clone()))
+            });
+            if *watched != now {
+                *watched = now;
+            }
+        }
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
         self.previews.prune(&wanted);
         let requests: Vec<PreviewRequest> = wanted
@@ -356,4 +432,35 @@ where
         self.frames += 1;
         Ok(true)
     }
+}
+
+/// The watcher thread: ticks for the catalog poll, and checks that the original of the photo
+/// on screen is still there (a stat can hang on a network share: never on the UI thread).
+fn spawn_watcher(
+    tx: Sender<AppEvent>,
+    watched: Arc<Mutex<Option<(PhotoId, PathBuf)>>>,
+) -> Result<()> {
+    std::thread::Builder::new()
+        .name("watcher".into())
+        .spawn(move || {
+            let mut reported = None;
+            loop {
+                std::thread::sleep(TICK);
+                if tx.send(AppEvent::Tick).is_err() {
+                    return;
+                }
+                let current = watched.lock().ok().and_then(|w| w.clone());
+                if let Some((photo, path)) = current
+                    && reported != Some(photo)
+                    && std::fs::symlink_metadata(&path).is_err()
+                {
+                    reported = Some(photo);
+                    if tx.send(AppEvent::OriginalGone(photo)).is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .context("cannot start the watcher thread")?;
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! decoded and encoded off the UI task by [`preview`] → one draw by [`view`].
 
 pub mod app;
+pub mod fresh;
 pub mod keymap;
 pub mod preview;
 pub mod source;

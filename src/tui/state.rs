@@ -17,6 +17,7 @@ use super::keymap::{Action, Keymap};
 pub const JOB_RETRAIN: &str = "retrain";
 pub const JOB_SEED: &str = "seed";
 pub const JOB_QUEUES: &str = "queues";
+pub const JOB_SCAN: &str = "scan";
 
 /// The two questions the user answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +44,11 @@ impl Mode {
         }
     }
 
+    /// The mode of [`Mode::as_str`]'s name.
+    pub fn parse(name: &str) -> Option<Mode> {
+        [Mode::Ambiguous, Mode::Best].into_iter().find(|m| m.as_str() == name)
+    }
+
     fn index(self) -> usize {
         match self {
             Mode::Ambiguous => 0,
@@ -63,7 +69,8 @@ pub struct PhotoInfo {
     pub height: Option<u32>,
     /// p(desirable) under the newest model.
     pub p: Option<f32>,
-    /// Neither the thumbnail nor the original could be found.
+    /// The original file is gone (the catalog says so, or this session found it gone): the
+    /// photo shows from its thumbnail, if any, and cannot be exported.
     pub missing: bool,
     /// Where `taken_at` came from, and the clock's offset east of UTC in minutes.
     pub taken_source: Option<TakenSource>,
@@ -128,6 +135,13 @@ impl ModeQueue {
 
     /// Puts `photo` back at the current place (after an undo), wherever it is now.
     fn restore(&mut self, photo: PhotoId) {
+        // A skipped photo was also queued again at the end: that copy goes.
+        if let Some(i) = self.entries.iter().rposition(|e| e.photo == photo)
+            && i >= self.pos
+            && self.entries[..i].iter().any(|e| e.photo == photo)
+        {
+            self.entries.remove(i);
+        }
         if self.pos > 0 && self.entries[self.pos - 1].photo == photo {
             self.pos -= 1;
             return;
@@ -143,6 +157,12 @@ impl ModeQueue {
             None => BestEntry { photo, group: usize::MAX - self.entries.len() },
         };
         self.entries.insert(self.pos, entry);
+    }
+
+    /// Queues `entry` again at the end, alone in its group ("ask again later").
+    fn requeue(&mut self, photo: PhotoId) {
+        let group = usize::MAX / 2 + self.entries.len();
+        self.entries.push(BestEntry { photo, group });
     }
 
     /// Takes a rebuilt order, keeping `keep` (the photo on screen) first.
@@ -180,6 +200,8 @@ pub enum JobOutput {
     },
     /// Seed generation: a one-line summary.
     Seeded(String),
+    /// Scanning and embedding a folder in the background: a one-line summary.
+    Scanned(String),
     Queues(Box<QueueData>),
 }
 
@@ -194,10 +216,11 @@ pub enum Msg {
         counts: Option<LabelCounts>,
         error: Option<String>,
     },
-    /// The app undid `mode`'s newest decision (`None`: there was none).
+    /// The app undid `mode`'s newest decision: one photo's, or a whole burst's passed with one
+    /// key (empty: there was none).
     Undone {
         mode: Mode,
-        result: Result<Option<Decision>, String>,
+        result: Result<Vec<Decision>, String>,
         counts: Option<LabelCounts>,
     },
     Job(JobMsg<JobOutput>),
@@ -205,12 +228,18 @@ pub enum Msg {
     PhotoMissing(PhotoId),
     /// A job could not be started (e.g. a feature not in this build).
     Unavailable(String),
+    /// The terminal's size changed: below the minimum only Quit acts (the photo is hidden).
+    Screen {
+        too_small: bool,
+    },
+    /// Another process (or a job) committed to the catalog: scan, train, score.
+    CatalogChanged,
 }
 
 /// Work for the app loop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Write these decisions (each in one transaction, in order), then send `Msg::Recorded`.
+    /// Write these decisions (all in one transaction: one undo step), then send `Msg::Recorded`.
     Record {
         mode: Mode,
         decisions: Vec<Decision>,
@@ -225,6 +254,8 @@ pub enum Effect {
     StartJob(&'static str),
     /// Record in the catalog that a photo's files are gone.
     MarkMissing(PhotoId),
+    /// Remember the mode for the next session.
+    SaveMode(Mode),
     Quit,
 }
 
@@ -243,8 +274,13 @@ pub struct State {
     pub complete: bool,
     pub help: bool,
     pub jobs: Vec<JobStatus>,
+    /// Shown until the next key or the next job that succeeds.
     pub last_error: Option<String>,
     pub notice: Option<String>,
+    /// The terminal is below the minimum size: keys other than Quit do nothing.
+    pub too_small: bool,
+    /// The decisions of the `Record` being written, to queue skipped photos again once saved.
+    pending: Option<(Mode, Vec<Decision>)>,
     pub keymap: Keymap,
     /// Retrain automatically after this many new labels (0: only on the key).
     pub retrain_every: u32,
@@ -253,6 +289,8 @@ pub struct State {
     pub last_pick_group: Option<usize>,
     /// The print size picks are checked against (`[export] print_size`), shown in best mode.
     pub print: Option<crate::print_check::PrintSpec>,
+    /// How the user calls photosift on this library (with its `--library`), for the hints.
+    pub command: String,
     pub quit: bool,
 }
 
@@ -271,11 +309,14 @@ impl State {
             jobs: Vec::new(),
             last_error: None,
             notice: None,
+            too_small: false,
+            pending: None,
             keymap,
             retrain_every,
             labels_since_train: 0,
             last_pick_group: None,
             print: None,
+            command: "photosift".to_owned(),
             quit: false,
         }
     }
@@ -297,6 +338,23 @@ impl State {
     pub fn upcoming(&self, n: usize) -> Vec<PhotoId> {
         let q = self.queue(self.mode);
         q.entries.iter().skip(q.pos + 1).take(n).map(|e| e.photo).collect()
+    }
+
+    /// Answered photos and the total they are out of, true across sessions: ambiguous mode
+    /// counts photos with a yes or no, out of every photo; best mode picks and passes, out of
+    /// those plus what its queue still holds.
+    pub fn progress(&self) -> (u64, u64) {
+        let c = self.counts;
+        match self.mode {
+            Mode::Ambiguous => {
+                let answered = c.kind_yes + c.kind_no;
+                (answered, (self.total_photos as u64).max(answered))
+            }
+            Mode::Best => {
+                let answered = c.picked + c.passed;
+                (answered, answered + self.queue(Mode::Best).remaining() as u64)
+            }
+        }
     }
 
     pub fn job_running(&self, name: &str) -> bool {
@@ -342,14 +400,25 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Action(action) => on_action(state, action),
         Msg::Recorded { mode, advanced, counts, error } => {
+            let written = match state.pending.take() {
+                Some((m, decisions)) if m == mode => decisions,
+                _ => Vec::new(),
+            };
             let q = state.queue_mut(mode);
             q.pos = (q.pos + advanced).min(q.entries.len());
             q.done += advanced;
+            // "Ask again later": the skipped photo comes back at the end of this session's queue.
+            for d in written.iter().take(advanced) {
+                if d.events.iter().all(|e| e.value == LabelValue::Skip) {
+                    q.requeue(d.photo);
+                }
+            }
             if let Some(c) = counts {
                 state.counts = c;
             }
-            if let Some(err) = error {
-                state.last_error = Some(format!("label not saved: {err}"));
+            match error {
+                Some(err) => state.last_error = Some(format!("label not saved: {err}")),
+                None => state.last_error = None,
             }
             state.labels_since_train += advanced as u32;
             if state.retrain_every > 0
@@ -366,15 +435,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 state.counts = c;
             }
             match result {
-                Ok(Some(decision)) => {
-                    let q = state.queue_mut(mode);
-                    q.restore(decision.photo);
-                    q.done = q.done.saturating_sub(1);
-                    state.last_pick_group = None;
-                    state.notice = Some("undone: showing that photo again".into());
-                }
-                Ok(None) => {
+                Ok(decisions) if decisions.is_empty() => {
                     state.notice = Some(format!("nothing to undo in {} mode", mode.as_str()));
+                }
+                Ok(decisions) => {
+                    let q = state.queue_mut(mode);
+                    // Last first, so the batch's first photo ends up on screen.
+                    for d in decisions.iter().rev() {
+                        q.restore(d.photo);
+                    }
+                    q.done = q.done.saturating_sub(decisions.len());
+                    state.last_pick_group = None;
+                    state.notice = Some(match decisions.len() {
+                        1 => "undone: showing that photo again".into(),
+                        n => format!("undone: the {n} photos passed together are back"),
+                    });
                 }
                 Err(err) => state.last_error = Some(format!("undo failed: {err}")),
             }
@@ -396,10 +471,23 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.notice = Some(why);
             Vec::new()
         }
+        Msg::Screen { too_small } => {
+            state.too_small = too_small;
+            Vec::new()
+        }
+        Msg::CatalogChanged => vec![Effect::RebuildQueues],
     }
 }
 
 fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    if state.too_small && action != Action::Quit {
+        // The photo is hidden behind the "too small" message: nothing may decide on it.
+        return Vec::new();
+    }
+    if action != Action::Help {
+        // An error stays until the user does something next.
+        state.last_error = None;
+    }
     if state.help && !matches!(action, Action::Help | Action::Quit) {
         // Any key closes the help; it never labels the photo behind it.
         state.help = false;
@@ -418,7 +506,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::SwitchMode => {
             state.mode = mode.other();
             state.notice = None;
-            Vec::new()
+            vec![Effect::SaveMode(state.mode)]
         }
         Action::Back => vec![Effect::Undo { mode }],
         Action::Retrain => {
@@ -436,13 +524,22 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
             let q = state.queue(mode);
             let Some(cur) = q.current() else { return Vec::new() };
+            let in_burst = q.burst().len() >= 2;
             let decisions: Vec<Decision> = q.entries[q.pos..]
                 .iter()
                 .take_while(|e| e.group == cur.group)
                 .filter_map(|e| decision_for(Action::No, mode, e.photo))
                 .collect();
+            if !in_burst {
+                state.notice = Some(format!(
+                    "this photo is not part of a burst: {} passes it alone",
+                    state.keymap.short(Action::No)
+                ));
+                return Vec::new();
+            }
             state.last_pick_group = None;
-            vec![Effect::Record { mode, decisions }]
+            state.notice = None;
+            record(state, mode, decisions)
         }
         Action::Yes | Action::No | Action::Skip | Action::NotKind => {
             let Some(cur) = state.queue(mode).current() else {
@@ -457,12 +554,26 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 ));
                 return Vec::new();
             };
+            let missing = state.photos.get(&cur.photo).is_some_and(|i| i.missing);
+            if mode == Mode::Best && action == Action::Yes && missing {
+                state.notice = Some(format!(
+                    "the original file is missing, so it cannot be printed: {} passes it",
+                    state.keymap.short(Action::No)
+                ));
+                return Vec::new();
+            }
             state.last_pick_group =
                 (mode == Mode::Best && action == Action::Yes).then_some(cur.group);
             state.notice = None;
-            vec![Effect::Record { mode, decisions: vec![decision] }]
+            record(state, mode, vec![decision])
         }
     }
+}
+
+/// The `Record` effect, remembering what it writes for `Msg::Recorded`.
+fn record(state: &mut State, mode: Mode, decisions: Vec<Decision>) -> Vec<Effect> {
+    state.pending = Some((mode, decisions.clone()));
+    vec![Effect::Record { mode, decisions }]
 }
 
 fn on_progress(state: &mut State, p: JobProgress) {
@@ -484,13 +595,15 @@ fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>)
             Vec::new()
         }
         Ok(JobOutput::Trained { summary, model }) => {
+            state.last_error = None;
             state.notice = Some(summary);
             if model.is_some() {
                 state.model = model;
             }
             vec![Effect::RebuildQueues]
         }
-        Ok(JobOutput::Seeded(summary)) => {
+        Ok(JobOutput::Seeded(summary)) | Ok(JobOutput::Scanned(summary)) => {
+            state.last_error = None;
             state.notice = Some(summary);
             vec![Effect::RebuildQueues]
         }

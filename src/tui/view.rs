@@ -6,7 +6,7 @@ use std::path::Path;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style, Stylize};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 use ratatui_image::Image;
 
@@ -20,7 +20,13 @@ use super::state::{Mode, PhotoInfo, State};
 /// Below this the screen shows a message instead of a squeezed UI.
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
+/// The side panel's width on a wide terminal; narrower ones get a narrower panel, down to
+/// `SIDE_MIN_WIDTH`, and below `SIDE_FROM` columns none (the status bar says what it must).
 const SIDE_WIDTH: u16 = 30;
+const SIDE_MIN_WIDTH: u16 = 22;
+const SIDE_FROM: u16 = 70;
+/// At most this many status lines for messages that do not fit (no side panel to wrap into).
+const MESSAGE_LINES: u16 = 3;
 const STRIP_HEIGHT: u16 = 6;
 const STRIP_CELL_WIDTH: u16 = 12;
 
@@ -39,10 +45,20 @@ pub fn too_small(area: Rect) -> bool {
 
 /// The layout. The burst strip appears in best mode when the photo has burst siblings.
 pub fn areas(area: Rect, state: &State) -> Areas {
-    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(area);
-    let (main, side) = if main.width >= 80 {
+    let has_side = area.width >= SIDE_FROM;
+    // Without a side panel, messages wrap onto extra status lines rather than being cut.
+    let extra = if has_side {
+        0
+    } else {
+        let text = message_text(state).chars().count() as u16;
+        text.div_ceil(area.width.max(1)).min(MESSAGE_LINES)
+    };
+    let [main, status] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(2 + extra)]).areas(area);
+    let (main, side) = if has_side {
+        let width = area.width.saturating_sub(70).clamp(SIDE_MIN_WIDTH, SIDE_WIDTH);
         let [m, s] =
-            Layout::horizontal([Constraint::Min(1), Constraint::Length(SIDE_WIDTH)]).areas(main);
+            Layout::horizontal([Constraint::Min(1), Constraint::Length(width)]).areas(main);
         (m, Some(s))
     } else {
         (main, None)
@@ -104,13 +120,17 @@ fn strip_entries(state: &State, n: usize) -> Vec<(usize, PhotoId)> {
 pub fn draw(frame: &mut Frame<'_>, state: &State, previews: &PreviewCache) {
     let area = frame.area();
     if too_small(area) {
-        let msg = format!(
-            "Terminal too small ({}x{}): photosift needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n\
-             Enlarge the window (or press {} to quit).",
-            area.width,
-            area.height,
-            state.keymap.short(Action::Quit)
-        );
+        let quit = state.keymap.short(Action::Quit);
+        let (w, h) = (area.width, area.height);
+        // Short enough to fit a 20x6 window whole.
+        let msg = if w >= 36 && h >= 6 {
+            format!(
+                "Terminal too small ({w}x{h}): photosift needs at least \
+                 {MIN_WIDTH}x{MIN_HEIGHT}.\nEnlarge the window (or press {quit} to quit)."
+            )
+        } else {
+            format!("Too small ({w}x{h}), need {MIN_WIDTH}x{MIN_HEIGHT}. {quit} quits.")
+        };
         frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
@@ -122,7 +142,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, previews: &PreviewCache) {
     if let Some(side) = a.side {
         draw_side(frame, side, state);
     }
-    draw_status(frame, a.status, state);
+    draw_status(frame, a.status, state, a.side.is_some());
     if state.help {
         draw_help(frame, area, state);
     }
@@ -168,9 +188,18 @@ fn empty_queue_text(state: &State) -> String {
     let retrain = state.keymap.short(Action::Retrain);
     let switch = state.keymap.short(Action::SwitchMode);
     if state.total_photos == 0 {
-        return "No photos in this library yet.\n\nScan a folder first:\n  photosift scan ~/Pictures\n\
-                then run photosift again."
-            .into();
+        if let Some(job) = state.jobs.iter().find(|j| j.name == super::state::JOB_SCAN) {
+            return format!(
+                "Scanning your photos ({}). The first ones show here as soon as they are \
+                 read; answer them while the rest are scanned.",
+                job.note
+            );
+        }
+        return format!(
+            "No photos in this library yet.\n\nPoint photosift at a folder; it scans in the \
+             background and you can start labeling at once:\n  {} label ~/Pictures",
+            state.command
+        );
     }
     match state.mode {
         Mode::Ambiguous => format!(
@@ -246,7 +275,10 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State) {
     )));
     lines.push(Line::default());
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
-        photo_lines(info, &mut lines);
+        photo_lines(info, area.width.saturating_sub(1), &mut lines);
+        if let Some((shot, of)) = burst_shot(state) {
+            lines.push(Line::from(format!("burst: shot {shot} of {of}")));
+        }
         if let (Mode::Best, Some(spec)) = (state.mode, &state.print) {
             lines.push(match spec.check(info.width, info.height) {
                 PrintCheck::TooSmall { dpi, .. } => Line::from(
@@ -264,14 +296,73 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State) {
                 .yellow(),
         ));
     }
+    // Errors and notices in full: the status bar may have to cut them.
+    if let Some(err) = &state.last_error {
+        lines.push(Line::default());
+        lines.push(Line::from(format!("error: {err}").red()));
+    }
+    if let Some(n) = &state.notice {
+        lines.push(Line::default());
+        lines.push(Line::from(n.clone().yellow()));
+    }
     let block = Block::new().borders(Borders::LEFT).title(" photosift ");
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-fn photo_lines(info: &PhotoInfo, lines: &mut Vec<Line<'static>>) {
+/// Best mode: the photo's place in its burst, in capture order ("shot 2 of 3").
+fn burst_shot(state: &State) -> Option<(usize, usize)> {
+    if state.mode != Mode::Best {
+        return None;
+    }
+    let q = state.queue(Mode::Best);
+    let burst = q.burst();
+    if burst.len() < 2 {
+        return None;
+    }
+    let time = |p: PhotoId| state.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
+    let mut shots: Vec<(i64, PhotoId)> =
+        burst.iter().map(|(_, e)| (time(e.photo), e.photo)).collect();
+    shots.sort();
+    let cur = q.current()?.photo;
+    let at = shots.iter().position(|(_, p)| *p == cur)?;
+    Some((at + 1, shots.len()))
+}
+
+/// The error and the notice as one text, as the status bar shows them.
+fn message_text(state: &State) -> String {
+    let err = state.last_error.as_ref().map(|e| format!("error: {e}"));
+    [err, state.notice.clone()].into_iter().flatten().collect::<Vec<_>>().join(" │ ")
+}
+
+/// A folder path cut into lines of at most `width` characters, at `/` where it can be.
+fn wrap_path(path: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for part in path.split_inclusive('/') {
+        if !line.is_empty() && line.chars().count() + part.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        line.push_str(part);
+        // A single name longer than the line is cut where it must be.
+        while line.chars().count() > width {
+            let cut: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(cut);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+fn photo_lines(info: &PhotoInfo, width: u16, lines: &mut Vec<Line<'static>>) {
     let dir = info.path.parent().map(Path::display).map(|d| d.to_string()).unwrap_or_default();
     lines.push(Line::from(file_name(&info.path).bold()));
-    lines.push(Line::from(dir.dark_gray()));
+    for part in wrap_path(&dir, usize::from(width)) {
+        lines.push(Line::from(part.dark_gray()));
+    }
     if let (Some(w), Some(h)) = (info.width, info.height) {
         lines.push(Line::from(format!("{w} × {h} px ({:.1} MP)", f64::from(w * h) / 1e6)));
     }
@@ -292,11 +383,12 @@ fn photo_lines(info: &PhotoInfo, lines: &mut Vec<Line<'static>>) {
         lines.push(Line::from("screenshot".magenta()));
     }
     if info.missing {
-        lines.push(Line::from("file missing".red().bold()));
+        lines.push(Line::from("original missing".red().bold()));
+        lines.push(Line::from("(shown from its thumbnail; cannot be exported)".red()));
     }
 }
 
-fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
+fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
     let q = state.queue(state.mode);
     let mode = match state.mode {
         Mode::Ambiguous => " AMBIGUOUS ",
@@ -305,12 +397,11 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let sep = Span::styled(" │ ", Style::new().dark_gray());
     let mut first = vec![
         Span::styled(mode, Style::new().black().on_cyan().bold()),
-        // Counted over this session's decisions, so a rebuilt queue does not reset it.
-        Span::raw(format!(
-            " {}/{} ",
-            q.done + usize::from(q.current().is_some()),
-            q.done + q.remaining()
-        )),
+        // Answered out of all, from the catalog: true across sessions and rebuilt queues.
+        Span::raw({
+            let (answered, total) = state.progress();
+            format!(" {answered}/{total} answered ")
+        }),
         Span::styled(format!("({} left)", q.remaining()), Style::new().dark_gray()),
     ];
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
@@ -353,19 +444,37 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State) {
         ));
         second.push(sep.clone());
     }
-    if let Some(err) = &state.last_error {
-        second.push(Span::styled(format!("error: {err}"), Style::new().red()));
+    let help = format!("{} help", state.keymap.short(Action::Help));
+    let used: usize = second.iter().map(|s| s.content.chars().count()).sum();
+    let messages = message_text(state);
+    let style = if state.last_error.is_some() { Style::new().red() } else { Style::new() };
+    let mut text = vec![Line::from(first)];
+    if messages.is_empty() {
+        second.push(Span::styled(help, Style::new().dark_gray()));
+        text.push(Line::from(second));
+    } else if side {
+        // The side panel shows the whole text; here it is cut visibly, never silently.
+        let room = usize::from(area.width).saturating_sub(used + help.len() + 3);
+        let shown = if messages.chars().count() > room {
+            let cut: String = messages.chars().take(room.saturating_sub(14)).collect();
+            format!("{cut}… (see panel)")
+        } else {
+            messages
+        };
+        second.push(Span::styled(shown, style));
         second.push(sep.clone());
+        second.push(Span::styled(help, Style::new().dark_gray()));
+        text.push(Line::from(second));
+    } else {
+        // No panel: the status area grew to wrap the messages onto lines of their own.
+        second.push(Span::styled(help, Style::new().dark_gray()));
+        text.push(Line::from(second));
+        let [bar, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
+        let wrapped = Paragraph::new(Span::styled(messages, style)).wrap(Wrap { trim: false });
+        frame.render_widget(Paragraph::new(text).style(Style::new().bg(Color::Reset)), bar);
+        frame.render_widget(wrapped, rest);
+        return;
     }
-    if let Some(n) = &state.notice {
-        second.push(Span::raw(n.clone()));
-        second.push(sep.clone());
-    }
-    second.push(Span::styled(
-        format!("{} help", state.keymap.short(Action::Help)),
-        Style::new().dark_gray(),
-    ));
-    let text = vec![Line::from(first), Line::from(second)];
     frame.render_widget(Paragraph::new(text).style(Style::new().bg(Color::Reset)), area);
 }
 
@@ -375,6 +484,10 @@ fn p_style(p: f32) -> Style {
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let km = &state.keymap;
+    if area.width < 80 || area.height < 16 {
+        draw_help_compact(frame, area, state);
+        return;
+    }
     let always = Row::new(["Ctrl-C", "", "always quits", "always quits"]);
     let rows = Action::ALL
         .iter()
@@ -399,6 +512,58 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let popup = centered(area, area.width.saturating_sub(4).min(120), 16);
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
+}
+
+/// The help on a small terminal: this mode's keys only (help itself and the best-mode-only
+/// keys in ambiguous mode left out), descriptions wrapped, no frame where it would not fit.
+fn draw_help_compact(frame: &mut Frame<'_>, area: Rect, state: &State) {
+    let km = &state.keymap;
+    let entries: Vec<(String, &str)> = Action::ALL
+        .iter()
+        .filter(|a| **a != Action::Help)
+        .filter(|a| state.mode == Mode::Best || !matches!(a, Action::NotKind | Action::PassBurst))
+        .map(|a| {
+            let (amb, best) = a.description();
+            (km.short(*a), if state.mode == Mode::Best { best } else { amb })
+        })
+        .collect();
+    let key_width = entries.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(1) as u16;
+    let lines_needed = |width: u16| -> usize {
+        entries.iter().map(|(_, d)| wrap_words(d, usize::from(width)).len()).sum()
+    };
+    let framed =
+        lines_needed(area.width.saturating_sub(key_width + 3)) + 2 <= usize::from(area.height);
+    let inner = if framed { area.width.saturating_sub(2) } else { area.width };
+    let desc_width = inner.saturating_sub(key_width + 1).max(8);
+    let rows = entries.iter().map(|(k, d)| {
+        let lines = wrap_words(d, usize::from(desc_width));
+        let height = lines.len() as u16;
+        Row::new(vec![Text::from(k.clone()), Text::from(lines.join("\n"))]).height(height)
+    });
+    let widths = [Constraint::Length(key_width), Constraint::Min(1)];
+    let mut table = Table::new(rows, widths).style(Style::new().bg(Color::Black).fg(Color::White));
+    if framed {
+        table = table.block(Block::bordered().title(" keys — any key closes "));
+    }
+    frame.render_widget(Clear, area);
+    frame.render_widget(table, area);
+}
+
+/// `text` in lines of at most `width` characters, broken between words.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

@@ -40,6 +40,12 @@ pub fn library_with_photos(
         picture(i, thumb_size.0, thumb_size.1).save(root.join(&rel)).unwrap();
         thumbs.push(rel);
     }
+    // The originals exist too (a copy of their thumbnail): the session checks they are there.
+    std::fs::create_dir_all(root.join("camera")).unwrap();
+    for i in 0..n {
+        let original = root.join(format!("camera/IMG_{:04}.jpg", i + 1));
+        std::fs::copy(root.join(&thumbs[i % thumbs.len()]), original).unwrap();
+    }
     let records: Vec<NewPhoto> = (0..n)
         .map(|i| NewPhoto {
             path: root.join(format!("camera/IMG_{:04}.jpg", i + 1)),

@@ -216,7 +216,7 @@ fn the_too_small_message_fits_a_tiny_window() {
     let s = state_with(&[1], &[]);
     let screen = render(&s, 20, 6);
     let text = joined(&screen, 0);
-    assert!(text.contains("Too small (20x6)") && text.contains("Q quits"), "{screen}");
+    assert!(text.contains("too small (20x6)") && text.contains("Q quits"), "{screen}");
 }
 
 // Bug 4: E was not one decision for undo, and acted as a plain pass outside a burst.

@@ -65,7 +65,8 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
         photos,
         model: model.then_some(ModelSummary { version: 3, auc: Some(0.91) }),
         counts: LabelCounts { kind_yes: 12, kind_no: 30, kind_skip: 3, picked: 4, passed: 9 },
-        total_photos: 6,
+        // The library holds more photos than these six (42 of them answered).
+        total_photos: 64,
         complete: true,
     };
     update(
@@ -191,7 +192,7 @@ fn empty_library_says_to_scan() {
         }),
     );
     let screen = render(&s, 100, 30);
-    assert!(screen.contains("photosift scan"));
+    assert!(screen.contains("photosift label ~/Pictures"), "{screen}");
     check("empty_library", &screen);
 }
 

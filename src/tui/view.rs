@@ -129,7 +129,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, previews: &PreviewCache) {
                  {MIN_WIDTH}x{MIN_HEIGHT}.\nEnlarge the window (or press {quit} to quit)."
             )
         } else {
-            format!("Too small ({w}x{h}), need {MIN_WIDTH}x{MIN_HEIGHT}. {quit} quits.")
+            format!("Terminal too small ({w}x{h}): need {MIN_WIDTH}x{MIN_HEIGHT}. {quit} quits.")
         };
         frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;

@@ -8,6 +8,10 @@ pub mod config;
 // At the crate root, so thumbnail.rs's `super::exif_meta` resolves as in photosift.
 #[path = "../../src/ingest/exif_meta.rs"]
 pub mod exif_meta;
+#[path = "../../src/ingest/heif.rs"]
+pub mod heif;
+#[path = "../../src/ingest/raw_preview.rs"]
+pub mod raw_preview;
 #[path = "../../src/ingest/thumbnail.rs"]
 pub mod thumbnail;
 

@@ -97,6 +97,9 @@ pub struct Photo {
     pub screenshot: bool,
 }
 
+/// How many columns [`PHOTO_COLUMNS`] names (a query may select more after them).
+pub(crate) const PHOTO_COLUMN_COUNT: usize = 17;
+
 /// Columns in the order [`photo_from_row`] reads them.
 pub(crate) const PHOTO_COLUMNS: &str = "id, path, content_hash, byte_size, width, height, \
      taken_at, thumb_path, source, state, error, prompt, seed_label, taken_source, \

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::photos::{PHOTO_COLUMNS, Photo, path_from_blob, photo_from_row};
+use super::photos::{PHOTO_COLUMN_COUNT, PHOTO_COLUMNS, Photo, path_from_blob, photo_from_row};
 use super::{Catalog, ModelId, Result};
 
 /// One photo picked for print.
@@ -47,9 +47,9 @@ impl Catalog {
         let rows = stmt.query_map([], |r| {
             Ok(Pick {
                 photo: photo_from_row(r)?,
-                p: r.get::<_, Option<f64>>(13)?.map(|p| p as f32),
-                model: r.get::<_, Option<i64>>(14)?.map(ModelId),
-                picked_at_ms: r.get(15)?,
+                p: r.get::<_, Option<f64>>(PHOTO_COLUMN_COUNT)?.map(|p| p as f32),
+                model: r.get::<_, Option<i64>>(PHOTO_COLUMN_COUNT + 1)?.map(ModelId),
+                picked_at_ms: r.get(PHOTO_COLUMN_COUNT + 2)?,
                 duplicate_paths: Vec::new(),
             })
         })?;

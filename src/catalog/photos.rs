@@ -30,6 +30,8 @@ pub struct Photo {
     pub path: PathBuf,
     pub content_hash: String,
     pub byte_size: u64,
+    /// The file's modification time when it was scanned (ns since 1970).
+    pub mtime_ns: i64,
     /// Displayed size (after EXIF orientation), when decoded.
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -47,7 +49,7 @@ pub struct Photo {
 
 /// Columns in the order [`photo_from_row`] reads them.
 pub(crate) const PHOTO_COLUMNS: &str = "id, path, content_hash, byte_size, width, height, \
-     taken_at, thumb_path, source, state, error, prompt, seed_label";
+     taken_at, thumb_path, source, state, error, prompt, seed_label, mtime_ns";
 
 pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     Ok(Photo {
@@ -71,6 +73,7 @@ pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
         error: r.get(10)?,
         prompt: r.get(11)?,
         seed_label: r.get::<_, Option<i64>>(12)?.map(|v| v != 0),
+        mtime_ns: r.get(13)?,
     })
 }
 

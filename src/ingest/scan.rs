@@ -72,7 +72,8 @@ pub struct ScanSummary {
     pub moved: u64,
     /// Further paths holding the bytes of a photo already in the catalog.
     pub duplicates: u64,
-    /// Files whose content changed at the same path (re-thumbnailed, same id).
+    /// Files whose content changed at the same path: the new content is a new photo; the old
+    /// photo keeps its labels and is missing until its bytes turn up again.
     pub changed: u64,
     /// Missing photos whose file is back.
     pub restored: u64,
@@ -84,7 +85,7 @@ pub struct ScanSummary {
     pub unsupported_by_ext: BTreeMap<String, u64>,
     /// Files the scan opened and read.
     pub files_read: u64,
-    /// Files the scan decoded (new or changed content).
+    /// Files the scan decoded and thumbnailed (new or changed content).
     pub decoded: u64,
     /// Photos that got a new thumbnail in this scan (new ones and changed ones): the ones
     /// to embed next.
@@ -222,7 +223,7 @@ pub fn scan(
                 .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
         });
         for (i, outcome) in rx.into_iter().enumerate() {
-            writer.handle(outcome, &mut primary, &seen, &mut s)?;
+            writer.handle(outcome, &mut primary, &seen, &index.duplicates, &mut s)?;
             let done = i as u64 + 1;
             progress(&ScanProgress { phase: ScanPhase::Reading, done, total });
         }
@@ -277,7 +278,6 @@ impl WorkerCtx<'_> {
         if !first && !own_path {
             return Outcome::CopyInThisRun { job, hash };
         }
-        self.decoded.fetch_add(1, Ordering::Relaxed);
         let made = catch_unwind(AssertUnwindSafe(|| {
             let thumb = thumbnail_from_bytes(&bytes, self.cfg)?;
             drop(bytes);
@@ -290,7 +290,11 @@ impl WorkerCtx<'_> {
             Ok::<_, ThumbError>((thumb, stored.rel_path))
         }));
         match made {
-            Ok(Ok((thumb, thumb_path))) => Outcome::Decoded { job, hash, thumb, thumb_path },
+            Ok(Ok((thumb, thumb_path))) => {
+                // Counted once thumbnailed: 10,000 empty files are not "1 thumbnailed".
+                self.decoded.fetch_add(1, Ordering::Relaxed);
+                Outcome::Decoded { job, hash, thumb, thumb_path }
+            }
             Ok(Err(ThumbError::Write { path, source })) if is_disk_full(&source) => {
                 Outcome::DiskFull { path, source }
             }
@@ -321,6 +325,8 @@ struct Writer<'c> {
     this_run: HashMap<String, PhotoId>,
     /// Copies whose original is not written yet.
     pending: HashMap<String, Vec<Job>>,
+    /// Duplicate paths recorded in this run, per photo.
+    added_duplicates: HashMap<PhotoId, Vec<PathBuf>>,
     last_flush: Instant,
 }
 
@@ -333,6 +339,7 @@ impl<'c> Writer<'c> {
             inserted_hash,
             this_run: HashMap::new(),
             pending: HashMap::new(),
+            added_duplicates: HashMap::new(),
             last_flush: Instant::now(),
         }
     }
@@ -347,6 +354,7 @@ impl<'c> Writer<'c> {
         outcome: Outcome,
         primary: &mut HashMap<PhotoId, PathBuf>,
         seen: &HashSet<PathBuf>,
+        duplicates: &HashMap<PhotoId, Vec<PathBuf>>,
         s: &mut ScanSummary,
     ) -> Result<(), ScanError> {
         match outcome {
@@ -356,10 +364,18 @@ impl<'c> Writer<'c> {
                 return Err(ScanError::DiskFull { path, error: source });
             }
             Outcome::Decoded { job, hash, thumb, thumb_path } => {
-                if job.known.as_ref().is_some_and(|k| !k.duplicate) {
-                    s.changed += 1;
-                } else {
-                    s.new += 1;
+                match job.known.as_ref().filter(|k| !k.duplicate) {
+                    // Same bytes, re-read because the thumbnail was gone or it had failed.
+                    Some(k) if k.content_hash == hash => s.unchanged += 1,
+                    Some(k) => {
+                        s.changed += 1;
+                        // Another picture at a photo's path: the labels were given to the old
+                        // picture, so they stay with it; the new content is a new photo.
+                        if k.thumb_path.is_some() {
+                            self.retire(k.photo_id, &job.file.path, primary, seen, duplicates);
+                        }
+                    }
+                    None => s.new += 1,
                 }
                 let photo = NewPhoto {
                     path: job.file.path,
@@ -422,6 +438,33 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
+    /// Photo `id`'s own file at `path` holds other content now: the photo moves to a
+    /// duplicate of its old bytes still present, else it is retired (missing, labels kept).
+    fn retire(
+        &mut self,
+        id: PhotoId,
+        path: &Path,
+        primary: &mut HashMap<PhotoId, PathBuf>,
+        seen: &HashSet<PathBuf>,
+        duplicates: &HashMap<PhotoId, Vec<PathBuf>>,
+    ) {
+        let known = duplicates.get(&id).into_iter().flatten().filter(|d| seen.contains(*d));
+        let added = self.added_duplicates.get(&id).into_iter().flatten();
+        match known.chain(added).next().cloned() {
+            Some(survivor) => {
+                let meta = std::fs::metadata(&survivor).ok();
+                let byte_size = meta.as_ref().map_or(0, |m| m.len());
+                let mtime_ns = meta.as_ref().map_or(0, super::walk::mtime_ns);
+                primary.insert(id, survivor.clone());
+                self.push(ScanOp::Move { id, path: survivor, byte_size, mtime_ns }, None);
+            }
+            None => {
+                primary.remove(&id);
+                self.push(ScanOp::Retire { id, path: path.to_path_buf() }, None);
+            }
+        }
+    }
+
     /// Bytes of photo `id` at a new path: a move when the photo's own file is gone, else a
     /// duplicate.
     fn place_known_content(
@@ -450,6 +493,7 @@ impl<'c> Writer<'c> {
     fn add_duplicate(&mut self, job: Job, id: PhotoId, s: &mut ScanSummary) {
         s.duplicates += 1;
         let f = job.file;
+        self.added_duplicates.entry(id).or_default().push(f.path.clone());
         self.push(
             ScanOp::AddDuplicate { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
             None,
@@ -586,5 +630,9 @@ fn mark_missing(
 /// A photo whose thumbnail file was deleted (by hand, or a library copied without thumbs/) is
 /// re-read and re-thumbnailed even when the original is unchanged: one `stat` per photo.
 fn thumbnail_gone(library_root: &Path, known: &KnownFile) -> bool {
-    known.thumb_path.as_ref().is_some_and(|rel| !library_root.join(rel).is_file())
+    // An empty file counts as gone: a thumbnail renamed into place just before a power cut
+    // can be left empty by the file system.
+    known.thumb_path.as_ref().is_some_and(|rel| {
+        std::fs::metadata(library_root.join(rel)).map_or(true, |m| !m.is_file() || m.len() == 0)
+    })
 }

@@ -227,7 +227,7 @@ fn training_survives_sigkill_at_random_moments() {
     }
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
-    let mut cmd = || {
+    let cmd = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_photosift"));
         c.arg("--library").arg(library.root()).arg("--config").arg(&config);
         c.args(["train", "--frozen"]);

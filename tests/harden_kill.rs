@@ -253,9 +253,9 @@ fn training_survives_sigkill_at_random_moments() {
     integrity(&catalog_path);
     assert!(Catalog::open(&catalog_path).unwrap().latest_model().unwrap().is_some());
     eprintln!(
-        "train kill test: {n_kills} runs, {killed} killed mid-run by SIGKILL, {prev_models} \
-         model versions recorded by the killed runs, each with all 3000 scores; the final run \
-         completed; all checks passed"
+        "train kill test: {n_kills} runs, {killed} killed mid-run by SIGKILL; {prev_models} \
+         model versions in the catalog after the last kill, each with all 3000 scores; the \
+         final run completed; all checks passed"
     );
 }
 

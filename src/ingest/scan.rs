@@ -160,7 +160,12 @@ pub fn scan(
                 .map_err(|source| ScanError::NoSuchFolder { path: r.clone(), source })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let skip: Vec<PathBuf> = std::fs::canonicalize(library.root()).into_iter().collect();
+    // The library's own folders (its thumbnails, seed images, models) by real path; its
+    // other folders may hold photos (the demo's are in `demo-photos/`).
+    let skip: Vec<PathBuf> = [library.thumbs_dir(), library.synthetic_dir(), library.models_dir()]
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .collect();
     let mut index = catalog.scan_index()?;
     // Each photo's current path: the writer updates it as it records moves, while the
     // workers read the rest of the index.

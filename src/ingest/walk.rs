@@ -66,8 +66,8 @@ pub struct WalkResult {
 /// Walks `roots` recursively. Symbolic links are followed, except into a folder that
 /// contains them (a loop), which is reported and skipped. Hidden entries (name starting with
 /// a dot) are skipped unless `include_hidden`; so is photosift's own output (see
-/// [`is_photosifts_own`]; `skip` holds the library folder's real path, so thumbnails never
-/// become photos). `progress` gets the number of entries seen so far.
+/// [`is_photosifts_own`]; `skip` holds the real paths of the library's thumbnail, seed image
+/// and model folders, so thumbnails never become photos). `progress` gets the number of entries seen so far.
 pub fn walk(
     roots: &[PathBuf],
     include_hidden: bool,
@@ -130,8 +130,8 @@ pub fn walk(
     out
 }
 
-/// What a walk never takes for photos: a folder inside `skip` by its real path (the library,
-/// also reached through a link), a folder photosift exported into (it holds the export
+/// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
+/// own folders, also reached through a link), a folder photosift exported into (it holds the export
 /// manifest; a scan root itself is still walked), and the contact sheets export draws.
 fn is_photosifts_own(entry: &walkdir::DirEntry, skip: &[PathBuf]) -> bool {
     if entry.file_type().is_dir() {

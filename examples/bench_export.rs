@@ -105,12 +105,15 @@ fn make_picks(dir: &Path, n: usize, mb: usize) -> anyhow::Result<(PathBuf, Vec<P
         });
         let path = dir.join(format!("photos/IMG_{i:04}.jpg"));
         fs::write(&path, &bytes)?;
+        // What a scan records: export checks each original against it (and hashes the copy).
+        let mtime = fs::metadata(&path)?.modified()?.duration_since(std::time::UNIX_EPOCH)?;
         picks.push(Pick {
             photo: Photo {
                 id: PhotoId(i as i64 + 1),
                 path,
-                content_hash: String::new(),
+                content_hash: blake3::hash(&bytes).to_hex().to_string(),
                 byte_size: bytes.len() as u64,
+                mtime_ns: mtime.as_nanos() as i64,
                 width: Some(4032),
                 height: Some(3024),
                 taken_at: None,
@@ -124,7 +127,7 @@ fn make_picks(dir: &Path, n: usize, mb: usize) -> anyhow::Result<(PathBuf, Vec<P
             p: Some(1.0 - i as f32 / n as f32),
             model: Some(ModelId(1)),
             picked_at_ms: 0,
-            duplicate_paths: Vec::new(),
+            duplicates: Vec::new(),
         });
     }
     Ok((root, picks))

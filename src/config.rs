@@ -106,7 +106,8 @@ impl Config {
     /// file, else the defaults alone.
     pub fn load(explicit: Option<&Path>) -> Result<Self> {
         let path = match explicit {
-            Some(p) if !p.is_file() => bail!("config file {} does not exist", p.display()),
+            // Anything readable will do (`--config /dev/null` for the defaults alone).
+            Some(p) if !p.exists() => bail!("config file {} does not exist", p.display()),
             Some(p) => Some(p.to_path_buf()),
             None => Self::default_locations().into_iter().find(|p| p.is_file()),
         };
@@ -134,7 +135,43 @@ impl Config {
         let mut merged: toml::Table = DEFAULT_CONFIG.parse().context("embedded defaults")?;
         let user: toml::Table = user.parse()?;
         merge(&mut merged, user);
-        Ok(toml::Value::Table(merged).try_into()?)
+        let config: Self = toml::Value::Table(merged).try_into()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every number has a range; a value outside it is refused here, naming the key, the value
+    /// and the range, rather than making 1x1 thumbnails or scores of only 0 and 1 later.
+    fn validate(&self) -> Result<()> {
+        let (s, t, q) = (&self.scan, &self.train, &self.queue);
+        check("scan.thumb_size", f64::from(s.thumb_size), 64.0, 4096.0)?;
+        check("scan.thumb_quality", f64::from(s.thumb_quality), 1.0, 100.0)?;
+        check("scan.max_pixels", s.max_pixels as f64, 1.0e4, 4.0e9)?;
+        check("model.batch_size", self.model.batch_size as f64, 1.0, 1024.0)?;
+        check("train.synthetic_weight", f64::from(t.synthetic_weight), 0.0, 100.0)?;
+        check("train.l2", f64::from(t.l2), 1e-6, 100.0)?;
+        check("train.finetune_stage", f64::from(t.finetune_stage), 0.0, 6.0)?;
+        check("train.finetune_epochs", f64::from(t.finetune_epochs), 1.0, 100.0)?;
+        check("train.finetune_views", f64::from(t.finetune_views), 1.0, 64.0)?;
+        check("train.retrain_every", f64::from(t.retrain_every), 0.0, 1.0e6)?;
+        check("queue.best_threshold", f64::from(q.best_threshold), 0.0, 1.0)?;
+        check("queue.burst_seconds", q.burst_seconds, 0.0, 3600.0)?;
+        check("queue.burst_cosine", f64::from(q.burst_cosine), -1.0, 1.0)?;
+        check("queue.near_duplicate_cosine", f64::from(q.near_duplicate_cosine), -1.0, 1.0)?;
+        check("export.dpi", f64::from(self.export.dpi), 1.0, 10_000.0)?;
+        crate::print_check::PrintSpec::from_config(&self.export.print_size, self.export.dpi)
+            .with_context(|| format!("export.print_size = {:?}", self.export.print_size))?;
+        check("tui.prefetch", self.tui.prefetch as f64, 0.0, 64.0)?;
+        let seed = &self.seed;
+        check("seed.images_per_prompt", seed.images_per_prompt as f64, 0.0, 10_000.0)?;
+        check("seed.size", seed.size as f64, 0.0, 2048.0)?;
+        if seed.size % 8 != 0 {
+            bail!("seed.size = {} is not a multiple of 8 (0 for the model's own)", seed.size);
+        }
+        check("seed.steps", seed.steps as f64, 0.0, 1000.0)?;
+        // Negative: the model's usual guidance.
+        check("seed.guidance", seed.guidance, -1.0e9, 100.0)?;
+        Ok(())
     }
 
     /// The library folder: `--library`, else the config's `library`, else the XDG data folder.
@@ -149,6 +186,14 @@ impl Config {
             .map(|d| d.data_dir().to_path_buf())
             .context("no home folder to put the library in: pass --library DIR")
     }
+}
+
+/// `value` of `key` must be a number within `min..=max` (NaN never is).
+fn check(key: &str, value: f64, min: f64, max: f64) -> Result<()> {
+    if value >= min && value <= max {
+        return Ok(());
+    }
+    bail!("{key} = {value} is out of range: it must be between {min} and {max}")
 }
 
 /// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
@@ -179,6 +224,31 @@ mod tests {
         let c = Config::from_toml_over_defaults("[scan]\nthumb_size = 256\n").unwrap();
         assert_eq!(c.scan.thumb_size, 256);
         assert_eq!(c.scan.thumb_quality, 85);
+    }
+
+    #[test]
+    fn values_out_of_range_are_refused_with_key_value_and_range() {
+        let cases = [
+            ("[scan]\nthumb_size = 0", "scan.thumb_size = 0"),
+            ("[scan]\nthumb_quality = 0", "scan.thumb_quality = 0"),
+            ("[train]\nl2 = -1.0", "train.l2 = -1"),
+            ("[train]\nl2 = nan", "train.l2 = NaN"),
+            ("[train]\nfinetune_stage = 99", "train.finetune_stage = 99"),
+            ("[train]\nfinetune_epochs = 0", "train.finetune_epochs = 0"),
+            ("[queue]\nbest_threshold = 2.0", "queue.best_threshold = 2"),
+            ("[queue]\nburst_seconds = -1.0", "queue.burst_seconds = -1"),
+            ("[queue]\nburst_seconds = nan", "queue.burst_seconds = NaN"),
+            ("[queue]\nburst_cosine = 2.0", "queue.burst_cosine = 2"),
+            ("[export]\nprint_size = \"100000x100000in\"", "needs 30000000 px"),
+            ("[export]\ndpi = 0", "export.dpi = 0"),
+        ];
+        for (toml, expected) in cases {
+            let err = format!("{:#}", Config::from_toml_over_defaults(toml).unwrap_err());
+            assert!(err.contains(expected), "{toml}: {err}");
+            if !expected.starts_with("needs") {
+                assert!(err.contains("must be between"), "{toml}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -19,5 +19,6 @@ pub mod library;
 pub mod model;
 pub mod print_check;
 pub mod queue;
+pub mod show;
 pub mod synth;
 pub mod tui;

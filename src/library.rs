@@ -27,6 +27,20 @@ impl Library {
         Ok(lib)
     }
 
+    /// Uses `root` as the library folder only if it holds a catalog: commands that read a
+    /// library (`status`, `queue`, `export`, ...) never start a new one on a mistyped path.
+    pub fn open_existing(root: impl Into<PathBuf>) -> Result<Self> {
+        let lib = Self { root: root.into() };
+        if !lib.catalog_path().is_file() {
+            anyhow::bail!(
+                "{} is not a photosift library (it has no {CATALOG_FILE}): check --library, or \
+                 start one with `photosift scan DIR`",
+                lib.root.display()
+            );
+        }
+        Ok(lib)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -83,6 +83,10 @@ enum Command {
         /// How many.
         #[arg(short, default_value_t = 20)]
         n: usize,
+        /// End each record with a NUL byte and print the path raw (for `xargs -0`), instead
+        /// of one line per photo with control characters escaped.
+        #[arg(long)]
+        null: bool,
     },
     /// Label-efficiency simulation against known answers: scans DIR into a temporary
     /// library, then lets each strategy ask an oracle; prints a table and writes a plot.
@@ -146,6 +150,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
@@ -154,6 +159,15 @@ fn main() -> ExitCode {
             eprintln!("photosift: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`photosift status | head -1`) would
+/// panic; the default action ends the process quietly, as other Unix tools do.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -176,7 +190,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .context("no home folder to put the demo library in: pass --library DIR")?,
         (_, dir) => config.library_dir(dir)?,
     };
-    let library = Library::create(library_dir)?;
+    // Only the commands that fill a library start a new one.
+    let library = match &cli.command {
+        Some(
+            Command::Status { .. }
+            | Command::Embed
+            | Command::Train { .. }
+            | Command::Score
+            | Command::Queue { .. }
+            | Command::Export { .. },
+        ) => Library::open_existing(library_dir)?,
+        _ => Library::create(library_dir)?,
+    };
     // How the hints should call photosift on this library: with the --library the user gave.
     let command = match &cli.library {
         Some(dir) => format!("photosift --library {}", dir.display()),
@@ -201,7 +226,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             learn::train(&config, &library, finetune)?
         }
         Some(Command::Score) => learn::score(&library)?,
-        Some(Command::Queue { mode, n }) => learn::print_queue(&config, &library, mode, n)?,
+        Some(Command::Queue { mode, n, null }) => {
+            learn::print_queue(&config, &library, mode, n, null)?
+        }
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
         Some(Command::Label { dirs, hidden }) => {
             let mut services = tui_jobs::services(&library, &config, &command);

@@ -39,7 +39,15 @@ pub enum PrintSizeError {
     Empty(String),
     #[error("print dpi must be larger than zero")]
     ZeroDpi,
+    #[error(
+        "print size {size} at {dpi} dpi needs {pixels} px on its long side, more than any \
+         camera makes (at most {MAX_PRINT_PIXELS}): check print_size and dpi"
+    )]
+    TooLarge { size: String, dpi: u32, pixels: u64 },
 }
+
+/// The most pixels a print check may ask for on a side (a 100-megapixel back has ~12,000).
+pub const MAX_PRINT_PIXELS: u32 = 1_000_000;
 
 /// A print's physical size, kept as the user wrote it for messages.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +135,14 @@ impl PrintSpec {
     pub fn new(size: PrintSize, dpi: u32) -> Result<Self, PrintSizeError> {
         if dpi == 0 {
             return Err(PrintSizeError::ZeroDpi);
+        }
+        let pixels = size.long_in * f64::from(dpi);
+        if !(pixels <= f64::from(MAX_PRINT_PIXELS)) {
+            return Err(PrintSizeError::TooLarge {
+                size: size.text,
+                dpi,
+                pixels: pixels.round() as u64,
+            });
         }
         Ok(Self { size, dpi })
     }

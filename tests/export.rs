@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{ModelId, Photo, PhotoId, PhotoState, Pick, Source};
+use photosift::catalog::{DuplicateFile, ModelId, Photo, PhotoId, PhotoState, Pick, Source};
 use photosift::export::{ExportOptions, ExportSummary, Outcome, export_list};
 use photosift::print_check::PrintSpec;
 
@@ -65,8 +65,9 @@ fn fixture() -> Fixture {
             photo: Photo {
                 id: PhotoId(i as i64 + 1),
                 path,
-                content_hash: format!("h{i}"),
+                content_hash: String::new(),
                 byte_size: 0,
+                mtime_ns: 0,
                 width: Some(dw),
                 height: Some(dh),
                 taken_at: Some(1_700_000_000 + i as i64),
@@ -80,11 +81,32 @@ fn fixture() -> Fixture {
             p,
             model: p.map(|_| ModelId(3)),
             picked_at_ms: 0,
-            duplicate_paths: Vec::new(),
+            duplicates: Vec::new(),
         });
     }
     let dest = root.join("prints");
-    Fixture { _dir: dir, root, dest, picks }
+    let mut f = Fixture { _dir: dir, root, dest, picks };
+    rescan(&mut f);
+    f
+}
+
+/// Size, mtime and content hash of a file, as a scan records them.
+fn facts(path: &Path) -> (u64, i64, String) {
+    let meta = fs::metadata(path).unwrap();
+    let mtime = meta.modified().unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap();
+    let hash = blake3::hash(&fs::read(path).unwrap()).to_hex().to_string();
+    (meta.len(), mtime.as_nanos() as i64, hash)
+}
+
+/// What a scan would now record for the picks' originals.
+fn rescan(f: &mut Fixture) {
+    for pick in &mut f.picks {
+        if pick.photo.path.exists() {
+            let (size, mtime, hash) = facts(&pick.photo.path);
+            (pick.photo.byte_size, pick.photo.mtime_ns, pick.photo.content_hash) =
+                (size, mtime, hash);
+        }
+    }
 }
 
 fn options(dest: &Path) -> ExportOptions {
@@ -115,6 +137,8 @@ fn export_copies_originals_byte_identical_with_exif_and_mtime() {
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
     let original = &f.picks[0].photo.path;
     fs::File::options().write(true).open(original).unwrap().set_modified(old).unwrap();
+    let mut f = f;
+    rescan(&mut f);
     let before: Vec<Vec<u8>> = f.picks.iter().map(|p| fs::read(&p.photo.path).unwrap()).collect();
 
     let summary = run(&f);
@@ -156,16 +180,19 @@ fn export_resumes_without_copying_twice() {
     let again = run(&f);
     assert_eq!((again.copied(), again.already_there()), (0, 3));
     assert_eq!(photo_files(&f.dest).len(), 3);
-    // An interrupted export: one copy missing and a partial file left behind.
+    // An interrupted export: one copy missing and a staging file left behind. A file named
+    // like the staging files of earlier versions is not photosift's to remove.
     fs::remove_file(f.dest.join("IMG_0002.jpg")).unwrap();
-    fs::write(f.dest.join(".IMG_0002.jpg.photosift-partial"), b"half").unwrap();
+    fs::write(f.dest.join(".photosift-partial-Kx7q2Lp9"), b"half").unwrap();
+    fs::write(f.dest.join(".IMG_0002.jpg.photosift-partial"), b"not ours").unwrap();
     let resumed = run(&f);
     assert_eq!((resumed.copied(), resumed.already_there()), (1, 2));
     assert!(
         matches!(&resumed.picks[1].outcome, Outcome::Copied { target, .. } if target.ends_with("IMG_0002.jpg"))
     );
     assert_eq!(photo_files(&f.dest), ["IMG_0001-2.jpg", "IMG_0001.jpg", "IMG_0002.jpg"]);
-    assert!(!f.dest.join(".IMG_0002.jpg.photosift-partial").exists());
+    assert!(!f.dest.join(".photosift-partial-Kx7q2Lp9").exists());
+    assert_eq!(fs::read(f.dest.join(".IMG_0002.jpg.photosift-partial")).unwrap(), b"not ours");
 }
 
 #[test]
@@ -231,7 +258,9 @@ fn a_missing_original_is_skipped_and_the_rest_exported() {
     let backup = f.root.join("backup/IMG_0002.jpg");
     fs::create_dir_all(backup.parent().unwrap()).unwrap();
     fs::write(&backup, jpeg_with_exif(48, 32, 40)).unwrap();
-    f.picks[1].duplicate_paths = vec![backup.clone()];
+    let (byte_size, mtime_ns, hash) = facts(&backup);
+    assert_eq!(hash, f.picks[1].photo.content_hash, "the same bytes");
+    f.picks[1].duplicates = vec![DuplicateFile { path: backup.clone(), byte_size, mtime_ns }];
     let summary = run(&f);
     assert_eq!(summary.picks[1].source.as_deref(), Some(backup.as_path()));
     assert_eq!(fs::read(f.dest.join("IMG_0002.jpg")).unwrap(), fs::read(&backup).unwrap());

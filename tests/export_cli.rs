@@ -88,6 +88,21 @@ fn export_command_copies_scanned_picks_and_resumes() {
 
     let again = photosift(&library, &config, &args);
     assert!(again.contains("0 copied, 2 already there"), "{again}");
-    let files = fs::read_dir(&dest).unwrap().count();
-    assert_eq!(files, 4, "two photos, picks.csv, the contact sheet");
+    let mut files: Vec<String> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    // Two photos, picks.csv, the contact sheet, photosift's manifest of them and its lock.
+    assert_eq!(
+        files,
+        [
+            ".photosift-export",
+            ".photosift-export.lock",
+            "big.jpg",
+            "picks-contact-sheet.png",
+            "picks.csv",
+            "small.jpg"
+        ]
+    );
 }

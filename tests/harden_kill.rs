@@ -1,7 +1,8 @@
-//! kill -9 at random moments: the real binary scanning (and embedding), and labeling in tmux,
-//! is killed with SIGKILL over and over; after each kill the catalog passes
-//! `PRAGMA integrity_check`, every acknowledged label is there, committed photos have their
-//! thumbnails, and the next run resumes.
+//! kill -9 at random moments: the real binary scanning (and embedding), labeling in tmux,
+//! training and exporting is killed with SIGKILL over and over; after each kill the catalog
+//! passes `PRAGMA integrity_check`, every acknowledged label is there, committed photos have
+//! their thumbnails, a model is never recorded without its scores, the export folder holds
+//! only complete files (or photosift's staging files), and the next run resumes.
 //!
 //! `cargo test --release --test harden_kill` kills each 6 times; the full run:
 //! `HARDEN_KILLS=100 cargo test --release --test harden_kill -- --nocapture --test-threads 1`.
@@ -177,6 +178,171 @@ fn scan_and_embed_survive_sigkill_at_random_moments() {
         "scan kill test: {n_kills} runs, {landed} killed mid-run by SIGKILL, {finished} \
          finished before their kill time; {files} photos, {} labels kept; all checks passed",
         labels.len()
+    );
+}
+
+/// Runs `cmd` and SIGKILLs it after a random delay below `window_ms`; true if it was killed
+/// (false: it finished first, successfully). The window shrinks when runs finish early.
+fn run_and_kill(cmd: &mut Command, rng: &mut Rng, window_ms: &mut u64) -> bool {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let delay = Duration::from_millis(rng.below(*window_ms));
+    let started = Instant::now();
+    while started.elapsed() < delay {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            *window_ms = (started.elapsed().as_millis() as u64 * 11 / 10).max(100);
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    sigkill(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    true
+}
+
+#[test]
+fn training_survives_sigkill_at_random_moments() {
+    let n_kills = kills();
+    let mut rng = Rng::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 3000, 8, (64, 48));
+    let catalog_path = library.catalog_path();
+    {
+        let mut cat = library.open_catalog().unwrap();
+        let vectors: Vec<(PhotoId, Vec<f32>)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let v = (0..1152).map(|k| ((i * 31 + k * 17) % 97) as f32 / 97.0).collect();
+                (*id, v)
+            })
+            .collect();
+        cat.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
+        for (i, id) in ids.iter().take(40).enumerate() {
+            let value = if i % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
+            cat.record_decision(&Decision::single(*id, "cli", LabelKind::Kind, value)).unwrap();
+        }
+    }
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let cmd = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_photosift"));
+        c.arg("--library").arg(library.root()).arg("--config").arg(&config);
+        c.args(["train", "--frozen"]);
+        c
+    };
+    let (mut killed, mut window_ms, mut prev_models) = (0, 3000u64, 0i64);
+    for round in 0..n_kills {
+        killed += usize::from(run_and_kill(&mut cmd(), &mut rng, &mut window_ms));
+        integrity(&catalog_path);
+        let conn = Connection::open(&catalog_path).unwrap();
+        let q = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        let models = q("SELECT count(*) FROM models");
+        assert!(models >= prev_models, "round {round}: a model version vanished");
+        prev_models = models;
+        // A model is recorded together with every photo's score, or not at all.
+        let partial = q("SELECT count(*) FROM models m WHERE \
+                         (SELECT count(*) FROM scores s WHERE s.model_id = m.id) <> 3000");
+        assert_eq!(partial, 0, "round {round}: a model without all its scores");
+        assert_eq!(q("SELECT count(*) FROM label_events"), 40, "round {round}: labels changed");
+    }
+    let out = cmd().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    integrity(&catalog_path);
+    assert!(Catalog::open(&catalog_path).unwrap().latest_model().unwrap().is_some());
+    eprintln!(
+        "train kill test: {n_kills} runs, {killed} killed mid-run by SIGKILL; {prev_models} \
+         model versions in the catalog after the last kill, each with all 3000 scores; the \
+         final run completed; all checks passed"
+    );
+}
+
+/// What may be in an export folder after a kill: complete photos (each byte-identical to an
+/// original), photosift's complete list and sheets, its manifest and lock, staging files.
+fn check_export_folder(dest: &Path, originals: &[Vec<u8>], round: usize) -> usize {
+    let mut staging = 0;
+    let Ok(entries) = std::fs::read_dir(dest) else { return 0 };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        if name.starts_with(".photosift-partial-") {
+            staging += 1;
+        } else if name.starts_with(".photosift-export") {
+        } else if name.ends_with(".jpg") {
+            assert!(originals.contains(&bytes), "round {round}: {name} is not a complete photo");
+        } else if name.ends_with(".csv") {
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(text.starts_with("exported_file,") && text.ends_with("\r\n"), "{name}");
+        } else if name.ends_with(".png") {
+            image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else {
+            panic!("round {round}: unexpected {name}");
+        }
+    }
+    staging
+}
+
+#[test]
+fn export_survives_sigkill_at_random_moments() {
+    let n_kills = kills();
+    let mut rng = Rng::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, photos, dest) =
+        (dir.path().join("library"), dir.path().join("photos"), dir.path().join("prints"));
+    std::fs::create_dir_all(&photos).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[scan]\nembed = false\n").unwrap();
+    for i in 0..60 {
+        write_photo(&photos, i);
+    }
+    let run = |args: &[&std::ffi::OsStr]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_photosift"));
+        c.arg("--library").arg(&lib).arg("--config").arg(&config).args(args);
+        c
+    };
+    let out = run(&["scan".as_ref(), photos.as_os_str()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    {
+        let mut cat = Catalog::open(&lib.join("catalog.sqlite")).unwrap();
+        for p in cat.photos().unwrap() {
+            let d = Decision::single(p.id, "best", LabelKind::Print, LabelValue::Yes);
+            cat.record_decision(&d).unwrap();
+        }
+    }
+    let originals: Vec<Vec<u8>> = std::fs::read_dir(&photos)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let export = || run(&["export".as_ref(), dest.as_os_str()]);
+    let (mut killed, mut window_ms, mut staging_seen) = (0, 3000u64, 0);
+    for round in 0..n_kills {
+        // Now and then a fresh folder, so kills land while photos are copied too.
+        if round % 3 == 0 {
+            let _ = std::fs::remove_dir_all(&dest);
+        }
+        killed += usize::from(run_and_kill(&mut export(), &mut rng, &mut window_ms));
+        staging_seen += check_export_folder(&dest, &originals, round);
+    }
+    let out = export().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(check_export_folder(&dest, &originals, n_kills), 0, "staging files cleaned up");
+    let jpgs = std::fs::read_dir(&dest)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".jpg"))
+        .count();
+    assert_eq!(jpgs, originals.len(), "every pick exactly once");
+    let csvs = std::fs::read_dir(&dest)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".csv"))
+        .count();
+    assert_eq!(csvs, 1, "one picks.csv, replaced rather than renamed after kills");
+    eprintln!(
+        "export kill test: {n_kills} runs, {killed} killed mid-run by SIGKILL, {staging_seen} \
+         staging files left by kills (removed by the next run); after every kill each file was \
+         complete; the final run completed with every pick once; all checks passed"
     );
 }
 

@@ -4,6 +4,9 @@
 
 #[path = "../../src/config.rs"]
 pub mod config;
+// config.rs checks `[export] print_size` with it.
+#[path = "../../src/print_check.rs"]
+pub mod print_check;
 
 // At the crate root, so thumbnail.rs's `super::exif_meta` resolves as in photosift.
 #[path = "../../src/ingest/exif_meta.rs"]

@@ -16,7 +16,7 @@ mod videos;
 pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photos::{Photo, PhotoState, Source, TakenSource};
-pub use picks::Pick;
+pub use picks::{DuplicateFile, Pick};
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use videos::VideoFile;
 
@@ -68,6 +68,18 @@ pub enum CatalogError {
     Damaged { path: PathBuf, problems: Vec<String> },
     #[error("the catalog is damaged (`photosift status` checks it)")]
     DamagedQuery(#[source] rusqlite::Error),
+    #[error(
+        "the catalog is read-only (on a read-only disk or folder): photosift can show it \
+         (`status`, `queue`, `export`) but not change it"
+    )]
+    ReadOnly(#[source] rusqlite::Error),
+    #[error(
+        "the read-only catalog {path} has schema version {found}; this photosift needs \
+             {supported}: open it once where it is writable to upgrade it"
+    )]
+    ReadOnlyOld { path: PathBuf, found: i64, supported: i64 },
+    #[error("cannot flush the folder of the new catalog {path} to disk: {source}")]
+    SyncFolder { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Sqlite(rusqlite::Error),
 }
@@ -77,6 +89,7 @@ impl From<rusqlite::Error> for CatalogError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Self::DamagedQuery(e),
+            Some(ErrorCode::ReadOnly) => Self::ReadOnly(e),
             _ => Self::Sqlite(e),
         }
     }
@@ -123,6 +136,10 @@ impl Catalog {
     /// [`Catalog::open`] with a given migration list (tests add a future migration).
     fn open_with(path: &Path, migrations: &[&str]) -> Result<Self> {
         let supported = migrations.len() as i64;
+        let is_new = !path.exists();
+        if !is_new && !writable(path) {
+            return Self::open_read_only(path, supported);
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -152,7 +169,55 @@ impl Catalog {
             catalog.backup_before_migrating(version)?;
         }
         catalog.migrate(migrations, version)?;
+        if is_new {
+            // The new file's name must survive a power cut as well as its contents.
+            sync_folder_of(path)
+                .map_err(|source| CatalogError::SyncFolder { path: path.to_path_buf(), source })?;
+        }
         Ok(catalog)
+    }
+
+    /// A catalog on a read-only disk or in a read-only folder, opened for reading. SQLite's
+    /// WAL mode needs to write its `-shm` file even to read, so the file is opened as
+    /// immutable: nothing may change it while photosift reads (on a read-only disk nothing
+    /// can).
+    fn open_read_only(path: &Path, supported: i64) -> Result<Self> {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let mut uri = b"file:".to_vec();
+        for &b in path.as_os_str().as_bytes() {
+            match b {
+                b'%' | b'?' | b'#' => uri.extend_from_slice(format!("%{b:02x}").as_bytes()),
+                _ => uri.push(b),
+            }
+        }
+        uri.extend_from_slice(b"?immutable=1");
+        let uri = PathBuf::from(std::ffi::OsString::from_vec(uri));
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
+        if version > supported {
+            return Err(CatalogError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported,
+            });
+        }
+        if version < supported {
+            return Err(CatalogError::ReadOnlyOld {
+                path: path.to_path_buf(),
+                found: version,
+                supported,
+            });
+        }
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(corrupt)?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(corrupt)?;
+        Ok(Self { conn, path: path.to_path_buf() })
     }
 
     /// A private in-memory catalog, for tests and simulations.
@@ -226,6 +291,25 @@ impl Catalog {
     fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Whether photosift may write `path` and create files beside it (SQLite's `-wal` and
+/// `-shm`): false on a read-only disk, or (for other users than root) read-only permissions.
+fn writable(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let ok = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: access(2) on a valid NUL-terminated path.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    ok(path) && ok(folder)
+}
+
+/// fsync of the folder holding `path`, so that a new name in it is on disk.
+fn sync_folder_of(path: &Path) -> std::io::Result<()> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(folder)?.sync_all()
 }
 
 /// Unix time now, in seconds.

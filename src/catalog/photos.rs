@@ -75,6 +75,8 @@ pub struct Photo {
     pub path: PathBuf,
     pub content_hash: String,
     pub byte_size: u64,
+    /// The file's modification time when it was scanned (ns since 1970).
+    pub mtime_ns: i64,
     /// Displayed size (after EXIF orientation), when decoded.
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -98,12 +100,12 @@ pub struct Photo {
 }
 
 /// How many columns [`PHOTO_COLUMNS`] names (a query may select more after them).
-pub(crate) const PHOTO_COLUMN_COUNT: usize = 17;
+pub(crate) const PHOTO_COLUMN_COUNT: usize = 18;
 
 /// Columns in the order [`photo_from_row`] reads them.
 pub(crate) const PHOTO_COLUMNS: &str = "id, path, content_hash, byte_size, width, height, \
      taken_at, thumb_path, source, state, error, prompt, seed_label, taken_source, \
-     taken_offset, live_video, screenshot";
+     taken_offset, live_video, screenshot, mtime_ns";
 
 pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
     Ok(Photo {
@@ -131,6 +133,7 @@ pub(crate) fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<Photo> {
         taken_offset: r.get(14)?,
         live_video: r.get::<_, Option<Vec<u8>>>(15)?.map(path_from_blob),
         screenshot: r.get::<_, i64>(16)? != 0,
+        mtime_ns: r.get(17)?,
     })
 }
 

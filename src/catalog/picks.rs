@@ -15,9 +15,17 @@ pub struct Pick {
     pub model: Option<ModelId>,
     /// When it was picked (unix milliseconds).
     pub picked_at_ms: i64,
-    /// Other paths that held the same bytes when scanned, to fall back on when `photo.path`
+    /// Other files that held the same bytes when scanned, to fall back on when `photo.path`
     /// is gone.
-    pub duplicate_paths: Vec<PathBuf>,
+    pub duplicates: Vec<DuplicateFile>,
+}
+
+/// A further path holding a photo's bytes, with the size and mtime the scan saw there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateFile {
+    pub path: PathBuf,
+    pub byte_size: u64,
+    pub mtime_ns: i64,
 }
 
 impl Catalog {
@@ -50,17 +58,23 @@ impl Catalog {
                 p: r.get::<_, Option<f64>>(PHOTO_COLUMN_COUNT)?.map(|p| p as f32),
                 model: r.get::<_, Option<i64>>(PHOTO_COLUMN_COUNT + 1)?.map(ModelId),
                 picked_at_ms: r.get(PHOTO_COLUMN_COUNT + 2)?,
-                duplicate_paths: Vec::new(),
+                duplicates: Vec::new(),
             })
         })?;
         let mut picks: Vec<Pick> = rows.collect::<rusqlite::Result<_>>()?;
-        let mut dups = self
-            .conn
-            .prepare_cached("SELECT path FROM duplicate_paths WHERE photo_id = ?1 ORDER BY path")?;
+        let mut dups = self.conn.prepare_cached(
+            "SELECT path, byte_size, mtime_ns FROM duplicate_paths WHERE photo_id = ?1 \
+             ORDER BY path",
+        )?;
         for pick in &mut picks {
-            let paths = dups.query_map([pick.photo.id.0], |r| r.get::<_, Vec<u8>>(0))?;
-            pick.duplicate_paths =
-                paths.map(|p| p.map(path_from_blob)).collect::<rusqlite::Result<_>>()?;
+            let rows = dups.query_map([pick.photo.id.0], |r| {
+                Ok(DuplicateFile {
+                    path: path_from_blob(r.get(0)?),
+                    byte_size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                })
+            })?;
+            pick.duplicates = rows.collect::<rusqlite::Result<_>>()?;
         }
         Ok(picks)
     }
@@ -157,6 +171,6 @@ mod tests {
         assert_eq!(picks[0].photo.id, PhotoId(2));
         assert_eq!(picks[1].photo.id, PhotoId(1));
         assert_eq!(picks[1].p, None);
-        assert_eq!(picks[1].duplicate_paths, vec![PathBuf::from("/backup/1.jpg")]);
+        assert_eq!(picks[1].duplicates[0].path, PathBuf::from("/backup/1.jpg"));
     }
 }

@@ -109,6 +109,14 @@ pub enum ScanOp {
     MarkMissing {
         id: PhotoId,
     },
+    /// The photo's file (at `path`) now holds another picture: the photo, with its labels,
+    /// embeddings and scores, stays with the old content, which is missing; the path is freed
+    /// for the new content's row. Should the old bytes turn up again, the scan moves the
+    /// photo there (it is known by its content hash).
+    Retire {
+        id: PhotoId,
+        path: PathBuf,
+    },
     /// A missing photo's file is back, unchanged.
     Restore {
         id: PhotoId,
@@ -343,6 +351,13 @@ impl Catalog {
                         now
                     ])?;
                 }
+                ScanOp::Retire { id, path } => {
+                    tx.prepare_cached(
+                        "UPDATE photos SET path = ?2, state = 'missing', updated_at = ?3 \
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id.0, retired_path(path, *id), now])?;
+                }
                 ScanOp::Restore { id } => {
                     tx.prepare_cached(
                         "UPDATE photos SET state = 'ok', error = NULL, updated_at = ?2 \
@@ -429,6 +444,14 @@ impl Catalog {
         let rows = stmt.query_map([id.0], |r| Ok(path_from_blob(r.get(0)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// The path a retired photo keeps: its old path, a NUL byte and its id. No file can have a
+/// NUL in its path, so this never meets a real file (nor the unique path of another row).
+fn retired_path(path: &Path, id: PhotoId) -> Vec<u8> {
+    let mut blob = path_to_blob(path);
+    blob.extend_from_slice(format!("\0replaced-{}", id.0).as_bytes());
+    blob
 }
 
 fn upsert(tx: &rusqlite::Transaction<'_>, p: &NewPhoto, now: i64) -> Result<PhotoId> {

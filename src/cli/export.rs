@@ -14,9 +14,13 @@ pub fn run(library: &Library, options: &ExportOptions) -> Result<()> {
     );
     let summary =
         photosift::export::export_picks(&catalog, library, options, &mut |event| match event {
+            ExportEvent::Waiting => {
+                bar.set_message("another export to this folder is running: waiting for it");
+                bar.tick();
+            }
             ExportEvent::Started { total } => bar.set_length(total as u64),
             ExportEvent::Exported { pick, .. } => {
-                bar.set_message(pick.pick.photo.path.display().to_string());
+                bar.set_message(photosift::show::path(&pick.pick.photo.path));
                 bar.inc(1);
             }
             ExportEvent::ContactSheet { pages } => {

@@ -170,7 +170,13 @@ pub fn score_after_scan(library: &Library) -> Result<()> {
 
 /// Prints the next `n` photos of a queue, one per line: `p<TAB>path` (ambiguous) or
 /// `p<TAB>group<TAB>path` (best; photos of one burst share the group number).
-pub fn print_queue(config: &Config, library: &Library, mode: QueueMode, n: usize) -> Result<()> {
+pub fn print_queue(
+    config: &Config,
+    library: &Library,
+    mode: QueueMode,
+    n: usize,
+    null: bool,
+) -> Result<()> {
     let catalog = library.open_catalog()?;
     if mode == QueueMode::Best && catalog.latest_model()?.is_none() {
         // Best-first orders by the model's scores: nothing to print before there is one.
@@ -188,19 +194,33 @@ pub fn print_queue(config: &Config, library: &Library, mode: QueueMode, n: usize
     }
     let p_of: std::collections::HashMap<_, _> = cands.iter().map(|c| (c.photo, c.p)).collect();
     let fmt_p = |p: Option<f32>| p.map_or("-".to_owned(), |p| format!("{p:.3}"));
-    let path_of = |id| -> Result<String> {
+    let path_of = |id| -> Result<std::path::PathBuf> {
         let photo = catalog.photo(id)?.context("a queued photo vanished from the catalog")?;
-        Ok(photo.path.display().to_string())
+        Ok(photo.path)
+    };
+    // One photo per record: escaped on one line, or raw and NUL-terminated for scripts.
+    let mut out = std::io::stdout().lock();
+    let mut emit = |fields: String, path: std::path::PathBuf| -> Result<()> {
+        use std::io::Write;
+        use std::os::unix::ffi::OsStrExt;
+        if null {
+            out.write_all(fields.as_bytes())?;
+            out.write_all(path.as_os_str().as_bytes())?;
+            out.write_all(b"\0")?;
+        } else {
+            writeln!(out, "{fields}{}", photosift::show::path(&path))?;
+        }
+        Ok(())
     };
     match mode {
         QueueMode::Ambiguous => {
             for id in queue::ambiguous(&cands, &config.queue).into_iter().take(n) {
-                println!("{}\t{}", fmt_p(p_of[&id]), path_of(id)?);
+                emit(format!("{}\t", fmt_p(p_of[&id])), path_of(id)?)?;
             }
         }
         QueueMode::Best => {
             for e in queue::best_first(&cands, &config.queue).into_iter().take(n) {
-                println!("{}\t{}\t{}", fmt_p(p_of[&e.photo]), e.group, path_of(e.photo)?);
+                emit(format!("{}\t{}\t", fmt_p(p_of[&e.photo]), e.group), path_of(e.photo)?)?;
             }
         }
     }

@@ -101,18 +101,9 @@ fn print_summary(s: &ScanSummary) {
     }
 }
 
-/// A path for the terminal: non-UTF-8 bytes and control characters (a newline, or an escape
-/// sequence that would drive the terminal) are shown escaped rather than printed or lost.
+/// A path for the terminal (see `photosift::show`).
 fn show(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    match path.to_str() {
-        Some(s) if !s.chars().any(char::is_control) => s.to_owned(),
-        Some(s) => s
-            .chars()
-            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
-            .collect(),
-        None => path.as_os_str().as_bytes().escape_ascii().to_string(),
-    }
+    photosift::show::path(path)
 }
 
 pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> Result<()> {
@@ -185,21 +176,4 @@ pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> 
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::ffi::OsStr;
-    use std::os::unix::ffi::OsStrExt;
-
-    use super::*;
-
-    #[test]
-    fn paths_are_shown_on_one_line_without_terminal_control() {
-        assert_eq!(show(Path::new("/photos/été 2024.jpg")), "/photos/été 2024.jpg");
-        assert_eq!(show(Path::new("/photos/a\nb.jpg")), "/photos/a\\nb.jpg");
-        assert_eq!(show(Path::new("/photos/\u{1b}[2Jx.jpg")), "/photos/\\u{1b}[2Jx.jpg");
-        let bytes = Path::new(OsStr::from_bytes(b"/photos/\xff.jpg"));
-        assert_eq!(show(bytes), "/photos/\\xff.jpg");
-    }
 }

@@ -1,19 +1,23 @@
-//! Copying one original into the export folder: byte-identical, mtime kept, never overwriting
-//! anything, and recognizing a copy made by an earlier run so that exports resume.
+//! Copying one original into the export folder, checked against the catalog: the file must
+//! be the regular file the scan saw (same size and mtime), and the bytes copied must hash to
+//! the catalog's content hash, else the copy is discarded. Byte-identical, mtime kept, never
+//! overwriting anything, and a copy made by an earlier run is recognized so exports resume.
 
-use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, FileTimes, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+
+use super::dest::{DestDir, MAX_NAME_TRIES, hash_regular_file, is_reserved, numbered_name};
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyOutcome {
     /// Copied to `target` (a new file).
     Copied { target: PathBuf, bytes: u64 },
-    /// `target` already holds the same bytes: exported by an earlier run.
+    /// `target` already holds the catalog's bytes: exported by an earlier run.
     AlreadyThere { target: PathBuf },
 }
 
@@ -25,123 +29,153 @@ impl CopyOutcome {
     }
 }
 
+/// What the catalog knows about the file to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub byte_size: u64,
+    pub mtime_ns: i64,
+    /// blake3, hex.
+    pub content_hash: &'a str,
+}
+
 /// Which side failed: a source error skips one photo, a destination error stops the export
 /// (a full disk or a read-only folder would fail every other photo the same way).
 #[derive(Debug, Error)]
 pub enum CopyError {
     #[error("cannot read {path}: {source}")]
     Source { path: PathBuf, source: io::Error },
+    /// The file is not what the catalog identified: nothing was exported for it.
+    #[error("{path}: {reason}; not exported (run `photosift scan` on its folder)")]
+    Changed { path: PathBuf, reason: String },
+    #[error(
+        "no free name for {name} in the export folder: {MAX_NAME_TRIES} numbered names are \
+         all taken"
+    )]
+    NoFreeName { name: String },
     #[error("cannot write {path}: {source}")]
     Destination { path: PathBuf, source: io::Error },
 }
 
-/// The name `name` gets when taken: `IMG_0001.jpg` -> `IMG_0001-2.jpg`, `-3`, ...
-pub fn numbered_name(name: &OsStr, n: u32) -> OsString {
-    if n <= 1 {
-        return name.to_owned();
-    }
-    let path = Path::new(name);
-    let mut out = path.file_stem().unwrap_or(name).to_owned();
-    out.push(format!("-{n}"));
-    if let Some(ext) = path.extension() {
-        out.push(".");
-        out.push(ext);
-    }
-    out
-}
-
-/// Copies `source` into `dest_dir` under its own file name, or the first numbered variant of
-/// it that is free or already holds the same bytes. Names for which `reserved` is true are
-/// never used (photosift's own files in the folder). `source` is only ever read.
+/// Copies `source` into the export folder under its own file name, or the first numbered
+/// variant of it that is free or already holds the catalog's bytes. `source` is only read.
 pub fn copy_into(
     source: &Path,
-    dest_dir: &Path,
-    reserved: &dyn Fn(&OsStr) -> bool,
+    expected: Expected<'_>,
+    dest: &DestDir,
 ) -> Result<CopyOutcome, CopyError> {
-    let src_err = |source_err| CopyError::Source { path: source.to_path_buf(), source: source_err };
+    let src_err = |e| CopyError::Source { path: source.to_path_buf(), source: e };
     let name = source.file_name().ok_or_else(|| {
         src_err(io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))
     })?;
-    let meta = fs::metadata(source).map_err(src_err)?;
-    if !meta.is_file() {
-        return Err(src_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
-    }
-    let mut staged: Option<PathBuf> = None;
-    let result = (|| {
-        let mut n = 0;
-        loop {
-            n += 1;
-            let candidate = numbered_name(name, n);
-            if reserved(&candidate) {
-                continue;
-            }
-            let target = dest_dir.join(&candidate);
-            match fs::symlink_metadata(&target) {
-                Ok(existing) => {
-                    if existing.is_file()
-                        && existing.len() == meta.len()
-                        && same_bytes(source, &target)?
-                    {
+    let (mut input, meta) = open_checked(source, expected)?;
+    let mut staged: Option<tempfile::NamedTempFile> = None;
+    for n in 1..=MAX_NAME_TRIES {
+        let candidate = numbered_name(name, n);
+        if is_reserved(&candidate) {
+            continue;
+        }
+        let target = dest.path().join(&candidate);
+        match fs::symlink_metadata(&target) {
+            Ok(existing) => {
+                if existing.is_file() && existing.len() == expected.byte_size {
+                    let dst_err = |e| CopyError::Destination { path: target.clone(), source: e };
+                    let found =
+                        hash_regular_file(&target, Some(expected.byte_size)).map_err(dst_err)?;
+                    if found.is_some_and(|(hash, _)| hash == expected.content_hash) {
                         return Ok(CopyOutcome::AlreadyThere { target });
                     }
-                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(CopyError::Destination { path: target, source: e }),
+                continue;
             }
-            // Stage the bytes once, then give the staged file the first free name.
-            let partial = match &staged {
-                Some(p) => p.clone(),
-                None => {
-                    let p = stage_copy(source, dest_dir, name, &meta)?;
-                    staged = Some(p.clone());
-                    p
-                }
-            };
-            if publish_no_clobber(&partial, &target)
-                .map_err(|e| CopyError::Destination { path: target.clone(), source: e })?
-            {
-                staged = None;
-                return Ok(CopyOutcome::Copied { target, bytes: meta.len() });
-            }
-            // Someone else took the name between the check and the link: try the next one.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CopyError::Destination { path: target, source: e }),
         }
-    })();
-    if let Some(partial) = staged {
-        // Best effort: a leftover partial file is cleaned up by the next run's stage_copy.
-        let _ = fs::remove_file(partial);
+        // Stage the bytes once (hashing them as they are copied), then give the staged file
+        // the first free name.
+        let file = match staged.take() {
+            Some(file) => file,
+            None => stage_checked(&mut input, &meta, source, expected, dest)?,
+        };
+        let published = dest
+            .publish_new(file, &candidate)
+            .map_err(|e| CopyError::Destination { path: target.clone(), source: e })?;
+        match published {
+            Ok(target) => return Ok(CopyOutcome::Copied { target, bytes: expected.byte_size }),
+            // Someone else took the name between the check and the rename: the next one.
+            Err(file) => staged = Some(file),
+        }
     }
-    result
+    // Dropping `staged` removes the staging file.
+    Err(CopyError::NoFreeName { name: Path::new(name).display().to_string() })
 }
 
-/// Copies the bytes to a hidden partial file in `dest_dir`, flushed to disk, with the
-/// source's modification and access times.
-fn stage_copy(
-    source: &Path,
-    dest_dir: &Path,
-    name: &OsStr,
+/// Opens the original without blocking on a FIFO and checks the opened file: a regular file
+/// with the size and mtime the scan recorded.
+fn open_checked(source: &Path, expected: Expected<'_>) -> Result<(File, fs::Metadata), CopyError> {
+    let changed = |reason: String| CopyError::Changed { path: source.to_path_buf(), reason };
+    let input = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(source)
+        .map_err(|e| CopyError::Source { path: source.to_path_buf(), source: e })?;
+    let meta = input
+        .metadata()
+        .map_err(|e| CopyError::Source { path: source.to_path_buf(), source: e })?;
+    if !meta.is_file() {
+        return Err(changed(
+            "not a regular file (a FIFO, device or folder) since the last scan".into(),
+        ));
+    }
+    let mtime = crate::ingest::walk::mtime_ns(&meta);
+    if meta.len() != expected.byte_size || mtime != expected.mtime_ns {
+        return Err(changed(format!(
+            "changed since the last scan ({} bytes, the catalog has {})",
+            meta.len(),
+            expected.byte_size
+        )));
+    }
+    Ok((input, meta))
+}
+
+/// Copies the opened original into a new staging file, hashing what it copies; a copy whose
+/// bytes differ from the catalog's is discarded.
+fn stage_checked(
+    input: &mut File,
     meta: &fs::Metadata,
-) -> Result<PathBuf, CopyError> {
-    let src_err = |e| CopyError::Source { path: source.to_path_buf(), source: e };
-    let mut partial_name = OsString::from(".");
-    partial_name.push(name);
-    partial_name.push(".photosift-partial");
-    let partial = dest_dir.join(partial_name);
-    let dst_err = |e| CopyError::Destination { path: partial.clone(), source: e };
-    let mut input = File::open(source).map_err(src_err)?;
-    let mut output = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&partial)
-        .map_err(dst_err)?;
-    let copied = copy_reporting_side(&mut input, &mut output, source, &partial)?;
-    if copied != meta.len() {
-        let _ = fs::remove_file(&partial);
-        return Err(src_err(io::Error::other(format!(
-            "the file changed while it was copied ({copied} bytes read, {} expected)",
-            meta.len()
-        ))));
+    source: &Path,
+    expected: Expected<'_>,
+    dest: &DestDir,
+) -> Result<tempfile::NamedTempFile, CopyError> {
+    let dst_err = |path: &Path, e| CopyError::Destination { path: path.to_path_buf(), source: e };
+    let mut staged = dest.stage().map_err(|e| dst_err(dest.path(), e))?;
+    let staged_path = staged.path().to_path_buf();
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    // One byte past the recorded size is enough to know the file grew.
+    let mut limited = input.take(expected.byte_size.saturating_add(1));
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Source { path: source.to_path_buf(), source: e }),
+        };
+        hasher.update(&buf[..n]);
+        staged.write_all(&buf[..n]).map_err(|e| dst_err(&staged_path, e))?;
+        total += n as u64;
+    }
+    let hash = hasher.finalize().to_hex().to_string();
+    if total != expected.byte_size || hash != expected.content_hash {
+        // `staged` is dropped here, which removes the partial copy.
+        return Err(CopyError::Changed {
+            path: source.to_path_buf(),
+            reason: format!(
+                "changed since the last scan (its bytes differ from the photo the catalog \
+                 holds: {total} bytes read, content hash {})",
+                &hash[..12]
+            ),
+        });
     }
     let mut times = FileTimes::new();
     if let Ok(modified) = meta.modified() {
@@ -150,168 +184,114 @@ fn stage_copy(
     if let Ok(accessed) = meta.accessed() {
         times = times.set_accessed(accessed);
     }
-    output.set_times(times).map_err(dst_err)?;
-    output.sync_all().map_err(dst_err)?;
-    Ok(partial)
-}
-
-/// `io::copy`, telling a read failure (source) from a write failure (destination).
-fn copy_reporting_side(
-    input: &mut File,
-    output: &mut File,
-    source: &Path,
-    dest: &Path,
-) -> Result<u64, CopyError> {
-    use std::io::Write;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Source { path: source.to_path_buf(), source: e }),
-        };
-        output
-            .write_all(&buf[..n])
-            .map_err(|e| CopyError::Destination { path: dest.to_path_buf(), source: e })?;
-        total += n as u64;
-    }
-}
-
-/// Gives `partial` the name `target` unless `target` exists; `Ok(false)` when it does.
-/// A hard link is atomic and never replaces; file systems without links (FAT on a USB stick,
-/// common for a print shop) fall back to check-then-rename.
-fn publish_no_clobber(partial: &Path, target: &Path) -> io::Result<bool> {
-    match fs::hard_link(partial, target) {
-        Ok(()) => {
-            fs::remove_file(partial)?;
-            Ok(true)
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        Err(_) => {
-            if fs::symlink_metadata(target).is_ok() {
-                return Ok(false);
-            }
-            fs::rename(partial, target)?;
-            Ok(true)
-        }
-    }
-}
-
-/// Compares two files' contents; reading errors on `a` are the source's, on `b` the
-/// destination's.
-fn same_bytes(a: &Path, b: &Path) -> Result<bool, CopyError> {
-    let src_err = |e| CopyError::Source { path: a.to_path_buf(), source: e };
-    let dst_err = |e| CopyError::Destination { path: b.to_path_buf(), source: e };
-    let mut fa = File::open(a).map_err(src_err)?;
-    let mut fb = File::open(b).map_err(dst_err)?;
-    let mut ba = vec![0u8; 1 << 16];
-    let mut bb = vec![0u8; 1 << 16];
-    loop {
-        let na = read_full(&mut fa, &mut ba).map_err(src_err)?;
-        let nb = read_full(&mut fb, &mut bb).map_err(dst_err)?;
-        if na != nb || ba[..na] != bb[..nb] {
-            return Ok(false);
-        }
-        if na == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-/// Reads until `buf` is full or the file ends.
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match f.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+    staged.as_file().set_times(times).map_err(|e| dst_err(&staged_path, e))?;
+    staged.as_file().sync_all().map_err(|e| dst_err(&staged_path, e))?;
+    Ok(staged)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn none(_: &OsStr) -> bool {
-        false
+    struct Src {
+        _dir: tempfile::TempDir,
+        dst: PathBuf,
+        root: PathBuf,
     }
 
-    #[test]
-    fn numbered_names_keep_the_extension() {
-        assert_eq!(numbered_name(OsStr::new("IMG_0001.jpg"), 1), "IMG_0001.jpg");
-        assert_eq!(numbered_name(OsStr::new("IMG_0001.jpg"), 2), "IMG_0001-2.jpg");
-        assert_eq!(numbered_name(OsStr::new("a.b.tar"), 3), "a.b-3.tar");
-        assert_eq!(numbered_name(OsStr::new("README"), 2), "README-2");
+    fn setup() -> Src {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let dst = root.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        Src { _dir: dir, dst, root }
+    }
+
+    /// Writes a file and returns what the catalog would know of it.
+    fn original(path: &Path, bytes: &[u8]) -> (u64, i64, String) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+        let meta = fs::metadata(path).unwrap();
+        (meta.len(), crate::ingest::walk::mtime_ns(&meta), blake3::hash(bytes).to_hex().to_string())
+    }
+
+    fn copy(src: &Path, facts: &(u64, i64, String), dst: &Path) -> Result<CopyOutcome, CopyError> {
+        let dest = DestDir::open(dst, &mut || {}).unwrap();
+        let expected = Expected { byte_size: facts.0, mtime_ns: facts.1, content_hash: &facts.2 };
+        copy_into(src, expected, &dest)
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".photosift-export"))
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
     fn copy_is_identical_keeps_mtime_and_leaves_no_partial() {
-        let dir = tempfile::tempdir().unwrap();
-        let (src_dir, dst) = (dir.path().join("src"), dir.path().join("dst"));
-        fs::create_dir_all(&src_dir).unwrap();
-        fs::create_dir_all(&dst).unwrap();
-        let src = src_dir.join("IMG_0001.jpg");
+        let s = setup();
+        let src = s.root.join("src/IMG_0001.jpg");
+        fs::create_dir_all(src.parent().unwrap()).unwrap();
         fs::write(&src, b"photo bytes").unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
         File::options().write(true).open(&src).unwrap().set_modified(old).unwrap();
-        let out = copy_into(&src, &dst, &none).unwrap();
-        assert_eq!(out, CopyOutcome::Copied { target: dst.join("IMG_0001.jpg"), bytes: 11 });
-        assert_eq!(fs::read(dst.join("IMG_0001.jpg")).unwrap(), b"photo bytes");
-        assert_eq!(fs::metadata(dst.join("IMG_0001.jpg")).unwrap().modified().unwrap(), old);
-        assert_eq!(fs::read_dir(&dst).unwrap().count(), 1);
+        let meta = fs::metadata(&src).unwrap();
+        let facts = (
+            11,
+            crate::ingest::walk::mtime_ns(&meta),
+            blake3::hash(b"photo bytes").to_hex().to_string(),
+        );
+        let out = copy(&src, &facts, &s.dst).unwrap();
+        assert_eq!(out, CopyOutcome::Copied { target: s.dst.join("IMG_0001.jpg"), bytes: 11 });
+        assert_eq!(fs::read(s.dst.join("IMG_0001.jpg")).unwrap(), b"photo bytes");
+        assert_eq!(fs::metadata(s.dst.join("IMG_0001.jpg")).unwrap().modified().unwrap(), old);
+        assert_eq!(names(&s.dst), ["IMG_0001.jpg"]);
     }
 
     #[test]
     fn same_name_other_bytes_gets_a_number_and_same_bytes_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let dst = dir.path().join("dst");
-        fs::create_dir_all(&dst).unwrap();
-        for sub in ["a", "b"] {
-            fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        let (a, b) = (dir.path().join("a/IMG.jpg"), dir.path().join("b/IMG.jpg"));
-        fs::write(&a, b"aaaa").unwrap();
-        fs::write(&b, b"bbbb").unwrap();
-        copy_into(&a, &dst, &none).unwrap();
-        let out = copy_into(&b, &dst, &none).unwrap();
-        assert_eq!(out.target(), dst.join("IMG-2.jpg"));
-        assert_eq!(fs::read(dst.join("IMG.jpg")).unwrap(), b"aaaa");
-        // Again, in the other order: both are recognized, nothing new is written.
+        let s = setup();
+        let (a, b) = (s.root.join("a/IMG.jpg"), s.root.join("b/IMG.jpg"));
+        let fa = original(&a, b"aaaa");
+        let fb = original(&b, b"bbbb");
+        copy(&a, &fa, &s.dst).unwrap();
+        let out = copy(&b, &fb, &s.dst).unwrap();
+        assert_eq!(out.target(), s.dst.join("IMG-2.jpg"));
+        assert_eq!(fs::read(s.dst.join("IMG.jpg")).unwrap(), b"aaaa");
         assert_eq!(
-            copy_into(&b, &dst, &none).unwrap(),
-            CopyOutcome::AlreadyThere { target: dst.join("IMG-2.jpg") }
+            copy(&b, &fb, &s.dst).unwrap(),
+            CopyOutcome::AlreadyThere { target: s.dst.join("IMG-2.jpg") }
         );
         assert_eq!(
-            copy_into(&a, &dst, &none).unwrap(),
-            CopyOutcome::AlreadyThere { target: dst.join("IMG.jpg") }
+            copy(&a, &fa, &s.dst).unwrap(),
+            CopyOutcome::AlreadyThere { target: s.dst.join("IMG.jpg") }
         );
-        assert_eq!(fs::read_dir(&dst).unwrap().count(), 2);
+        assert_eq!(names(&s.dst), ["IMG-2.jpg", "IMG.jpg"]);
     }
 
     #[test]
-    fn reserved_names_are_skipped_and_a_stale_partial_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let dst = dir.path().join("dst");
-        fs::create_dir_all(&dst).unwrap();
-        let src = dir.path().join("picks.csv");
-        fs::write(&src, b"not ours").unwrap();
-        fs::write(dst.join(".picks.csv.photosift-partial"), b"stale junk, longer").unwrap();
-        let reserved = |n: &OsStr| n == "picks.csv";
-        let out = copy_into(&src, &dst, &reserved).unwrap();
-        assert_eq!(out.target(), dst.join("picks-2.csv"));
-        assert!(!dst.join(".picks.csv.photosift-partial").exists());
+    fn bytes_that_differ_from_the_catalog_are_discarded() {
+        let s = setup();
+        let src = s.root.join("a/IMG.jpg");
+        let mut facts = original(&src, b"what the scan saw");
+        facts.2 = blake3::hash(b"something else").to_hex().to_string();
+        let err = copy(&src, &facts, &s.dst).unwrap_err();
+        assert!(matches!(err, CopyError::Changed { .. }), "{err}");
+        assert!(names(&s.dst).is_empty(), "{:?}", names(&s.dst));
+        facts.0 += 1;
+        let err = copy(&src, &facts, &s.dst).unwrap_err();
+        assert!(err.to_string().contains("changed since the last scan"), "{err}");
     }
 
     #[test]
     fn a_missing_source_is_a_source_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = copy_into(&dir.path().join("gone.jpg"), dir.path(), &none).unwrap_err();
+        let s = setup();
+        let facts = (1, 1, String::new());
+        let err = copy(&s.root.join("gone.jpg"), &facts, &s.dst).unwrap_err();
         assert!(matches!(err, CopyError::Source { .. }), "{err}");
     }
 }

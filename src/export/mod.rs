@@ -1,13 +1,15 @@
 //! `photosift export DEST`: copies the original of every pick into DEST (byte-identical,
-//! never overwriting, resumable), checks each against the print size, and writes `picks.csv`
-//! and a contact sheet. Originals are only ever read.
+//! checked against the catalog, never overwriting, resumable), checks each against the print
+//! size, and writes `picks.csv` and a contact sheet. Originals are only ever read; in DEST
+//! only files photosift wrote (its manifest lists them) are ever replaced or removed.
 
 pub mod copy;
 mod csv;
+pub mod dest;
 mod report;
 mod sheet;
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,9 @@ use crate::catalog::{Catalog, CatalogError, Pick};
 use crate::library::Library;
 use crate::print_check::{PrintCheck, PrintSpec};
 
-pub use copy::{CopyError, CopyOutcome};
+pub use copy::{CopyError, CopyOutcome, Expected};
 pub use csv::format_timestamp;
+pub use dest::{DestDir, MANIFEST_NAME};
 pub use report::human_bytes;
 pub use sheet::{PER_PAGE as SHEET_PHOTOS_PER_PAGE, SheetCell, SheetError, render_pages};
 
@@ -37,6 +40,8 @@ pub enum ExportError {
     DestNotFolder(PathBuf),
     #[error("cannot create the export folder {path}: {source}")]
     CreateDest { path: PathBuf, source: io::Error },
+    #[error("cannot use the export folder {path}: {source}")]
+    Dest { path: PathBuf, source: io::Error },
     #[error("export stopped: {0} (the photos copied so far are complete; run again to resume)")]
     Destination(CopyError),
     #[error("cannot write {path}: {source}")]
@@ -69,7 +74,7 @@ pub enum Outcome {
     },
     /// The original (and every duplicate of it) is gone: skipped.
     Missing,
-    /// The original could not be read: skipped.
+    /// The original could not be read, or is no longer what the catalog identified: skipped.
     Failed {
         error: String,
     },
@@ -105,9 +110,19 @@ impl ExportedPick {
 /// Progress, for a bar at the command line.
 #[derive(Debug)]
 pub enum ExportEvent<'a> {
-    Started { total: usize },
-    Exported { index: usize, total: usize, pick: &'a ExportedPick },
-    ContactSheet { pages: usize },
+    /// Another export to the same folder holds its lock: this one waits for it.
+    Waiting,
+    Started {
+        total: usize,
+    },
+    Exported {
+        index: usize,
+        total: usize,
+        pick: &'a ExportedPick,
+    },
+    ContactSheet {
+        pages: usize,
+    },
 }
 
 /// The result of an export, for the summary.
@@ -176,19 +191,24 @@ pub fn export_list(
         return Ok(summary);
     }
     prepare_dest(&dest)?;
+    let mut dir = DestDir::open(&dest, &mut || on_event(ExportEvent::Waiting))
+        .map_err(|source| ExportError::Dest { path: dest.clone(), source })?;
     let total = picks.len();
     on_event(ExportEvent::Started { total });
     for (index, pick) in picks.into_iter().enumerate() {
-        let exported = export_one(pick, &dest, options.print.as_ref())?;
+        let exported = export_one(pick, &dir, options.print.as_ref())?;
         on_event(ExportEvent::Exported { index, total, pick: &exported });
         summary.picks.push(exported);
     }
-    let csv_path = dest.join(CSV_NAME);
-    write_atomically(&csv_path, csv::render(&summary.picks).as_bytes())?;
+    let csv_path = write_own(&mut dir, CSV_NAME, csv::render(&summary.picks).as_bytes(), &[])?;
+    let mut written = vec![own_name(&csv_path)];
     summary.csv = Some(csv_path);
     if options.contact_sheet {
-        summary.contact_sheets = write_contact_sheets(&summary, library_root, on_event)?;
+        summary.contact_sheets =
+            write_contact_sheets(&mut dir, &summary, library_root, &mut written, on_event)?;
     }
+    dir.remove_stale_own(&written)
+        .map_err(|source| ExportError::Dest { path: dest.clone(), source })?;
     Ok(summary)
 }
 
@@ -200,39 +220,69 @@ fn prepare_dest(dest: &Path) -> Result<(), ExportError> {
         .map_err(|source| ExportError::CreateDest { path: dest.to_path_buf(), source })
 }
 
-/// photosift's own files in the export folder: a photo never takes these names.
-fn is_reserved(name: &OsStr) -> bool {
-    let name = name.to_string_lossy();
-    name == CSV_NAME
-        || (name.starts_with(SHEET_STEM) && name.ends_with(".png"))
-        || name.ends_with(".photosift-partial")
+fn own_name(path: &Path) -> OsString {
+    path.file_name().unwrap_or_default().to_owned()
+}
+
+fn write_own(
+    dir: &mut DestDir,
+    base: &str,
+    bytes: &[u8],
+    taken: &[OsString],
+) -> Result<PathBuf, ExportError> {
+    dir.write_own(base.as_ref(), bytes, taken)
+        .map_err(|source| ExportError::Write { path: dir.path().join(base), source })
 }
 
 fn export_one(
     pick: Pick,
-    dest: &Path,
+    dir: &DestDir,
     print: Option<&PrintSpec>,
 ) -> Result<ExportedPick, ExportError> {
     let print = print.map(|s| s.check(pick.photo.width, pick.photo.height));
-    let source = std::iter::once(&pick.photo.path)
-        .chain(&pick.duplicate_paths)
-        .find(|p| p.is_file())
-        .cloned();
-    let Some(from) = source.clone() else {
-        return Ok(ExportedPick { pick, source, outcome: Outcome::Missing, print });
-    };
-    let outcome = match copy::copy_into(&from, dest, &is_reserved) {
-        Ok(CopyOutcome::Copied { target, bytes }) => Outcome::Copied { target, bytes },
-        Ok(CopyOutcome::AlreadyThere { target }) => Outcome::AlreadyThere { target },
-        Err(e @ CopyError::Source { .. }) => Outcome::Failed { error: e.to_string() },
-        Err(e @ CopyError::Destination { .. }) => return Err(ExportError::Destination(e)),
-    };
-    Ok(ExportedPick { pick, source, outcome, print })
+    let photo = &pick.photo;
+    let own = (photo.path.clone(), photo.byte_size, photo.mtime_ns);
+    let dups = pick.duplicates.iter().map(|d| (d.path.clone(), d.byte_size, d.mtime_ns));
+    // The photo's own file first, then its duplicates; a file that is there but not what the
+    // catalog identified is skipped for the next one.
+    let mut first_error: Option<(PathBuf, String)> = None;
+    for (path, byte_size, mtime_ns) in std::iter::once(own).chain(dups) {
+        // Gone (or a retired photo's path, which holds a NUL and names no file).
+        let absent = [io::ErrorKind::NotFound, io::ErrorKind::InvalidInput];
+        if fs::symlink_metadata(&path).is_err_and(|e| absent.contains(&e.kind())) {
+            continue;
+        }
+        let expected = Expected { byte_size, mtime_ns, content_hash: &photo.content_hash };
+        let error = match copy::copy_into(&path, expected, dir) {
+            Ok(CopyOutcome::Copied { target, bytes }) => {
+                let outcome = Outcome::Copied { target, bytes };
+                return Ok(ExportedPick { pick, source: Some(path), outcome, print });
+            }
+            Ok(CopyOutcome::AlreadyThere { target }) => {
+                let outcome = Outcome::AlreadyThere { target };
+                return Ok(ExportedPick { pick, source: Some(path), outcome, print });
+            }
+            Err(e @ CopyError::Destination { .. }) => return Err(ExportError::Destination(e)),
+            Err(CopyError::Changed { reason, .. }) => {
+                format!("{reason}; not exported (run `photosift scan` on its folder)")
+            }
+            Err(e @ (CopyError::Source { .. } | CopyError::NoFreeName { .. })) => e.to_string(),
+        };
+        first_error.get_or_insert((path, error));
+    }
+    Ok(match first_error {
+        Some((path, error)) => {
+            ExportedPick { pick, source: Some(path), outcome: Outcome::Failed { error }, print }
+        }
+        None => ExportedPick { pick, source: None, outcome: Outcome::Missing, print },
+    })
 }
 
 fn write_contact_sheets(
+    dir: &mut DestDir,
     summary: &ExportSummary,
     library_root: &Path,
+    written: &mut Vec<OsString>,
     on_event: &mut dyn FnMut(ExportEvent<'_>),
 ) -> Result<Vec<PathBuf>, ExportError> {
     let cells: Vec<SheetCell> = summary
@@ -260,39 +310,15 @@ fn write_contact_sheets(
     let name = |n: usize| {
         if pages.len() == 1 { format!("{SHEET_STEM}.png") } else { format!("{SHEET_STEM}-{n}.png") }
     };
-    remove_old_sheets(&summary.dest);
     let mut paths = Vec::with_capacity(pages.len());
     for (i, page) in pages.iter().enumerate() {
-        let path = summary.dest.join(name(i + 1));
+        let base = name(i + 1);
         let mut png = Vec::new();
         page.write_to(&mut io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .map_err(|source| ExportError::SheetImage { path: path.clone(), source })?;
-        write_atomically(&path, &png)?;
+            .map_err(|source| ExportError::SheetImage { path: summary.dest.join(&base), source })?;
+        let path = write_own(dir, &base, &png, written)?;
+        written.push(own_name(&path));
         paths.push(path);
     }
     Ok(paths)
-}
-
-/// An earlier export with more pages left sheets this one would not replace.
-fn remove_old_sheets(dest: &Path) {
-    let Ok(entries) = fs::read_dir(dest) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(SHEET_STEM) && name.ends_with(".png") {
-            // Best effort: a sheet that cannot be removed is replaced or stays stale.
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Writes photosift's own output files through a temporary name, so a kill leaves the old
-/// file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let err = |source| ExportError::Write { path: path.to_path_buf(), source };
-    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
-    tmp_name.push(".photosift-partial");
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, bytes).map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{ExportSummary, Outcome};
+use crate::show;
 
 /// Lists shown in full up to this many entries, then "and N more" (picks.csv has them all).
 const LIST_LIMIT: usize = 10;
@@ -24,7 +25,7 @@ impl ExportSummary {
             out,
             "Exported {exported} of {} picks to {}: {} copied",
             self.picks.len(),
-            self.dest.display(),
+            show::path(&self.dest),
             self.copied()
         );
         if self.copied() > 0 {
@@ -39,21 +40,32 @@ impl ExportSummary {
         if !skipped.is_empty() {
             let _ = writeln!(
                 out,
-                "Skipped {} {} whose original could not be read (the rest were exported):",
+                "Skipped {} {} whose original could not be exported (the rest were):",
                 skipped.len(),
                 plural(skipped.len(), "pick", "picks")
             );
             for e in skipped.iter().take(LIST_LIMIT) {
-                let path = e.pick.photo.path.display();
+                let path = show::path(e.source.as_deref().unwrap_or(&e.pick.photo.path));
                 match &e.outcome {
-                    Outcome::Missing => {
-                        let _ = writeln!(
-                            out,
-                            "  {path}: missing (moved or deleted? `photosift scan` its new folder)"
-                        );
-                    }
+                    Outcome::Missing => match replaced_at(&e.pick.photo.path) {
+                        Some(file) => {
+                            let _ = writeln!(
+                                out,
+                                "  {}: holds another picture since this one was picked (the \
+                                 new one is a photo of its own: pick it if you want it)",
+                                show::path(file)
+                            );
+                        }
+                        None => {
+                            let _ = writeln!(
+                                out,
+                                "  {path}: missing (moved or deleted? `photosift scan` its new \
+                                 folder)"
+                            );
+                        }
+                    },
                     Outcome::Failed { error } => {
-                        let _ = writeln!(out, "  {path}: {error}");
+                        let _ = writeln!(out, "  {path}: {}", show::text(error));
                     }
                     Outcome::Copied { .. } | Outcome::AlreadyThere { .. } => {}
                 }
@@ -73,9 +85,10 @@ impl ExportSummary {
                     plural(small.len(), "pick has", "picks have")
                 );
                 for e in small.iter().take(LIST_LIMIT) {
-                    let name = e
-                        .exported_name()
-                        .unwrap_or_else(|| e.pick.photo.path.display().to_string());
+                    let name = show::text(
+                        &e.exported_name()
+                            .unwrap_or_else(|| e.pick.photo.path.display().to_string()),
+                    );
                     let check = e.print.map(|c| c.to_string()).unwrap_or_default();
                     let _ = writeln!(out, "  {name}: {check}");
                 }
@@ -85,14 +98,23 @@ impl ExportSummary {
 
         let mut written: Vec<String> = Vec::new();
         if let Some(csv) = &self.csv {
-            written.push(csv.display().to_string());
+            written.push(show::path(csv));
         }
-        written.extend(self.contact_sheets.iter().map(|p| p.display().to_string()));
+        written.extend(self.contact_sheets.iter().map(|p| show::path(p)));
         if !written.is_empty() {
             let _ = writeln!(out, "Wrote {}.", written.join(", "));
         }
         out
     }
+}
+
+/// The file a retired photo was at (its catalog path is that path, a NUL and its id: the
+/// scan found other content there).
+fn replaced_at(path: &std::path::Path) -> Option<&std::path::Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let nul = bytes.iter().position(|b| *b == 0)?;
+    Some(std::path::Path::new(std::ffi::OsStr::from_bytes(&bytes[..nul])))
 }
 
 fn more(out: &mut String, n: usize) {

@@ -74,7 +74,8 @@ pub struct ScanSummary {
     pub moved: u64,
     /// Further paths holding the bytes of a photo already in the catalog.
     pub duplicates: u64,
-    /// Files whose content changed at the same path (re-thumbnailed, same id).
+    /// Files whose content changed at the same path: the new content is a new photo; the old
+    /// photo keeps its labels and is missing until its bytes turn up again.
     pub changed: u64,
     /// Missing photos whose file is back.
     pub restored: u64,
@@ -96,7 +97,7 @@ pub struct ScanSummary {
     pub time_guessed: u64,
     /// Files the scan opened and read.
     pub files_read: u64,
-    /// Files the scan decoded (new or changed content).
+    /// Files the scan decoded and thumbnailed (new or changed content).
     pub decoded: u64,
     /// Photos that got a new thumbnail in this scan (new ones and changed ones): the ones
     /// to embed next.
@@ -174,7 +175,12 @@ pub fn scan(
                 .map_err(|error| ScanError::NoSuchFolder { path: r.clone(), error })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let skip: Vec<PathBuf> = std::fs::canonicalize(library.root()).into_iter().collect();
+    // The library's own folders (its thumbnails, seed images, models) by real path; its
+    // other folders may hold photos (the demo's are in `demo-photos/`).
+    let skip: Vec<PathBuf> = [library.thumbs_dir(), library.synthetic_dir(), library.models_dir()]
+        .iter()
+        .filter_map(|d| std::fs::canonicalize(d).ok())
+        .collect();
     let mut index = catalog.scan_index()?;
     // Each photo's current path: the writer updates it as it records moves, while the
     // workers read the rest of the index.
@@ -252,7 +258,7 @@ pub fn scan(
                 .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
         });
         for (i, outcome) in rx.into_iter().enumerate() {
-            writer.handle(outcome, &mut primary, &seen, &mut s)?;
+            writer.handle(outcome, &mut primary, &seen, &index.duplicates, &mut s)?;
             let done = i as u64 + 1;
             progress(&ScanProgress { phase: ScanPhase::Reading, done, total });
         }
@@ -307,7 +313,6 @@ impl WorkerCtx<'_> {
         if !first && !own_path {
             return Outcome::CopyInThisRun { job, hash };
         }
-        self.decoded.fetch_add(1, Ordering::Relaxed);
         let made = catch_unwind(AssertUnwindSafe(|| {
             let thumb = thumbnail_from_bytes(&bytes, self.cfg)?;
             drop(bytes);
@@ -323,6 +328,8 @@ impl WorkerCtx<'_> {
         }));
         match made {
             Ok(Ok((thumb, thumb_path, facts))) => {
+                // Counted once thumbnailed: 10,000 empty files are not "1 thumbnailed".
+                self.decoded.fetch_add(1, Ordering::Relaxed);
                 Outcome::Decoded { job, hash, thumb, thumb_path, facts }
             }
             Ok(Err(ThumbError::Write { path, source })) if is_disk_full(&source) => {
@@ -377,5 +384,9 @@ fn companion_updates(
 /// A photo whose thumbnail file was deleted (by hand, or a library copied without thumbs/) is
 /// re-read and re-thumbnailed even when the original is unchanged: one `stat` per photo.
 pub(super) fn thumbnail_gone(library_root: &Path, known: &KnownFile) -> bool {
-    known.thumb_path.as_ref().is_some_and(|rel| !library_root.join(rel).is_file())
+    // An empty file counts as gone: a thumbnail renamed into place just before a power cut
+    // can be left empty by the file system.
+    known.thumb_path.as_ref().is_some_and(|rel| {
+        std::fs::metadata(library_root.join(rel)).map_or(true, |m| !m.is_file() || m.len() == 0)
+    })
 }

@@ -25,6 +25,8 @@ pub(super) struct Writer<'c> {
     this_run: HashMap<String, PhotoId>,
     /// Copies whose original is not written yet.
     pending: HashMap<String, Vec<Job>>,
+    /// Duplicate paths recorded in this run, per photo.
+    added_duplicates: HashMap<PhotoId, Vec<PathBuf>>,
     last_flush: Instant,
 }
 
@@ -37,6 +39,7 @@ impl<'c> Writer<'c> {
             inserted_hash,
             this_run: HashMap::new(),
             pending: HashMap::new(),
+            added_duplicates: HashMap::new(),
             last_flush: Instant::now(),
         }
     }
@@ -51,6 +54,7 @@ impl<'c> Writer<'c> {
         outcome: Outcome,
         primary: &mut HashMap<PhotoId, PathBuf>,
         seen: &HashSet<PathBuf>,
+        duplicates: &HashMap<PhotoId, Vec<PathBuf>>,
         s: &mut ScanSummary,
     ) -> Result<(), ScanError> {
         match outcome {
@@ -60,10 +64,18 @@ impl<'c> Writer<'c> {
                 return Err(ScanError::DiskFull { path, error: source });
             }
             Outcome::Decoded { job, hash, thumb, thumb_path, facts } => {
-                if job.known.as_ref().is_some_and(|k| !k.duplicate) {
-                    s.changed += 1;
-                } else {
-                    s.new += 1;
+                match job.known.as_ref().filter(|k| !k.duplicate) {
+                    // Same bytes, re-read because the thumbnail was gone or it had failed.
+                    Some(k) if k.content_hash == hash => s.unchanged += 1,
+                    Some(k) => {
+                        s.changed += 1;
+                        // Another picture at a photo's path: the labels were given to the old
+                        // picture, so they stay with it; the new content is a new photo.
+                        if k.thumb_path.is_some() {
+                            self.retire(k.photo_id, &job.file.path, primary, seen, duplicates);
+                        }
+                    }
+                    None => s.new += 1,
                 }
                 s.screenshots += u64::from(facts.screenshot);
                 s.time_guessed += u64::from(facts.taken.source == TakenSource::FileTime);
@@ -132,6 +144,33 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
+    /// Photo `id`'s own file at `path` holds other content now: the photo moves to a
+    /// duplicate of its old bytes still present, else it is retired (missing, labels kept).
+    fn retire(
+        &mut self,
+        id: PhotoId,
+        path: &Path,
+        primary: &mut HashMap<PhotoId, PathBuf>,
+        seen: &HashSet<PathBuf>,
+        duplicates: &HashMap<PhotoId, Vec<PathBuf>>,
+    ) {
+        let known = duplicates.get(&id).into_iter().flatten().filter(|d| seen.contains(*d));
+        let added = self.added_duplicates.get(&id).into_iter().flatten();
+        match known.chain(added).next().cloned() {
+            Some(survivor) => {
+                let meta = std::fs::metadata(&survivor).ok();
+                let byte_size = meta.as_ref().map_or(0, |m| m.len());
+                let mtime_ns = meta.as_ref().map_or(0, super::walk::mtime_ns);
+                primary.insert(id, survivor.clone());
+                self.push(ScanOp::Move { id, path: survivor, byte_size, mtime_ns }, None);
+            }
+            None => {
+                primary.remove(&id);
+                self.push(ScanOp::Retire { id, path: path.to_path_buf() }, None);
+            }
+        }
+    }
+
     /// Bytes of photo `id` at a new path: a move when the photo's own file is gone, else a
     /// duplicate.
     fn place_known_content(
@@ -160,6 +199,7 @@ impl<'c> Writer<'c> {
     fn add_duplicate(&mut self, job: Job, id: PhotoId, s: &mut ScanSummary) {
         s.duplicates += 1;
         let f = job.file;
+        self.added_duplicates.entry(id).or_default().push(f.path.clone());
         self.push(
             ScanOp::AddDuplicate { id, path: f.path, byte_size: f.byte_size, mtime_ns: f.mtime_ns },
             None,

@@ -81,8 +81,9 @@ pub struct WalkResult {
 
 /// Walks `roots` recursively. Symbolic links are followed, except into a folder that
 /// contains them (a loop), which is reported and skipped. Hidden entries (name starting with
-/// a dot) are skipped unless `include_hidden`; so is any path in `skip` (the library folder,
-/// so thumbnails never become photos). `progress` gets the number of entries seen so far.
+/// a dot) are skipped unless `include_hidden`; so is photosift's own output (see
+/// [`is_photosifts_own`]; `skip` holds the real paths of the library's thumbnail, seed image
+/// and model folders, so thumbnails never become photos). `progress` gets the number of entries seen so far.
 pub fn walk(
     roots: &[PathBuf],
     include_hidden: bool,
@@ -95,9 +96,8 @@ pub fn walk(
         let entries =
             WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
                 |e| {
-                    e.depth() == 0
-                        || ((include_hidden || !is_hidden(e.file_name()))
-                            && !skip.iter().any(|s| s == e.path()))
+                    (e.depth() == 0 || include_hidden || !is_hidden(e.file_name()))
+                        && !is_photosifts_own(e, skip)
                 },
             );
         for entry in entries {
@@ -151,6 +151,21 @@ pub fn walk(
     }
     progress(seen);
     out
+}
+
+/// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
+/// own folders, also reached through a link), a folder photosift exported into (it holds the export
+/// manifest; a scan root itself is still walked), and the contact sheets export draws.
+fn is_photosifts_own(entry: &walkdir::DirEntry, skip: &[PathBuf]) -> bool {
+    if entry.file_type().is_dir() {
+        if entry.depth() > 0 && entry.path().join(crate::export::MANIFEST_NAME).is_file() {
+            return true;
+        }
+        return std::fs::canonicalize(entry.path())
+            .is_ok_and(|real| skip.iter().any(|s| real.starts_with(s)));
+    }
+    let name = entry.file_name().to_string_lossy();
+    name.starts_with(crate::export::SHEET_STEM) && name.ends_with(".png")
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

@@ -1,0 +1,313 @@
+//! Hostile export folders and originals (issue 16, items 1-5), through the real binary: links
+//! planted in DEST, a pick named like photosift's own files, originals changed or swapped for
+//! links after the scan, the user's own files in DEST, two exports at once. Nothing in DEST or
+//! outside it that photosift did not write is modified; no exported byte differs from what the
+//! catalog identified.
+
+mod hostile;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use photosift::catalog::{Catalog, Decision, LabelKind, LabelValue};
+
+struct Env {
+    dir: tempfile::TempDir,
+    photos: PathBuf,
+    library: PathBuf,
+    config: PathBuf,
+}
+
+impl Env {
+    /// `names` are written as distinct JPEGs (PNG for `.png` names), scanned, and all picked.
+    fn with_picks(names: &[&str]) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let photos = dir.path().join("photos");
+        fs::create_dir_all(&photos).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            let img = hostile::picture(160 + 8 * i as u32, 120, i as u8 * 40);
+            if name.ends_with(".png") {
+                img.save(photos.join(name)).unwrap();
+            } else {
+                fs::write(photos.join(name), hostile::jpeg(&img)).unwrap();
+            }
+        }
+        let config = dir.path().join("config.toml");
+        fs::write(&config, "[scan]\nembed = false\n").unwrap();
+        let env = Env { library: dir.path().join("library"), photos, config, dir };
+        env.ok(&["scan", env.photos.to_str().unwrap()]);
+        let mut catalog = Catalog::open(&env.library.join("catalog.sqlite")).unwrap();
+        for p in catalog.photos().unwrap() {
+            let d = Decision::single(p.id, "best", LabelKind::Print, LabelValue::Yes);
+            catalog.record_decision(&d).unwrap();
+        }
+        env
+    }
+
+    fn dest(&self) -> PathBuf {
+        self.dir.path().join("prints")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(binary());
+        c.arg("--library").arg(&self.library).arg("--config").arg(&self.config).args(args);
+        c
+    }
+
+    /// Runs photosift, killing it after `limit`; `None` if it had to be killed.
+    fn run_limited(&self, args: &[&str], limit: Duration) -> Option<Output> {
+        let mut child =
+            self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > limit {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(child.wait_with_output().unwrap())
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run_limited(args, Duration::from_secs(120)).expect("photosift hung");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "photosift {args:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    fn export(&self) -> String {
+        self.ok(&["export", self.dest().to_str().unwrap()])
+    }
+}
+
+/// A file's bytes and mtime: what "not modified" compares.
+fn snapshot(path: &Path) -> (Vec<u8>, SystemTime) {
+    let meta = fs::symlink_metadata(path).unwrap();
+    let bytes = if meta.file_type().is_symlink() {
+        fs::read_link(path).unwrap().into_os_string().into_encoded_bytes()
+    } else {
+        fs::read(path).unwrap()
+    };
+    (bytes, meta.modified().unwrap())
+}
+
+#[test]
+fn links_planted_in_dest_are_never_written_through() {
+    let env = Env::with_picks(&["IMG.jpg", "OTHER.jpg"]);
+    let outside = env.dir.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let dest = env.dest();
+    fs::create_dir_all(&dest).unwrap();
+    let mut victims = Vec::new();
+    // The staging names of earlier versions, and the final names themselves.
+    let planted = [
+        ".IMG.jpg.photosift-partial",
+        ".OTHER.jpg.photosift-partial",
+        "picks.csv.photosift-partial",
+        "picks-contact-sheet.png.photosift-partial",
+        ".photosift-export.photosift-partial",
+        "OTHER.jpg",
+        "picks.csv",
+        "picks-contact-sheet.png",
+    ];
+    for (i, name) in planted.iter().enumerate() {
+        let victim = outside.join(format!("victim{i}"));
+        fs::write(&victim, format!("victim {i}, not photosift's")).unwrap();
+        symlink(&victim, dest.join(name)).unwrap();
+        victims.push(victim);
+    }
+    let before: Vec<_> = victims.iter().map(|v| snapshot(v)).collect();
+    let links: Vec<_> = planted.iter().map(|n| snapshot(&dest.join(n))).collect();
+
+    env.export();
+    env.export();
+
+    for (v, b) in victims.iter().zip(&before) {
+        assert_eq!(&snapshot(v), b, "{} was written through a link", v.display());
+    }
+    for (n, l) in planted.iter().zip(&links) {
+        assert_eq!(&snapshot(&dest.join(n)), l, "the link {n} was replaced or removed");
+    }
+    // The photos landed as regular files with the original bytes.
+    let img = dest.join("IMG.jpg");
+    assert!(fs::symlink_metadata(&img).unwrap().is_file());
+    assert_eq!(fs::read(&img).unwrap(), fs::read(env.photos.join("IMG.jpg")).unwrap());
+    let other = dest.join("OTHER-2.jpg");
+    assert!(fs::symlink_metadata(&other).unwrap().is_file());
+    assert_eq!(fs::read(&other).unwrap(), fs::read(env.photos.join("OTHER.jpg")).unwrap());
+}
+
+#[test]
+fn a_pick_named_like_a_contact_sheet_is_exported_without_hanging() {
+    let env = Env::with_picks(&["one.png", "two.png", "a.jpg"]);
+    // Scans skip files named like contact sheets now; a catalog from before has them.
+    let conn = rusqlite::Connection::open(env.library.join("catalog.sqlite")).unwrap();
+    for (from, to) in
+        [("one.png", "picks-contact-sheet.png"), ("two.png", "picks-contact-sheet-2.png")]
+    {
+        let (from, to) = (env.photos.join(from), env.photos.join(to));
+        fs::rename(&from, &to).unwrap();
+        let blob = |p: &Path| p.as_os_str().as_encoded_bytes().to_vec();
+        let n = conn
+            .execute("UPDATE photos SET path = ?2 WHERE path = ?1", (blob(&from), blob(&to)))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    drop(conn);
+    let dest = env.dest();
+    let out = env.run_limited(&["export", dest.to_str().unwrap()], Duration::from_secs(60));
+    let out = out.expect("export hung on a pick named picks-contact-sheet*.png");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Exported 3 of 3 picks"), "{stdout}");
+    // Every original is in DEST under some name, byte for byte, and a contact sheet too.
+    let exported: Vec<Vec<u8>> =
+        fs::read_dir(&dest).unwrap().map(|e| fs::read(e.unwrap().path()).unwrap()).collect();
+    for name in ["picks-contact-sheet.png", "picks-contact-sheet-2.png", "a.jpg"] {
+        let bytes = fs::read(env.photos.join(name)).unwrap();
+        assert!(exported.contains(&bytes), "{name} not exported");
+    }
+    assert!(
+        exported.len() >= 5,
+        "3 photos, picks.csv, a sheet: {:?}",
+        fs::read_dir(&dest).unwrap().count()
+    );
+}
+
+#[test]
+fn an_original_changed_or_swapped_for_a_link_after_the_scan_is_not_exported() {
+    let env = Env::with_picks(&["same-size.jpg", "bigger.jpg", "linked.jpg", "good.jpg"]);
+    let secret = env.dir.path().join("secret.txt");
+    fs::write(&secret, "a file outside the scanned folder").unwrap();
+    // Same size and mtime, other bytes: only the content hash can tell.
+    let path = env.photos.join("same-size.jpg");
+    let meta = fs::metadata(&path).unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+    // Another photo written over it.
+    fs::write(env.photos.join("bigger.jpg"), hostile::jpeg(&hostile::picture(300, 200, 9)))
+        .unwrap();
+    // A link to a file outside the scanned folder.
+    fs::remove_file(env.photos.join("linked.jpg")).unwrap();
+    symlink(&secret, env.photos.join("linked.jpg")).unwrap();
+
+    let report = env.export();
+    let dest = env.dest();
+    assert!(report.contains("Exported 1 of 4 picks"), "{report}");
+    for name in ["same-size.jpg", "bigger.jpg", "linked.jpg"] {
+        assert!(!dest.join(name).exists(), "{name} was exported");
+        assert!(report.contains(name), "{name} not reported: {report}");
+    }
+    assert!(report.contains("changed since"), "{report}");
+    assert_eq!(
+        fs::read(dest.join("good.jpg")).unwrap(),
+        fs::read(env.photos.join("good.jpg")).unwrap()
+    );
+    let csv = fs::read_to_string(dest.join("picks.csv")).unwrap();
+    assert_eq!(csv.matches("changed since").count(), 3, "{csv}");
+    // No leftover staging file either.
+    let names: Vec<String> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+
+    // After a rescan marks the link's photo failed, it is still not exported.
+    env.ok(&["scan", env.photos.to_str().unwrap()]);
+    env.export();
+    assert!(!dest.join("linked.jpg").exists());
+    let all: Vec<Vec<u8>> =
+        fs::read_dir(&dest).unwrap().map(|e| fs::read(e.unwrap().path()).unwrap()).collect();
+    assert!(!all.contains(&fs::read(&secret).unwrap()), "the outside file was copied");
+}
+
+#[test]
+fn the_users_own_files_in_dest_are_never_replaced_or_removed() {
+    let env = Env::with_picks(&["a.jpg", "b.jpg"]);
+    let dest = env.dest();
+    fs::create_dir_all(&dest).unwrap();
+    let mine = ["picks.csv", "picks-contact-sheet.png", "picks-contact-sheet-holiday.png"];
+    for name in mine {
+        fs::write(dest.join(name), format!("the user's own {name}")).unwrap();
+    }
+    let before: Vec<_> = mine.iter().map(|n| snapshot(&dest.join(n))).collect();
+    env.export();
+    let second = env.export();
+    for (n, b) in mine.iter().zip(&before) {
+        assert_eq!(&snapshot(&dest.join(n)), b, "{n} was replaced or removed");
+    }
+    // photosift's own list and sheet went to new names, and the second run replaced them
+    // rather than adding more.
+    assert!(second.contains("picks-2.csv"), "{second}");
+    let csv = fs::read_to_string(dest.join("picks-2.csv")).unwrap();
+    assert!(csv.starts_with("exported_file,"), "{csv}");
+    assert!(!dest.join("picks-3.csv").exists());
+    let sheets = fs::read_dir(&dest)
+        .unwrap()
+        .filter(|e| {
+            let n = e.as_ref().unwrap().file_name().into_string().unwrap();
+            n.starts_with("picks-contact-sheet") && !mine.contains(&n.as_str())
+        })
+        .count();
+    assert_eq!(sheets, 1, "one contact sheet of photosift's own");
+}
+
+#[test]
+fn two_exports_to_one_folder_at_once_both_succeed() {
+    let names: Vec<String> = (0..12).map(|i| format!("IMG_{i:04}.jpg")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let env = Env::with_picks(&refs);
+    for round in 0..3 {
+        let dest = env.dir.path().join(format!("together-{round}"));
+        let d = dest.to_str().unwrap();
+        let spawn = || {
+            env.command(&["export", d])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        for name in &names {
+            assert_eq!(
+                fs::read(dest.join(name)).unwrap(),
+                fs::read(env.photos.join(name)).unwrap()
+            );
+        }
+        let jpgs = fs::read_dir(&dest)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".jpg"))
+            .count();
+        assert_eq!(jpgs, names.len(), "round {round}: each photo once");
+    }
+}
+
+/// The binary under test; `PHOTOSIFT_BIN` runs these tests against another build (an older
+/// photosift, to see each case fail there).
+fn binary() -> PathBuf {
+    std::env::var_os("PHOTOSIFT_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")), PathBuf::from)
+}

@@ -617,6 +617,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn side_panel_says_where_the_capture_time_came_from() {
+        let text = |info: &PhotoInfo| {
+            let mut lines = Vec::new();
+            photo_lines(info, &mut lines);
+            lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
+        };
+        let mut info = PhotoInfo {
+            path: "/p/IMG_0001.HEIC".into(),
+            taken_at: Some(0),
+            taken_source: Some(TakenSource::FileTime),
+            taken_offset: Some(0),
+            live_video: Some("/p/IMG_0001.MOV".into()),
+            ..Default::default()
+        };
+        let t = text(&info);
+        assert!(t.contains("1970-01-01 00:00:00 UTC\nguess: file time"), "{t}");
+        assert!(t.contains("Live Photo: IMG_0001.MOV"), "{t}");
+        info.taken_source = Some(TakenSource::FileName);
+        info.taken_offset = None;
+        info.screenshot = true;
+        let t = text(&info);
+        assert!(t.contains("1970-01-01 00:00:00\nfrom file name"), "{t}");
+        assert!(t.contains("screenshot"), "{t}");
+    }
+
+    #[test]
     fn formats_capture_times() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(format_time(1_686_756_120), "2023-06-14 15:22:00");

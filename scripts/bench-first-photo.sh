@@ -40,9 +40,10 @@ WORK=$(mktemp -d)
 trap 'tmux -L psbench kill-server 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
+: > "$WORK/config.toml"
 start=$(date +%s.%N)
 tmux -L psbench new-session -d -s b -x 120 -y 36 \
-  "$BIN --library $WORK/lib --config /dev/null label $PHOTOS; sleep 30"
+  "$BIN --library $WORK/lib --config $WORK/config.toml label $PHOTOS; sleep 30"
 first=""
 while :; do
   screen=$(tmux -L psbench capture-pane -p -t b)

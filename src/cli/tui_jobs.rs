@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use photosift::config::Config;
 use photosift::ingest::{ScanPhase, ScanProgress};
 use photosift::jobs::{JobContext, JobFn};
@@ -55,6 +55,33 @@ pub fn scan_factory(library: &Library, config: &Config, dirs: Vec<PathBuf>) -> J
 /// Scans `dirs` (the photos land in the catalog in batches, and the session's queues pick
 /// them up as they do), embeds the new photos and scores them with the current model.
 fn scan(
+    library: &Library,
+    config: &Config,
+    dirs: &[PathBuf],
+    ctx: &JobContext,
+) -> Result<JobOutput> {
+    // The scan keeps every core busy for minutes: below the session's own short jobs (queue
+    // rebuilds, previews), or the first photos wait behind it. Its worker threads are made
+    // from this thread, so they inherit the priority.
+    lowest_thread_priority();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("scan-{i}"))
+        .build()
+        .context("cannot start the scan threads")?;
+    pool.install(|| scan_in_pool(library, config, dirs, ctx))
+}
+
+/// The lowest CPU priority for the calling thread (Linux thread nice 19; best effort).
+fn lowest_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: two system calls about the calling thread; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+    }
+}
+
+fn scan_in_pool(
     library: &Library,
     config: &Config,
     dirs: &[PathBuf],

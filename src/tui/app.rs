@@ -155,7 +155,8 @@ where
         // compete for the CPU, and keeps that photo on screen.
         let (library, config) = (app.library.clone(), app.config.clone());
         let quick: JobFn<JobOutput> = Box::new(move |_| {
-            source::load_queues(&library, &config, false).map(|d| JobOutput::Queues(Box::new(d)))
+            own_pool(|| source::load_queues(&library, &config, false))
+                .map(|d| JobOutput::Queues(Box::new(d)))
         });
         if let Some(msg) = app.start_job(JOB_QUEUES, quick, false) {
             app.apply(msg);
@@ -296,7 +297,8 @@ where
                 if let Ok(version) = self.catalog.data_version() {
                     self.fresh.observe(version);
                 }
-                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES)) {
+                let waiting = self.state.current().is_none();
+                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES), waiting) {
                     self.apply(Msg::CatalogChanged);
                 }
             }
@@ -348,7 +350,7 @@ where
             Effect::RebuildQueues => {
                 let (library, config) = (self.library.clone(), self.config.clone());
                 let work: JobFn<JobOutput> = Box::new(move |_| {
-                    source::load_queues(&library, &config, true)
+                    own_pool(|| source::load_queues(&library, &config, true))
                         .map(|d| JobOutput::Queues(Box::new(d)))
                 });
                 self.start_job(JOB_QUEUES, work, false)
@@ -463,4 +465,24 @@ fn spawn_watcher(
         })
         .context("cannot start the watcher thread")?;
     Ok(())
+}
+
+/// Runs `f` (a queue rebuild) on a rayon pool of its own: a background scan keeps the global
+/// pool's threads busy for minutes, and the queue code's parallel loops would wait for it
+/// (seen: the first photos of `label DIR` showed only when the scan had read every file).
+fn own_pool<T>(f: impl FnOnce() -> Result<T> + Send) -> Result<T>
+where
+    T: Send,
+{
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .thread_name(|i| format!("queues-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(f),
+        Err(err) => {
+            tracing::debug!("no pool of its own for the queues ({err}); using the global one");
+            f()
+        }
+    }
 }

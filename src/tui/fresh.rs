@@ -26,13 +26,14 @@ impl Freshness {
         self.seen = Some(version);
     }
 
-    /// Whether to start a rebuild now (and if so, it counts as started).
-    pub fn due(&mut self, now: Instant, rebuilding: bool) -> bool {
+    /// Whether to start a rebuild now (and if so, it counts as started). `waiting`: nothing
+    /// is on screen (a new library filling up), so the first photos are worth a rebuild at once.
+    pub fn due(&mut self, now: Instant, rebuilding: bool, waiting: bool) -> bool {
         if !self.changed || rebuilding {
             return false;
         }
         let wait = MIN_INTERVAL.max(self.last_took * MAX_SHARE);
-        if self.last_start.is_some_and(|at| now.duration_since(at) < wait) {
+        if !waiting && self.last_start.is_some_and(|at| now.duration_since(at) < wait) {
             return false;
         }
         self.changed = false;
@@ -56,14 +57,14 @@ mod tests {
         let mut f = Freshness::default();
         let t0 = Instant::now();
         f.observe(1);
-        assert!(!f.due(t0, false), "the first reading is no change");
+        assert!(!f.due(t0, false, false), "the first reading is no change");
         f.observe(2);
-        assert!(!f.due(t0, true), "not while a rebuild runs");
-        assert!(f.due(t0, false));
-        assert!(!f.due(t0, false), "once per change");
+        assert!(!f.due(t0, true, false), "not while a rebuild runs");
+        assert!(f.due(t0, false, false));
+        assert!(!f.due(t0, false, false), "once per change");
         f.observe(3);
-        assert!(!f.due(t0 + Duration::from_secs(1), false), "not twice within 2 s");
-        assert!(f.due(t0 + Duration::from_secs(2), false));
+        assert!(!f.due(t0 + Duration::from_secs(1), false, false), "not twice within 2 s");
+        assert!(f.due(t0 + Duration::from_secs(2), false, false));
     }
 
     #[test]
@@ -72,10 +73,12 @@ mod tests {
         let t0 = Instant::now();
         f.observe(1);
         f.observe(2);
-        assert!(f.due(t0, false));
+        assert!(f.due(t0, false, false));
         f.built(t0, Duration::from_secs(3));
         f.observe(3);
-        assert!(!f.due(t0 + Duration::from_secs(20), false));
-        assert!(f.due(t0 + Duration::from_secs(24), false));
+        assert!(!f.due(t0 + Duration::from_secs(20), false, false));
+        assert!(f.due(t0 + Duration::from_secs(24), false, false));
+        f.observe(4);
+        assert!(f.due(t0 + Duration::from_secs(25), false, true), "nothing on screen: at once");
     }
 }

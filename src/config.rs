@@ -92,6 +92,9 @@ pub struct SeedConfig {
     pub seed: u64,
     pub weights_dir: PathBuf,
     pub download: bool,
+    /// Folders of photos the user already likes / dislikes, added as seed photos.
+    pub examples_want: Vec<PathBuf>,
+    pub examples_dont_want: Vec<PathBuf>,
 }
 
 impl Default for Config {

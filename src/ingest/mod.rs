@@ -7,6 +7,7 @@
 //! catalog rows in batched transactions: new photos, moves (same bytes, new path, same id),
 //! duplicates, errors; files that vanished are marked missing, never dropped.
 
+pub mod examples;
 pub mod exif_meta;
 mod scan;
 pub mod thumbnail;

@@ -22,7 +22,7 @@ use crate::print_check::PrintSpec;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
+use super::state::{Effect, JOB_QUEUES, JOB_RETRAIN, JOB_SEED, JobOutput, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -301,6 +301,10 @@ where
                         "retraining is not available in this build yet".into(),
                     )),
                 }
+            }
+            Effect::AutoRetrain => {
+                let work = self.services.retrain.as_ref()?();
+                self.start_job(JOB_RETRAIN, work, true)
             }
             Effect::MarkMissing(photo) => match self.catalog.mark_photo_missing(photo) {
                 Ok(()) => None,

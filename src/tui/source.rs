@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use crate::backbone::{BackboneId, current_backbone};
 use crate::catalog::{Catalog, LabelKind, PhotoId, PhotoState, Source};
 use crate::config::Config;
 use crate::library::Library;
@@ -30,10 +31,12 @@ pub fn build_queues(
     let model = catalog.latest_model().context("reading the latest model")?;
     let photos = catalog.photos().context("reading the photos")?;
     let candidates = if complete {
-        // The queues compare photos by the embeddings the newest model was trained on.
-        let backbone =
-            model.as_ref().map_or(config.model.backbone.as_str(), |m| m.backbone.as_str());
-        catalog.candidates(backbone).context("reading the queue candidates")?
+        // The queues compare photos by the embeddings training uses (before the first model
+        // too: the cold start orders typical photos first by them).
+        let backbone = current_backbone(catalog)
+            .context("reading which embeddings the library has")?
+            .unwrap_or_else(BackboneId::bundled);
+        catalog.candidates(backbone.as_str()).context("reading the queue candidates")?
     } else {
         let scores: HashMap<PhotoId, f32> = match &model {
             Some(m) => catalog.scores(m.id)?.into_iter().collect(),

@@ -276,7 +276,7 @@ fn undo_across_mode_switches_undoes_each_modes_own_decisions() {
     let fx = key(&mut s, Action::Back);
     run(&mut s, &mut cat, fx);
     assert_eq!(s.current(), Some(PhotoId(1)));
-    assert_eq!(s.counts.kind_yes, 0);
+    assert_eq!(s.counts.kind_yes, 1, "only the best-mode pick's \"yes, this kind\" is left");
 
     key(&mut s, Action::SwitchMode);
     assert_eq!(s.current(), Some(PhotoId(11)));
@@ -284,7 +284,9 @@ fn undo_across_mode_switches_undoes_each_modes_own_decisions() {
     run(&mut s, &mut cat, fx);
     assert_eq!(s.current(), Some(PhotoId(10)));
     assert_eq!(s.counts.picked, 0);
+    assert_eq!(s.counts.kind_yes, 0, "undoing the pick undoes its kind label too");
     assert!(cat.current_labels(LabelKind::Print).unwrap().is_empty());
+    assert!(cat.current_labels(LabelKind::Kind).unwrap().is_empty());
 }
 
 #[test]

@@ -141,8 +141,10 @@ fn shuffle(v: &mut [usize], rng: &mut SplitMix) {
 }
 
 /// The ceiling: the AUC of the product's head with every label known, `folds`-fold
-/// cross-validated (out-of-fold decision values pooled), averaged over `repeats` shuffles.
-/// Returns the mean and the spread over the repeats.
+/// cross-validated (the mean of the folds' AUCs, like scikit-learn's `cross_val_score`; pooling
+/// the folds' decision values instead mixes heads of slightly different scales and reads
+/// 0.01-0.03 lower), averaged over `repeats` shuffles. Returns the mean and the spread over
+/// the repeats.
 pub fn ceiling_auc(
     data: &[f32],
     dim: usize,
@@ -158,7 +160,7 @@ pub fn ceiling_auc(
         shuffle(&mut order, &mut SplitMix(0xCE11 + r as u64));
         let y: Vec<bool> = order.iter().map(|&i| truth[i]).collect();
         let fold_of = calibrate::stratified_folds(&y, folds);
-        let mut oof = vec![0f32; truth.len()];
+        let mut fold_aucs = Vec::with_capacity(folds);
         for f in 0..folds {
             let train: Vec<Example> = order
                 .iter()
@@ -174,12 +176,11 @@ pub fn ceiling_auc(
                 order.iter().zip(&fold_of).filter(|(_, k)| **k == f).map(|(&r, _)| r).collect();
             let rows: Vec<f32> =
                 held.iter().flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied()).collect();
-            for (&i, z) in held.iter().zip(head.decision(&rows, dim)) {
-                oof[i] = z;
-            }
+            let y: Vec<bool> = held.iter().map(|&i| truth[i]).collect();
+            fold_aucs.extend(calibrate::auc(&head.decision(&rows, dim), &y));
         }
-        if let Some(a) = calibrate::auc(&oof, truth) {
-            values.push(a);
+        if let Some(s) = Stats::of(&fold_aucs) {
+            values.push(s.mean);
         }
     }
     Ok(Stats::of(&values))

@@ -103,6 +103,9 @@ pub struct SeedConfig {
     pub tokenizer_file: String,
     pub taesd_repo: String,
     pub taesd_file: String,
+    /// Folders of photos the user already likes / dislikes, added as seed photos.
+    pub examples_want: Vec<PathBuf>,
+    pub examples_dont_want: Vec<PathBuf>,
 }
 
 impl Default for Config {

@@ -204,7 +204,10 @@ pub fn build(
     let labels_recorded = apply_built_in_labels(&mut catalog, &photos_dir)
         .context("recording the demo's built-in labels")?;
 
-    let train = learn::train_and_score(&mut catalog, config, model::BACKBONE_ID, &|f, what| {
+    let backbone = crate::backbone::current_backbone(&catalog)
+        .context("reading which embeddings the demo has")?
+        .unwrap_or_else(crate::backbone::BackboneId::bundled);
+    let train = learn::train_and_score(&mut catalog, config, backbone.as_str(), &|f, what| {
         progress(DemoProgress::Training { fraction: f, what: what.to_owned() })
     })
     .context("training on the demo labels")?;

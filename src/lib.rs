@@ -7,6 +7,7 @@
 //! with Stable Diffusion; [`export`] copies the picks out for printing, [`print_check`] flagging
 //! those with too few pixels; [`demo`] builds a library from the sample photos in assets/.
 
+pub mod backbone;
 pub mod catalog;
 pub mod config;
 pub mod demo;

@@ -6,6 +6,7 @@
 //! in well under 50 ms (see `docs/bench-learn.md`).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -42,11 +43,18 @@ const MAX_CLUSTERS: usize = 16;
 const KMEANS_ITERATIONS: usize = 4;
 /// How far ahead the diversity pass looks for a photo unlike the previous one.
 const DIVERSITY_LOOKAHEAD: usize = 64;
+/// A burst holds at most this many photos...
+const MAX_BURST_SIZE: usize = 12;
+/// ...taken within this many `burst_seconds` of its first shot: without the caps, a walk
+/// shooting every few seconds chains into one endless "burst".
+const MAX_BURST_SPAN: f64 = 3.0;
 
 /// The ambiguous queue: photos without a "kind" answer, the ones the model is least sure of
-/// first (|p - 0.5| ascending). Until both classes have a manual label (or before any model),
-/// typical photos come first instead: the photos nearest the centers of clusters of the
-/// embeddings, one per cluster, biggest cluster first. Photos skipped earlier ("ask later")
+/// first (|p - 0.5| ascending). Before any model, or with "yes" but no "no" answers, typical
+/// photos come first instead: the photos nearest the centers of clusters of the embeddings,
+/// one per cluster, biggest cluster first. With a model but no "yes" answer yet (seed or
+/// example photos, or only "no" answers), the likeliest photos come first, to find a first
+/// "yes" fast. Photos skipped earlier ("ask later")
 /// come after all the others; photos already decided for print are left out. Two photos
 /// that are near-duplicates or burst siblings never come back to back.
 pub fn ambiguous(cands: &[Candidate], cfg: &QueueConfig) -> Vec<PhotoId> {
@@ -67,7 +75,14 @@ pub fn ambiguous(cands: &[Candidate], cfg: &QueueConfig) -> Vec<PhotoId> {
             Some(_) => {}
         }
     }
-    let order_fn = if has_yes && has_no && has_model { by_uncertainty } else { by_typicality };
+    let order_fn = match (has_model, has_yes, has_no) {
+        (true, true, true) => by_uncertainty,
+        // No "yes" yet: a rare kind (10-20% of the photos) would take many typical photos to
+        // turn up, so hunt for it: photos most like the wanted seed or example photos, least
+        // like the "no" answers, first.
+        (true, false, _) => by_likelihood,
+        _ => by_typicality,
+    };
     let mut order = order_fn(cands, fresh);
     order.extend(order_fn(cands, skipped));
     spread(cands, order, cfg).into_iter().map(|i| cands[i].photo).collect()
@@ -176,6 +191,12 @@ fn by_uncertainty(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {
     // Photos not scored yet (no embedding when the model ran) go last.
     let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
     idx.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(cands[a].photo.cmp(&cands[b].photo)));
+    idx
+}
+
+fn by_likelihood(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {
+    let key = |i: usize| cands[i].p.unwrap_or(f32::NEG_INFINITY);
+    idx.sort_by(|&a, &b| key(b).total_cmp(&key(a)).then(cands[a].photo.cmp(&cands[b].photo)));
     idx
 }
 
@@ -348,16 +369,30 @@ fn bursts(cands: &[Candidate], idx: Vec<usize>, cfg: &QueueConfig) -> Vec<Vec<us
         idx.iter().copied().filter(|&i| cands[i].taken_at.is_some()).collect();
     by_time.sort_by_key(|&i| (cands[i].taken_at, cands[i].photo));
     let mut parent: Vec<usize> = (0..cands.len()).collect();
+    // Per group root: size and first/last capture time, to cap what a burst may grow to.
+    let time = |i: usize| cands[i].taken_at.unwrap_or(0);
+    let mut extent: HashMap<usize, (usize, i64, i64)> =
+        by_time.iter().map(|&i| (i, (1, time(i), time(i)))).collect();
+    let max_span = cfg.burst_seconds * MAX_BURST_SPAN;
     for (a, &i) in by_time.iter().enumerate() {
-        let ti = cands[i].taken_at.unwrap_or(0);
+        let ti = time(i);
         for &j in &by_time[a + 1..] {
-            if (cands[j].taken_at.unwrap_or(0) - ti) as f64 > cfg.burst_seconds {
+            if (time(j) - ti) as f64 > cfg.burst_seconds {
                 break;
             }
-            if same_burst(&cands[i], &cands[j], cfg) {
-                let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
-                parent[ri.max(rj)] = ri.min(rj);
+            let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+            if ri == rj || !same_burst(&cands[i], &cands[j], cfg) {
+                continue;
             }
+            let (ni, fi, li) = extent[&ri];
+            let (nj, fj, lj) = extent[&rj];
+            let merged = (ni + nj, fi.min(fj), li.max(lj));
+            if merged.0 > MAX_BURST_SIZE || (merged.2 - merged.1) as f64 > max_span {
+                continue;
+            }
+            let (root, child) = (ri.min(rj), ri.max(rj));
+            parent[child] = root;
+            extent.insert(root, merged);
         }
     }
     let p = |i: usize| cands[i].p.unwrap_or(0.0);
@@ -367,7 +402,7 @@ fn bursts(cands: &[Candidate], idx: Vec<usize>, cfg: &QueueConfig) -> Vec<Vec<us
     let mut sorted = idx;
     sorted.sort_by(better);
     // Walking in descending p, a group is placed where its best photo first appears.
-    let mut slot_of_root = std::collections::HashMap::new();
+    let mut slot_of_root = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for i in sorted {
         let root = find(&mut parent, i);

@@ -203,3 +203,29 @@ fn best_first_keeps_a_burst_together_ranked_by_its_best_photo() {
     let groups: Vec<usize> = best.iter().map(|e| e.group).collect();
     assert_eq!(groups, vec![0, 0, 0, 1, 2]);
 }
+
+#[test]
+fn bursts_stop_chaining_at_a_capped_size_and_span() {
+    // A walk: 40 near-identical shots 2 s apart. Each is within burst_seconds of the next,
+    // so without caps they chain into one group of 40 spanning 78 s.
+    let cands: Vec<Candidate> = (0..40)
+        .map(|i| Candidate {
+            taken_at: Some(1000 + 2 * i),
+            ..cand(i, Some(0.9 - i as f32 * 0.001), unit(0, 0.01 * (i % 3) as f32))
+        })
+        .collect();
+    let best = best_first(&cands, &cfg());
+    assert_eq!(best.len(), 40);
+    let mut groups: HashMap<usize, Vec<i64>> = HashMap::new();
+    for e in &best {
+        groups.entry(e.group).or_default().push(cands[e.photo.0 as usize].taken_at.unwrap());
+    }
+    assert!(groups.len() >= 40 / MAX_BURST_SIZE, "{groups:?}");
+    for times in groups.values() {
+        assert!(times.len() <= MAX_BURST_SIZE, "{times:?}");
+        let span = times.iter().max().unwrap() - times.iter().min().unwrap();
+        assert!(span as f64 <= cfg().burst_seconds * MAX_BURST_SPAN, "{times:?}");
+    }
+    // Still real bursts, not single photos.
+    assert!(groups.values().any(|t| t.len() >= 5), "{groups:?}");
+}

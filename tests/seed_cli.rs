@@ -46,3 +46,34 @@ fn seed_without_prompts_explains_the_config() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[seed]") && err.contains("want ="), "{err}");
 }
+
+#[test]
+fn example_folders_seed_offline_without_prompts_and_train_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, shades) in [("printed", [20u8, 40, 60]), ("meh", [200u8, 220, 240])] {
+        std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for (i, shade) in shades.into_iter().enumerate() {
+            let img = image::RgbImage::from_fn(96, 64, |x, y| {
+                image::Rgb([shade, (x * 2) as u8 ^ shade, (y * 3) as u8])
+            });
+            img.save(dir.path().join(folder).join(format!("{i}.jpg"))).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[seed]\nexamples_want = [\"printed\"]\nexamples_dont_want = [\"meh\"]\ndownload = false\n",
+    )
+    .unwrap();
+    let out = photosift(dir.path(), &["--library", "lib", "seed"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("example photos: 6 added, 0 already there"), "{stdout}");
+    let again = photosift(dir.path(), &["--library", "lib", "seed"]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.contains("example photos: 0 added, 6 already there"), "{stdout}");
+    // Embedded like seed images: a model trains on them alone.
+    let train = photosift(dir.path(), &["--library", "lib", "train"]);
+    let stdout = String::from_utf8_lossy(&train.stdout);
+    assert!(train.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&train.stderr));
+    assert!(stdout.contains("0 yes, 0 no, 6 seed images"), "{stdout}");
+}

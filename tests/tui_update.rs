@@ -134,7 +134,16 @@ fn best_mode_keys_pick_pass_skip_and_not_the_kind() {
     assert_eq!(s.mode, Mode::Best);
     assert_eq!(s.current(), Some(PhotoId(10)));
     let fx = key(&mut s, Action::Yes);
-    assert_eq!(fx, record(Mode::Best, vec![one(10, "best", LabelKind::Print, LabelValue::Yes)]));
+    // A pick is a "yes, this kind" for training too; a pass is only a print decision.
+    let pick = Decision {
+        photo: PhotoId(10),
+        mode: "best".into(),
+        events: vec![
+            LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
+            LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
+        ],
+    };
+    assert_eq!(fx, record(Mode::Best, vec![pick]));
     ack(&mut s, &fx);
     let fx = key(&mut s, Action::No);
     assert_eq!(fx, record(Mode::Best, vec![one(11, "best", LabelKind::Print, LabelValue::No)]));
@@ -265,7 +274,7 @@ fn undo_across_mode_switches_undoes_each_modes_own_decisions() {
     let fx = key(&mut s, Action::Back);
     run(&mut s, &mut cat, fx);
     assert_eq!(s.current(), Some(PhotoId(1)));
-    assert_eq!(s.counts.kind_yes, 0);
+    assert_eq!(s.counts.kind_yes, 1, "only the best-mode pick's \"yes, this kind\" is left");
 
     key(&mut s, Action::SwitchMode);
     assert_eq!(s.current(), Some(PhotoId(11)));
@@ -273,7 +282,9 @@ fn undo_across_mode_switches_undoes_each_modes_own_decisions() {
     run(&mut s, &mut cat, fx);
     assert_eq!(s.current(), Some(PhotoId(10)));
     assert_eq!(s.counts.picked, 0);
+    assert_eq!(s.counts.kind_yes, 0, "undoing the pick undoes its kind label too");
     assert!(cat.current_labels(LabelKind::Print).unwrap().is_empty());
+    assert!(cat.current_labels(LabelKind::Kind).unwrap().is_empty());
 }
 
 #[test]
@@ -340,7 +351,73 @@ fn retrain_every_n_labels_starts_a_job() {
         &mut s,
         Msg::Recorded { mode: Mode::Ambiguous, advanced: 1, counts: None, error: None },
     );
-    assert_eq!(more, vec![Effect::StartJob(JOB_RETRAIN)]);
+    assert_eq!(more, vec![Effect::AutoRetrain]);
+}
+
+fn recorded(s: &mut State) -> Vec<Effect> {
+    update(s, Msg::Recorded { mode: Mode::Ambiguous, advanced: 1, counts: None, error: None })
+}
+
+fn retrain_done(s: &mut State) -> Vec<Effect> {
+    update(
+        s,
+        Msg::Job(JobMsg::Done {
+            name: JOB_RETRAIN.into(),
+            result: Ok(JobOutput::Trained {
+                summary: "model v2".into(),
+                model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
+            }),
+            elapsed: Duration::from_millis(300),
+        }),
+    )
+}
+
+#[test]
+fn answers_retrain_automatically_one_running_and_one_waiting() {
+    // The default loop: retrain after every answer, in the background.
+    let mut s = State::new(Keymap::defaults(), 1);
+    update(&mut s, queues_done(data(&AMB, &BEST)));
+    key(&mut s, Action::Yes);
+    assert_eq!(recorded(&mut s), vec![Effect::AutoRetrain]);
+    assert_eq!(s.current(), Some(PhotoId(2)));
+    // Answers while it runs do not start more: they wait for one retrain after it.
+    for photo in [2, 3] {
+        assert_eq!(s.current(), Some(PhotoId(photo)));
+        key(&mut s, Action::No);
+        assert!(recorded(&mut s).is_empty());
+    }
+    assert_eq!(s.current(), Some(PhotoId(4)));
+    // Done: the queues are rebuilt and the waiting retrain starts, once.
+    assert_eq!(retrain_done(&mut s), vec![Effect::RebuildQueues, Effect::AutoRetrain]);
+    assert_eq!(retrain_done(&mut s), vec![Effect::RebuildQueues], "nothing was waiting");
+    // The rebuilt order never changes the photo on screen.
+    update(&mut s, queues_done(data(&[9, 4, 8], &BEST)));
+    assert_eq!(s.current(), Some(PhotoId(4)));
+    assert_eq!(s.upcoming(3), vec![PhotoId(9), PhotoId(8)]);
+    // R still forces one, even right after an automatic one started.
+    key(&mut s, Action::No);
+    assert_eq!(recorded(&mut s), vec![Effect::AutoRetrain]);
+    assert_eq!(key(&mut s, Action::Retrain), vec![Effect::StartJob(JOB_RETRAIN)]);
+}
+
+#[test]
+fn a_failed_automatic_retrain_does_not_stop_the_next_one() {
+    let mut s = State::new(Keymap::defaults(), 1);
+    update(&mut s, queues_done(data(&AMB, &BEST)));
+    key(&mut s, Action::Yes);
+    assert_eq!(recorded(&mut s), vec![Effect::AutoRetrain]);
+    let fx = update(
+        &mut s,
+        Msg::Job(JobMsg::Done {
+            name: JOB_RETRAIN.into(),
+            result: Err("no photo is embedded yet".into()),
+            elapsed: Duration::ZERO,
+        }),
+    );
+    assert!(fx.is_empty());
+    assert!(s.last_error.as_deref().unwrap().contains("embedded"));
+    key(&mut s, Action::Yes);
+    assert_eq!(recorded(&mut s), vec![Effect::AutoRetrain]);
 }
 
 #[test]

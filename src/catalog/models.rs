@@ -126,6 +126,13 @@ impl Catalog {
         )?;
         let id = ModelId(tx.last_insert_rowid());
         write_scores(&tx, id, scores)?;
+        // The TUI retrains after every few answers: without pruning, a session of 300
+        // answers on 25,000 photos would leave 7.5 million score rows behind.
+        tx.execute(
+            "DELETE FROM scores WHERE model_id <
+                 (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))",
+            [KEEP_SCORED_MODELS as i64],
+        )?;
         tx.commit()?;
         Ok(id)
     }
@@ -295,6 +302,10 @@ impl Catalog {
     }
 }
 
+/// Model versions whose scores are kept; older versions keep their row (counts, AUC,
+/// parameters) but lose their per-photo scores.
+pub const KEEP_SCORED_MODELS: usize = 3;
+
 fn write_scores(
     tx: &rusqlite::Transaction<'_>,
     model: ModelId,
@@ -351,6 +362,19 @@ mod tests {
         assert_eq!((latest.id, latest.n_positive, latest.cv_auc), (m2, 3, Some(0.75)));
         assert_eq!(cat.model_params(m1).unwrap().unwrap(), vec![1, 2, 3]);
         assert_eq!(cat.models().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn old_models_score_rows_are_pruned_the_last_few_kept() {
+        let mut cat = catalog_with_photos(2);
+        let ids: Vec<ModelId> = (0..5)
+            .map(|i| cat.insert_model(&model(i), &[(PhotoId(1), 0.5), (PhotoId(2), 0.1)]).unwrap())
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            let kept = n + KEEP_SCORED_MODELS >= ids.len();
+            assert_eq!(cat.scores(*id).unwrap().len(), if kept { 2 } else { 0 }, "model {n}");
+        }
+        assert_eq!(cat.models().unwrap().len(), 5, "the versions themselves stay");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
+use photosift::backbone::BackboneId;
 use photosift::catalog::Catalog;
 use photosift::config::Config;
 use photosift::learn::{self, TrainSettings, eval};
@@ -28,18 +29,31 @@ pub struct EvalArgs {
     pub truth: PathBuf,
     /// Folder of photos the truth file names.
     pub dir: PathBuf,
-    /// Retrain after this many labels.
-    #[arg(long, default_value_t = 2)]
-    pub every: usize,
-    /// Stop after this many labels.
-    #[arg(long, default_value_t = 48)]
+    /// Retrain after this many answers. Default: the TUI's `[train] retrain_every` (the
+    /// automatic retrain), so the loop measured is the one the TUI runs.
+    #[arg(long)]
+    pub every: Option<usize>,
+    /// Stop after this many answers.
+    #[arg(long, default_value_t = 60)]
     pub max_labels: usize,
-    /// K of precision@K of the best-first queue.
+    /// K of precision@K (the top K of the test split by p).
     #[arg(long, default_value_t = 10)]
     pub k: usize,
-    /// Runs of the random order to average.
-    #[arg(long, default_value_t = 5)]
-    pub random_runs: usize,
+    /// Runs to average: each holds out its own stratified test split (a third of the
+    /// photos) that no strategy may ask about, and every strategy is scored on it.
+    #[arg(long, default_value_t = 10, alias = "random-runs")]
+    pub runs: usize,
+    /// Simulate `[seed] examples_want`: this many known desirable photos from outside the
+    /// test split are given as example photos (weighted like seed images) from the start.
+    #[arg(long, default_value_t = 0)]
+    pub examples: usize,
+    /// An answer also labels the photo's unasked near-duplicates (cosine at least `[queue]
+    /// near_duplicate_cosine`): measures whether propagating answers saves labels.
+    #[arg(long)]
+    pub propagate: bool,
+    /// Also write the whole evaluation (every checkpoint, spread, ceiling) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
     /// Where to write the plot.
     #[arg(long, default_value = "eval.png")]
     pub plot: PathBuf,
@@ -53,28 +67,14 @@ pub struct EvalArgs {
     pub compare_runs: usize,
 }
 
-/// The backbone to train on: after fine-tuning, the new version once its embeddings are
-/// recomputed; otherwise the bundled backbone's photo features, or (before the first embedding
-/// pass of a library made by an older photosift) the backbone with the most embeddings.
-pub fn current_backbone(catalog: &Catalog) -> Result<String> {
-    if let Some(latest) = catalog.latest_model()?
-        && latest.backbone != OLD_BACKBONE_ID
-        && catalog.embedding_count(&latest.backbone)? > 0
-    {
-        return Ok(latest.backbone);
-    }
-    if catalog.embedding_count(photosift::model::BACKBONE_ID)? > 0 {
-        return Ok(photosift::model::BACKBONE_ID.to_owned());
-    }
-    match catalog.embedding_backbones()?.into_iter().next() {
-        Some((backbone, _)) => Ok(backbone),
+/// The backbone to train on ([`photosift::backbone::current_backbone`]), or an error saying
+/// what to do when nothing is embedded yet.
+pub fn current_backbone(catalog: &Catalog) -> Result<BackboneId> {
+    match photosift::backbone::current_backbone(catalog)? {
+        Some(backbone) => Ok(backbone),
         None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
     }
 }
-
-/// Where photosift before the photo features stored its 1280-d pooled embeddings: a model
-/// trained on them is not a reason to keep training on them once the new features exist.
-const OLD_BACKBONE_ID: &str = "lite0-imagenet";
 
 fn percent_bar() -> ProgressBar {
     let bar = ProgressBar::new(100);
@@ -119,7 +119,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         ft.train
     } else {
         let backbone = current_backbone(&catalog)?;
-        let report = learn::train_and_score(&mut catalog, config, &backbone, &progress)?;
+        let report = learn::train_and_score(&mut catalog, config, backbone.as_str(), &progress)?;
         bar.finish_and_clear();
         report
     };
@@ -186,7 +186,7 @@ pub fn print_queue(
         );
         return Ok(());
     }
-    let backbone = current_backbone(&catalog).unwrap_or_default();
+    let backbone = current_backbone(&catalog).map(|b| b.to_string()).unwrap_or_default();
     let mut cands = catalog.candidates(&backbone)?;
     if !config.queue.include_screenshots {
         let shots = catalog.screenshot_ids()?;
@@ -268,37 +268,83 @@ pub fn eval_catalog(
     if positives == 0 || positives == labels.len() {
         bail!("the truth file needs both desirable and other photos among the embedded ones");
     }
-    println!(
-        "{} photos ({} desirable), retrain every {} labels, up to {} labels",
-        labels.len(),
-        positives,
-        args.every,
-        args.max_labels
-    );
+    let every = eval_cadence(config, args)?;
     let cfg = eval::SimConfig {
-        retrain_every: args.every,
+        retrain_every: every,
         max_labels: args.max_labels,
         precision_k: args.k,
-        random_runs: args.random_runs,
+        runs: args.runs.max(1),
+        examples: args.examples,
+        example_weight: config.train.synthetic_weight,
+        propagate: args.propagate,
         settings: TrainSettings { l2: config.train.l2 },
         queue: config.queue.clone(),
     };
+    let test_photos =
+        eval::test_split(&labels, eval::TEST_FRACTION, 1).iter().filter(|&&h| h).count();
+    println!(
+        "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
+         that no strategy asks about; retrain every {every} answers, up to {} answers{}",
+        labels.len(),
+        positives,
+        cfg.runs,
+        test_photos,
+        args.max_labels,
+        if args.examples > 0 {
+            format!(", {} example photos", args.examples)
+        } else {
+            String::new()
+        }
+    );
     let bar = ProgressBar::new_spinner();
+    let ceiling = eval::ceiling_auc(&data, table.dim, &labels, cfg.settings, learn::CV_FOLDS, 3)?;
     let curves = eval::simulate_all(&data, table.dim, &labels, &taken_at, &cfg, &|what| {
         bar.set_message(what.to_owned());
         bar.tick();
     })?;
     bar.finish_and_clear();
-    print!("{}", eval::table(&curves, args.k, 0.95));
+    let evaluation = eval::Evaluation {
+        photos: labels.len(),
+        positives,
+        runs: cfg.runs,
+        test_photos,
+        retrain_every: every,
+        examples: args.examples,
+        precision_k: args.k,
+        ceiling,
+        curves,
+    };
+    print!("{}", eval::table(&evaluation));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&eval::json(&evaluation))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("json: {}", path.display());
+    }
     let title = format!("photosift eval: {} photos, {positives} desirable", labels.len());
-    learn::plot::draw(&args.plot, &curves, args.k, &title)?;
+    learn::plot::draw(&args.plot, &evaluation.curves, args.k, &title)?;
     println!("plot: {}", args.plot.display());
     Ok(())
+}
+
+/// How often the simulation retrains: `--every`, else the TUI's automatic cadence.
+fn eval_cadence(config: &Config, args: &EvalArgs) -> Result<usize> {
+    Ok(match args.every {
+        Some(n) => n.max(1),
+        None if config.train.retrain_every > 0 => config.train.retrain_every as usize,
+        None => bail!(
+            "[train] retrain_every = 0 (retrain only on R) has no cadence to simulate: pass \
+             --every N"
+        ),
+    })
 }
 
 /// `photosift eval --truth CSV DIR`: scans DIR into a temporary library, embeds it, and runs
 /// the simulation on the photos the truth file names.
 pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
+    if args.finetune_compare.is_empty() {
+        eval_cadence(config, args)?;
+    }
     let dir = tempfile::Builder::new().prefix("photosift-eval-").tempdir()?;
     let library = Library::create(dir.path())?;
     let mut catalog = library.open_catalog()?;
@@ -321,7 +367,8 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     if args.finetune_compare.is_empty() {
-        eval_catalog(config, &catalog, photosift::model::BACKBONE_ID, args)
+        let backbone = current_backbone(&catalog)?;
+        eval_catalog(config, &catalog, backbone.as_str(), args)
     } else {
         compare_catalog(config, &catalog, &library, args)
     }
@@ -381,56 +428,4 @@ fn compare_catalog(
     bar.finish_and_clear();
     print!("{}", learn::compare_table(&rows));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use photosift::catalog::{Catalog, NewModel, NewPhoto};
-    use photosift::model::BACKBONE_ID;
-
-    use super::*;
-
-    fn catalog(photos: usize) -> Catalog {
-        let mut cat = Catalog::open_in_memory().unwrap();
-        let rows: Vec<NewPhoto> = (0..photos)
-            .map(|i| NewPhoto {
-                path: format!("/p/{i}.jpg").into(),
-                content_hash: format!("h{i}"),
-                ..Default::default()
-            })
-            .collect();
-        cat.insert_photos(&rows).unwrap();
-        cat
-    }
-
-    fn model(backbone: &str) -> NewModel {
-        NewModel {
-            backbone: backbone.into(),
-            kind: "head".into(),
-            n_positive: 1,
-            n_negative: 1,
-            n_synthetic: 0,
-            cv_auc: None,
-            params: Vec::new(),
-            info: "{}".into(),
-        }
-    }
-
-    #[test]
-    fn an_upgraded_library_moves_to_the_photo_features_once_they_exist() {
-        let mut cat = catalog(2);
-        let ids: Vec<_> = cat.photos().unwrap().into_iter().map(|p| p.id).collect();
-        let old: Vec<_> = ids.iter().map(|&id| (id, vec![1.0, 0.0])).collect();
-        cat.put_embeddings(OLD_BACKBONE_ID, &old).unwrap();
-        cat.insert_model(&model(OLD_BACKBONE_ID), &[]).unwrap();
-        // Before the new features are computed, the old embeddings are all there is.
-        assert_eq!(current_backbone(&cat).unwrap(), OLD_BACKBONE_ID);
-        let new: Vec<_> = ids.iter().map(|&id| (id, vec![0.5; 4])).collect();
-        cat.put_embeddings(BACKBONE_ID, &new).unwrap();
-        assert_eq!(current_backbone(&cat).unwrap(), BACKBONE_ID);
-        // A fine-tuned version, once embedded, is trained on.
-        cat.put_embeddings("lite0-ft-2", &new).unwrap();
-        cat.insert_model(&model("lite0-ft-2"), &[]).unwrap();
-        assert_eq!(current_backbone(&cat).unwrap(), "lite0-ft-2");
-    }
 }

@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use photosift::config::Config;
+use photosift::ingest::examples::add_examples;
 use photosift::library::Library;
 
 pub fn run(
@@ -14,17 +15,25 @@ pub fn run(
     use std::sync::atomic::AtomicBool;
 
     use anyhow::bail;
+    use photosift::ingest::examples::example_folders;
     use photosift::synth::{SeedPhase, Stage, generate_seeds, plan_seeds};
 
     let plans = plan_seeds(seed);
-    if plans.is_empty() {
+    let folders = example_folders(seed);
+    if plans.is_empty() && folders.is_empty() {
         bail!(
-            "no seed prompts: add them to the [seed] section of your config.toml, e.g.\n  \
+            "no seed prompts and no example photos: add them to the [seed] section of your \
+             config.toml, e.g.\n  \
              [seed]\n  want = [\"two friends on a mountain\", \"hummingbird on a flower\"]\n  \
-             dont_want = [\"blurry screenshot of a receipt\"]"
+             dont_want = [\"blurry screenshot of a receipt\"]\n  \
+             examples_want = [\"~/Pictures/printed\"]"
         );
     }
     if dry_run {
+        for (wanted, folder) in &folders {
+            let list = if *wanted { "examples_want" } else { "examples_dont_want" };
+            println!("{:12} {list:18} {}", "examples", folder.display());
+        }
         for p in &plans {
             let path = library.synthetic_dir().join(&p.file_name);
             let state = if path.is_file() { "exists" } else { "to generate" };
@@ -35,6 +44,12 @@ pub fn run(
         return Ok(());
     }
     let mut catalog = library.open_catalog()?;
+    if !folders.is_empty() {
+        add_example_photos(&mut catalog, library, config)?;
+    }
+    if plans.is_empty() {
+        return super::embed::run(config, library);
+    }
     let bar = indicatif::ProgressBar::new(plans.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images  {msg}")
@@ -73,6 +88,37 @@ pub fn run(
     println!("they are in {}", library.synthetic_dir().display());
     // Training reads embeddings: embed the new images now, as a scan does.
     super::embed::run(config, library)
+}
+
+/// Adds the `[seed] examples_*` folders' photos, with a progress bar and a summary.
+fn add_example_photos(
+    catalog: &mut photosift::catalog::Catalog,
+    library: &Library,
+    config: &Config,
+) -> Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} example photos")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let s = add_examples(catalog, library, &config.seed, &config.scan, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    for folder in &s.missing_folders {
+        eprintln!("example folder {} does not exist; skipped", folder.display());
+    }
+    for (path, why) in &s.failed {
+        eprintln!("example photo {} skipped: {why}", path.display());
+    }
+    println!(
+        "example photos: {} added, {} already there, {} unreadable",
+        s.added,
+        s.existing,
+        s.failed.len()
+    );
+    Ok(())
 }
 
 fn format_duration(d: std::time::Duration) -> String {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use photosift::config::Config;
 use photosift::ingest::{ScanPhase, ScanProgress};
+use photosift::ingest::examples::{add_examples, example_folders};
 use photosift::jobs::{JobContext, JobFn};
 use photosift::library::Library;
 use photosift::synth::{SeedPhase, SeedProgress, Stage, SynthError};
@@ -129,7 +130,7 @@ fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOu
         photosift::learn::finetune_and_score(&mut catalog, library, config, &progress)?.train
     } else {
         let backbone = learn::current_backbone(&catalog)?;
-        photosift::learn::train_and_score(&mut catalog, config, &backbone, &progress)?
+        photosift::learn::train_and_score(&mut catalog, config, backbone.as_str(), &progress)?
     };
     let auc = r.cv_auc.map_or("AUC – (too few labels)".to_owned(), |a| format!("AUC {a:.2}"));
     let note = r.note.map(|n| format!(" ({n})")).unwrap_or_default();
@@ -143,10 +144,31 @@ fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOu
 }
 
 fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
-    if photosift::synth::plan_seeds(&config.seed).is_empty() {
-        bail!("no seed prompts: add `want` and `dont_want` lists to [seed] in config.toml");
+    let has_prompts = !photosift::synth::plan_seeds(&config.seed).is_empty();
+    let has_examples = !example_folders(&config.seed).is_empty();
+    if !has_prompts && !has_examples {
+        bail!(
+            "no seed prompts and no example photos: add `want` / `dont_want` prompts or \
+             `examples_want` / `examples_dont_want` folders to [seed] in config.toml"
+        );
     }
     let mut catalog = library.open_catalog()?;
+    let mut said = Vec::new();
+    if has_examples {
+        let e = add_examples(&mut catalog, library, &config.seed, &config.scan, &|d, t| {
+            ctx.progress(d as f32 / t.max(1) as f32, &format!("example photos {d}/{t}"))
+        })?;
+        said.push(format!(
+            "example photos: {} added, {} already there, {} unreadable",
+            e.added,
+            e.existing,
+            e.failed.len()
+        ));
+    }
+    if !has_prompts {
+        embed_seeds(&mut catalog, library, config, ctx)?;
+        return Ok(JobOutput::Seeded(format!("{}; press R to train with them", said.join("; "))));
+    }
     let progress = |p: SeedProgress| {
         let note = match p.phase {
             SeedPhase::Loading(msg) => msg,
@@ -172,19 +194,29 @@ fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutpu
         }
         _ => e,
     })?;
-    // Training reads embeddings: embed the new images before saying they are ready.
-    let embedded =
-        photosift::model::embed_missing(&mut catalog, library, &config.model, &|d, t| {
-            ctx.progress(d as f32 / t.max(1) as f32, &format!("embedding seed images {d}/{t}"))
-        })?;
-    tracing::debug!(embedded = embedded.embedded, "seed images embedded");
-    Ok(JobOutput::Seeded(format!(
-        "seed images: {} generated, {} already there, {} planned{}; press R to train with them",
+    embed_seeds(&mut catalog, library, config, ctx)?;
+    said.push(format!(
+        "seed images: {} generated, {} already there, {} planned{}",
         s.generated,
         s.existing,
         s.planned,
         if s.cancelled { " (stopped)" } else { "" }
-    )))
+    ));
+    Ok(JobOutput::Seeded(format!("{}; press R to train with them", said.join("; "))))
+}
+
+/// Training reads embeddings: embeds the new seed photos before saying they are ready.
+fn embed_seeds(
+    catalog: &mut photosift::catalog::Catalog,
+    library: &Library,
+    config: &Config,
+    ctx: &JobContext,
+) -> Result<()> {
+    let embedded = photosift::model::embed_missing(catalog, library, &config.model, &|d, t| {
+        ctx.progress(d as f32 / t.max(1) as f32, &format!("embedding seed images {d}/{t}"))
+    })?;
+    tracing::debug!(embedded = embedded.embedded, "seed images embedded");
+    Ok(())
 }
 
 /// The seed error as one status line: the missing-weights message lists every file with

@@ -10,6 +10,7 @@
 
 pub mod capture_time;
 pub mod companions;
+pub mod examples;
 pub mod exif_meta;
 pub mod heif;
 pub mod photo_facts;

@@ -86,6 +86,17 @@ pub fn platt(z: &[f32], positive: &[bool]) -> (f32, f32) {
     (a.max(0.01) as f32, c as f32)
 }
 
+/// Platt scaling where it means something: `None` (keep the uncalibrated score) when the
+/// out-of-fold ranking is no better than chance. With a handful of labels the cross-validated
+/// ranking can come out inverted; a Platt fit on it wants a negative slope, which is clamped
+/// to nearly zero and would squash every score to one value, erasing the model's ranking.
+pub fn platt_or_identity(z: &[f32], positive: &[bool]) -> Option<(f32, f32)> {
+    if auc(z, positive).is_none_or(|a| a <= 0.5) {
+        return None;
+    }
+    Some(platt(z, positive))
+}
+
 fn softplus(s: f64) -> f64 {
     s.max(0.0) + (-s.abs()).exp().ln_1p()
 }
@@ -135,6 +146,19 @@ mod tests {
         }
         let (a, c) = platt(&z, &y);
         assert!((a - 2.0).abs() < 0.15 && (c + 1.0).abs() < 0.1, "a {a} c {c}");
+    }
+
+    #[test]
+    fn an_inverted_ranking_at_three_and_three_labels_keeps_the_uncalibrated_score() {
+        // Out-of-fold values of 3 + 3 labels that rank every "no" above every "yes".
+        let z = [-1.2, -0.8, -0.5, 0.4, 0.9, 1.5];
+        let y = [true, true, true, false, false, false];
+        assert_eq!(platt_or_identity(&z, &y), None);
+        // A chance-level ranking too; a good one is calibrated, slope positive.
+        assert_eq!(platt_or_identity(&[0.0; 6], &y), None);
+        let right: Vec<f32> = z.iter().map(|v| -v).collect();
+        let (a, _) = platt_or_identity(&right, &y).unwrap();
+        assert!(a > 0.5, "slope {a}");
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! The label-efficiency simulation behind `photosift eval`: an oracle answers each photo a
-//! strategy asks about with its true label; every few labels the head is retrained, and the
-//! AUC on the photos not labeled yet and the precision of the best-first queue are recorded.
-//! Pure: it works on an embedding matrix and the truth, so it is testable without a library.
+//! strategy asks about with its true label, the way the product's default loop records it,
+//! and the model is retrained at the product's cadence. Every run holds out a fixed,
+//! stratified test split (a third of the photos) that no strategy may ask about; every
+//! strategy of the run is scored on that same split. Pure: it works on an embedding matrix
+//! and the truth, so it is testable without a library.
 
-use std::fmt::Write as _;
-
-use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated};
+use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated, head};
 use crate::catalog::{LabelValue, PhotoId};
 use crate::config::QueueConfig;
 use crate::queue::{self, Candidate, SplitMix};
 
-/// Which photo to ask about next.
+pub use super::eval_report::{Evaluation, Stats, json, match_truth, parse_truth, table};
+
+/// Which photo to ask about next, and in which mode the answer is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
-    /// The ambiguous queue (typical photos at cold start, then p nearest 0.5).
+    /// The ambiguous queue (typical photos at cold start, then p nearest 0.5); kind labels.
     Ambiguous,
-    /// Uniformly random order: the baseline.
+    /// Uniformly random order, answered as kind labels: the baseline.
     Random,
-    /// The best-first queue (the ambiguous queue until a model has scored anything).
+    /// The best-first queue, answered in best mode: a pick is a "yes, this kind" (and a print
+    /// pick), a photo not of the kind is "not the kind" (X). Until a model has scored
+    /// anything, the ambiguous queue.
     BestFirst,
 }
 
@@ -33,16 +37,27 @@ impl Strategy {
     }
 }
 
+/// The share of each class held out for testing in every run.
+pub const TEST_FRACTION: f64 = 1.0 / 3.0;
+
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Retrain (and record a checkpoint) after this many new labels.
+    /// Retrain after this many new answers: the TUI's `[train] retrain_every`.
     pub retrain_every: usize,
-    /// Stop after this many labels (or when every photo is labeled).
+    /// Stop after this many answers (or when every photo outside the test split is asked).
     pub max_labels: usize,
-    /// K of precision@K of the best-first queue.
+    /// K of precision@K (the top K of the test split by p).
     pub precision_k: usize,
-    /// Random order is averaged over this many seeds.
-    pub random_runs: usize,
+    /// Runs, each with its own test split and random order.
+    pub runs: usize,
+    /// Known positives from outside the test split given as example photos (`[seed]
+    /// examples_want`), weighted like seed images; they are not in the library.
+    pub examples: usize,
+    /// Weight of an example photo (`[train] synthetic_weight`).
+    pub example_weight: f32,
+    /// An answer also labels the unasked near-duplicates of the photo (cosine at least
+    /// `queue.near_duplicate_cosine`), free of charge.
+    pub propagate: bool,
     pub settings: TrainSettings,
     pub queue: QueueConfig,
 }
@@ -51,28 +66,127 @@ pub struct SimConfig {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Checkpoint {
     pub labels: usize,
-    /// AUC of the current model on the photos not labeled yet (`None` before a model, or
-    /// when those photos hold one class only).
+    /// AUC of the current model on the test split (`None` before any model).
     pub auc: Option<f64>,
-    /// Share of desirable photos among the first K of the best-first queue.
+    /// Share of desirable photos among the K test photos with the highest p.
     pub precision: Option<f64>,
 }
 
-/// One strategy's run (for random order: the mean over the seeds).
+/// One run of one strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub points: Vec<Checkpoint>,
+    /// Photos asked, in order (row indices); never one of the test split.
+    pub asked: Vec<usize>,
+    /// Answers until the first desirable photo was asked (1 = the first one).
+    pub first_yes: Option<usize>,
+    /// Photos labeled by propagation to near-duplicates.
+    pub propagated: usize,
+}
+
+/// One strategy over all runs: per checkpoint, the mean (in `points`) and the spread.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
     pub strategy: Strategy,
     pub points: Vec<Checkpoint>,
+    pub auc_min: Vec<Option<f64>>,
+    pub auc_max: Vec<Option<f64>>,
+    pub auc_sd: Vec<Option<f64>>,
+    pub first_yes: Vec<Option<usize>>,
+    pub propagated: usize,
 }
 
 impl Curve {
-    /// The fewest labels after which the AUC on the unlabeled photos reached `target`.
+    /// The fewest answers N such that the mean AUC stays at least `target` from N on.
     pub fn labels_to_reach(&self, target: f64) -> Option<usize> {
-        self.points.iter().find(|c| c.auc.is_some_and(|a| a >= target)).map(|c| c.labels)
+        let mut from = None;
+        for c in self.points.iter().rev() {
+            if c.auc.is_some_and(|a| a >= target) {
+                from = Some(c.labels);
+            } else {
+                break;
+            }
+        }
+        from
+    }
+
+    /// The mean AUC after `labels` answers (the checkpoint at or before it).
+    pub fn auc_at(&self, labels: usize) -> Option<f64> {
+        self.points.iter().rev().find(|c| c.labels <= labels)?.auc
     }
 }
 
-/// Runs every strategy over `data` (rows of `dim` floats) against `truth`.
+/// A stratified test split: `fraction` of each class (rounded, at least one of each class
+/// when the class has two or more), chosen by `seed`. `true` = held out.
+pub fn test_split(truth: &[bool], fraction: f64, seed: u64) -> Vec<bool> {
+    let mut rng = SplitMix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x7E57);
+    let mut held = vec![false; truth.len()];
+    for class in [true, false] {
+        let mut members: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] == class).collect();
+        shuffle(&mut members, &mut rng);
+        let mut k = (members.len() as f64 * fraction).round() as usize;
+        if members.len() >= 2 {
+            k = k.clamp(1, members.len() - 1);
+        }
+        members.iter().take(k).for_each(|&i| held[i] = true);
+    }
+    held
+}
+
+fn shuffle(v: &mut [usize], rng: &mut SplitMix) {
+    for i in (1..v.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// The ceiling: the AUC of the product's head with every label known, `folds`-fold
+/// cross-validated (the mean of the folds' AUCs, like scikit-learn's `cross_val_score`; on
+/// coco-dev300 pooling the folds' decision values instead gives the same within 0.002),
+/// averaged over `repeats` shuffles. Returns the mean and the spread over the repeats.
+pub fn ceiling_auc(
+    data: &[f32],
+    dim: usize,
+    truth: &[bool],
+    settings: TrainSettings,
+    folds: usize,
+    repeats: usize,
+) -> Result<Option<Stats>, LearnError> {
+    let standardizer = Standardizer::fit(data, dim);
+    let mut values = Vec::new();
+    for r in 0..repeats.max(1) {
+        let mut order: Vec<usize> = (0..truth.len()).collect();
+        shuffle(&mut order, &mut SplitMix(0xCE11 + r as u64));
+        let y: Vec<bool> = order.iter().map(|&i| truth[i]).collect();
+        let fold_of = calibrate::stratified_folds(&y, folds);
+        let mut fold_aucs = Vec::with_capacity(folds);
+        for f in 0..folds {
+            let train: Vec<Example> = order
+                .iter()
+                .zip(&fold_of)
+                .filter(|(_, k)| **k != f)
+                .map(|(&row, _)| Example { row, positive: truth[row], weight: 1.0 })
+                .collect();
+            if !train.iter().any(|e| e.positive) || train.iter().all(|e| e.positive) {
+                continue;
+            }
+            let head = head::fit(data, dim, &standardizer, &train, settings)?;
+            let held: Vec<usize> =
+                order.iter().zip(&fold_of).filter(|(_, k)| **k == f).map(|(&r, _)| r).collect();
+            let rows: Vec<f32> =
+                held.iter().flat_map(|&i| data[i * dim..(i + 1) * dim].iter().copied()).collect();
+            let y: Vec<bool> = held.iter().map(|&i| truth[i]).collect();
+            fold_aucs.extend(calibrate::auc(&head.decision(&rows, dim), &y));
+        }
+        if let Some(s) = Stats::of(&fold_aucs) {
+            values.push(s.mean);
+        }
+    }
+    Ok(Stats::of(&values))
+}
+
+/// Runs every strategy `cfg.runs` times over `data` (rows of `dim` floats) against `truth`:
+/// run r holds out the same test split for every strategy.
 pub fn simulate_all(
     data: &[f32],
     dim: usize,
@@ -81,34 +195,54 @@ pub fn simulate_all(
     cfg: &SimConfig,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<Curve>, LearnError> {
-    let mut curves = Vec::new();
-    for strategy in Strategy::ALL {
-        let runs = if strategy == Strategy::Random { cfg.random_runs.max(1) } else { 1 };
-        let mut all = Vec::with_capacity(runs);
-        for run in 0..runs {
-            progress(&format!("{} (run {}/{runs})", strategy.name(), run + 1));
-            all.push(simulate(data, dim, truth, taken_at, strategy, cfg, 1 + run as u64)?);
+    let runs = cfg.runs.max(1);
+    let mut per_strategy: Vec<Vec<Run>> = vec![Vec::new(); Strategy::ALL.len()];
+    for r in 0..runs {
+        let seed = 1 + r as u64;
+        let held = test_split(truth, TEST_FRACTION, seed);
+        let examples = pick_examples(truth, &held, cfg.examples, seed);
+        for (s, strategy) in Strategy::ALL.into_iter().enumerate() {
+            progress(&format!("run {}/{runs}: {}", r + 1, strategy.name()));
+            let run = simulate(data, dim, truth, taken_at, &held, &examples, strategy, cfg, seed)?;
+            per_strategy[s].push(run);
         }
-        curves.push(Curve { strategy, points: mean_points(&all) });
     }
-    Ok(curves)
+    Ok(Strategy::ALL.into_iter().zip(per_strategy).map(|(s, runs)| aggregate(s, &runs)).collect())
 }
 
-/// One run of one strategy.
+/// `n` desirable photos outside the test split, chosen by `seed`: the simulated example
+/// photos. They leave the library of that run.
+pub fn pick_examples(truth: &[bool], held: &[bool], n: usize, seed: u64) -> Vec<usize> {
+    let mut pos: Vec<usize> = (0..truth.len()).filter(|&i| truth[i] && !held[i]).collect();
+    shuffle(&mut pos, &mut SplitMix(seed ^ 0xE8A3_91E5));
+    pos.truncate(n);
+    pos
+}
+
+/// One run of one strategy: the photos outside `held` and `examples` form the library the
+/// strategy asks from; the model is scored on `held`.
+#[allow(clippy::too_many_arguments)]
 pub fn simulate(
     data: &[f32],
     dim: usize,
     truth: &[bool],
     taken_at: &[Option<i64>],
+    held: &[bool],
+    examples: &[usize],
     strategy: Strategy,
     cfg: &SimConfig,
     seed: u64,
-) -> Result<Vec<Checkpoint>, LearnError> {
-    let n = truth.len();
+) -> Result<Run, LearnError> {
     let standardizer = Standardizer::fit(data, dim);
-    let mut cands: Vec<Candidate> = (0..n)
-        .map(|i| Candidate {
-            photo: PhotoId(i as i64),
+    let test: Vec<usize> = (0..truth.len()).filter(|&i| held[i]).collect();
+    let pool: Vec<usize> =
+        (0..truth.len()).filter(|&i| !held[i] && !examples.contains(&i)).collect();
+    // Candidate k is photo pool[k]; its PhotoId is k, so queue entries index `pool`.
+    let mut cands: Vec<Candidate> = pool
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| Candidate {
+            photo: PhotoId(k as i64),
             p: None,
             taken_at: taken_at.get(i).copied().flatten(),
             embedding: Some(data[i * dim..(i + 1) * dim].to_vec()),
@@ -117,169 +251,150 @@ pub fn simulate(
         })
         .collect();
     queue::center_embeddings(&mut cands);
+    let synthetic: Vec<Example> = examples
+        .iter()
+        .map(|&row| Example { row, positive: truth[row], weight: cfg.example_weight })
+        .collect();
     let mut rng = SplitMix(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let mut labeled: Vec<usize> = Vec::new();
-    let mut points = Vec::new();
-    let max = cfg.max_labels.min(n);
+    let mut run = Run { points: Vec::new(), asked: Vec::new(), first_yes: None, propagated: 0 };
+    let max = cfg.max_labels.min(pool.len());
     let every = cfg.retrain_every.max(1);
     loop {
-        let spent = labeled.len();
+        let spent = run.asked.len();
         if spent.is_multiple_of(every) || spent == max {
-            if spent > 0 {
-                let manual: Vec<Example> = labeled
-                    .iter()
-                    .map(|&row| Example { row, positive: truth[row], weight: 1.0 })
-                    .collect();
+            let manual: Vec<Example> = cands
+                .iter()
+                .enumerate()
+                .filter_map(|(k, c)| match c.kind_label? {
+                    LabelValue::Yes => Some(Example { row: pool[k], positive: true, weight: 1.0 }),
+                    LabelValue::No => Some(Example { row: pool[k], positive: false, weight: 1.0 }),
+                    LabelValue::Skip => None,
+                })
+                .collect();
+            let p = if manual.is_empty() && synthetic.is_empty() {
+                None
+            } else {
                 let fitted = fit_calibrated(
                     data,
                     dim,
                     &standardizer,
                     &manual,
-                    &[],
+                    &synthetic,
                     cfg.settings,
                     &|_, _| {},
                 )?;
-                let p = fitted.head.predict(data, dim);
-                cands.iter_mut().zip(p).for_each(|(c, p)| c.p = Some(p));
+                Some(fitted.head.predict(data, dim))
+            };
+            if let Some(p) = &p {
+                cands.iter_mut().zip(&pool).for_each(|(c, &i)| c.p = Some(p[i]));
             }
-            points.push(checkpoint(&cands, truth, spent, cfg));
+            run.points.push(checkpoint(p.as_deref(), truth, &test, spent, cfg.precision_k));
         }
         if spent >= max {
             break;
         }
-        let next = match strategy {
-            Strategy::Ambiguous => first_ambiguous(&cands, cfg),
-            Strategy::BestFirst => queue::best_first(&cands, &cfg.queue)
-                .first()
-                .map(|e| e.photo.0 as usize)
-                .or_else(|| first_ambiguous(&cands, cfg)),
+        let (next, best_mode) = match strategy {
+            Strategy::Ambiguous => (first_ambiguous(&cands, cfg), false),
+            Strategy::BestFirst => match queue::best_first(&cands, &cfg.queue)
+                .iter()
+                .find(|e| is_open(&cands[e.photo.0 as usize]))
+            {
+                Some(e) => (Some(e.photo.0 as usize), true),
+                None => (first_ambiguous(&cands, cfg), false),
+            },
             Strategy::Random => {
-                let open: Vec<usize> = (0..n).filter(|&i| cands[i].kind_label.is_none()).collect();
-                (!open.is_empty()).then(|| open[(rng.next_u64() % open.len() as u64) as usize])
+                let open: Vec<usize> = (0..cands.len()).filter(|&k| is_open(&cands[k])).collect();
+                let pick =
+                    (!open.is_empty()).then(|| open[(rng.next_u64() % open.len() as u64) as usize]);
+                (pick, false)
             }
         };
-        let Some(next) = next else { break };
-        // The oracle answers, the way best-first mode records it: kind and print together,
-        // so the photo leaves both queues.
-        let answer = if truth[next] { LabelValue::Yes } else { LabelValue::No };
-        cands[next].kind_label = Some(answer);
-        cands[next].print_label = Some(answer);
-        labeled.push(next);
+        let Some(k) = next else { break };
+        let yes = truth[pool[k]];
+        let answer = if yes { LabelValue::Yes } else { LabelValue::No };
+        cands[k].kind_label = Some(answer);
+        if best_mode {
+            // W (pick: print yes + kind yes) or X (not the kind: print no + kind no).
+            cands[k].print_label = Some(answer);
+        }
+        run.asked.push(pool[k]);
+        if yes && run.first_yes.is_none() {
+            run.first_yes = Some(run.asked.len());
+        }
+        if cfg.propagate {
+            run.propagated += propagate(&mut cands, k, answer, cfg.queue.near_duplicate_cosine);
+        }
     }
-    Ok(points)
+    Ok(run)
+}
+
+fn is_open(c: &Candidate) -> bool {
+    c.kind_label.is_none() && c.print_label.is_none()
+}
+
+/// Labels the unasked near-duplicates of candidate `k` like it; returns how many.
+fn propagate(cands: &mut [Candidate], k: usize, answer: LabelValue, min_cosine: f32) -> usize {
+    let Some(v) = cands[k].embedding.clone() else { return 0 };
+    let mut n = 0;
+    for (j, c) in cands.iter_mut().enumerate() {
+        if j == k || !is_open(c) {
+            continue;
+        }
+        if c.embedding.as_deref().is_some_and(|e| queue::dot(e, &v) >= min_cosine) {
+            c.kind_label = Some(answer);
+            n += 1;
+        }
+    }
+    n
 }
 
 fn first_ambiguous(cands: &[Candidate], cfg: &SimConfig) -> Option<usize> {
     queue::ambiguous(cands, &cfg.queue).first().map(|p| p.0 as usize)
 }
 
-fn checkpoint(cands: &[Candidate], truth: &[bool], labels: usize, cfg: &SimConfig) -> Checkpoint {
-    let open: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].kind_label.is_none()).collect();
-    let scored = cands.iter().any(|c| c.p.is_some());
-    let auc = scored
-        .then(|| {
-            let p: Vec<f32> = open.iter().map(|&i| cands[i].p.unwrap_or(0.5)).collect();
-            let y: Vec<bool> = open.iter().map(|&i| truth[i]).collect();
-            calibrate::auc(&p, &y)
-        })
-        .flatten();
-    let k = cfg.precision_k.min(open.len());
-    let precision = (scored && k > 0).then(|| {
-        let best = queue::best_first(cands, &cfg.queue);
-        best.iter().take(k).filter(|e| truth[e.photo.0 as usize]).count() as f64 / k as f64
-    });
-    Checkpoint { labels, auc, precision }
+fn checkpoint(
+    p: Option<&[f32]>,
+    truth: &[bool],
+    test: &[usize],
+    labels: usize,
+    k: usize,
+) -> Checkpoint {
+    let Some(p) = p else { return Checkpoint { labels, auc: None, precision: None } };
+    let scores: Vec<f32> = test.iter().map(|&i| p[i]).collect();
+    let y: Vec<bool> = test.iter().map(|&i| truth[i]).collect();
+    let mut order: Vec<usize> = (0..test.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let k = k.min(test.len());
+    let precision =
+        (k > 0).then(|| order.iter().take(k).filter(|&&i| y[i]).count() as f64 / k as f64);
+    Checkpoint { labels, auc: calibrate::auc(&scores, &y), precision }
 }
 
-/// The mean of several runs, checkpoint by checkpoint (a value missing in a run is left out
-/// of that checkpoint's mean).
-fn mean_points(runs: &[Vec<Checkpoint>]) -> Vec<Checkpoint> {
-    let Some(first) = runs.first() else { return Vec::new() };
-    let mean = |values: Vec<f64>| {
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+/// Mean and spread over the runs, checkpoint by checkpoint (a value missing in a run is left
+/// out of that checkpoint).
+fn aggregate(strategy: Strategy, runs: &[Run]) -> Curve {
+    let n = runs.iter().map(|r| r.points.len()).min().unwrap_or(0);
+    let mut curve = Curve {
+        strategy,
+        points: Vec::with_capacity(n),
+        auc_min: Vec::with_capacity(n),
+        auc_max: Vec::with_capacity(n),
+        auc_sd: Vec::with_capacity(n),
+        first_yes: runs.iter().map(|r| r.first_yes).collect(),
+        propagated: runs.iter().map(|r| r.propagated).sum(),
     };
-    (0..first.len())
-        .map(|i| Checkpoint {
-            labels: first[i].labels,
-            auc: mean(runs.iter().filter_map(|r| r.get(i)?.auc).collect()),
-            precision: mean(runs.iter().filter_map(|r| r.get(i)?.precision).collect()),
-        })
-        .collect()
-}
-
-/// The curves as a text table: one row per checkpoint, AUC and precision@K per strategy,
-/// then the labels each strategy needed to reach AUC `target`.
-pub fn table(curves: &[Curve], precision_k: usize, target: f64) -> String {
-    let mut out = String::new();
-    let _ = write!(out, "{:>6}", "labels");
-    for c in curves {
-        let _ = write!(out, " | {:>10} AUC  P@{precision_k:<3}", c.strategy.name());
+    for i in 0..n {
+        let auc: Vec<f64> = runs.iter().filter_map(|r| r.points[i].auc).collect();
+        let precision: Vec<f64> = runs.iter().filter_map(|r| r.points[i].precision).collect();
+        let a = Stats::of(&auc);
+        curve.points.push(Checkpoint {
+            labels: runs[0].points[i].labels,
+            auc: a.map(|s| s.mean),
+            precision: Stats::of(&precision).map(|s| s.mean),
+        });
+        curve.auc_min.push(a.map(|s| s.min));
+        curve.auc_max.push(a.map(|s| s.max));
+        curve.auc_sd.push(a.map(|s| s.sd));
     }
-    out.push('\n');
-    let rows = curves.iter().map(|c| c.points.len()).max().unwrap_or(0);
-    let fmt = |v: Option<f64>| v.map_or("    -".to_owned(), |v| format!("{v:.3}"));
-    for r in 0..rows {
-        let labels = curves.iter().find_map(|c| c.points.get(r)).map_or(0, |p| p.labels);
-        let _ = write!(out, "{labels:>6}");
-        for c in curves {
-            let p = c.points.get(r);
-            let _ = write!(
-                out,
-                " | {:>15} {:>5}",
-                fmt(p.and_then(|p| p.auc)),
-                fmt(p.and_then(|p| p.precision))
-            );
-        }
-        out.push('\n');
-    }
-    for c in curves {
-        let reached = c
-            .labels_to_reach(target)
-            .map_or("not reached".to_owned(), |l| format!("after {l} labels"));
-        let _ = writeln!(out, "{:>10}: AUC >= {target} {reached}", c.strategy.name());
-    }
-    out
-}
-
-/// Reads a truth file: `file,label` rows (1/0, yes/no, true/false); any header line (such
-/// as coco-dev's `file,person`) is skipped, and only the first two columns are read.
-pub fn parse_truth(text: &str) -> Result<Vec<(String, bool)>, String> {
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut cols = line.split(',').map(str::trim);
-        let (Some(file), Some(label)) = (cols.next(), cols.next()) else {
-            return Err(format!("line {}: expected `file,label`, found {line:?}", n + 1));
-        };
-        let label = match label.to_ascii_lowercase().as_str() {
-            "1" | "yes" | "true" | "y" => true,
-            "0" | "no" | "false" | "n" => false,
-            _ if rows.is_empty() => continue, // the header
-            other => return Err(format!("line {}: label {other:?} is not 1 or 0", n + 1)),
-        };
-        rows.push((file.to_owned(), label));
-    }
-    Ok(rows)
-}
-
-/// Pairs catalog photos (`(id, path)`) with truth rows: a row naming a relative path matches
-/// a photo whose path ends with it, a bare name matches the photo's file name. Returns the
-/// matched (photo id, label) pairs and the rows that matched nothing.
-pub fn match_truth(
-    photos: &[(PhotoId, std::path::PathBuf)],
-    truth: &[(String, bool)],
-) -> (Vec<(PhotoId, bool)>, Vec<String>) {
-    let mut matched = Vec::new();
-    let mut unmatched = Vec::new();
-    for (file, label) in truth {
-        let rel = std::path::Path::new(file);
-        match photos.iter().find(|(_, path)| path.ends_with(rel)) {
-            Some((id, _)) => matched.push((*id, *label)),
-            None => unmatched.push(file.clone()),
-        }
-    }
-    (matched, unmatched)
+    curve
 }

@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod eval;
+pub mod eval_report;
 pub mod finetune;
 mod finetune_compare;
 mod finetune_run;
@@ -120,8 +121,19 @@ pub fn fit_calibrated(
     }
     progress(k as f32 / (k + 1) as f32, "training on all labels");
     let mut head = head::fit(data, dim, standardizer, &all, settings)?;
-    head.platt = calibrate::platt(&oof, &positive);
-    Ok(Fitted { head, cv_auc: calibrate::auc(&oof, &positive), note: None })
+    let cv_auc = calibrate::auc(&oof, &positive);
+    let note = match calibrate::platt_or_identity(&oof, &positive) {
+        Some(platt) => {
+            head.platt = platt;
+            None
+        }
+        None => Some(
+            "the cross-validated ranking is no better than chance yet: scores are not \
+             calibrated"
+                .to_owned(),
+        ),
+    };
+    Ok(Fitted { head, cv_auc, note })
 }
 
 /// What one training run did, for the status line and `photosift train`.

@@ -1,5 +1,5 @@
-//! The PNG of `photosift eval`: AUC on the unlabeled photos and precision@K of the best-first
-//! queue against labels spent, one line per strategy.
+//! The PNG of `photosift eval`: mean AUC on the test split and precision@K against
+//! labels spent, one line per strategy.
 
 use std::path::Path;
 
@@ -54,9 +54,9 @@ pub fn draw(
         let panels = root.split_evenly((1, 2));
         let max_labels =
             curves.iter().flat_map(|c| c.points.iter().map(|p| p.labels)).max().unwrap_or(1).max(1);
-        let k_label = format!("precision@{precision_k} of best-first");
+        let k_label = format!("precision@{precision_k} on the test split");
         let specs: [(&str, Metric); 2] =
-            [("AUC on unlabeled photos", |p| p.auc), (&k_label, |p| p.precision)];
+            [("AUC on the test split (mean of the runs)", |p| p.auc), (&k_label, |p| p.precision)];
         for (area, (name, value)) in panels.iter().zip(specs) {
             let mut chart = ChartBuilder::on(area)
                 .caption(name, (FONT_NAME, 18))

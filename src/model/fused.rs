@@ -240,7 +240,7 @@ impl FusedNet {
         self.blocks[block].mid
     }
 
-    /// Block `block`'s depthwise activations (after ReLU6), averaged over the frame, of `n`
+    /// Block `block`'s depthwise activations (after ReLU6), max-pooled over the frame, of `n`
     /// NCHW images (`x` is n × 3 × h × w): n × [`Self::feature_dim`], images in parallel.
     pub fn features(&self, x: &[f32], n: usize, h: usize, w: usize, block: usize) -> Vec<f32> {
         let (per, dim) = (self.stem.cin * h * w, self.feature_dim(block));
@@ -376,8 +376,8 @@ impl Block {
         f(self, x, h, w, out, oy0, wk)
     }
 
-    /// The depthwise activations of the whole `h`×`w` expanded input, averaged over the output
-    /// pixels, into `out` (`mid` long).
+    /// The depthwise activations of the whole `h`×`w` expanded input, their maximum over the
+    /// output pixels, into `out` (`mid` long).
     fn depthwise_pool(&self, expanded: &[f32], h: usize, w: usize, out: &mut [f32], wk: &mut Work) {
         let f = match (self.dw.kernel, self.dw.stride) {
             (3, 1) => Self::depthwise_pool_ks::<3, 1>,
@@ -401,15 +401,14 @@ impl Block {
         let (ho, pt, _) = same_padding(h, K, S);
         let (wo, pl, _) = same_padding(w, K, S);
         fit(&mut wk.dw, wo * mid);
-        out.fill(0.0);
-        let scale = 1.0 / (ho * wo).max(1) as f32;
+        out.fill(if ho * wo == 0 { 0.0 } else { f32::NEG_INFINITY });
         for oy in 0..ho {
             let rows = input_rows::<K, S>(expanded, oy, pt, h, w * mid);
             let d = &self.dw;
             let row = &mut wk.dw[..wo * mid];
             dw_row::<K, S>(&rows, w, mid, pl, &d.weight, &d.bias, d.relu6, row, 0..wo);
             for px in row.chunks_exact(mid) {
-                out.iter_mut().zip(px).for_each(|(o, v)| *o += v * scale);
+                out.iter_mut().zip(px).for_each(|(o, v)| *o = o.max(*v));
             }
         }
     }

@@ -35,8 +35,9 @@ pub type Lite0 = EfficientNetLite;
 
 /// Backbone id under which the photo features ([`EfficientNetLite::features`]) of the bundled
 /// ImageNet Lite0 are stored. (Libraries from before these features hold 1280-d pooled
-/// embeddings under "lite0-imagenet"; the next scan or `embed` computes the new ones.)
-pub const BACKBONE_ID: &str = "lite0-mid-s224";
+/// embeddings under "lite0-imagenet", and the average-pooled features under "lite0-mid-s224";
+/// the next scan or `embed` computes the new ones.)
+pub const BACKBONE_ID: &str = "lite0-max-s224";
 
 /// Length of the 1280-d pooled embedding ([`EfficientNetLite::embed`], [`Features::Pooled`]).
 pub const EMBEDDING_DIM: usize = 1280;

@@ -24,7 +24,9 @@ use super::fresh::Freshness;
 use super::keymap::{Action, Keymap};
 use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
 use super::source;
-use super::state::{Effect, JOB_QUEUES, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update};
+use super::state::{
+    Effect, JOB_QUEUES, JOB_RETRAIN, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update,
+};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -370,6 +372,10 @@ where
                         "retraining is not available in this build yet".into(),
                     )),
                 }
+            }
+            Effect::AutoRetrain => {
+                let work = self.services.retrain.as_ref()?();
+                self.start_job(JOB_RETRAIN, work, true)
             }
             Effect::MarkMissing(photo) => match self.catalog.mark_photo_missing(photo) {
                 Ok(()) => None,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use crate::backbone::{BackboneId, current_backbone};
 use crate::catalog::{Catalog, LabelKind, PhotoId, PhotoState, Source};
 use crate::config::Config;
 use crate::library::Library;
@@ -30,10 +31,12 @@ pub fn build_queues(
     let model = catalog.latest_model().context("reading the latest model")?;
     let photos = catalog.photos().context("reading the photos")?;
     let candidates = if complete {
-        // The queues compare photos by the embeddings the newest model was trained on.
-        let backbone =
-            model.as_ref().map_or(config.model.backbone.as_str(), |m| m.backbone.as_str());
-        catalog.candidates(backbone).context("reading the queue candidates")?
+        // The queues compare photos by the embeddings training uses (before the first model
+        // too: the cold start orders typical photos first by them).
+        let backbone = current_backbone(catalog)
+            .context("reading which embeddings the library has")?
+            .unwrap_or_else(BackboneId::bundled);
+        catalog.candidates(backbone.as_str()).context("reading the queue candidates")?
     } else {
         let scores: HashMap<PhotoId, f32> = match &model {
             Some(m) => catalog.scores(m.id)?.into_iter().collect(),
@@ -93,4 +96,45 @@ pub fn build_queues(
         model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
         counts: catalog.label_counts()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::NewPhoto;
+    use crate::model::BACKBONE_ID;
+
+    fn unit(axis: usize, wobble: f32) -> Vec<f32> {
+        let mut v = vec![0.0; 8];
+        v[axis] = 1.0;
+        v[(axis + 1) % 8] = wobble;
+        v
+    }
+
+    #[test]
+    fn the_cold_start_orders_by_the_stored_embeddings() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::create(dir.path()).unwrap();
+        let mut catalog = library.open_catalog().unwrap();
+        let photos: Vec<NewPhoto> = (0..6)
+            .map(|i| NewPhoto {
+                path: format!("/p/{i}.jpg").into(),
+                content_hash: format!("h{i}"),
+                ..Default::default()
+            })
+            .collect();
+        let ids = catalog.insert_photos(&photos).unwrap();
+        // Photos 0 and 1 are near-duplicates; the others are unlike anything.
+        let vectors =
+            [unit(0, 0.0), unit(0, 0.01), unit(2, 0.0), unit(3, 0.0), unit(4, 0.0), unit(5, 0.0)];
+        let rows: Vec<_> = ids.iter().copied().zip(vectors).collect();
+        catalog.put_embeddings(BACKBONE_ID, &rows).unwrap();
+        let data = build_queues(&catalog, &library, &Config::default(), true).unwrap();
+        assert!(data.model.is_none());
+        assert_eq!(data.ambiguous.len(), 6);
+        // Without embeddings the cold start falls back to id order with the near-duplicates
+        // side by side; with them, they are kept apart.
+        let at = |id| data.ambiguous.iter().position(|p| *p == id).unwrap();
+        assert!(at(ids[0]).abs_diff(at(ids[1])) > 1, "{:?}", data.ambiguous);
+    }
 }

@@ -252,6 +252,9 @@ pub enum Effect {
     RebuildQueues,
     /// Start job `retrain` or `seed`.
     StartJob(&'static str),
+    /// Start job `retrain` because answers came in (`retrain_every`); where this build has
+    /// no retraining, nothing happens (the R key says why).
+    AutoRetrain,
     /// Record in the catalog that a photo's files are gone.
     MarkMissing(PhotoId),
     /// Remember the mode for the next session.
@@ -282,9 +285,14 @@ pub struct State {
     /// The decisions of the `Record` being written, to queue skipped photos again once saved.
     pending: Option<(Mode, Vec<Decision>)>,
     pub keymap: Keymap,
-    /// Retrain automatically after this many new labels (0: only on the key).
+    /// Retrain automatically after this many new answers (0: only on the key).
     pub retrain_every: u32,
     labels_since_train: u32,
+    /// An automatic or forced retrain was started and has not reported back.
+    retraining: bool,
+    /// Answers came in while it ran: one more retrain when it is done (at most one waits,
+    /// the newest request replacing an older one).
+    retrain_waiting: bool,
     /// Best mode: the burst group of the last pick, to offer passing the rest.
     pub last_pick_group: Option<usize>,
     /// The print size picks are checked against (`[export] print_size`), shown in best mode.
@@ -314,6 +322,8 @@ impl State {
             keymap,
             retrain_every,
             labels_since_train: 0,
+            retraining: false,
+            retrain_waiting: false,
             last_pick_group: None,
             print: None,
             command: "photosift".to_owned(),
@@ -380,7 +390,15 @@ pub fn decision_for(action: Action, mode: Mode, photo: PhotoId) -> Option<Decisi
         (Mode::Ambiguous, Action::Yes) => label(LabelKind::Kind, LabelValue::Yes),
         (Mode::Ambiguous, Action::No) => label(LabelKind::Kind, LabelValue::No),
         (Mode::Ambiguous, Action::Skip) => label(LabelKind::Kind, LabelValue::Skip),
-        (Mode::Best, Action::Yes) => label(LabelKind::Print, LabelValue::Yes),
+        // A pick is also a "yes, this kind" for training; a pass (No) is not a "no".
+        (Mode::Best, Action::Yes) => Some(Decision {
+            photo,
+            mode: mode.as_str().to_owned(),
+            events: vec![
+                LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
+                LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
+            ],
+        }),
         (Mode::Best, Action::No) => label(LabelKind::Print, LabelValue::No),
         (Mode::Best, Action::Skip) => label(LabelKind::Print, LabelValue::Skip),
         (Mode::Best, Action::NotKind) => Some(Decision {
@@ -421,14 +439,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 None => state.last_error = None,
             }
             state.labels_since_train += advanced as u32;
-            if state.retrain_every > 0
-                && state.labels_since_train >= state.retrain_every
-                && !state.job_running(JOB_RETRAIN)
-            {
-                state.labels_since_train = 0;
-                return vec![Effect::StartJob(JOB_RETRAIN)];
+            if state.retrain_every == 0 || state.labels_since_train < state.retrain_every {
+                return Vec::new();
             }
-            Vec::new()
+            state.labels_since_train = 0;
+            request_retrain(state).into_iter().collect()
         }
         Msg::Undone { mode, result, counts } => {
             if let Some(c) = counts {
@@ -514,6 +529,8 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 state.notice = Some("retraining is running; it will run again when done".into());
             }
             state.labels_since_train = 0;
+            state.retraining = true;
+            state.retrain_waiting = false;
             vec![Effect::StartJob(JOB_RETRAIN)]
         }
         Action::Seed => vec![Effect::StartJob(JOB_SEED)],
@@ -586,6 +603,28 @@ fn on_progress(state: &mut State, p: JobProgress) {
 
 fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>) -> Vec<Effect> {
     state.jobs.retain(|j| j.name != name);
+    let mut effects = on_job_result(state, name, result);
+    if name == JOB_RETRAIN {
+        state.retraining = false;
+        if std::mem::take(&mut state.retrain_waiting) {
+            state.retraining = true;
+            effects.push(Effect::AutoRetrain);
+        }
+    }
+    effects
+}
+
+/// An automatic retrain: started now, or (debounced) one more after the running one.
+fn request_retrain(state: &mut State) -> Option<Effect> {
+    if state.retraining {
+        state.retrain_waiting = true;
+        return None;
+    }
+    state.retraining = true;
+    Some(Effect::AutoRetrain)
+}
+
+fn on_job_result(state: &mut State, name: &str, result: Result<JobOutput, String>) -> Vec<Effect> {
     match result {
         Err(err) => {
             state.last_error = Some(format!("{name}: {err}"));
@@ -605,7 +644,12 @@ fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>)
         Ok(JobOutput::Seeded(summary)) | Ok(JobOutput::Scanned(summary)) => {
             state.last_error = None;
             state.notice = Some(summary);
-            vec![Effect::RebuildQueues]
+            let mut effects = vec![Effect::RebuildQueues];
+            // New seed or example photos: train on them without waiting for an answer.
+            if state.retrain_every > 0 {
+                effects.extend(request_retrain(state));
+            }
+            effects
         }
         Ok(JobOutput::Queues(data)) => {
             apply_queues(state, *data);

@@ -620,7 +620,7 @@ mod tests {
     fn side_panel_says_where_the_capture_time_came_from() {
         let text = |info: &PhotoInfo| {
             let mut lines = Vec::new();
-            photo_lines(info, &mut lines);
+            photo_lines(info, 60, &mut lines);
             lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
         };
         let mut info = PhotoInfo {

@@ -1,0 +1,133 @@
+//! Which embeddings a library works with: the one place that decides the [`BackboneId`] the
+//! queues, training, scoring and the TUI's cold start read.
+
+use std::fmt;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::model::BACKBONE_ID;
+
+/// The name embeddings are stored under in the catalog: the bundled backbone's photo features
+/// ([`BackboneId::bundled`]), a fine-tuned version (`lite0-ft-<model id>`) or, in a library from
+/// before the photo features, the old pooled embedding ([`BackboneId::OLD`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BackboneId(String);
+
+impl BackboneId {
+    /// Where photosift before the photo features stored its 1280-d pooled embeddings.
+    pub const OLD: &str = "lite0-imagenet";
+    /// Embeddings of the bundled backbone that newer features replace: a model trained on them
+    /// is not a reason to keep training on them once the new features exist.
+    pub const SUPERSEDED: [&str; 2] = [Self::OLD, "lite0-mid-s224"];
+
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The photo features of the bundled EfficientNet-Lite0.
+    pub fn bundled() -> Self {
+        Self(BACKBONE_ID.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BackboneId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The backbone to train on and order the queues by: after fine-tuning, the new version once
+/// its embeddings are computed; otherwise the bundled backbone's photo features; before the
+/// first embedding pass of a library made by an older photosift, the backbone with the most
+/// embeddings. `None` when nothing is embedded yet.
+pub fn current_backbone(catalog: &Catalog) -> Result<Option<BackboneId>, CatalogError> {
+    if let Some(latest) = catalog.latest_model()?
+        && !BackboneId::SUPERSEDED.contains(&latest.backbone.as_str())
+        && catalog.embedding_count(&latest.backbone)? > 0
+    {
+        return Ok(Some(BackboneId(latest.backbone)));
+    }
+    if catalog.embedding_count(BACKBONE_ID)? > 0 {
+        return Ok(Some(BackboneId::bundled()));
+    }
+    Ok(catalog.embedding_backbones()?.into_iter().next().map(|(b, _)| BackboneId(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{NewModel, NewPhoto};
+
+    fn catalog(photos: usize) -> Catalog {
+        let mut cat = Catalog::open_in_memory().unwrap();
+        let rows: Vec<NewPhoto> = (0..photos)
+            .map(|i| NewPhoto {
+                path: format!("/p/{i}.jpg").into(),
+                content_hash: format!("h{i}"),
+                ..Default::default()
+            })
+            .collect();
+        cat.insert_photos(&rows).unwrap();
+        cat
+    }
+
+    fn model(backbone: &str) -> NewModel {
+        NewModel {
+            backbone: backbone.into(),
+            kind: "head".into(),
+            n_positive: 1,
+            n_negative: 1,
+            n_synthetic: 0,
+            cv_auc: None,
+            params: Vec::new(),
+            info: "{}".into(),
+        }
+    }
+
+    fn current(cat: &Catalog) -> Option<String> {
+        current_backbone(cat).unwrap().map(|b| b.as_str().to_owned())
+    }
+
+    #[test]
+    fn before_any_model_the_bundled_features_are_used() {
+        let mut cat = catalog(2);
+        assert_eq!(current(&cat), None);
+        let ids: Vec<_> = cat.photos().unwrap().into_iter().map(|p| p.id).collect();
+        let rows: Vec<_> = ids.iter().map(|&id| (id, vec![0.5; 4])).collect();
+        cat.put_embeddings(BACKBONE_ID, &rows).unwrap();
+        assert_eq!(current(&cat).as_deref(), Some(BACKBONE_ID));
+    }
+
+    #[test]
+    fn an_upgraded_library_moves_to_the_photo_features_once_they_exist() {
+        let mut cat = catalog(2);
+        let ids: Vec<_> = cat.photos().unwrap().into_iter().map(|p| p.id).collect();
+        let old: Vec<_> = ids.iter().map(|&id| (id, vec![1.0, 0.0])).collect();
+        cat.put_embeddings(BackboneId::OLD, &old).unwrap();
+        cat.insert_model(&model(BackboneId::OLD), &[]).unwrap();
+        // Before the new features are computed, the old embeddings are all there is.
+        assert_eq!(current(&cat).as_deref(), Some(BackboneId::OLD));
+        let new: Vec<_> = ids.iter().map(|&id| (id, vec![0.5; 4])).collect();
+        cat.put_embeddings(BACKBONE_ID, &new).unwrap();
+        assert_eq!(current(&cat).as_deref(), Some(BACKBONE_ID));
+        // A fine-tuned version, once embedded, is trained on.
+        cat.put_embeddings("lite0-ft-2", &new).unwrap();
+        cat.insert_model(&model("lite0-ft-2"), &[]).unwrap();
+        assert_eq!(current(&cat).as_deref(), Some("lite0-ft-2"));
+    }
+
+    #[test]
+    fn a_model_on_the_average_pooled_features_moves_to_the_max_pooled_ones() {
+        let mut cat = catalog(2);
+        let ids: Vec<_> = cat.photos().unwrap().into_iter().map(|p| p.id).collect();
+        let rows: Vec<_> = ids.iter().map(|&id| (id, vec![0.5; 4])).collect();
+        cat.put_embeddings("lite0-mid-s224", &rows).unwrap();
+        cat.insert_model(&model("lite0-mid-s224"), &[]).unwrap();
+        assert_eq!(current(&cat).as_deref(), Some("lite0-mid-s224"));
+        cat.put_embeddings(BACKBONE_ID, &rows).unwrap();
+        assert_eq!(current(&cat).as_deref(), Some(BACKBONE_ID));
+    }
+}

@@ -1,0 +1,148 @@
+"""Cheap options for photosift's photo features, per concept, with spread over runs.
+
+For each photo (its 512 px thumbnail, as photosift keeps it) this computes block 14's
+depthwise activations of EfficientNet-Lite0 (the PyTorch reference model) at a short side of
+224, 320 and 448 px (aspect kept, multiples of 32), with and without a horizontal flip, and
+pools them by mean, max and GeM (p = 3); every vector is square-rooted, scaled to unit length
+and centered, as photosift does. For every option and concept it prints
+  - the ceiling: 5-fold cross-validated AUC with every label known (3 shuffles: mean, sd);
+  - AUC at 20 random labels on the other photos (40 label sets: mean, sd).
+The classifier is scikit-learn's class-balanced logistic regression (C = 1).
+
+    python tools/feature_options.py ../shared/data/coco-dev300/photos \
+        ../shared/data/coco-dev300/truth-person.csv ../shared/data/coco-dev300/truth-animal.csv \
+        ../shared/data/coco-dev300/truth-food.csv
+    python tools/feature_options.py ../shared/data/coco-dev ../shared/data/coco-dev/truth.csv
+
+Needs torch, pillow, numpy, scikit-learn and ../shared/bench/lite0_torch.py (see
+tools/feature_study.py). Features are cached in /tmp/photosift-feature-options-*.npz.
+"""
+import csv
+import hashlib
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
+from lite0_torch import load_lite0  # noqa: E402
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+DIR, TRUTHS = sys.argv[1], sys.argv[2:]
+truth = {}
+for t in TRUTHS:
+    rows = list(csv.reader(open(t)))[1:]
+    truth[os.path.basename(t)] = {r[0]: int(r[1]) for r in rows}
+files = sorted(set.union(*[set(v) for v in truth.values()]))
+SIZES = (224, 320, 448)
+
+
+def r32(v):
+    return max(32, int(round(v / 32)) * 32)
+
+
+def tensor(im, size):
+    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
+    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
+
+
+def block14_depthwise(model, x):
+    with torch.no_grad():
+        h = F.relu6(model._bn0(model._conv_stem(x)))
+        for i, b in enumerate(model._blocks):
+            if i == 14:
+                e = F.relu6(b._bn0(b._expand_conv(h)))
+                return F.relu6(b._bn1(b._depthwise_conv(e)))[0]
+            h = b(h)
+
+
+def pool(a):
+    flat = a.flatten(1)
+    return {
+        "mean": flat.mean(1).numpy(),
+        "max": flat.max(1).values.numpy(),
+        "gem3": flat.clamp(min=1e-6).pow(3).mean(1).pow(1 / 3).numpy(),
+    }
+
+
+key = hashlib.sha1((DIR + ",".join(files)).encode()).hexdigest()[:10]
+cache = f"/tmp/photosift-feature-options-{key}.npz"
+if os.path.exists(cache):
+    feats = dict(np.load(cache))
+else:
+    model = load_lite0()
+    acc = {}
+    for n, f in enumerate(files):
+        im = Image.open(f"{DIR}/{f}").convert("RGB")
+        im.thumbnail((512, 512), Image.BILINEAR)
+        w, h = im.size
+        s = min(w, h)
+        for side in SIZES:
+            size = (r32(w * side / s), r32(h * side / s))
+            x = tensor(im, size)
+            plain = pool(block14_depthwise(model, x))
+            flipped = pool(block14_depthwise(model, torch.flip(x, dims=[3])))
+            for p in plain:
+                acc.setdefault(f"s{side} {p}", []).append(plain[p])
+                acc.setdefault(f"s{side} {p} +flip", []).append((plain[p] + flipped[p]) / 2)
+        if n % 25 == 0:
+            print(f"features {n}/{len(files)}", file=sys.stderr, flush=True)
+    feats = {k: np.stack(v) for k, v in acc.items()}
+    np.savez(cache, **feats)
+
+
+def prep(x):
+    x = np.sqrt(np.maximum(x.astype(np.float64), 0))
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    return x - x.mean(0)
+
+
+def clf():
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+
+
+def ceiling(x, y):
+    out = []
+    for r in range(3):
+        oof = np.zeros(len(y))
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=r).split(x, y):
+            oof[te] = clf().fit(x[tr], y[tr]).decision_function(x[te])
+        out.append(roc_auc_score(y, oof))
+    return np.mean(out), np.std(out)
+
+
+def at_labels(x, y, n, runs=40):
+    out = []
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        while True:
+            idx = rng.permutation(len(y))[:n]
+            if 0 < y[idx].sum() < n:
+                break
+        rest = np.setdiff1d(np.arange(len(y)), idx)
+        out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
+    return np.mean(out), np.std(out)
+
+
+print(f"{DIR}: {len(files)} photos; " + ", ".join(
+    f"{k}: {sum(truth[k].values())} of {len(truth[k])} positive" for k in truth))
+print(f"{'option':22s} " + " ".join(f"{k[:22]:>30s}" for k in truth))
+print(f"{'':22s} " + " ".join(f"{'ceiling (sd) | 20 labels (sd)':>30s}" for _ in truth))
+for name in sorted(feats, key=lambda k: (k.split()[0], k)):
+    cells = []
+    for k in truth:
+        rows = [i for i, f in enumerate(files) if f in truth[k]]
+        x = prep(feats[name][rows])
+        y = np.array([truth[k][files[i]] for i in rows])
+        c, cs = ceiling(x, y)
+        a, asd = at_labels(x, y, 20)
+        cells.append(f"{c:.3f} ({cs:.3f}) | {a:.3f} ({asd:.3f})")
+    print(f"{name:22s} " + " ".join(f"{c:>30s}" for c in cells), flush=True)

@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use crossterm::event::{Event, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use ratatui::buffer::Cell;
 use ratatui::layout::{Rect, Size};
-use ratatui_image::picker::Picker;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -19,8 +19,13 @@ use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
 use crate::print_check::PrintSpec;
 
+use super::encode::KITTY_DELETE_ALL;
+use super::graphics::{Choice, Protocol};
 use super::keymap::{Action, Keymap};
-use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
+use super::preview::{
+    DEFAULT_BUDGET, PreviewCache, PreviewKey, PreviewMsg, PreviewRequest, PreviewSettings,
+    PreviewWorker,
+};
 use super::source;
 use super::state::{Effect, JOB_QUEUES, JOB_SEED, JobOutput, Msg, State, update};
 use super::view;
@@ -57,6 +62,21 @@ pub struct App<B: Backend> {
     rx: Receiver<AppEvent>,
     dirty: bool,
     frames: u64,
+    graphics: Protocol,
+    /// What the photo area showed in the last frame (see [`App::screen_signature`]).
+    last_signature: Option<ScreenSignature>,
+}
+
+/// What decides the pixels a graphics protocol has put on screen: when it changes, the
+/// screen is cleared and redrawn in full, because images drawn by escape sequences are not
+/// cells — ratatui's diff would neither remove a previous photo nor repaint text a popup
+/// left over one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScreenSignature {
+    photo: Option<(PreviewKey, bool)>,
+    strip: usize,
+    help: bool,
+    size: (u16, u16),
 }
 
 impl<B> App<B>
@@ -69,15 +89,18 @@ where
         terminal: Terminal<B>,
         library: Library,
         config: Config,
-        picker: Picker,
+        graphics: Choice,
         services: Services,
     ) -> Result<Self> {
         let keymap = Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
         let catalog = library.open_catalog()?;
         let (tx, rx) = channel();
         let preview_tx = Mutex::new(tx.clone());
+        let protocol = graphics.protocol;
+        let previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
+        let settings = PreviewSettings { graphics, scan: config.scan.clone() };
         let worker = PreviewWorker::new(
-            picker,
+            settings,
             2,
             Arc::new(move |m| {
                 if let Ok(tx) = preview_tx.lock() {
@@ -100,7 +123,7 @@ where
         let mut app = Self {
             terminal,
             state,
-            previews: PreviewCache::default(),
+            previews,
             worker,
             catalog,
             library,
@@ -111,6 +134,8 @@ where
             rx,
             dirty: true,
             frames: 0,
+            graphics: protocol,
+            last_signature: None,
         };
         // A quick order by score first, so the first photo shows at once; the full order
         // (embeddings: diversity, bursts) runs after it on the same job, so the two do not
@@ -148,6 +173,11 @@ where
         self.frames
     }
 
+    /// Encoded previews held, in bytes, and how many.
+    pub fn preview_memory(&self) -> (usize, usize) {
+        (self.previews.bytes(), self.previews.len())
+    }
+
     /// The photo on screen has its preview (or its missing-file placeholder) ready.
     pub fn photo_ready(&self) -> bool {
         let Ok(size) = self.terminal.size() else { return false };
@@ -156,7 +186,11 @@ where
             return true;
         }
         match self.state.current() {
-            Some(p) => self.previews.contains(p, view::areas(area, &self.state).photo.as_size()),
+            Some(p) => self.previews.contains_key(&PreviewKey::new(
+                p,
+                view::areas(area, &self.state).photo.as_size(),
+                self.state.zoomed == Some(p),
+            )),
             None => self.state.loaded,
         }
     }
@@ -224,6 +258,7 @@ where
                     PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
                     PreviewMsg::Missing { photo, size, gone, .. } => (*photo, *size, *gone),
                 };
+                let gone = gone && !msg.key().zoom;
                 self.previews.insert(msg);
                 if self.state.current() == Some(photo) || size == view::strip_cell() {
                     self.dirty = true;
@@ -331,18 +366,60 @@ where
         let Ok(size) = self.terminal.size() else { return };
         let area = Rect::new(0, 0, size.width, size.height);
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
-        self.previews.prune(&wanted);
-        let requests: Vec<PreviewRequest> = wanted
+        let mut keys: Vec<PreviewKey> =
+            wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, false)).collect();
+        // The zoomed photo first; its fitted preview stays wanted for zooming out.
+        if let (Some(cur), Some(first)) = (self.state.current(), wanted.first())
+            && self.state.zoomed == Some(cur)
+        {
+            keys.insert(0, PreviewKey::new(cur, first.1, true));
+        }
+        self.previews.prune(&keys);
+        let requests: Vec<PreviewRequest> = keys
             .iter()
-            .filter(|(p, s)| !self.previews.contains(*p, *s))
-            .filter_map(|(p, s)| self.request_for(*p, *s))
+            .filter(|k| !self.previews.contains_key(k))
+            .filter_map(|k| self.request_for(*k))
             .collect();
         self.worker.request(requests);
     }
 
-    fn request_for(&self, photo: crate::catalog::PhotoId, size: Size) -> Option<PreviewRequest> {
-        let info = self.state.photos.get(&photo)?;
-        Some(PreviewRequest { photo, size, thumb: info.thumb.clone(), original: info.path.clone() })
+    fn request_for(&self, key: PreviewKey) -> Option<PreviewRequest> {
+        let info = self.state.photos.get(&key.photo)?;
+        let size = Size::new(key.size.0, key.size.1);
+        Some(PreviewRequest {
+            photo: key.photo,
+            size,
+            zoom: key.zoom,
+            thumb: info.thumb.clone(),
+            original: info.path.clone(),
+            dims: info.width.zip(info.height),
+            main: size != view::strip_cell(),
+        })
+    }
+
+    /// The photo on screen, whether its preview is drawn, the strip's drawn previews, the
+    /// help overlay and the size.
+    fn screen_signature(&self) -> Option<ScreenSignature> {
+        let size = self.terminal.size().ok()?;
+        let area = Rect::new(0, 0, size.width, size.height);
+        let a = view::areas(area, &self.state);
+        let photo = self.state.current().map(|p| {
+            let key = PreviewKey::new(p, a.photo.as_size(), self.state.zoomed == Some(p));
+            (key, self.previews.contains_key(&key))
+        });
+        let strip = self
+            .state
+            .queue(self.state.mode)
+            .burst()
+            .iter()
+            .filter(|(_, e)| self.previews.contains(e.photo, view::strip_cell()))
+            .count();
+        Some(ScreenSignature {
+            photo,
+            strip: if a.strip.is_some() { strip } else { 0 },
+            help: self.state.help,
+            size: (size.width, size.height),
+        })
     }
 
     /// Draws once if anything changed since the last frame. No I/O but the terminal's.
@@ -351,6 +428,19 @@ where
             return Ok(false);
         }
         self.dirty = false;
+        if self.graphics.is_pixels() {
+            let signature = self.screen_signature();
+            if signature != self.last_signature {
+                self.last_signature = signature;
+                self.terminal.clear().context("clearing the screen")?;
+                if self.graphics == Protocol::Kitty {
+                    // Placed images outlive a cleared screen; the next photo places its own.
+                    let mut cell = Cell::default();
+                    cell.set_symbol(&format!("{KITTY_DELETE_ALL} "));
+                    self.terminal.backend_mut().draw(std::iter::once((0, 0, &cell)))?;
+                }
+            }
+        }
         let (state, previews) = (&self.state, &self.previews);
         self.terminal.draw(|f| view::draw(f, state, previews)).context("drawing")?;
         self.frames += 1;

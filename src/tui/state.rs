@@ -245,6 +245,8 @@ pub struct State {
     pub last_pick_group: Option<usize>,
     /// The print size picks are checked against (`[export] print_size`), shown in best mode.
     pub print: Option<crate::print_check::PrintSpec>,
+    /// The photo shown at 100% (zoom key); any other photo shows fitted.
+    pub zoomed: Option<PhotoId>,
     pub quit: bool,
 }
 
@@ -268,6 +270,7 @@ impl State {
             labels_since_train: 0,
             last_pick_group: None,
             print: None,
+            zoomed: None,
             quit: false,
         }
     }
@@ -421,6 +424,11 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             vec![Effect::StartJob(JOB_RETRAIN)]
         }
         Action::Seed => vec![Effect::StartJob(JOB_SEED)],
+        Action::Zoom => {
+            let cur = state.current();
+            state.zoomed = if state.zoomed == cur { None } else { cur };
+            Vec::new()
+        }
         Action::PassBurst => {
             if mode != Mode::Best {
                 state.notice = Some("passing a burst works in best mode (Tab)".into());

@@ -309,9 +309,13 @@ fn real_terminals_show_the_photos_pixels() {
     let sixel = sixel.expect("xterm -ti vt340: no photo on screen (blank photo area)");
     assert!(sixel.coarse > 0.9, "xterm sixel: the photo area is not the photo: {sixel:?}");
     assert!(sixel.detail > 0.5, "xterm sixel: no real pixels (half-blocks?): {sixel:?}");
+    // xterm draws sixel up to 1000×960 px: the photo fills that, not a thumbnail's 512 px.
+    assert!(sixel.bbox.2 >= 990, "xterm sixel: the photo is not at the screen's size: {sixel:?}");
     let kitty = kitty.expect("kitty: no photo on screen (blank, or boxes)");
     assert!(kitty.coarse > 0.9, "kitty: the photo area is not the photo: {kitty:?}");
     assert!(kitty.detail > 0.5, "kitty: no real pixels (half-blocks?): {kitty:?}");
+    // 103 columns of 9 px beside the side panel: the photo is drawn 920-927 px wide.
+    assert!(kitty.bbox.2 >= 900, "kitty: the photo is not at the window's size: {kitty:?}");
     // The control: half-blocks show the layout but not the detail, so the measure above
     // really tells pixels from half-blocks.
     let control = control.expect("plain xterm: no half-block photo on screen");

@@ -176,9 +176,9 @@ mod tests {
         assert!(!s.contains("U=1"), "no unicode placeholders (kitty < 0.28 rejects them)");
         // 3600 bytes: two chunks, the first says more follows, the last does not.
         let chunks: Vec<&str> = s.split("\x1b_G").filter(|c| c.contains(';')).collect();
-        assert_eq!(chunks.len(), 2 + 1);
-        assert!(chunks[1].contains("m=1;") && chunks[2].starts_with("m=0;"));
-        let payload: String = chunks[1..]
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks[0].contains("m=1;") && chunks[1].starts_with("m=0;"));
+        let payload: String = chunks
             .iter()
             .map(|c| c.split_once(';').unwrap().1.trim_end_matches("\x1b\\"))
             .collect();

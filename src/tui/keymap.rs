@@ -294,7 +294,8 @@ mod tests {
             km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
         );
-        assert_eq!(km.action(&press(KeyCode::Char('z'), none)), None);
+        assert_eq!(km.action(&press(KeyCode::Char('z'), none)), Some(Action::Zoom));
+        assert_eq!(km.action(&press(KeyCode::Char('y'), none)), None);
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
     }
 

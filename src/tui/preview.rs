@@ -489,9 +489,9 @@ mod tests {
         assert_eq!(z.dimensions(), (1600, 1000));
         let centre = z.get_pixel(800, 500);
         assert!((i32::from(centre[0]) - 120).abs() <= 3, "{centre:?}");
-        // The original gone: the thumbnail, enlarged.
+        // The original gone: the thumbnail (512×341), enlarged.
         std::fs::remove_file(&original).unwrap();
-        assert_eq!(preview_pixels(&s, &req).unwrap().dimensions(), (1500, 1000));
+        assert_eq!(preview_pixels(&s, &req).unwrap().dimensions(), (1501, 1000));
         let gone = PreviewRequest { thumb: None, ..req };
         assert!(matches!(make_preview(&s, &gone), PreviewMsg::Missing { gone: true, .. }));
     }

@@ -73,7 +73,7 @@ impl Backend for Sink {
         Ok(WindowSize { columns_rows: self.size, pixels })
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Backend::flush(&mut self.inner)
     }
 }
 

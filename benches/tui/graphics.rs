@@ -116,6 +116,7 @@ pub fn run(pace: Duration) {
         "| protocol | first photo | key -> photo drawn p50 | p95 | max | over 30 ms | bytes per key (median) | preview cache |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    zoom_times(dir.path());
     for protocol in [Protocol::Halfblocks, Protocol::Sixel, Protocol::Kitty, Protocol::Iterm2] {
         one(&library, protocol, cols, rows, keys, pace);
     }
@@ -189,4 +190,39 @@ fn one(
         cache_max.0 as f64 / 1e6,
         cache_max.1
     );
+}
+
+/// Z on a 12-MP original: decode at full size, crop the centre, encode (one preview thread).
+fn zoom_times(dir: &std::path::Path) {
+    use photosift::tui::preview::{PreviewMsg, PreviewRequest, PreviewSettings, make_preview};
+    let original = dir.join("originals/o0.jpg");
+    for protocol in [Protocol::Sixel, Protocol::Kitty] {
+        let settings = PreviewSettings {
+            graphics: Choice::fixed(protocol, (10, 20)),
+            scan: Config::default().scan,
+        };
+        let req = PreviewRequest {
+            photo: photosift::catalog::PhotoId(1),
+            size: Size::new(160, 50),
+            zoom: true,
+            thumb: None,
+            original: original.clone(),
+            dims: Some((4032, 3024)),
+            main: true,
+        };
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let msg = make_preview(&settings, &req);
+            times.push(t.elapsed());
+            assert!(matches!(msg, PreviewMsg::Ready { .. }), "zoom preview failed");
+        }
+        times.sort();
+        println!(
+            "zoom to 100% of a 4032x3024 original, {}: median {:.0} ms, max {:.0} ms (5 runs)",
+            protocol.name(),
+            ms(times[2]),
+            ms(times[4])
+        );
+    }
 }

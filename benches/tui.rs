@@ -5,6 +5,11 @@
 //! BENCH_COLS=160, BENCH_ROWS=48). Runs the real app loop, preview worker and catalog on
 //! ratatui's TestBackend with the half-block protocol; then the real binary in tmux for its
 //! startup time and resident memory when tmux is installed.
+//!
+//! Then (issue 14; BENCH_GRAPHICS=0 skips it) key → photo drawn in each image protocol with
+//! the photo at 1600×1000 px (160×50 cells of 10×20 px), previews decoded from 12-MP
+//! originals: half-blocks, sixel, kitty, iTerm2 side by side, through ratatui's crossterm
+//! backend into a byte-counting sink (BENCH_GFX_KEYS=60, BENCH_GFX_PHOTOS=2000).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -14,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use photosift::config::Config;
+use photosift::tui::graphics::Choice;
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui_image::picker::Picker;
 
 const DIM: usize = 1280;
 
@@ -106,7 +111,7 @@ fn main() {
         terminal,
         library.clone(),
         Config::default(),
-        Picker::halfblocks(),
+        Choice::halfblocks("test"),
         Services::default(),
     )
     .expect("app");
@@ -188,7 +193,13 @@ fn main() {
     drop(app);
 
     real_binary_in_tmux(dir.path(), keys.min(60));
+    if env("BENCH_GRAPHICS", 1) == 1 {
+        graphics::run(pace);
+    }
 }
+
+#[path = "tui/graphics.rs"]
+mod graphics;
 
 /// The real binary in a detached tmux: time until the first photo's status line shows, and
 /// its resident memory after labeling a few.

@@ -13,12 +13,12 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use image::{Rgb, RgbImage};
 use photosift::config::Config;
 use photosift::library::Library;
+use photosift::tui::graphics::Choice;
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Cell;
 use ratatui::style::Color;
-use ratatui_image::picker::Picker;
 
 /// Pixels per terminal cell.
 const CELL_W: u32 = 9;
@@ -36,7 +36,13 @@ fn main() -> Result<()> {
     photosift::demo::build(&library, &config, &|_| {})?;
 
     let terminal = Terminal::new(TestBackend::new(cols, rows))?;
-    let mut app = App::new(terminal, library, config, Picker::halfblocks(), Services::default())?;
+    let mut app = App::new(
+        terminal,
+        library,
+        config,
+        Choice::halfblocks("rendered as cells"),
+        Services::default(),
+    )?;
     let wait = Duration::from_secs(60);
     if !app.pump_until(wait, |a| a.state().complete && a.photo_ready())? {
         bail!("the first photo never showed");

@@ -132,6 +132,9 @@ enum Command {
     },
     /// Copy the original file of every photo picked for print into DEST, byte-identical and
     /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
+    /// Which image protocol the labeling TUI uses in this terminal (sixel, kitty, iTerm2 or
+    /// half-blocks), what the terminal answered when asked, and why that protocol.
+    Doctor,
     Export {
         /// The folder to export into (created when missing).
         #[arg(value_name = "DEST")]
@@ -184,6 +187,10 @@ fn init_logging(verbose: u8) {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
+    if let Some(Command::Doctor) = cli.command {
+        cli::doctor::run(&config)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let library_dir = match (&cli.command, cli.library.as_deref()) {
         // The demo never mixes its sample photos into the user's own library.
         (Some(Command::Demo { .. }), None) => photosift::demo::default_library_dir()
@@ -269,6 +276,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 photosift::tui::run(&library, &config, services)?;
             }
         }
+        Some(Command::Doctor) => cli::doctor::run(&config)?,
         Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
             let print = PrintSpec::from_config(
                 print_size.as_deref().unwrap_or(&config.export.print_size),

@@ -8,11 +8,11 @@ use std::time::Duration;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use photosift::catalog::{LabelKind, LabelValue, PhotoState};
 use photosift::config::Config;
+use photosift::tui::graphics::Choice;
 use photosift::tui::state::{JobOutput, ModelSummary};
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui_image::picker::Picker;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -37,7 +37,8 @@ fn open(dir: &std::path::Path, n: usize, services: Services) -> App<TestBackend>
     let (library, _) = common::library_with_photos(dir, n, 4, (200, 150));
     let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let mut app =
-        App::new(terminal, library, Config::default(), Picker::halfblocks(), services).unwrap();
+        App::new(terminal, library, Config::default(), Choice::halfblocks("test"), services)
+            .unwrap();
     let ready = |a: &App<TestBackend>| a.state().complete && a.photo_ready();
     assert!(app.pump_until(WAIT, ready).unwrap(), "first photo never showed");
     app
@@ -94,7 +95,7 @@ fn a_photo_gone_from_disk_shows_a_placeholder_and_is_marked() {
         terminal,
         library.clone(),
         Config::default(),
-        Picker::halfblocks(),
+        Choice::halfblocks("test"),
         Services::default(),
     )
     .unwrap();
@@ -153,7 +154,7 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
         terminal,
         library.clone(),
         Config::default(),
-        Picker::halfblocks(),
+        Choice::halfblocks("test"),
         Services::default(),
     )
     .unwrap();
@@ -195,7 +196,7 @@ fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
         terminal,
         library.clone(),
         Config::default(),
-        Picker::halfblocks(),
+        Choice::halfblocks("test"),
         Services::default(),
     )
     .unwrap();

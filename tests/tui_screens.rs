@@ -11,7 +11,8 @@ use std::time::Duration;
 use photosift::catalog::{LabelCounts, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
-use photosift::tui::preview::{PreviewCache, PreviewRequest, encoding_picker, make_preview};
+use photosift::tui::graphics::Choice;
+use photosift::tui::preview::{PreviewCache, PreviewRequest, PreviewSettings, make_preview};
 use photosift::tui::state::{JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
@@ -19,7 +20,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::{Rect, Size};
 use ratatui::style::Color;
-use ratatui_image::picker::Picker;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -82,13 +82,23 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
 
 /// Makes every preview the screen wants, as the worker would.
 fn previews_for(state: &State, area: Rect) -> PreviewCache {
-    let picker = encoding_picker(Picker::halfblocks());
+    let settings = PreviewSettings {
+        graphics: Choice::halfblocks("test"),
+        scan: photosift::config::Config::default().scan,
+    };
     let mut cache = PreviewCache::default();
     for (photo, size) in view::wanted_previews(area, state, 2) {
         let info = &state.photos[&photo];
-        let req =
-            PreviewRequest { photo, size, thumb: info.thumb.clone(), original: info.path.clone() };
-        cache.insert(make_preview(&picker, &req));
+        let req = PreviewRequest {
+            photo,
+            size,
+            zoom: false,
+            thumb: info.thumb.clone(),
+            original: info.path.clone(),
+            dims: info.width.zip(info.height),
+            main: size != view::strip_cell(),
+        };
+        cache.insert(make_preview(&settings, &req));
     }
     cache
 }

@@ -2,6 +2,7 @@
 //! calls. Library code never prints; these modules do.
 
 pub mod demo;
+pub mod doctor;
 pub mod embed;
 pub mod export;
 pub mod learn;

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use crossterm::event::{Event, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use ratatui::buffer::Cell;
 use ratatui::layout::{Rect, Size};
-use ratatui_image::picker::Picker;
 
 use crate::catalog::{Catalog, PhotoId};
 use crate::config::Config;
@@ -20,9 +20,14 @@ use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
 use crate::print_check::PrintSpec;
 
+use super::encode::KITTY_DELETE_ALL;
 use super::fresh::Freshness;
+use super::graphics::{Choice, Protocol};
 use super::keymap::{Action, Keymap};
-use super::preview::{PreviewCache, PreviewMsg, PreviewRequest, PreviewWorker};
+use super::preview::{
+    DEFAULT_BUDGET, PreviewCache, PreviewKey, PreviewMsg, PreviewRequest, PreviewSettings,
+    PreviewWorker,
+};
 use super::source;
 use super::state::{
     Effect, JOB_QUEUES, JOB_RETRAIN, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update,
@@ -79,6 +84,21 @@ pub struct App<B: Backend> {
     fresh: Freshness,
     /// The photo on screen and its original, for the watcher thread to check.
     watched: Arc<Mutex<Option<(PhotoId, PathBuf)>>>,
+    graphics: Protocol,
+    /// What the photo area showed in the last frame (see [`App::screen_signature`]).
+    last_signature: Option<ScreenSignature>,
+}
+
+/// What decides the pixels a graphics protocol has put on screen: when it changes, the
+/// screen is cleared and redrawn in full, because images drawn by escape sequences are not
+/// cells — ratatui's diff would neither remove a previous photo nor repaint text a popup
+/// left over one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScreenSignature {
+    photo: Option<(PreviewKey, bool)>,
+    strip: usize,
+    help: bool,
+    size: (u16, u16),
 }
 
 impl<B> App<B>
@@ -91,15 +111,18 @@ where
         terminal: Terminal<B>,
         library: Library,
         config: Config,
-        picker: Picker,
+        graphics: Choice,
         services: Services,
     ) -> Result<Self> {
         let keymap = Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
         let catalog = library.open_catalog()?;
         let (tx, rx) = channel();
         let preview_tx = Mutex::new(tx.clone());
+        let protocol = graphics.protocol;
+        let previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
+        let settings = PreviewSettings { graphics, scan: config.scan.clone() };
         let worker = PreviewWorker::new(
-            picker,
+            settings,
             2,
             Arc::new(move |m| {
                 if let Ok(tx) = preview_tx.lock() {
@@ -132,7 +155,7 @@ where
         let mut app = Self {
             terminal,
             state,
-            previews: PreviewCache::default(),
+            previews,
             worker,
             catalog,
             library,
@@ -145,6 +168,8 @@ where
             frames: 0,
             fresh: Freshness::default(),
             watched,
+            graphics: protocol,
+            last_signature: None,
         };
         if let Ok(version) = app.catalog.data_version() {
             app.fresh.observe(version);
@@ -196,6 +221,11 @@ where
         self.frames
     }
 
+    /// Encoded previews held, in bytes, and how many.
+    pub fn preview_memory(&self) -> (usize, usize) {
+        (self.previews.bytes(), self.previews.len())
+    }
+
     /// The photo on screen has its preview (or its missing-file placeholder) ready.
     pub fn photo_ready(&self) -> bool {
         let Ok(size) = self.terminal.size() else { return false };
@@ -204,7 +234,11 @@ where
             return true;
         }
         match self.state.current() {
-            Some(p) => self.previews.contains(p, view::areas(area, &self.state).photo.as_size()),
+            Some(p) => self.previews.contains_key(&PreviewKey::new(
+                p,
+                view::areas(area, &self.state).photo.as_size(),
+                self.state.zoomed == Some(p),
+            )),
             None => self.state.loaded,
         }
     }
@@ -277,6 +311,7 @@ where
                     PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
                     PreviewMsg::Missing { photo, size, gone, .. } => (*photo, *size, *gone),
                 };
+                let gone = gone && !msg.key().zoom;
                 self.previews.insert(msg);
                 if self.state.current() == Some(photo) || size == view::strip_cell() {
                     self.dirty = true;
@@ -415,18 +450,60 @@ where
             }
         }
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
-        self.previews.prune(&wanted);
-        let requests: Vec<PreviewRequest> = wanted
+        let mut keys: Vec<PreviewKey> =
+            wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, false)).collect();
+        // The zoomed photo first; its fitted preview stays wanted for zooming out.
+        if let (Some(cur), Some(first)) = (self.state.current(), wanted.first())
+            && self.state.zoomed == Some(cur)
+        {
+            keys.insert(0, PreviewKey::new(cur, first.1, true));
+        }
+        self.previews.prune(&keys);
+        let requests: Vec<PreviewRequest> = keys
             .iter()
-            .filter(|(p, s)| !self.previews.contains(*p, *s))
-            .filter_map(|(p, s)| self.request_for(*p, *s))
+            .filter(|k| !self.previews.contains_key(k))
+            .filter_map(|k| self.request_for(*k))
             .collect();
         self.worker.request(requests);
     }
 
-    fn request_for(&self, photo: crate::catalog::PhotoId, size: Size) -> Option<PreviewRequest> {
-        let info = self.state.photos.get(&photo)?;
-        Some(PreviewRequest { photo, size, thumb: info.thumb.clone(), original: info.path.clone() })
+    fn request_for(&self, key: PreviewKey) -> Option<PreviewRequest> {
+        let info = self.state.photos.get(&key.photo)?;
+        let size = Size::new(key.size.0, key.size.1);
+        Some(PreviewRequest {
+            photo: key.photo,
+            size,
+            zoom: key.zoom,
+            thumb: info.thumb.clone(),
+            original: info.path.clone(),
+            dims: info.width.zip(info.height),
+            main: size != view::strip_cell(),
+        })
+    }
+
+    /// The photo on screen, whether its preview is drawn, the strip's drawn previews, the
+    /// help overlay and the size.
+    fn screen_signature(&self) -> Option<ScreenSignature> {
+        let size = self.terminal.size().ok()?;
+        let area = Rect::new(0, 0, size.width, size.height);
+        let a = view::areas(area, &self.state);
+        let photo = self.state.current().map(|p| {
+            let key = PreviewKey::new(p, a.photo.as_size(), self.state.zoomed == Some(p));
+            (key, self.previews.contains_key(&key))
+        });
+        let strip = self
+            .state
+            .queue(self.state.mode)
+            .burst()
+            .iter()
+            .filter(|(_, e)| self.previews.contains(e.photo, view::strip_cell()))
+            .count();
+        Some(ScreenSignature {
+            photo,
+            strip: if a.strip.is_some() { strip } else { 0 },
+            help: self.state.help,
+            size: (size.width, size.height),
+        })
     }
 
     /// Draws once if anything changed since the last frame. No I/O but the terminal's.
@@ -435,6 +512,19 @@ where
             return Ok(false);
         }
         self.dirty = false;
+        if self.graphics.is_pixels() {
+            let signature = self.screen_signature();
+            if signature != self.last_signature {
+                self.last_signature = signature;
+                self.terminal.clear().context("clearing the screen")?;
+                if self.graphics == Protocol::Kitty {
+                    // Placed images outlive a cleared screen; the next photo places its own.
+                    let mut cell = Cell::default();
+                    cell.set_symbol(&format!("{KITTY_DELETE_ALL} "));
+                    self.terminal.backend_mut().draw(std::iter::once((0, 0, &cell)))?;
+                }
+            }
+        }
         let (state, previews) = (&self.state, &self.previews);
         self.terminal.draw(|f| view::draw(f, state, previews)).context("drawing")?;
         self.frames += 1;

@@ -19,12 +19,13 @@ pub enum Action {
     SwitchMode,
     Retrain,
     Seed,
+    Zoom,
     Help,
     Quit,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Yes,
         Action::No,
         Action::Skip,
@@ -34,6 +35,7 @@ impl Action {
         Action::SwitchMode,
         Action::Retrain,
         Action::Seed,
+        Action::Zoom,
         Action::Help,
         Action::Quit,
     ];
@@ -50,6 +52,7 @@ impl Action {
             Action::SwitchMode => "switch_mode",
             Action::Retrain => "retrain",
             Action::Seed => "seed",
+            Action::Zoom => "zoom",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -71,6 +74,7 @@ impl Action {
             Action::SwitchMode => ("switch to best-first mode", "switch to ambiguous mode"),
             Action::Retrain => ("retrain in the background", "retrain in the background"),
             Action::Seed => ("generate synthetic seed images", "generate synthetic seed images"),
+            Action::Zoom => ("original at 100% / fitted", "original at 100% / fitted"),
             Action::Help => ("this help", "this help"),
             Action::Quit => ("quit (labels are already saved)", "quit (labels are already saved)"),
         }
@@ -290,7 +294,8 @@ mod tests {
             km.action(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
         );
-        assert_eq!(km.action(&press(KeyCode::Char('z'), none)), None);
+        assert_eq!(km.action(&press(KeyCode::Char('z'), none)), Some(Action::Zoom));
+        assert_eq!(km.action(&press(KeyCode::Char('y'), none)), None);
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
     }
 

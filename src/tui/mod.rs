@@ -6,7 +6,10 @@
 //! decoded and encoded off the UI task by [`preview`] → one draw by [`view`].
 
 pub mod app;
+pub mod backend;
+pub mod encode;
 pub mod fresh;
+pub mod graphics;
 pub mod keymap;
 pub mod preview;
 pub mod source;
@@ -16,11 +19,9 @@ pub mod view;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{IsTerminal, Read, Seek, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use ratatui_image::picker::cap_parser::QueryStdioOptions;
-use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::config::Config;
 use crate::library::Library;
@@ -38,15 +39,25 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
     }
     // Fail on a bad config or catalog before the screen switches over.
     Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
-    let graphics = graphics_choice(&config.tui.graphics)?;
+    let forced = graphics::parse_setting(&config.tui.graphics).map_err(anyhow::Error::msg)?;
     drop(library.open_catalog()?);
 
     // Installs a panic hook that restores the terminal before the panic message prints.
-    let terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // Raw mode, the alternate screen and a panic hook that restores them; then the same
+    // crossterm backend minus its cursor queries (see `backend`).
+    drop(ratatui::try_init().context("cannot set up the terminal")?);
+    let terminal =
+        ratatui::Terminal::new(backend::TuiBackend::new()).context("cannot set up the terminal")?;
     only_the_ui_thread_restores_on_panic();
     let result = (|| {
-        let picker = make_picker(graphics);
-        let mut app = App::new(terminal, library.clone(), config.clone(), picker, services)?;
+        let choice = graphics::detect(forced, QUERY_TIMEOUT);
+        tracing::info!(
+            "graphics: {} ({}): {}",
+            choice.protocol.name(),
+            choice.terminal,
+            choice.why
+        );
+        let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
         spawn_input_thread(app.sender())?;
         app.run()
     })();
@@ -71,48 +82,6 @@ fn only_the_ui_thread_restores_on_panic() {
             tracing::debug!("background thread panicked: {info}");
         }
     }));
-}
-
-/// `[tui] graphics`: `None` = ask the terminal.
-fn graphics_choice(name: &str) -> Result<Option<ProtocolType>> {
-    Ok(match name {
-        "auto" => None,
-        "halfblocks" => Some(ProtocolType::Halfblocks),
-        "kitty" => Some(ProtocolType::Kitty),
-        "iterm2" => Some(ProtocolType::Iterm2),
-        "sixel" => Some(ProtocolType::Sixel),
-        other => {
-            bail!("[tui] graphics = {other:?} is not one of auto, halfblocks, kitty, iterm2, sixel")
-        }
-    })
-}
-
-/// Asks the terminal what it can show (kitty, iTerm2, sixel), falling back to half-blocks.
-fn make_picker(choice: Option<ProtocolType>) -> Picker {
-    if choice == Some(ProtocolType::Halfblocks) {
-        return Picker::halfblocks();
-    }
-    let started = Instant::now();
-    let options = QueryStdioOptions { timeout: QUERY_TIMEOUT, ..Default::default() };
-    let mut picker = match Picker::from_query_stdio_with_options(options) {
-        Ok(p) => p,
-        Err(err) => {
-            tracing::info!("terminal graphics query failed ({err}); using half-blocks");
-            Picker::halfblocks()
-        }
-    };
-    if started.elapsed() >= QUERY_TIMEOUT {
-        // Nobody answered (e.g. tmux without an outer terminal to pass the query to). The
-        // query's reader thread is still blocked on stdin and would eat the user's first key:
-        // ask for a status report that the terminal itself answers, which ends that read.
-        let mut out = std::io::stdout();
-        let _ = out.write_all(b"\x1b[5n").and_then(|()| out.flush());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if let Some(forced) = choice {
-        picker.set_protocol_type(forced);
-    }
-    picker
 }
 
 fn spawn_input_thread(tx: std::sync::mpsc::Sender<AppEvent>) -> Result<()> {
@@ -202,12 +171,5 @@ mod tests {
         assert!(err.contains(&std::process::id().to_string()), "{err}");
         drop(first);
         SessionLock::acquire(&lib).unwrap();
-    }
-
-    #[test]
-    fn graphics_names() {
-        assert_eq!(graphics_choice("auto").unwrap(), None);
-        assert_eq!(graphics_choice("halfblocks").unwrap(), Some(ProtocolType::Halfblocks));
-        assert!(graphics_choice("ascii").is_err());
     }
 }

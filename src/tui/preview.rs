@@ -1,26 +1,50 @@
-//! The preview worker: decodes thumbnails, resizes them and encodes them to the terminal's
-//! image protocol on worker threads, so the UI task only places a ready `Protocol`. Requests
-//! are latest-wins: a new wanted list replaces whatever was still waiting.
+//! The preview worker: decodes each photo at the pixel size it takes on screen (DCT-scaled
+//! from the original when the thumbnail is too small, through the ingest decoder), resizes
+//! and encodes it to the terminal's image protocol on worker threads, so the UI task only
+//! places a ready [`Encoded`]. Requests are latest-wins: a new wanted list replaces whatever
+//! was still waiting. The cache of encoded previews is bounded in bytes.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
-use image::DynamicImage;
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
 use ratatui::layout::Size;
-use ratatui_image::picker::{Picker, ProtocolType};
-use ratatui_image::protocol::Protocol;
-use ratatui_image::{FilterType, FontSize, Resize};
 
+use super::encode::{Encoded, encode};
+use super::graphics::Choice;
 use crate::catalog::PhotoId;
+use crate::config::ScanConfig;
 
-/// One preview to make: a photo at a size in terminal cells.
+/// One preview to make: a photo at a size in terminal cells, fitted or at 100% (zoom).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewRequest {
     pub photo: PhotoId,
     pub size: Size,
+    pub zoom: bool,
     pub thumb: Option<PathBuf>,
     pub original: PathBuf,
+    /// The original's size as displayed (after EXIF orientation), where the catalog has it.
+    pub dims: Option<(u32, u32)>,
+    /// The main photo (not a burst-strip thumbnail): it owns the screen's images.
+    pub main: bool,
+}
+
+/// A preview's identity in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PreviewKey {
+    pub photo: PhotoId,
+    pub size: (u16, u16),
+    pub zoom: bool,
+}
+
+impl PreviewKey {
+    pub fn new(photo: PhotoId, size: Size, zoom: bool) -> Self {
+        Self { photo, size: (size.width, size.height), zoom }
+    }
 }
 
 /// What the worker made.
@@ -28,42 +52,63 @@ pub enum PreviewMsg {
     Ready {
         photo: PhotoId,
         size: Size,
-        protocol: Box<Protocol>,
+        zoom: bool,
+        encoded: Box<Encoded>,
     },
     /// Neither the thumbnail nor the original could be read; `gone`: neither file exists.
     Missing {
         photo: PhotoId,
         size: Size,
+        zoom: bool,
         reason: String,
         gone: bool,
     },
 }
 
+impl PreviewMsg {
+    pub fn key(&self) -> PreviewKey {
+        match self {
+            PreviewMsg::Ready { photo, size, zoom, .. }
+            | PreviewMsg::Missing { photo, size, zoom, .. } => {
+                PreviewKey::new(*photo, *size, *zoom)
+            }
+        }
+    }
+}
+
 /// A finished preview, as the draw path uses it.
 pub enum Preview {
-    Ready(Box<Protocol>),
+    Ready(Box<Encoded>),
     Missing(String),
 }
 
 struct Pending {
     queue: VecDeque<PreviewRequest>,
-    in_flight: HashSet<(PhotoId, (u16, u16))>,
+    in_flight: HashSet<PreviewKey>,
     shutdown: bool,
 }
 
 type Notify = Arc<dyn Fn(PreviewMsg) + Send + Sync>;
+
+/// How the workers decode and encode.
+#[derive(Clone)]
+pub struct PreviewSettings {
+    pub graphics: Choice,
+    /// Decoding limits (and the thumbnail size) of `[scan]`, for the originals.
+    pub scan: ScanConfig,
+}
 
 /// The worker threads. Dropping it stops them once their current image is done.
 pub struct PreviewWorker {
     shared: Arc<(Mutex<Pending>, Condvar)>,
 }
 
-fn key(size: Size) -> (u16, u16) {
-    (size.width, size.height)
+fn key_of(r: &PreviewRequest) -> PreviewKey {
+    PreviewKey::new(r.photo, r.size, r.zoom)
 }
 
 impl PreviewWorker {
-    pub fn new(picker: Picker, threads: usize, notify: Notify) -> std::io::Result<Self> {
+    pub fn new(settings: PreviewSettings, threads: usize, notify: Notify) -> std::io::Result<Self> {
         let shared = Arc::new((
             Mutex::new(Pending {
                 queue: VecDeque::new(),
@@ -72,14 +117,13 @@ impl PreviewWorker {
             }),
             Condvar::new(),
         ));
-        let picker = encoding_picker(picker);
         for i in 0..threads.max(1) {
             let shared = shared.clone();
-            let picker = picker.clone();
+            let settings = settings.clone();
             let notify = notify.clone();
             std::thread::Builder::new().name(format!("preview-{i}")).spawn(move || {
                 crate::jobs::lower_thread_priority();
-                worker_loop(&shared, &picker, &*notify)
+                worker_loop(&shared, &settings, &*notify)
             })?;
         }
         Ok(Self { shared })
@@ -89,8 +133,7 @@ impl PreviewWorker {
     pub fn request(&self, wanted: Vec<PreviewRequest>) {
         let (lock, cvar) = &*self.shared;
         let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
-        p.queue =
-            wanted.into_iter().filter(|r| !p.in_flight.contains(&(r.photo, key(r.size)))).collect();
+        p.queue = wanted.into_iter().filter(|r| !p.in_flight.contains(&key_of(r))).collect();
         cvar.notify_all();
     }
 }
@@ -103,7 +146,11 @@ impl Drop for PreviewWorker {
     }
 }
 
-fn worker_loop(shared: &(Mutex<Pending>, Condvar), picker: &Picker, notify: &dyn Fn(PreviewMsg)) {
+fn worker_loop(
+    shared: &(Mutex<Pending>, Condvar),
+    settings: &PreviewSettings,
+    notify: &dyn Fn(PreviewMsg),
+) {
     let (lock, cvar) = shared;
     loop {
         let req = {
@@ -113,7 +160,7 @@ fn worker_loop(shared: &(Mutex<Pending>, Condvar), picker: &Picker, notify: &dyn
                     return;
                 }
                 if let Some(req) = p.queue.pop_front() {
-                    p.in_flight.insert((req.photo, key(req.size)));
+                    p.in_flight.insert(key_of(&req));
                     break req;
                 }
                 p = cvar.wait(p).unwrap_or_else(|e| e.into_inner());
@@ -121,125 +168,228 @@ fn worker_loop(shared: &(Mutex<Pending>, Condvar), picker: &Picker, notify: &dyn
         };
         // A decoder that panics on a broken file must not take the worker down with it.
         let msg =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_preview(picker, &req)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make_preview(settings, &req)))
                 .unwrap_or_else(|payload| PreviewMsg::Missing {
                     photo: req.photo,
                     size: req.size,
+                    zoom: req.zoom,
                     reason: format!("cannot decode: {}", crate::jobs::panic_message(&*payload)),
                     gone: false,
                 });
-        lock.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .in_flight
-            .remove(&(req.photo, key(req.size)));
+        lock.lock().unwrap_or_else(|e| e.into_inner()).in_flight.remove(&key_of(&req));
         notify(msg);
     }
 }
 
-/// The picker the workers encode with. Half-blocks sample one colour per half cell, so
-/// working at a 1×2-pixel "font" resizes the thumbnail straight to the cells' resolution
-/// instead of up to screen pixels and back down (about ten times less work per photo).
-pub fn encoding_picker(picker: Picker) -> Picker {
-    if picker.protocol_type() != ProtocolType::Halfblocks {
-        return picker;
-    }
-    #[allow(deprecated)] // the way to state a font size; halfblocks have no real one
-    let mut p = Picker::from_fontsize(FontSize::new(1, 2));
-    p.set_protocol_type(ProtocolType::Halfblocks);
-    p
-}
-
-/// Decodes, resizes and encodes one preview. The thumbnail first; when it is gone, the
-/// original (slower, but the photo is still shown).
-pub fn make_preview(picker: &Picker, req: &PreviewRequest) -> PreviewMsg {
-    let (photo, size) = (req.photo, req.size);
-    let image = match req.thumb.as_deref().map(decode) {
-        Some(Ok(img)) => Ok(img),
-        _ => decode(&req.original),
-    };
-    let image = match image {
+/// Decodes, resizes and encodes one preview.
+pub fn make_preview(settings: &PreviewSettings, req: &PreviewRequest) -> PreviewMsg {
+    let (photo, size, zoom) = (req.photo, req.size, req.zoom);
+    let image = match preview_pixels(settings, req) {
         Ok(img) => img,
         Err(reason) => {
             let gone = !req.original.exists() && req.thumb.as_deref().is_none_or(|t| !t.exists());
-            return PreviewMsg::Missing { photo, size, reason, gone };
+            return PreviewMsg::Missing { photo, size, zoom, reason, gone };
         }
     };
-    let image = shrink_for(picker, image, size);
-    match picker.new_protocol(image, size, Resize::Scale(Some(FilterType::Triangle))) {
-        Ok(protocol) => PreviewMsg::Ready { photo, size, protocol: Box::new(protocol) },
-        Err(err) => PreviewMsg::Missing {
-            photo,
-            size,
-            reason: format!("cannot encode: {err}"),
-            gone: false,
-        },
+    match encode(&settings.graphics, image, size, req.main) {
+        Ok(encoded) => PreviewMsg::Ready { photo, size, zoom, encoded: Box::new(encoded) },
+        Err(reason) => PreviewMsg::Missing { photo, size, zoom, reason, gone: false },
     }
 }
 
-fn decode(path: &Path) -> Result<DynamicImage, String> {
+/// The pixels the screen shows for `req`: the photo fitted into the area's pixel size (or,
+/// zoomed, the original's centre at 100%), upright.
+pub fn preview_pixels(
+    settings: &PreviewSettings,
+    req: &PreviewRequest,
+) -> Result<RgbImage, String> {
+    let (bw, bh) = settings.graphics.area_px(req.size.width, req.size.height);
+    if bw == 0 || bh == 0 {
+        return Err("no room on screen".into());
+    }
+    if req.zoom {
+        let full = decode_original(settings, &req.original, u32::MAX)?;
+        return Ok(crop_centre(&full, bw, bh));
+    }
+    // The long side the photo takes in the box; the thumbnail serves when it is that big.
+    let need = match req.dims {
+        Some((w, h)) if w > 0 && h > 0 => fitted(w, h, bw, bh).0.max(fitted(w, h, bw, bh).1),
+        _ => bw.max(bh),
+    };
+    let image = if need <= settings.scan.thumb_size {
+        match req.thumb.as_deref().map(decode_file) {
+            Some(Ok(img)) => img,
+            _ => decode_original(settings, &req.original, need)?,
+        }
+    } else {
+        match decode_original(settings, &req.original, need) {
+            Ok(img) => img,
+            // The original is gone or unreadable: the thumbnail, enlarged, still shows it.
+            Err(reason) => match req.thumb.as_deref().map(decode_file) {
+                Some(Ok(img)) => img,
+                _ => return Err(reason),
+            },
+        }
+    };
+    let (w, h) = fitted(image.width(), image.height(), bw, bh);
+    resize(image, w, h)
+}
+
+/// Decodes the original with the scan's decoder (DCT scaling to `long` px on the long side,
+/// EXIF orientation, the scan's pixel limits), so every format the scan reads shows here too.
+fn decode_original(settings: &PreviewSettings, path: &Path, long: u32) -> Result<RgbImage, String> {
+    let cfg = ScanConfig { thumb_size: long.max(1), ..settings.scan.clone() };
+    crate::ingest::make_thumbnail(path, &cfg)
+        .map(|t| t.image)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn decode_file(path: &Path) -> Result<RgbImage, String> {
     image::ImageReader::open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .with_guessed_format()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .decode()
+        .map(|i| i.into_rgb8())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// An original photo can be 12 MP: bring it near the target's pixel size before the
-/// protocol's own resize, which would otherwise filter every source pixel.
-fn shrink_for(picker: &Picker, image: DynamicImage, size: Size) -> DynamicImage {
-    let font = picker.font_size();
-    let (w, h) = (
-        u32::from(size.width) * u32::from(font.width),
-        u32::from(size.height) * u32::from(font.height),
-    );
-    if image.width() > 2 * w.max(1) && image.height() > 2 * h.max(1) {
-        image.thumbnail(w * 2, h * 2)
+/// The largest size with `w`:`h`'s aspect inside `bw`×`bh` (at least 1×1).
+pub fn fitted(w: u32, h: u32, bw: u32, bh: u32) -> (u32, u32) {
+    let (w, h) = (u64::from(w.max(1)), u64::from(h.max(1)));
+    let (bw, bh) = (u64::from(bw), u64::from(bh));
+    if w * bh >= h * bw {
+        (bw.max(1) as u32, ((h * bw + w / 2) / w).clamp(1, bh.max(1)) as u32)
     } else {
-        image
+        (((w * bh + h / 2) / h).clamp(1, bw.max(1)) as u32, bh.max(1) as u32)
     }
 }
 
-/// The previews on hand, by photo and size.
-#[derive(Default)]
+/// The centre `bw`×`bh` of `image` (all of it along a side that is smaller).
+fn crop_centre(image: &RgbImage, bw: u32, bh: u32) -> RgbImage {
+    let (w, h) = (bw.min(image.width()), bh.min(image.height()));
+    let (x, y) = ((image.width() - w) / 2, (image.height() - h) / 2);
+    image::imageops::crop_imm(image, x, y, w, h).to_image()
+}
+
+fn resize(image: RgbImage, w: u32, h: u32) -> Result<RgbImage, String> {
+    thread_local! {
+        static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
+    }
+    if image.dimensions() == (w, h) {
+        return Ok(image);
+    }
+    let (sw, sh) = image.dimensions();
+    let src = FirImage::from_vec_u8(sw, sh, image.into_raw(), PixelType::U8x3)
+        .map_err(|e| format!("cannot resize: {e}"))?;
+    let mut dst = FirImage::new(w, h, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+    RESIZER
+        .with(|r| r.borrow_mut().resize(&src, &mut dst, &options))
+        .map_err(|e| format!("cannot resize: {e}"))?;
+    RgbImage::from_raw(w, h, dst.into_vec())
+        .ok_or_else(|| "resized buffer has the wrong size".into())
+}
+
+/// The previews on hand, by photo, size and zoom, within a memory budget; and the protocol
+/// they are encoded in, for the side panel.
 pub struct PreviewCache {
-    map: HashMap<(PhotoId, (u16, u16)), Preview>,
+    map: HashMap<PreviewKey, Entry>,
+    bytes: usize,
+    budget: usize,
+    next_seq: u64,
+    graphics: String,
+}
+
+struct Entry {
+    preview: Preview,
+    bytes: usize,
+    seq: u64,
+}
+
+impl Default for PreviewCache {
+    fn default() -> Self {
+        Self::with_budget(DEFAULT_BUDGET, "half-blocks")
+    }
 }
 
 /// Previews kept beyond the wanted ones, for going back and forth.
 const KEEP_EXTRA: usize = 24;
+/// Encoded previews kept in memory at most (the wanted ones always stay): a kitty photo at
+/// 1600×1000 px is 6.4 MB of base64, a sixel one 1-3 MB, a half-block one 0.3 MB.
+pub const DEFAULT_BUDGET: usize = 96 << 20;
 
 impl PreviewCache {
+    pub fn with_budget(budget: usize, graphics: impl Into<String>) -> Self {
+        Self { map: HashMap::new(), bytes: 0, budget, next_seq: 0, graphics: graphics.into() }
+    }
+
+    /// The protocol previews are drawn with, e.g. `sixel · 10×20 px cells`.
+    pub fn graphics(&self) -> &str {
+        &self.graphics
+    }
+
     pub fn get(&self, photo: PhotoId, size: Size) -> Option<&Preview> {
-        self.map.get(&(photo, key(size)))
+        self.get_view(photo, size, false)
+    }
+
+    /// The preview at `size`, at 100% when `zoom`.
+    pub fn get_view(&self, photo: PhotoId, size: Size, zoom: bool) -> Option<&Preview> {
+        self.map.get(&PreviewKey::new(photo, size, zoom)).map(|e| &e.preview)
     }
 
     pub fn contains(&self, photo: PhotoId, size: Size) -> bool {
-        self.map.contains_key(&(photo, key(size)))
+        self.contains_key(&PreviewKey::new(photo, size, false))
+    }
+
+    pub fn contains_key(&self, key: &PreviewKey) -> bool {
+        self.map.contains_key(key)
     }
 
     pub fn insert(&mut self, msg: PreviewMsg) {
-        match msg {
-            PreviewMsg::Ready { photo, size, protocol } => {
-                self.map.insert((photo, key(size)), Preview::Ready(protocol));
-            }
-            PreviewMsg::Missing { photo, size, reason, .. } => {
-                self.map.insert((photo, key(size)), Preview::Missing(reason));
-            }
+        let key = msg.key();
+        let preview = match msg {
+            PreviewMsg::Ready { encoded, .. } => Preview::Ready(encoded),
+            PreviewMsg::Missing { reason, .. } => Preview::Missing(reason),
+        };
+        let bytes = match &preview {
+            Preview::Ready(e) => e.bytes(),
+            Preview::Missing(r) => r.len() + 64,
+        };
+        self.next_seq += 1;
+        if let Some(old) = self.map.insert(key, Entry { preview, bytes, seq: self.next_seq }) {
+            self.bytes -= old.bytes;
         }
+        self.bytes += bytes;
     }
 
-    /// Drops previews at sizes no longer wanted, and the oldest extras.
-    pub fn prune(&mut self, wanted: &[(PhotoId, Size)]) {
-        let wanted_sizes: HashSet<(u16, u16)> = wanted.iter().map(|(_, s)| key(*s)).collect();
-        self.map.retain(|(_, s), _| wanted_sizes.contains(s));
-        if self.map.len() > wanted.len() + KEEP_EXTRA {
-            let keep: HashSet<(PhotoId, (u16, u16))> =
-                wanted.iter().map(|(p, s)| (*p, key(*s))).collect();
-            let extra: Vec<_> = self.map.keys().filter(|k| !keep.contains(k)).copied().collect();
-            let excess = self.map.len() - wanted.len() - KEEP_EXTRA;
-            for k in extra.into_iter().take(excess) {
-                self.map.remove(&k);
+    /// Drops previews at sizes no longer wanted, then the oldest extras beyond
+    /// [`KEEP_EXTRA`] or the byte budget.
+    pub fn prune(&mut self, wanted: &[PreviewKey]) {
+        let sizes: HashSet<(u16, u16)> = wanted.iter().map(|k| k.size).collect();
+        let keep: HashSet<PreviewKey> = wanted.iter().copied().collect();
+        let mut gone: Vec<PreviewKey> =
+            self.map.keys().filter(|k| !sizes.contains(&k.size)).copied().collect();
+        let mut extra: Vec<(u64, PreviewKey)> = self
+            .map
+            .iter()
+            .filter(|(k, _)| sizes.contains(&k.size) && !keep.contains(k))
+            .map(|(k, e)| (e.seq, *k))
+            .collect();
+        extra.sort_by_key(|(seq, _)| *seq);
+        let mut count = self.map.len() - gone.len();
+        let mut bytes = self.bytes - gone.iter().map(|k| self.map[k].bytes).sum::<usize>();
+        for (_, k) in extra {
+            if count <= keep.len() + KEEP_EXTRA && bytes <= self.budget {
+                break;
+            }
+            count -= 1;
+            bytes -= self.map[&k].bytes;
+            gone.push(k);
+        }
+        for k in gone {
+            if let Some(e) = self.map.remove(&k) {
+                self.bytes -= e.bytes;
             }
         }
     }
@@ -250,5 +400,99 @@ impl PreviewCache {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// Bytes held by the encoded previews.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escape(bytes: usize) -> Box<Encoded> {
+        Box::new(Encoded::Escape { data: "x".repeat(bytes), size: Size::new(10, 5) })
+    }
+
+    fn ready(id: i64, bytes: usize) -> PreviewMsg {
+        PreviewMsg::Ready {
+            photo: PhotoId(id),
+            size: Size::new(10, 5),
+            zoom: false,
+            encoded: escape(bytes),
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_budget_but_keeps_what_is_wanted() {
+        let mut cache = PreviewCache::with_budget(10_000, "sixel");
+        for id in 0..20 {
+            cache.insert(ready(id, 1_000));
+        }
+        let wanted: Vec<PreviewKey> =
+            (15..20).map(|id| PreviewKey::new(PhotoId(id), Size::new(10, 5), false)).collect();
+        cache.prune(&wanted);
+        assert!(cache.bytes() <= 10_000 + 20 * 64, "{}", cache.bytes());
+        assert!(wanted.iter().all(|k| cache.contains_key(k)));
+        // The newest extras stay, the oldest went first.
+        assert!(cache.contains(PhotoId(14), Size::new(10, 5)));
+        assert!(!cache.contains(PhotoId(0), Size::new(10, 5)));
+        // Wanted previews stay even over the budget.
+        let mut small = PreviewCache::with_budget(100, "kitty");
+        small.insert(ready(1, 5_000));
+        small.prune(&[PreviewKey::new(PhotoId(1), Size::new(10, 5), false)]);
+        assert_eq!(small.len(), 1);
+        small.prune(&[PreviewKey::new(PhotoId(2), Size::new(10, 5), false)]);
+        assert_eq!((small.len(), small.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn fitting_keeps_the_aspect() {
+        assert_eq!(fitted(4032, 3024, 1600, 1000), (1333, 1000));
+        assert_eq!(fitted(3024, 4032, 1600, 1000), (750, 1000));
+        assert_eq!(fitted(2000, 500, 1000, 920), (1000, 250));
+    }
+
+    fn settings(cell: (u16, u16)) -> PreviewSettings {
+        let graphics = Choice::fixed(super::super::graphics::Protocol::Sixel, cell);
+        PreviewSettings { graphics, scan: crate::config::Config::default().scan }
+    }
+
+    #[test]
+    fn previews_come_from_the_original_at_the_screens_pixel_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("big.jpg");
+        let img =
+            RgbImage::from_fn(2400, 1600, |x, y| image::Rgb([(x / 10) as u8, (y / 10) as u8, 9]));
+        img.save(&original).unwrap();
+        let thumb = dir.path().join("thumb.jpg");
+        image::imageops::thumbnail(&img, 512, 341).save(&thumb).unwrap();
+        let s = settings((10, 20));
+        let req = PreviewRequest {
+            photo: PhotoId(1),
+            size: Size::new(160, 50),
+            zoom: false,
+            thumb: Some(thumb.clone()),
+            original: original.clone(),
+            dims: Some((2400, 1600)),
+            main: true,
+        };
+        assert_eq!(preview_pixels(&s, &req).unwrap().dimensions(), (1500, 1000));
+        // A small area: the thumbnail is enough.
+        let small = PreviewRequest { size: Size::new(30, 10), ..req.clone() };
+        assert_eq!(preview_pixels(&s, &small).unwrap().dimensions(), (300, 200));
+        // Zoom: the centre at 100%.
+        let zoom = PreviewRequest { zoom: true, ..req.clone() };
+        let z = preview_pixels(&s, &zoom).unwrap();
+        assert_eq!(z.dimensions(), (1600, 1000));
+        let centre = z.get_pixel(800, 500);
+        assert!((i32::from(centre[0]) - 120).abs() <= 3, "{centre:?}");
+        // The original gone: the thumbnail (512×341), enlarged.
+        std::fs::remove_file(&original).unwrap();
+        assert_eq!(preview_pixels(&s, &req).unwrap().dimensions(), (1501, 1000));
+        let gone = PreviewRequest { thumb: None, ..req };
+        assert!(matches!(make_preview(&s, &gone), PreviewMsg::Missing { gone: true, .. }));
     }
 }

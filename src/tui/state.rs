@@ -299,6 +299,8 @@ pub struct State {
     pub print: Option<crate::print_check::PrintSpec>,
     /// How the user calls photosift on this library (with its `--library`), for the hints.
     pub command: String,
+    /// The photo shown at 100% (zoom key); any other photo shows fitted.
+    pub zoomed: Option<PhotoId>,
     pub quit: bool,
 }
 
@@ -327,6 +329,7 @@ impl State {
             last_pick_group: None,
             print: None,
             command: "photosift".to_owned(),
+            zoomed: None,
             quit: false,
         }
     }
@@ -534,6 +537,11 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             vec![Effect::StartJob(JOB_RETRAIN)]
         }
         Action::Seed => vec![Effect::StartJob(JOB_SEED)],
+        Action::Zoom => {
+            let cur = state.current();
+            state.zoomed = if state.zoomed == cur { None } else { cur };
+            Vec::new()
+        }
         Action::PassBurst => {
             if mode != Mode::Best {
                 state.notice = Some("passing a burst works in best mode (Tab)".into());

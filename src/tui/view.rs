@@ -8,11 +8,11 @@ use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
-use ratatui_image::Image;
 
 use crate::catalog::{PhotoId, TakenSource};
 use crate::print_check::PrintCheck;
 
+use super::encode::PreviewImage;
 use super::keymap::Action;
 use super::preview::{Preview, PreviewCache};
 use super::state::{Mode, PhotoInfo, State};
@@ -140,7 +140,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, previews: &PreviewCache) {
         draw_strip(frame, strip, state, previews);
     }
     if let Some(side) = a.side {
-        draw_side(frame, side, state);
+        draw_side(frame, side, state, previews.graphics());
     }
     draw_status(frame, a.status, state, a.side.is_some());
     if state.help {
@@ -155,14 +155,14 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         frame.render_widget(p, centered(area, 64, 9));
         return;
     };
-    match previews.get(photo, area.as_size()) {
+    match previews.get_view(photo, area.as_size(), state.zoomed == Some(photo)) {
         Some(Preview::Ready(protocol)) => {
             let size = protocol.size();
             // Centre the image in its area.
             let x = area.x + area.width.saturating_sub(size.width) / 2;
             let y = area.y + area.height.saturating_sub(size.height) / 2;
             let rect = Rect::new(x, y, size.width.min(area.width), size.height.min(area.height));
-            frame.render_widget(Image::new(protocol), rect);
+            frame.render_widget(PreviewImage(protocol), rect);
         }
         Some(Preview::Missing(reason)) => {
             let missing = state.photos.get(&photo).is_some_and(|i| i.missing);
@@ -227,7 +227,7 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
             Layout::vertical([Constraint::Length(STRIP_HEIGHT - 1), Constraint::Length(1)])
                 .areas(cell);
         if let Some(Preview::Ready(p)) = previews.get(photo, strip_cell()) {
-            frame.render_widget(Image::new(p), img);
+            frame.render_widget(PreviewImage(p), img);
         }
         let (mark, style) = match index.cmp(&q.pos) {
             std::cmp::Ordering::Less => ("decided", Style::new().dark_gray()),
@@ -238,7 +238,7 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
     }
 }
 
-fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State) {
+fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     let km = &state.keymap;
     let question = match state.mode {
         Mode::Ambiguous => "Is this the sort of image I want?",
@@ -288,6 +288,12 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State) {
             });
         }
     }
+    if state.current().is_some_and(|p| state.zoomed == Some(p)) {
+        lines.push(Line::from(
+            format!("100% (centre); {} for the whole photo", km.short(Action::Zoom)).yellow(),
+        ));
+    }
+    lines.push(Line::from(format!("images: {graphics}").dark_gray()));
     let rest = state.burst_rest();
     if rest > 0 {
         lines.push(Line::default());

@@ -1,0 +1,66 @@
+//! `photosift doctor`: what this terminal is, which image protocol the TUI uses in it, and why.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use photosift::config::Config;
+use photosift::tui::graphics::{self, TermEnv, TermReport};
+
+/// Probes the terminal as the labeling TUI does and prints what it found.
+pub fn run(config: &Config) -> Result<()> {
+    let forced = graphics::parse_setting(&config.tui.graphics).map_err(anyhow::Error::msg)?;
+    let env = TermEnv::current();
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let (report, took) = if terminal {
+        crossterm::terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+        let t = Instant::now();
+        let report = graphics::probe(Duration::from_millis(500));
+        let took = t.elapsed();
+        crossterm::terminal::disable_raw_mode().context("cannot restore the terminal")?;
+        (report.context("cannot probe the terminal")?, took)
+    } else {
+        (TermReport::default(), Duration::ZERO)
+    };
+    let choice = graphics::choose(&report, &env, forced);
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+    println!("photosift {} doctor", env!("CARGO_PKG_VERSION"));
+    println!();
+    if !terminal {
+        println!("stdin/stdout are not both a terminal: nothing to ask (the TUI needs one).");
+    }
+    println!("terminal            {}", choice.terminal);
+    println!("TERM                {}", or_none(env.term.clone()));
+    println!("TERM_PROGRAM        {}", or_none(env.term_program.clone()));
+    println!("inside tmux/screen  {}", if env.in_tmux { "yes" } else { "no" });
+    if let Some((c, r, w, h)) = env.winsize {
+        println!("window              {c}×{r} cells, {w}×{h} px (TIOCGWINSZ; 0 = not reported)");
+    }
+    println!();
+    println!("probe replies ({} ms):", took.as_millis());
+    println!("  kitty graphics    {}", if report.kitty_graphics { "OK" } else { "no reply" });
+    println!(
+        "  device attributes {}",
+        if report.device_attrs.is_empty() {
+            "no reply".into()
+        } else {
+            let attrs: Vec<String> = report.device_attrs.iter().map(u16::to_string).collect();
+            format!("{} (sixel: {})", attrs.join(";"), if report.sixel() { "yes" } else { "no" })
+        }
+    );
+    println!("  XTVERSION         {}", or_none(report.version.clone()));
+    let px = |v: Option<(u32, u32)>| v.map(|(w, h)| format!("{w}×{h} px"));
+    println!("  cell size         {}", or_none(report.cell_px.map(|(w, h)| format!("{w}×{h} px"))));
+    println!("  text area         {}", or_none(px(report.window_px)));
+    println!("  sixel max size    {}", or_none(px(report.sixel_max)));
+    println!("  colour registers  {}", or_none(report.color_registers.map(|n| n.to_string())));
+    println!();
+    println!("[tui] graphics      {:?}", config.tui.graphics);
+    println!("protocol            {}", choice.protocol.name());
+    println!("cell size used      {}×{} px", choice.cell.0, choice.cell.1);
+    if let Some((w, h)) = choice.max_px {
+        println!("largest image       {w}×{h} px (the terminal's limit)");
+    }
+    println!("why                 {}", choice.why);
+    Ok(())
+}

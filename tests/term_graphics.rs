@@ -1,0 +1,324 @@
+//! The real binary in real terminal emulators on a private X server (Xvfb): xterm started as
+//! a VT340 (sixel graphics) and kitty (kitty graphics), with no graphics configuration. A
+//! screenshot of the whole screen (`import -window root`) must hold the photo's own pixels in
+//! the photo area: its layout (quadrant colours, compared downscaled) *and* its fine detail (a
+//! checkerboard finer than a character cell, which half-blocks, blank cells or boxes cannot
+//! show). Plain xterm (no graphics) is the control: there the same measure must find
+//! half-blocks, so the test can tell them apart.
+//!
+//! Needs `xvfb xterm kitty imagemagick libgl1-mesa-dri` (kitty runs on Mesa's software GL);
+//! where Xvfb or a terminal is missing it prints SKIPPED. Screenshots are kept under
+//! `target/tmp/term-graphics/` to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{Rgb, RgbImage};
+
+fn installed(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The test photo: four saturated quadrants, each a checkerboard of two shades in 12-px
+/// squares (7-8 px on screen: finer than a half-block cell), 1600×1200 px.
+fn photo() -> RgbImage {
+    let base =
+        [[220.0, 40.0, 30.0], [40.0, 200.0, 50.0], [40.0, 70.0, 225.0], [230.0, 200.0, 20.0]];
+    RgbImage::from_fn(1600, 1200, |x, y| {
+        let q = usize::from(x >= 800) + 2 * usize::from(y >= 600);
+        let shade = if (x / 12 + y / 12) % 2 == 0 { 1.0 } else { 0.5 };
+        let c = base[q];
+        Rgb([(c[0] * shade) as u8, (c[1] * shade) as u8, (c[2] * shade) as u8])
+    })
+}
+
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut out = child.stdout.take().expect("Xvfb stdout");
+        let mut number = String::new();
+        let mut byte = [0u8; 1];
+        while std::io::Read::read(&mut out, &mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+            number.push(byte[0] as char);
+        }
+        assert!(!number.trim().is_empty(), "Xvfb did not say its display number");
+        Xvfb { child, display: format!(":{}", number.trim()) }
+    }
+
+    fn screenshot(&self, path: &Path) -> Option<RgbImage> {
+        let ok = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return None;
+        }
+        image::open(path).ok().map(|i| i.into_rgb8())
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A library holding the test photo, made by the real `photosift scan`.
+fn library(dir: &Path, bin: &str) -> (PathBuf, PathBuf) {
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    photo().save(photos.join("IMG_0001.jpg")).unwrap();
+    let lib = dir.join("library");
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = Command::new(bin)
+        .args(["--library"])
+        .arg(&lib)
+        .arg("--config")
+        .arg(&config)
+        .args(["scan", "--no-embed"])
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scan: {}", String::from_utf8_lossy(&out.stderr));
+    (lib, config)
+}
+
+/// How the screen's photo area compares with the photo.
+#[derive(Debug, Clone, Copy)]
+struct Measure {
+    /// Where the photo's saturated pixels are: x, y, width, height.
+    bbox: (u32, u32, u32, u32),
+    /// Correlation with the photo at 32×24 (layout, colours).
+    coarse: f64,
+    /// Correlation of the fine detail (image minus its 9-px box blur), best over ±3 px shifts.
+    detail: f64,
+}
+
+fn saturated(p: &Rgb<u8>) -> bool {
+    let (mx, mn) = (p.0.iter().max().unwrap(), p.0.iter().min().unwrap());
+    mx - mn > 50
+}
+
+/// Columns (or rows) where at least `min` pixels are saturated: the first and last.
+fn span(counts: &[u32], min: u32) -> Option<(u32, u32)> {
+    let first = counts.iter().position(|&c| c >= min)?;
+    let last = counts.iter().rposition(|&c| c >= min)?;
+    Some((first as u32, last as u32))
+}
+
+fn measure(shot: &RgbImage) -> Option<Measure> {
+    let (w, h) = shot.dimensions();
+    let mut cols = vec![0u32; w as usize];
+    for (x, _, p) in shot.enumerate_pixels() {
+        if saturated(p) {
+            cols[x as usize] += 1;
+        }
+    }
+    let (x0, x1) = span(&cols, 150)?;
+    let mut rows = vec![0u32; h as usize];
+    for (x, y, p) in shot.enumerate_pixels() {
+        if x >= x0 && x <= x1 && saturated(p) {
+            rows[y as usize] += 1;
+        }
+    }
+    let (y0, y1) = span(&rows, (x1 - x0) / 2)?;
+    let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+    if bw < 100 || bh < 75 {
+        return None;
+    }
+    let crop = image::imageops::crop_imm(shot, x0, y0, bw, bh).to_image();
+    let expected = photo();
+    let small =
+        |i: &RgbImage| image::imageops::resize(i, 32, 24, image::imageops::FilterType::Triangle);
+    let coarse = correlation(&small(&crop), &small(&expected), (0, 0));
+    let want = image::imageops::resize(&expected, bw, bh, image::imageops::FilterType::Triangle);
+    let (dc, dw) = (detail(&crop), detail(&want));
+    let mut best = f64::MIN;
+    for dy in -3i32..=3 {
+        for dx in -3i32..=3 {
+            best = best.max(correlation_f(&dc, &dw, bw, bh, (dx, dy)));
+        }
+    }
+    Some(Measure { bbox: (x0, y0, bw, bh), coarse, detail: best })
+}
+
+fn correlation(a: &RgbImage, b: &RgbImage, shift: (i32, i32)) -> f64 {
+    let fa: Vec<f64> = a.pixels().flat_map(|p| p.0.map(f64::from)).collect();
+    let fb: Vec<f64> = b.pixels().flat_map(|p| p.0.map(f64::from)).collect();
+    correlation_f(&fa, &fb, a.width(), a.height(), shift)
+}
+
+/// Pearson correlation of two w×h×3 images, `a` shifted by `shift` against `b`.
+fn correlation_f(a: &[f64], b: &[f64], w: u32, h: u32, (dx, dy): (i32, i32)) -> f64 {
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for y in 4..h as i32 - 4 {
+        for x in 4..w as i32 - 4 {
+            let (xa, ya) = (x + dx, y + dy);
+            for c in 0..3 {
+                let va = a[((ya as u32 * w + xa as u32) * 3) as usize + c];
+                let vb = b[((y as u32 * w + x as u32) * 3) as usize + c];
+                sa += va;
+                sb += vb;
+                saa += va * va;
+                sbb += vb * vb;
+                sab += va * vb;
+                n += 1.0;
+            }
+        }
+    }
+    let cov = sab / n - sa / n * sb / n;
+    let va = saa / n - (sa / n).powi(2);
+    let vb = sbb / n - (sb / n).powi(2);
+    if va <= 0.0 || vb <= 0.0 { 0.0 } else { cov / (va * vb).sqrt() }
+}
+
+/// The image minus its 9×9 box blur: the detail finer than a character cell.
+fn detail(img: &RgbImage) -> Vec<f64> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let v: Vec<f64> = img.pixels().flat_map(|p| p.0.map(f64::from)).collect();
+    let r = 4usize;
+    let mut out = vec![0.0; v.len()];
+    // Summed-area table per channel.
+    for c in 0..3 {
+        let mut sat = vec![0.0; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let mut row = 0.0;
+            for x in 0..w {
+                row += v[(y * w + x) * 3 + c];
+                sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
+            }
+        }
+        for y in 0..h {
+            for x in 0..w {
+                let (xa, xb) = (x.saturating_sub(r), (x + r + 1).min(w));
+                let (ya, yb) = (y.saturating_sub(r), (y + r + 1).min(h));
+                let sum = sat[yb * (w + 1) + xb] - sat[ya * (w + 1) + xb] - sat[yb * (w + 1) + xa]
+                    + sat[ya * (w + 1) + xa];
+                let mean = sum / ((xb - xa) * (yb - ya)) as f64;
+                out[(y * w + x) * 3 + c] = v[(y * w + x) * 3 + c] - mean;
+            }
+        }
+    }
+    out
+}
+
+/// Starts `terminal` running the TUI, takes screenshots until one shows the photo with its
+/// detail (or 45 s pass), closes the terminal; returns the best measure and the last shot.
+fn run_in(terminal: &str, x: &Xvfb, dir: &Path, bin: &str, want_pixels: bool) -> Option<Measure> {
+    let (lib, config) = library(&dir.join(terminal), bin);
+    let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    let mut cmd = match terminal {
+        "xterm-sixel" | "xterm" => {
+            let mut c = Command::new("xterm");
+            if terminal == "xterm-sixel" {
+                c.args(["-ti", "vt340"]);
+            }
+            c.args(["-geometry", "160x48", "-fa", "Monospace", "-fs", "10", "-e"]).args(tui);
+            c
+        }
+        "kitty" => {
+            let mut c = Command::new("kitty");
+            c.env("LIBGL_ALWAYS_SOFTWARE", "1")
+                .args(["--config", "NONE", "-o", "initial_window_width=1200"])
+                .args(["-o", "initial_window_height=800", "-o", "remember_window_size=no"])
+                .args(tui);
+            c
+        }
+        other => panic!("unknown terminal {other}"),
+    };
+    let mut child = cmd
+        .env("DISPLAY", &x.display)
+        .env_remove("TMUX")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the terminal");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("term-graphics");
+    std::fs::create_dir_all(&shots).unwrap();
+    let path = shots.join(format!("{terminal}.png"));
+    let start = Instant::now();
+    let mut best: Option<Measure> = None;
+    while start.elapsed() < Duration::from_secs(45) {
+        std::thread::sleep(Duration::from_millis(1500));
+        let Some(shot) = x.screenshot(&path) else { continue };
+        if let Some(m) = measure(&shot) {
+            if best.is_none_or(|b| m.coarse + m.detail > b.coarse + b.detail) {
+                best = Some(m);
+            }
+            let done = if want_pixels { m.coarse > 0.9 && m.detail > 0.5 } else { m.coarse > 0.9 };
+            if done {
+                // One more second for a stable picture, then the last screenshot is the record.
+                std::thread::sleep(Duration::from_secs(1));
+                if let Some(m) = x.screenshot(&path).as_ref().and_then(measure) {
+                    best = Some(m);
+                }
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!(
+        "{terminal}: {best:?} after {:.1} s; screenshot {}",
+        start.elapsed().as_secs_f64(),
+        path.display()
+    );
+    best
+}
+
+#[test]
+fn real_terminals_show_the_photos_pixels() {
+    let missing: Vec<&str> =
+        ["Xvfb", "xterm", "kitty", "import"].into_iter().filter(|c| !installed(c)).collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "SKIPPED term_graphics: {} not installed (apt-get install xvfb xterm kitty \
+             imagemagick libgl1-mesa-dri; .ci/run does)",
+            missing.join(", ")
+        );
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_photosift");
+    let dir = tempfile::tempdir().unwrap();
+    let x = Xvfb::start();
+
+    let sixel = run_in("xterm-sixel", &x, dir.path(), bin, true);
+    let kitty = run_in("kitty", &x, dir.path(), bin, true);
+    let control = run_in("xterm", &x, dir.path(), bin, false);
+
+    let sixel = sixel.expect("xterm -ti vt340: no photo on screen (blank photo area)");
+    assert!(sixel.coarse > 0.9, "xterm sixel: the photo area is not the photo: {sixel:?}");
+    assert!(sixel.detail > 0.5, "xterm sixel: no real pixels (half-blocks?): {sixel:?}");
+    // xterm draws sixel up to 1000×960 px: the photo fills that, not a thumbnail's 512 px.
+    assert!(sixel.bbox.2 >= 990, "xterm sixel: the photo is not at the screen's size: {sixel:?}");
+    let kitty = kitty.expect("kitty: no photo on screen (blank, or boxes)");
+    assert!(kitty.coarse > 0.9, "kitty: the photo area is not the photo: {kitty:?}");
+    assert!(kitty.detail > 0.5, "kitty: no real pixels (half-blocks?): {kitty:?}");
+    // 103 columns of 9 px beside the side panel: the photo is drawn 920-927 px wide.
+    assert!(kitty.bbox.2 >= 900, "kitty: the photo is not at the window's size: {kitty:?}");
+    // The control: half-blocks show the layout but not the detail, so the measure above
+    // really tells pixels from half-blocks.
+    let control = control.expect("plain xterm: no half-block photo on screen");
+    assert!(control.coarse > 0.8, "plain xterm: half-blocks should show the layout: {control:?}");
+    assert!(control.detail < 0.3, "plain xterm: half-blocks cannot show the detail: {control:?}");
+}

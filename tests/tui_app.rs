@@ -207,7 +207,8 @@ fn a_broken_thumbnail_gets_a_placeholder_but_is_not_marked_missing() {
 
 fn app_on(library: &photosift::library::Library, services: Services) -> App<TestBackend> {
     let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    App::new(terminal, library.clone(), Config::default(), Picker::halfblocks(), services).unwrap()
+    App::new(terminal, library.clone(), Config::default(), Choice::halfblocks("test"), services)
+        .unwrap()
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Res
     } else {
         seed.weights_dir.clone()
     };
-    let files = model.files(decoder);
+    let files = model.files(decoder, &photosift::synth::loader::weight_names(model, seed));
     let missing: Vec<_> =
         files.all().into_iter().filter(|f| hub::locate(f, &local_dir).is_none()).collect();
     if missing.is_empty() {

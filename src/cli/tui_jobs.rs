@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use photosift::config::Config;
-use photosift::ingest::{ScanPhase, ScanProgress};
 use photosift::ingest::examples::{add_examples, example_folders};
+use photosift::ingest::{ScanPhase, ScanProgress};
 use photosift::jobs::{JobContext, JobFn};
 use photosift::library::Library;
 use photosift::synth::{SeedPhase, SeedProgress, Stage, SynthError};

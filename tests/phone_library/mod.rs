@@ -100,7 +100,7 @@ pub fn tiff(ifd0: Vec<(u16, Val)>, exif: Vec<(u16, Val)>, tail: &[u8]) -> Vec<u8
     let mut out = b"II*\0".to_vec();
     out.extend_from_slice(&8u32.to_le_bytes());
     let mut data = Vec::new();
-    let mut write_ifd = |out: &mut Vec<u8>, entries: &[(u16, Val)], data: &mut Vec<u8>| {
+    let write_ifd = |out: &mut Vec<u8>, entries: &[(u16, Val)], data: &mut Vec<u8>| {
         out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
         for (tag, v) in entries {
             out.extend_from_slice(&tag.to_le_bytes());

@@ -69,7 +69,7 @@ fn export_command_copies_scanned_picks_and_resumes() {
     let report = photosift(&library, &config, &args);
     assert!(report.contains("Exported 2 of 2 picks"), "{report}");
     assert!(report.contains("1 pick has too few pixels for 2x3in at 100 dpi"), "{report}");
-    assert!(report.contains("small.jpg: too small: 160x120 px, needs 200x300 px"), "{report}");
+    assert!(report.contains("small.jpg: too small: 160x120 px, needs 300x200 px"), "{report}");
     for name in ["big.jpg", "small.jpg"] {
         assert_eq!(fs::read(dest.join(name)).unwrap(), fs::read(photos.join(name)).unwrap());
     }

@@ -6,13 +6,12 @@ use photosift::library::Library;
 
 pub fn run(config: &Config, library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
-    let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
-        "embedding {bar:40} {pos}/{len} photos  {per_sec}  eta {eta}",
-    )?);
+    let bar = super::progress::bar("embedding", "photos");
     let summary =
         photosift::model::embed_missing(&mut catalog, library, &config.model, &|done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
+            bar.set_message(format!("{:.1} photos/s", bar.per_sec()));
         })?;
     bar.finish_and_clear();
     println!(

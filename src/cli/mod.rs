@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod embed;
 pub mod export;
 pub mod learn;
+pub mod progress;
 pub mod scan;
 pub mod seed;
 pub mod tui_jobs;

@@ -1,11 +1,8 @@
 //! `photosift scan` and `photosift status` at the terminal: progress bar, summary, error list.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use photosift::config::ScanConfig;
 use photosift::ingest::{self, ScanPhase, ScanProgress, ScanSummary};
 use photosift::library::Library;
@@ -15,24 +12,13 @@ const FAILURES_SHOWN: usize = 10;
 
 pub fn run(library: &Library, dirs: &[PathBuf], cfg: &ScanConfig) -> Result<()> {
     let mut catalog = library.open_catalog()?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let reading = ProgressStyle::with_template(
-        "{spinner} thumbnailing [{bar:30}] {pos}/{len} photos  {msg}  ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let bar = super::progress::bar("thumbnailing", "photos");
     let on_progress = |p: &ScanProgress| match p.phase {
         ScanPhase::Walking => {
             bar.set_message(format!("listing folders: {} entries", p.done));
         }
         ScanPhase::Reading => {
             if bar.length() != Some(p.total) {
-                bar.set_style(reading.clone());
                 bar.set_length(p.total);
                 bar.reset_eta();
             }

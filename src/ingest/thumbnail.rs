@@ -190,8 +190,9 @@ pub fn thumbnail_from_bytes(bytes: &[u8], cfg: &ScanConfig) -> Result<Thumbnail,
         let (image, fw, fh) = match decode_jpeg_scaled(bytes, target, cfg.max_pixels) {
             Ok(img) => img,
             // Colour spaces libjpeg-turbo will not convert to RGB (CMYK, YCCK) still decode
-            // through the image crate; a truncation or size refusal is final.
-            Err(ThumbError::Jpeg(msg)) => {
+            // through the image crate. Any other failure is final: the image crate decodes at
+            // full size, so a 50-KB broken file claiming 12000x12000 would cost 430 MB there.
+            Err(ThumbError::Jpeg(msg)) if needs_generic_decoder(bytes) => {
                 decode_generic(bytes, cfg.max_pixels).map_err(|_| ThumbError::Jpeg(msg))?
             }
             Err(e) => return Err(e),
@@ -345,39 +346,58 @@ fn decode_jpeg_scaled(bytes: &[u8], target: u32, max_pixels: u64) -> Decoded {
             *slot = Some(Decompressor::new().map_err(jpeg)?);
         }
         let Some(d) = slot.as_mut() else { return Err(ThumbError::Jpeg("no decoder".into())) };
-        let header = d.read_header(bytes).map_err(jpeg)?;
-        check_pixels(header.width as u32, header.height as u32, max_pixels)?;
-        let long = header.width.max(header.height);
-        let factor = SCALES
-            .iter()
-            .map(|&(n, m)| ScalingFactor::new(n, m))
-            .find(|f| f.scale(long) >= target as usize)
-            .unwrap_or(ScalingFactor::ONE);
-        // Lossless JPEGs cannot be DCT-scaled.
-        let factor = if header.is_lossless { ScalingFactor::ONE } else { factor };
-        d.set_scaling_factor(factor).map_err(jpeg)?;
-        let scaled = header.scaled(factor);
-        let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
-        let out = turbojpeg::Image {
-            pixels: pixels.as_mut_slice(),
-            width: scaled.width,
-            pitch: scaled.width * 3,
-            height: scaled.height,
-            format: PixelFormat::RGB,
-        };
-        match d.decompress(bytes, out) {
-            Ok(()) => {}
-            // libjpeg-turbo reports warnings as failures after decoding everything; stray
-            // bytes between markers are common in camera files and harmless.
-            Err(turbojpeg::Error::TurboJpegError(msg)) if is_harmless_warning(&msg) => {}
-            Err(turbojpeg::Error::TurboJpegError(msg)) if msg.contains("Premature end") => {
-                return Err(ThumbError::Truncated(msg));
-            }
-            Err(e) => return Err(jpeg(e)),
+        let decoded = decode_with(d, bytes, target, max_pixels);
+        if decoded.is_err() {
+            // A handle that failed can keep its error state (the next good file on this
+            // thread then fails with the last file's message): start the next one afresh.
+            *slot = None;
         }
-        let img = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels)
-            .ok_or_else(|| ThumbError::Jpeg("decoded buffer has the wrong size".into()))?;
-        Ok((img, header.width as u32, header.height as u32))
+        decoded
+    })
+}
+
+fn decode_with(d: &mut Decompressor, bytes: &[u8], target: u32, max_pixels: u64) -> Decoded {
+    let jpeg = |e: turbojpeg::Error| ThumbError::Jpeg(turbo_message(e));
+    let header = d.read_header(bytes).map_err(jpeg)?;
+    check_pixels(header.width as u32, header.height as u32, max_pixels)?;
+    let long = header.width.max(header.height);
+    let factor = SCALES
+        .iter()
+        .map(|&(n, m)| ScalingFactor::new(n, m))
+        .find(|f| f.scale(long) >= target as usize)
+        .unwrap_or(ScalingFactor::ONE);
+    // Lossless JPEGs cannot be DCT-scaled.
+    let factor = if header.is_lossless { ScalingFactor::ONE } else { factor };
+    d.set_scaling_factor(factor).map_err(jpeg)?;
+    let scaled = header.scaled(factor);
+    let mut pixels = vec![0u8; scaled.width * scaled.height * 3];
+    let out = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width: scaled.width,
+        pitch: scaled.width * 3,
+        height: scaled.height,
+        format: PixelFormat::RGB,
+    };
+    match d.decompress(bytes, out) {
+        Ok(()) => {}
+        // libjpeg-turbo reports warnings as failures after decoding everything; stray
+        // bytes between markers are common in camera files and harmless.
+        Err(turbojpeg::Error::TurboJpegError(msg)) if is_harmless_warning(&msg) => {}
+        Err(turbojpeg::Error::TurboJpegError(msg)) if msg.contains("Premature end") => {
+            return Err(ThumbError::Truncated(msg));
+        }
+        Err(e) => return Err(jpeg(e)),
+    }
+    let img = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels)
+        .ok_or_else(|| ThumbError::Jpeg("decoded buffer has the wrong size".into()))?;
+    Ok((img, header.width as u32, header.height as u32))
+}
+
+/// A JPEG in a colour space libjpeg-turbo does not turn into RGB (CMYK and YCCK, from
+/// print workflows and some scanners).
+fn needs_generic_decoder(bytes: &[u8]) -> bool {
+    turbojpeg::read_header(bytes).is_ok_and(|h| {
+        matches!(h.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK)
     })
 }
 
@@ -409,7 +429,48 @@ fn decode_generic(bytes: &[u8], max_pixels: u64) -> Decoded {
     let decoder = reader.into_decoder().map_err(over_limit)?;
     let (w, h) = decoder.dimensions();
     check_pixels(w, h, max_pixels)?;
+    // The decoded buffer, then its RGB copy: what this decode holds at its peak.
+    let need = decoder.total_bytes().saturating_add(u64::from(w) * u64::from(h) * 3);
+    let _budget = DecodeBudget::take(need);
     Ok((DynamicImage::from_decoder(decoder).map_err(over_limit)?.into_rgb8(), w, h))
+}
+
+/// Memory for full-size decodes (PNG, TIFF, WebP, CMYK JPEG) shared by every scan thread: a
+/// huge picture waits for others to finish rather than each core decoding one at once (peak
+/// memory would grow with the thread count). Small decodes never wait; one decode larger than
+/// the whole budget runs alone.
+struct DecodeBudget {
+    bytes: u64,
+}
+
+/// Bytes of full-size decodes in flight at most (beside the first one, whatever its size).
+const DECODE_BUDGET: u64 = 1 << 30;
+/// Decodes below this size are not counted.
+const SMALL_DECODE: u64 = 64 << 20;
+
+static DECODES_IN_FLIGHT: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+static DECODE_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+impl DecodeBudget {
+    fn take(bytes: u64) -> Option<Self> {
+        if bytes < SMALL_DECODE {
+            return None;
+        }
+        let mut used = DECODES_IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && *used + bytes > DECODE_BUDGET {
+            used = DECODE_FREED.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += bytes;
+        Some(Self { bytes })
+    }
+}
+
+impl Drop for DecodeBudget {
+    fn drop(&mut self) {
+        let mut used = DECODES_IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(self.bytes);
+        DECODE_FREED.notify_all();
+    }
 }
 
 /// The decoder's own memory limit (a header forged to absurd sizes trips it before our pixel
@@ -471,6 +532,43 @@ mod tests {
         let img =
             RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
         encode_jpeg(&img, 90).unwrap()
+    }
+
+    #[test]
+    fn a_small_jpeg_claiming_a_huge_size_is_refused_without_a_full_decode() {
+        // 600x600 of noise (tens of KB) whose frame header claims 12000x12000: the image
+        // crate would decode it at full size (430 MB); only libjpeg-turbo's scaled decode runs.
+        let mut x = 1u32;
+        let img = RgbImage::from_fn(600, 600, |_, _| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb([(x >> 24) as u8, (x >> 16) as u8, (x >> 8) as u8])
+        });
+        let mut bytes = encode_jpeg(&img, 90).unwrap();
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0x2E, 0xE0, 0x2E, 0xE0]);
+        assert!(!needs_generic_decoder(&bytes));
+        assert!(thumbnail_from_bytes(&bytes, &cfg()).is_err());
+    }
+
+    #[test]
+    fn big_decodes_take_turns_within_the_budget() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let (now, peak) = (AtomicU64::new(0), AtomicU64::new(0));
+        let big = DECODE_BUDGET / 2 + 1;
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let _b = DecodeBudget::take(big);
+                    let held = now.fetch_add(big, Ordering::SeqCst) + big;
+                    peak.fetch_max(held, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(big, Ordering::SeqCst);
+                });
+            }
+        });
+        // Two halves of the budget plus one byte never fit together.
+        assert_eq!(peak.load(Ordering::SeqCst), big);
+        assert!(DecodeBudget::take(SMALL_DECODE - 1).is_none());
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Config {
         let seed = &self.seed;
         check("seed.images_per_prompt", seed.images_per_prompt as f64, 0.0, 10_000.0)?;
         check("seed.size", seed.size as f64, 0.0, 2048.0)?;
-        if seed.size % 8 != 0 {
+        if !seed.size.is_multiple_of(8) {
             bail!("seed.size = {} is not a multiple of 8 (0 for the model's own)", seed.size);
         }
         check("seed.steps", seed.steps as f64, 0.0, 1000.0)?;

@@ -137,7 +137,8 @@ impl PrintSpec {
             return Err(PrintSizeError::ZeroDpi);
         }
         let pixels = size.long_in * f64::from(dpi);
-        if !(pixels <= f64::from(MAX_PRINT_PIXELS)) {
+        // NaN (from an absurd size) is too large as well.
+        if pixels.is_nan() || pixels > f64::from(MAX_PRINT_PIXELS) {
             return Err(PrintSizeError::TooLarge {
                 size: size.text,
                 dpi,

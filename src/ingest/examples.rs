@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn example_folders_become_labeled_seed_photos_once() {
         let dir = tempfile::tempdir().unwrap();
-        let library = Library::create(&dir.path().join("lib")).unwrap();
+        let library = Library::create(dir.path().join("lib")).unwrap();
         let (want, dont) = (dir.path().join("printed"), dir.path().join("meh"));
         std::fs::create_dir_all(want.join("sub")).unwrap();
         std::fs::create_dir_all(&dont).unwrap();

@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use photosift::catalog::{
-    Catalog, Decision, LabelKind, LabelValue, NewPhoto, PhotoId, PhotoState, ScanOp, Source,
+    Catalog, Decision, DecisionMode, LabelKind, LabelValue, NewPhoto, PhotoId, PhotoState, ScanOp,
+    Source,
 };
 use photosift::config::Config;
 use photosift::queue::{self, Candidate};
@@ -84,7 +85,7 @@ fn main() {
             print_label: None,
         })
         .collect();
-    // What `Catalog::candidates` does after reading the vectors.
+    // What `pipeline::queues::candidates` does after reading the vectors.
     let raw = cold.clone();
     let center_ms = median_ms(
         || {
@@ -171,7 +172,9 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
     for (k, &id) in ids.iter().step_by(embeddings.len() / n_labels).take(n_labels).enumerate() {
         let scene = (id.0 as usize - 1) / 3 * 7919 % 300;
         let v = if scene < 60 || k % 7 == 0 { LabelValue::Yes } else { LabelValue::No };
-        catalog.record_decision(&Decision::single(id, "bench", LabelKind::Kind, v)).expect("label");
+        catalog
+            .record_decision(&Decision::single(id, DecisionMode::Ambiguous, LabelKind::Kind, v))
+            .expect("label");
     }
     let cfg = Config::default();
     let mut totals = Vec::new();
@@ -179,7 +182,7 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
     let cpu0 = cpu_ms();
     for _ in 0..3 {
         let t = Instant::now();
-        let r = photosift::learn::train_and_score(&mut catalog, &cfg, "bench", &|_, _| {})
+        let r = photosift::pipeline::train_and_score(&mut catalog, &cfg, "bench", &|_, _| {})
             .expect("train");
         totals.push(t.elapsed().as_secs_f64() * 1000.0);
         last = Some(r);

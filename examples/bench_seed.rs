@@ -10,7 +10,6 @@
 //! `Conv3x3`) against candle's `conv2d` on the same input: the peer, side by side.
 //! Prints a markdown table (see docs/bench-seed.md).
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -185,7 +184,6 @@ fn main() -> Result<()> {
             vb,
         )?;
         eprintln!("random weights initialised in {:.1}s", t0.elapsed().as_secs_f64());
-        let never = AtomicBool::new(false);
         for &size in &args.sizes {
             let p = GenerateParams { width: size, height: size, steps: 1, guidance: 0.0, seed: 1 };
             let prompt = "two friends on a mountain";
@@ -198,7 +196,7 @@ fn main() -> Result<()> {
             let latents = pipe.denoise_step(&sched, 0, &noise, &cond, None, 0.0)?;
             let t_taesd = time(args.reps, || Ok(pipe.decode(&latents)?))?;
             // The whole pipeline once, as `photosift seed` runs it, to check the stage sum.
-            let t_all = time(1, || Ok(pipe.generate(prompt, &p, &mut |_| {}, &never)?))?;
+            let t_all = time(1, || Ok(pipe.generate(prompt, &p, &mut |_| {}, &|| false)?))?;
             row(size, "text encoder (CLIP)", t_clip, threads);
             row(size, "one UNet step", t_unet, threads);
             row(size, "TAESD decode", t_taesd, threads);

@@ -33,7 +33,7 @@ fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let config = Config::default();
     let library = Library::create(dir.path().join("library"))?;
-    photosift::demo::build(&library, &config, &|_| {})?;
+    photosift::pipeline::demo::build(&library, &config, &|_| {})?;
 
     let terminal = Terminal::new(TestBackend::new(cols, rows))?;
     let mut app = App::new(
@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     }
     app.draw_if_dirty()?;
 
-    let font = FontRef::try_from_slice(photosift::font::NOTO_MONO)?;
+    let font = FontRef::try_from_slice(photosift::assets::NOTO_MONO)?;
     let buf = app.terminal().backend().buffer();
     let mut img = RgbImage::new(u32::from(cols) * CELL_W, u32::from(rows) * CELL_H);
     for y in 0..rows {

@@ -13,7 +13,9 @@ use photosift::print_check::PrintSpec;
 
 mod cli;
 
-use cli::{learn, tui_jobs};
+use cli::learn;
+use photosift::tui::Services;
+use photosift::tui::services::scan_factory;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -193,7 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let library_dir = match (&cli.command, cli.library.as_deref()) {
         // The demo never mixes its sample photos into the user's own library.
-        (Some(Command::Demo { .. }), None) => photosift::demo::default_library_dir()
+        (Some(Command::Demo { .. }), None) => photosift::pipeline::demo::default_library_dir()
             .context("no home folder to put the demo library in: pass --library DIR")?,
         (_, dir) => config.library_dir(dir)?,
     };
@@ -238,11 +240,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
         Some(Command::Label { dirs, hidden }) => {
-            let mut services = tui_jobs::services(&library, &config, &command);
+            let mut services = Services::for_library(&library, &config, &command);
             if !dirs.is_empty() {
                 let mut scan_cfg = config.clone();
                 scan_cfg.scan.include_hidden |= hidden;
-                services.scan = Some(tui_jobs::scan_factory(&library, &scan_cfg, dirs));
+                services.scan = Some(scan_factory(&library, &scan_cfg, dirs));
             }
             photosift::tui::run(&library, &config, services)?;
         }
@@ -250,7 +252,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             photosift::tui::run(
                 &library,
                 &config,
-                tui_jobs::services(&library, &config, &command),
+                Services::for_library(&library, &config, &command),
             )?;
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
@@ -272,7 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Demo { no_tui }) => {
             cli::demo::run(&library, &config)?;
             if !no_tui {
-                let services = tui_jobs::services(&library, &config, &command);
+                let services = Services::for_library(&library, &config, &command);
                 photosift::tui::run(&library, &config, services)?;
             }
         }

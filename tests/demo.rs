@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use photosift::catalog::{Catalog, LabelKind, LabelValue};
-use photosift::demo::{DEMO_PHOTOS, LABELED, PHOTOS_DIR};
+use photosift::pipeline::demo::{DEMO_PHOTOS, LABELED, PHOTOS_DIR};
 
 fn demo(args: &[&str], home: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_photosift"))

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{Catalog, Decision, LabelKind, LabelValue, NewModel};
+use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue, NewModel};
 
 fn photosift(library: &Path, config: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_photosift"))
@@ -48,12 +48,13 @@ fn export_command_copies_scanned_picks_and_resumes() {
         assert_eq!(all.len(), 3);
         let id = |name: &str| all.iter().find(|p| p.path.ends_with(name)).unwrap().id;
         for name in ["big.jpg", "small.jpg"] {
-            let d = Decision::single(id(name), "best", LabelKind::Print, LabelValue::Yes);
+            let d =
+                Decision::single(id(name), DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
             catalog.record_decision(&d).unwrap();
         }
         let model = NewModel {
             backbone: "lite0".into(),
-            kind: "head".into(),
+            kind: photosift::catalog::ModelKind::Head,
             n_positive: 1,
             n_negative: 1,
             n_synthetic: 0,

@@ -4,10 +4,10 @@
 
 use std::process::Command;
 
-use photosift::catalog::{Decision, LabelKind, LabelValue};
+use photosift::catalog::{Decision, DecisionMode, LabelKind, LabelValue};
 use photosift::config::Config;
-use photosift::learn;
 use photosift::library::Library;
+use photosift::pipeline;
 
 mod rule_images;
 
@@ -38,18 +38,20 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
         &|_| {},
     )
     .unwrap();
-    photosift::model::embed_missing(&mut catalog, &library, &cfg.model, &|_, _| {}).unwrap();
+    photosift::pipeline::embed_missing(&mut catalog, &library, &cfg.model, &|_, _| {}).unwrap();
 
     // Label 10 of the 16: checkered (file names with an even number) yes, smooth no.
     for p in catalog.photos().unwrap().into_iter().take(10) {
         let name = p.path.file_name().unwrap().to_string_lossy().to_string();
         let num: u32 = name[3..5].parse().unwrap();
         let v = if num.is_multiple_of(2) { LabelValue::Yes } else { LabelValue::No };
-        catalog.record_decision(&Decision::single(p.id, "cli", LabelKind::Kind, v)).unwrap();
+        catalog
+            .record_decision(&Decision::single(p.id, DecisionMode::Ambiguous, LabelKind::Kind, v))
+            .unwrap();
     }
 
     let steps = std::cell::RefCell::new(Vec::new());
-    let report = learn::finetune_and_score(&mut catalog, &library, &cfg, &|f, _| {
+    let report = pipeline::finetune_and_score(&mut catalog, &library, &cfg, &|f, _| {
         steps.borrow_mut().push(f);
     })
     .unwrap();

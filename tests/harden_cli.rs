@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use photosift::catalog::{NewModel, NewPhoto, PhotoId};
+use photosift::catalog::{DecisionMode, NewModel, NewPhoto, PhotoId};
 use photosift::library::Library;
 
 const ESCAPE_NAME: &[u8] = b"evil\x1b[3;3Hname\nsecond line.jpg";
@@ -42,7 +42,7 @@ fn library(root: &Path, n: usize) -> (PathBuf, Vec<PhotoId>) {
     catalog.put_embeddings(backbone, &vectors).unwrap();
     let model = NewModel {
         backbone: backbone.into(),
-        kind: "head".into(),
+        kind: photosift::catalog::ModelKind::Head,
         n_positive: 1,
         n_negative: 1,
         n_synthetic: 0,
@@ -192,7 +192,7 @@ fn a_read_only_library_is_read_not_called_damaged() {
         let mut catalog = photosift::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
         let d = photosift::catalog::Decision::single(
             ids[1],
-            "best",
+            DecisionMode::Best,
             photosift::catalog::LabelKind::Print,
             photosift::catalog::LabelValue::Yes,
         );

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use photosift::catalog::{Catalog, Decision, LabelKind, LabelValue};
+use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -41,7 +41,7 @@ impl Env {
         env.ok(&["scan", env.photos.to_str().unwrap()]);
         let mut catalog = Catalog::open(&env.library.join("catalog.sqlite")).unwrap();
         for p in catalog.photos().unwrap() {
-            let d = Decision::single(p.id, "best", LabelKind::Print, LabelValue::Yes);
+            let d = Decision::single(p.id, DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
             catalog.record_decision(&d).unwrap();
         }
         env

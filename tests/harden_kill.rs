@@ -14,7 +14,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use photosift::catalog::{Catalog, Decision, LabelKind, LabelValue, PhotoId, PhotoState};
+use photosift::catalog::{
+    Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoId, PhotoState,
+};
 use rusqlite::Connection;
 
 fn kills() -> usize {
@@ -158,7 +160,13 @@ fn scan_and_embed_survive_sigkill_at_random_moments() {
         }
         if let Some(p) = ok.get(rng.below(ok.len() as u64) as usize) {
             let value = if rng.below(2) == 0 { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(p.id, "cli", LabelKind::Kind, value)).unwrap();
+            cat.record_decision(&Decision::single(
+                p.id,
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                value,
+            ))
+            .unwrap();
             labels.retain(|(id, _)| *id != p.id);
             labels.push((p.id, value));
         }
@@ -222,7 +230,13 @@ fn training_survives_sigkill_at_random_moments() {
         cat.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
         for (i, id) in ids.iter().take(40).enumerate() {
             let value = if i % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(*id, "cli", LabelKind::Kind, value)).unwrap();
+            cat.record_decision(&Decision::single(
+                *id,
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                value,
+            ))
+            .unwrap();
         }
     }
     let config = dir.path().join("config.toml");
@@ -308,7 +322,7 @@ fn export_survives_sigkill_at_random_moments() {
     {
         let mut cat = Catalog::open(&lib.join("catalog.sqlite")).unwrap();
         for p in cat.photos().unwrap() {
-            let d = Decision::single(p.id, "best", LabelKind::Print, LabelValue::Yes);
+            let d = Decision::single(p.id, DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
             cat.record_decision(&d).unwrap();
         }
     }

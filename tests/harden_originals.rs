@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use photosift::catalog::{Catalog, Decision, LabelKind, LabelValue, PhotoState};
+use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoState};
 
 /// Every entry under `root`: its kind, bytes hash, size, mtime and permissions.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
@@ -126,8 +126,13 @@ fn scan_labeling_and_export_leave_the_originals_byte_identical() {
         cat.photos().unwrap().into_iter().filter(|p| p.state == PhotoState::Ok).collect();
     assert!(ok.len() >= 8);
     for p in ok.iter().take(5) {
-        cat.record_decision(&Decision::single(p.id, "best", LabelKind::Print, LabelValue::Yes))
-            .unwrap();
+        cat.record_decision(&Decision::single(
+            p.id,
+            DecisionMode::Best,
+            LabelKind::Print,
+            LabelValue::Yes,
+        ))
+        .unwrap();
     }
     drop(cat);
     let dest = dir.path().join("prints");

@@ -5,7 +5,9 @@
 mod fixtures;
 
 use fixtures::*;
-use photosift::catalog::{Decision, LabelKind, LabelValue, NewModel, Photo, PhotoState};
+use photosift::catalog::{
+    Decision, DecisionMode, LabelKind, LabelValue, NewModel, Photo, PhotoState,
+};
 
 fn photo_at(env: &Env, rel: &str) -> Photo {
     let path = env.stored(rel);
@@ -20,13 +22,13 @@ fn a_photo_changed_in_place_is_a_new_picture_and_its_labels_stay_with_the_old_on
     env.scan();
     let old = photo_at(&env, "a.jpg");
     for kind in [LabelKind::Kind, LabelKind::Print] {
-        let d = Decision::single(old.id, "best", kind, LabelValue::Yes);
+        let d = Decision::single(old.id, DecisionMode::Best, kind, LabelValue::Yes);
         env.catalog.record_decision(&d).unwrap();
     }
     env.catalog.put_embeddings("lite0", &[(old.id, vec![0.5; 8])]).unwrap();
     let model = NewModel {
         backbone: "lite0".into(),
-        kind: "head".into(),
+        kind: photosift::catalog::ModelKind::Head,
         n_positive: 1,
         n_negative: 1,
         n_synthetic: 0,

@@ -10,7 +10,8 @@ use image::{Rgb, RgbImage};
 use photosift::catalog::PhotoId;
 use photosift::config::Config;
 use photosift::library::Library;
-use photosift::model::{BACKBONE_ID, Embedder, Features, WeightsSource, embed_missing};
+use photosift::model::{BACKBONE_ID, Embedder, Features, WeightsSource};
+use photosift::pipeline::embed_missing;
 
 fn thumb(seed: u32) -> RgbImage {
     RgbImage::from_fn(512, 384, |x, y| {

@@ -4,7 +4,9 @@
 mod fixtures;
 
 use fixtures::*;
-use photosift::catalog::{Decision, LabelKind, LabelValue, Photo, PhotoState, TakenSource};
+use photosift::catalog::{
+    Decision, DecisionMode, LabelKind, LabelValue, Photo, PhotoState, TakenSource,
+};
 
 fn photo_at(env: &Env, rel: &str) -> Photo {
     let path = env.stored(rel);
@@ -103,7 +105,12 @@ fn moved_file_keeps_its_id_and_labels() {
     env.scan();
     let id = photo_at(&env, "2023/a.jpg").id;
     env.catalog
-        .record_decision(&Decision::single(id, "cli", LabelKind::Kind, LabelValue::Yes))
+        .record_decision(&Decision::single(
+            id,
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::Yes,
+        ))
         .unwrap();
 
     std::fs::create_dir_all(env.photos.join("sorted")).unwrap();

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, Tensor};
 use photosift::synth::hub::WeightSources;
@@ -64,10 +63,6 @@ fn close(what: &str, ours: &Tensor, theirs: &Tensor) {
         "parity {what:<28} max abs error {err:.2e} (largest value {scale:.3}, tolerance {tol:.1e})"
     );
     assert!(err <= tol, "{what}: max abs error {err} > {tol}");
-}
-
-fn noise_free() -> AtomicBool {
-    AtomicBool::new(false)
 }
 
 #[test]
@@ -158,7 +153,7 @@ fn parity_whole_pipeline_from_the_same_initial_latents() {
     let noise = &exp["pipe.noise"];
     let vae = pipeline(DecoderKind::Vae);
     let run = |pipe: &Pipeline, steps, guidance| {
-        pipe.sample_latents(prompt, noise, steps, guidance, &mut |_| {}, &noise_free())
+        pipe.sample_latents(prompt, noise, steps, guidance, &mut |_| {}, &|| false)
             .unwrap()
             .unwrap()
     };

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use photosift::catalog::{Catalog, Source};
 use photosift::config::{Config, SeedConfig};
 use photosift::library::Library;
-use photosift::synth::tiny::tiny_pipeline;
-use photosift::synth::{
-    DecoderKind, GenerateParams, SdModel, SeedPhase, SeedProgress, Stage, generate_seeds,
-    generate_seeds_with,
+use photosift::pipeline::seed::{
+    SeedPhase, SeedProgress, SeedSummary, generate_seeds, generate_seeds_with,
 };
+use photosift::synth::tiny::tiny_pipeline;
+use photosift::synth::{DecoderKind, GenerateParams, SdModel, Stage};
 
 fn seed_cfg(n: usize) -> SeedConfig {
     let mut c = Config::default().seed;
@@ -36,7 +36,7 @@ fn run(
     decoder: DecoderKind,
     cancel: &AtomicBool,
     cancel_after_saves: Option<usize>,
-) -> (photosift::synth::SeedSummary, Run) {
+) -> (SeedSummary, Run) {
     let loads = Cell::new(0);
     let events = RefCell::new(Vec::new());
     let saves = Cell::new(0);
@@ -54,8 +54,10 @@ fn run(
         events.borrow_mut().push(p);
     };
     let summary =
-        generate_seeds_with(catalog, lib, cfg, SdModel::SdTurbo, &mut load, &progress, cancel)
-            .unwrap();
+        generate_seeds_with(catalog, lib, cfg, SdModel::SdTurbo, &mut load, &progress, &|| {
+            cancel.load(Ordering::Relaxed)
+        })
+        .unwrap();
     (summary, Run { loads: loads.get(), events: events.into_inner() })
 }
 
@@ -192,13 +194,12 @@ fn plumbing_full_vae_decoder_and_guidance_path() {
 fn plumbing_same_seed_same_image() {
     let pipe = tiny_pipeline(DecoderKind::Taesd).unwrap();
     let params = GenerateParams { width: 64, height: 48, steps: 1, guidance: 0.0, seed: 9 };
-    let never = AtomicBool::new(false);
-    let a = pipe.generate("a dog", &params, &mut |_| {}, &never).unwrap().unwrap();
-    let b = pipe.generate("a dog", &params, &mut |_| {}, &never).unwrap().unwrap();
+    let a = pipe.generate("a dog", &params, &mut |_| {}, &|| false).unwrap().unwrap();
+    let b = pipe.generate("a dog", &params, &mut |_| {}, &|| false).unwrap().unwrap();
     assert_eq!((a.width(), a.height()), (64, 48));
     assert_eq!(a, b);
     let other = GenerateParams { seed: 10, ..params };
-    let c = pipe.generate("a dog", &other, &mut |_| {}, &never).unwrap().unwrap();
+    let c = pipe.generate("a dog", &other, &mut |_| {}, &|| false).unwrap().unwrap();
     assert_ne!(a, c);
 }
 
@@ -212,8 +213,7 @@ fn missing_weights_offline_say_what_to_fetch() {
     // An empty hub cache, so that a developer's real cache does not satisfy the lookup.
     // SAFETY of set_var: this is the only test in this binary that reads HF_HOME.
     unsafe { std::env::set_var("HF_HOME", dir.path().join("hf")) };
-    let err =
-        generate_seeds(&mut catalog, &lib, &cfg, &|_| {}, &AtomicBool::new(false)).unwrap_err();
+    let err = generate_seeds(&mut catalog, &lib, &cfg, &|_| {}, &|| false).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("stabilityai/sd-turbo/resolve/main/unet/"), "{msg}");
     assert!(msg.contains("madebyollin/taesd"), "{msg}");

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use photosift::catalog::{
-    Catalog, Decision, LabelCounts, LabelKind, LabelValue, NewPhoto, PhotoId,
+    Catalog, Decision, DecisionMode, LabelCounts, LabelKind, LabelValue, NewPhoto, PhotoId,
 };
 use photosift::jobs::JobMsg;
 use photosift::queue::BestEntry;
@@ -75,7 +75,7 @@ fn run(s: &mut State, cat: &mut Catalog, effects: Vec<Effect>) {
             }
             Effect::Undo { mode } => Msg::Undone {
                 mode,
-                result: Ok(cat.undo_last_batch(Some(mode.as_str())).unwrap()),
+                result: Ok(cat.undo_last_batch(Some(mode.decision_mode())).unwrap()),
                 counts: cat.label_counts().ok(),
             },
             Effect::SaveMode(_) => continue,
@@ -373,5 +373,5 @@ fn skip_decisions_in_best_mode_come_back_too() {
     assert_eq!(s.current(), Some(PhotoId(10)));
     let labels = cat.current_labels(LabelKind::Print).unwrap();
     assert_eq!(labels, vec![(PhotoId(10), LabelValue::Skip), (PhotoId(14), LabelValue::No)]);
-    let _ = Decision::single(PhotoId(1), "x", LabelKind::Kind, LabelValue::Yes);
+    let _ = Decision::single(PhotoId(1), DecisionMode::Best, LabelKind::Kind, LabelValue::Yes);
 }

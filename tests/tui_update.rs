@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use photosift::catalog::{Catalog, Decision, LabelEvent, LabelKind, LabelValue, NewPhoto, PhotoId};
+use photosift::catalog::{
+    Catalog, Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, NewPhoto, PhotoId,
+};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::state::{
@@ -67,7 +69,7 @@ fn ack(s: &mut State, effects: &[Effect]) {
 }
 
 fn one(photo: i64, mode: &str, kind: LabelKind, value: LabelValue) -> Decision {
-    Decision::single(PhotoId(photo), mode, kind, value)
+    Decision::single(PhotoId(photo), DecisionMode::parse(mode).expect("a mode"), kind, value)
 }
 
 fn record(mode: Mode, decisions: Vec<Decision>) -> Vec<Effect> {
@@ -137,7 +139,7 @@ fn best_mode_keys_pick_pass_skip_and_not_the_kind() {
     // A pick is a "yes, this kind" for training too; a pass is only a print decision.
     let pick = Decision {
         photo: PhotoId(10),
-        mode: "best".into(),
+        mode: DecisionMode::Best,
         events: vec![
             LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
             LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
@@ -154,7 +156,7 @@ fn best_mode_keys_pick_pass_skip_and_not_the_kind() {
     let fx = key(&mut s, Action::NotKind);
     let both = Decision {
         photo: PhotoId(13),
-        mode: "best".into(),
+        mode: DecisionMode::Best,
         events: vec![
             LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
             LabelEvent { kind: LabelKind::Print, value: LabelValue::No },
@@ -234,7 +236,7 @@ fn run(s: &mut State, cat: &mut Catalog, effects: Vec<Effect>) {
             }
             Effect::Undo { mode } => Msg::Undone {
                 mode,
-                result: Ok(cat.undo_last_batch(Some(mode.as_str())).unwrap()),
+                result: Ok(cat.undo_last_batch(Some(mode.decision_mode())).unwrap()),
                 counts: cat.label_counts().ok(),
             },
             other => panic!("unexpected {other:?}"),

@@ -90,6 +90,8 @@ fn originals(dir: &std::path::Path, n: usize, distinct: usize) {
     for i in 0..n {
         let link = dir.join(format!("camera/IMG_{:04}.jpg", i + 1));
         let target = src.join(format!("o{}.jpg", i % distinct));
+        // The fixture library has small stand-in originals there; these replace them.
+        let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(target, link).expect("link original");
     }
 }

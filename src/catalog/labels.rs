@@ -2,84 +2,24 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Catalog, PhotoId, Result, now_ms};
+use super::{Catalog, Result, now_ms};
+use crate::domain::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 
-/// What a label answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LabelKind {
-    /// "Is this the sort of image I want?": the classifier's training label.
-    Kind,
-    /// "Is this an image I want (to print)?": picked or passed in best-first mode.
-    Print,
-}
-
-impl LabelKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LabelKind::Kind => "kind",
-            LabelKind::Print => "print",
-        }
-    }
-
-    fn parse(s: &str) -> rusqlite::Result<Self> {
-        match s {
-            "kind" => Ok(LabelKind::Kind),
-            "print" => Ok(LabelKind::Print),
-            other => Err(rusqlite::Error::InvalidColumnType(
-                0,
-                format!("label kind {other:?}"),
-                rusqlite::types::Type::Text,
-            )),
-        }
-    }
-}
-
-/// The answer. `Skip` means "unsure, ask later".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LabelValue {
-    Yes,
-    No,
-    Skip,
-}
-
-impl LabelValue {
-    pub fn as_i64(self) -> i64 {
-        match self {
-            LabelValue::Yes => 1,
-            LabelValue::No => 0,
-            LabelValue::Skip => -1,
-        }
-    }
-
-    pub fn from_i64(v: i64) -> Self {
-        match v {
-            1 => LabelValue::Yes,
-            0 => LabelValue::No,
-            _ => LabelValue::Skip,
-        }
-    }
-}
-
-/// One event of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LabelEvent {
-    pub kind: LabelKind,
-    pub value: LabelValue,
-}
-
-/// One keystroke's worth of labels on one photo, written (and undone) together.
-/// Best mode's "not the kind I want" is two events: kind = No and print = No.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub photo: PhotoId,
-    pub mode: String,
-    pub events: Vec<LabelEvent>,
-}
-
-impl Decision {
-    pub fn single(photo: PhotoId, mode: &str, kind: LabelKind, value: LabelValue) -> Self {
-        Self { photo, mode: mode.to_owned(), events: vec![LabelEvent { kind, value }] }
-    }
+/// A text column read back as one of our enums; anything else is a damaged row.
+fn parse_column<T>(
+    row: &rusqlite::Row<'_>,
+    column: usize,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(
+            column,
+            format!("{what} {text:?}"),
+            rusqlite::types::Type::Text,
+        )
+    })
 }
 
 /// Counts of current labels, for the status bar and model records.
@@ -118,7 +58,7 @@ impl Catalog {
                         decision.photo.0,
                         e.kind.as_str(),
                         e.value.as_i64(),
-                        decision.mode,
+                        decision.mode.as_str(),
                         at
                     ])?;
                 }
@@ -131,19 +71,19 @@ impl Catalog {
     /// Marks the newest decision that is not undone as undone (only among `mode`'s decisions
     /// when given) and returns it, so the caller can show that photo again. A batch of several
     /// photos (a burst passed with one key) is undone whole; this returns its first photo's.
-    pub fn undo_last_decision(&mut self, mode: Option<&str>) -> Result<Option<Decision>> {
+    pub fn undo_last_decision(&mut self, mode: Option<DecisionMode>) -> Result<Option<Decision>> {
         Ok(self.undo_last_batch(mode)?.into_iter().next())
     }
 
     /// Marks the newest batch that is not undone as undone (only among `mode`'s when given)
     /// and returns its decisions in the order they were made; empty when there was none.
-    pub fn undo_last_batch(&mut self, mode: Option<&str>) -> Result<Vec<Decision>> {
+    pub fn undo_last_batch(&mut self, mode: Option<DecisionMode>) -> Result<Vec<Decision>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let batch: Option<i64> = tx
             .query_row(
                 "SELECT MAX(batch) FROM label_events
                  WHERE undone = 0 AND (?1 IS NULL OR mode = ?1)",
-                [mode],
+                [mode.map(DecisionMode::as_str)],
                 |r| r.get(0),
             )
             .optional()?
@@ -156,9 +96,9 @@ impl Catalog {
             let rows = stmt.query_map([batch], |r| {
                 Ok((
                     PhotoId(r.get(0)?),
-                    r.get::<_, String>(1)?,
+                    parse_column(r, 1, DecisionMode::parse, "decision mode")?,
                     LabelEvent {
-                        kind: LabelKind::parse(&r.get::<_, String>(2)?)?,
+                        kind: parse_column(r, 2, LabelKind::parse, "label kind")?,
                         value: LabelValue::from_i64(r.get(3)?),
                     },
                 ))
@@ -223,10 +163,20 @@ mod tests {
     fn relabeling_keeps_history_and_newest_wins() {
         let mut cat = catalog_with_photos(2);
         let p = PhotoId(1);
-        cat.record_decision(&Decision::single(p, "ambiguous", LabelKind::Kind, LabelValue::Yes))
-            .unwrap();
-        cat.record_decision(&Decision::single(p, "ambiguous", LabelKind::Kind, LabelValue::No))
-            .unwrap();
+        cat.record_decision(&Decision::single(
+            p,
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::Yes,
+        ))
+        .unwrap();
+        cat.record_decision(&Decision::single(
+            p,
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::No,
+        ))
+        .unwrap();
         assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(p, LabelValue::No)]);
         let n: i64 =
             cat.conn().query_row("SELECT count(*) FROM label_events", [], |r| r.get(0)).unwrap();
@@ -237,11 +187,16 @@ mod tests {
     fn undo_restores_previous_label_and_is_multi_level() {
         let mut cat = catalog_with_photos(2);
         let (a, b) = (PhotoId(1), PhotoId(2));
-        cat.record_decision(&Decision::single(a, "ambiguous", LabelKind::Kind, LabelValue::Yes))
-            .unwrap();
+        cat.record_decision(&Decision::single(
+            a,
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::Yes,
+        ))
+        .unwrap();
         cat.record_decision(&Decision {
             photo: b,
-            mode: "best".into(),
+            mode: DecisionMode::Best,
             events: vec![
                 LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
                 LabelEvent { kind: LabelKind::Print, value: LabelValue::No },
@@ -262,19 +217,19 @@ mod tests {
         let mut cat = catalog_with_photos(2);
         cat.record_decision(&Decision::single(
             PhotoId(1),
-            "ambiguous",
+            DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Yes,
         ))
         .unwrap();
         cat.record_decision(&Decision::single(
             PhotoId(2),
-            "best",
+            DecisionMode::Best,
             LabelKind::Print,
             LabelValue::Yes,
         ))
         .unwrap();
-        let undone = cat.undo_last_decision(Some("ambiguous")).unwrap().unwrap();
+        let undone = cat.undo_last_decision(Some(DecisionMode::Ambiguous)).unwrap().unwrap();
         assert_eq!(undone.photo, PhotoId(1));
         assert_eq!(cat.label_counts().unwrap().picked, 1);
     }
@@ -284,22 +239,23 @@ mod tests {
         let mut cat = catalog_with_photos(4);
         cat.record_decision(&Decision::single(
             PhotoId(1),
-            "best",
+            DecisionMode::Best,
             LabelKind::Print,
             LabelValue::Yes,
         ))
         .unwrap();
-        let pass = |p| Decision::single(PhotoId(p), "best", LabelKind::Print, LabelValue::No);
+        let pass =
+            |p| Decision::single(PhotoId(p), DecisionMode::Best, LabelKind::Print, LabelValue::No);
         cat.record_decisions(&[pass(2), pass(3)]).unwrap();
         assert_eq!(cat.label_counts().unwrap().passed, 2);
-        let undone = cat.undo_last_batch(Some("best")).unwrap();
+        let undone = cat.undo_last_batch(Some(DecisionMode::Best)).unwrap();
         assert_eq!(
             undone.iter().map(|d| d.photo).collect::<Vec<_>>(),
             vec![PhotoId(2), PhotoId(3)]
         );
         let counts = cat.label_counts().unwrap();
         assert_eq!((counts.picked, counts.passed), (1, 0), "the pick before stays");
-        assert_eq!(cat.undo_last_batch(Some("best")).unwrap().len(), 1);
-        assert!(cat.undo_last_batch(Some("best")).unwrap().is_empty());
+        assert_eq!(cat.undo_last_batch(Some(DecisionMode::Best)).unwrap().len(), 1);
+        assert!(cat.undo_last_batch(Some(DecisionMode::Best)).unwrap().is_empty());
     }
 }

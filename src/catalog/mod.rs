@@ -13,8 +13,11 @@ mod session;
 mod synthetic;
 mod videos;
 
-pub use labels::{Decision, LabelCounts, LabelEvent, LabelKind, LabelValue};
-pub use models::{EmbeddingTable, ModelInfo, NewModel};
+pub use crate::domain::{
+    Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, ModelId, ModelKind, PhotoId,
+};
+pub use labels::LabelCounts;
+pub use models::{EmbeddingTable, ModelInfo, NewModel, QueueRow};
 pub use photos::{Photo, PhotoState, Source, TakenSource};
 pub use picks::{DuplicateFile, Pick};
 pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
@@ -36,14 +39,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Row id of a photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PhotoId(pub i64);
-
-/// Row id of a trained model version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ModelId(pub i64);
 
 #[derive(Debug, Error)]
 pub enum CatalogError {

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Catalog, LabelKind, LabelValue, ModelId, PhotoId, Result, now_secs};
-use crate::queue::Candidate;
+use super::{Catalog, LabelKind, LabelValue, ModelId, ModelKind, PhotoId, Result, now_secs};
 
 /// A trained model version to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewModel {
     /// The embeddings (backbone version) it reads.
     pub backbone: String,
-    /// "head" (frozen backbone) or "finetune".
-    pub kind: String,
+    pub kind: ModelKind,
     pub n_positive: u64,
     pub n_negative: u64,
     pub n_synthetic: u64,
@@ -32,12 +30,25 @@ pub struct ModelInfo {
     pub id: ModelId,
     pub created_at: i64,
     pub backbone: String,
-    pub kind: String,
+    pub kind: ModelKind,
     pub n_positive: u64,
     pub n_negative: u64,
     pub n_synthetic: u64,
     pub cv_auc: Option<f64>,
     pub info: String,
+}
+
+/// One camera photo as the queues see it (see [`Catalog::queue_rows`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    pub photo: PhotoId,
+    /// p(desirable) under the latest model.
+    pub p: Option<f32>,
+    pub taken_at: Option<i64>,
+    /// The requested backbone's embedding, as stored.
+    pub embedding: Option<Vec<f32>>,
+    pub kind_label: Option<LabelValue>,
+    pub print_label: Option<LabelValue>,
 }
 
 /// Every embedding of one backbone as a row-major matrix, rows in photo id order.
@@ -67,7 +78,16 @@ fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelInfo> {
         id: ModelId(r.get(0)?),
         created_at: r.get(1)?,
         backbone: r.get(2)?,
-        kind: r.get(3)?,
+        kind: {
+            let text: String = r.get(3)?;
+            ModelKind::parse(&text).ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(
+                    3,
+                    format!("model kind {text:?}"),
+                    rusqlite::types::Type::Text,
+                )
+            })?
+        },
         n_positive: r.get::<_, i64>(4)? as u64,
         n_negative: r.get::<_, i64>(5)? as u64,
         n_synthetic: r.get::<_, i64>(6)? as u64,
@@ -114,7 +134,7 @@ impl Catalog {
             params![
                 now_secs(),
                 model.backbone,
-                model.kind,
+                model.kind.as_str(),
                 model.n_positive as i64,
                 model.n_negative as i64,
                 model.n_synthetic as i64,
@@ -222,9 +242,8 @@ impl Catalog {
     }
 
     /// What the queues need about every camera photo that can be shown: the latest model's
-    /// score, capture time, current labels, and the `backbone` embedding (centered on the
-    /// mean of these photos and L2-normalized: [`crate::queue::center_embeddings`]).
-    pub fn candidates(&self, backbone: &str) -> Result<Vec<Candidate>> {
+    /// score, capture time, current labels, and the `backbone` embedding as stored.
+    pub fn queue_rows(&self, backbone: &str) -> Result<Vec<QueueRow>> {
         let latest = self.latest_model()?.map(|m| m.id.0);
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.taken_at, s.p, e.vector FROM photos p
@@ -245,15 +264,11 @@ impl Catalog {
                     Some(bytes) if !bytes.is_empty() => {
                         let mut v = Vec::with_capacity(bytes.len() / 4);
                         f32s_from_le(bytes, &mut v);
-                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                        if norm > 0.0 {
-                            v.iter_mut().for_each(|x| *x /= norm);
-                        }
                         Some(v)
                     }
                     _ => None,
                 };
-            out.push(Candidate {
+            out.push(QueueRow {
                 photo,
                 p: row.get::<_, Option<f64>>(2)?.map(|p| p as f32),
                 taken_at: row.get(1)?,
@@ -262,7 +277,6 @@ impl Catalog {
                 print_label: print.get(&photo).copied(),
             });
         }
-        crate::queue::center_embeddings(&mut out);
         Ok(out)
     }
 }
@@ -323,7 +337,7 @@ fn write_scores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Decision;
+    use crate::catalog::{Decision, DecisionMode};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
@@ -340,7 +354,7 @@ mod tests {
     fn model(n_positive: u64) -> NewModel {
         NewModel {
             backbone: "lite0".into(),
-            kind: "head".into(),
+            kind: ModelKind::Head,
             n_positive,
             n_negative: 2,
             n_synthetic: 0,
@@ -391,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn candidates_join_latest_scores_labels_and_centered_embeddings() {
+    fn queue_rows_join_latest_scores_labels_and_embeddings() {
         let mut cat = catalog_with_photos(4);
         put_embedding(&cat, 1, "lite0", &[3.0, 4.0]);
         put_embedding(&cat, 4, "lite0", &[2.0, 0.0]);
@@ -400,15 +414,17 @@ mod tests {
             .unwrap();
         cat.insert_model(&model(1), &[(PhotoId(1), 0.1)]).unwrap();
         cat.insert_model(&model(1), &[(PhotoId(1), 0.7)]).unwrap();
-        cat.record_decision(&Decision::single(PhotoId(2), "cli", LabelKind::Kind, LabelValue::No))
-            .unwrap();
-        let c = cat.candidates("lite0").unwrap();
+        cat.record_decision(&Decision::single(
+            PhotoId(2),
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::No,
+        ))
+        .unwrap();
+        let c = cat.queue_rows("lite0").unwrap();
         assert_eq!(c.len(), 3, "synthetic photos are not shown");
         assert_eq!(c[0].p, Some(0.7));
-        // Unit vectors (0.6, 0.8) and (1, 0) around their mean (0.8, 0.4), re-normalized.
-        let e = c[0].embedding.clone().unwrap();
-        let want = [-1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()];
-        assert!(e.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{e:?}");
+        assert_eq!(c[0].embedding, Some(vec![3.0, 4.0]), "as stored");
         assert_eq!(c[0].taken_at, Some(1001));
         assert_eq!((c[1].p, c[1].embedding.clone()), (None, None));
         assert_eq!(c[1].kind_label, Some(LabelValue::No));

@@ -85,7 +85,7 @@ mod tests {
     use rusqlite::params;
 
     use super::*;
-    use crate::catalog::{Decision, LabelEvent, LabelKind, LabelValue, PhotoId};
+    use crate::catalog::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
@@ -109,8 +109,13 @@ mod tests {
     }
 
     fn pick(cat: &mut Catalog, photo: i64, value: LabelValue) {
-        cat.record_decision(&Decision::single(PhotoId(photo), "best", LabelKind::Print, value))
-            .unwrap();
+        cat.record_decision(&Decision::single(
+            PhotoId(photo),
+            DecisionMode::Best,
+            LabelKind::Print,
+            value,
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -125,7 +130,7 @@ mod tests {
         // A "kind" yes is not a pick.
         cat.record_decision(&Decision {
             photo: PhotoId(2),
-            mode: "ambiguous".into(),
+            mode: DecisionMode::Ambiguous,
             events: vec![LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes }],
         })
         .unwrap();

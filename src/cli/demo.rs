@@ -6,13 +6,13 @@ use photosift::library::Library;
 
 /// `photosift demo` up to the TUI: one progress line per stage, then what was built.
 pub fn run(library: &Library, config: &Config) -> Result<()> {
-    use photosift::demo::DemoProgress;
+    use photosift::pipeline::demo::DemoProgress;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg:24} {bar:30} {pos}/{len}")
             .context("progress bar template")?,
     );
-    let summary = photosift::demo::build(library, config, &|p| match p {
+    let summary = photosift::pipeline::demo::build(library, config, &|p| match p {
         DemoProgress::WritingPhotos => bar.set_message("writing the demo photos"),
         DemoProgress::Scanning(s) => {
             bar.set_message("scanning");

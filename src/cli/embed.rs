@@ -7,12 +7,16 @@ use photosift::library::Library;
 pub fn run(config: &Config, library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     let bar = super::progress::bar("embedding", "photos");
-    let summary =
-        photosift::model::embed_missing(&mut catalog, library, &config.model, &|done, total| {
+    let summary = photosift::pipeline::embed_missing(
+        &mut catalog,
+        library,
+        &config.model,
+        &|done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
             bar.set_message(format!("{:.1} photos/s", bar.per_sec()));
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
     println!(
         "embedded {} of {} photos lacking an embedding ({} failed)",

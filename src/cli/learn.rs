@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use photosift::backbone::BackboneId;
 use photosift::catalog::Catalog;
 use photosift::config::Config;
 use photosift::learn::{self, TrainSettings, eval};
 use photosift::library::Library;
+use photosift::pipeline::{self, require_backbone};
 use photosift::queue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,15 +67,6 @@ pub struct EvalArgs {
     pub compare_runs: usize,
 }
 
-/// The backbone to train on ([`photosift::backbone::current_backbone`]), or an error saying
-/// what to do when nothing is embedded yet.
-pub fn current_backbone(catalog: &Catalog) -> Result<BackboneId> {
-    match photosift::backbone::current_backbone(catalog)? {
-        Some(backbone) => Ok(backbone),
-        None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
-    }
-}
-
 fn percent_bar() -> ProgressBar {
     let bar = ProgressBar::new(100);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos:>3}% {msg}") {
@@ -92,7 +83,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         bar.set_message(what.to_owned());
     };
     let report = if finetune {
-        let ft = learn::finetune_and_score(&mut catalog, library, config, &progress)?;
+        let ft = pipeline::finetune_and_score(&mut catalog, library, config, &progress)?;
         bar.finish_and_clear();
         let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();
         println!(
@@ -118,8 +109,8 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         );
         ft.train
     } else {
-        let backbone = current_backbone(&catalog)?;
-        let report = learn::train_and_score(&mut catalog, config, backbone.as_str(), &progress)?;
+        let backbone = require_backbone(&catalog)?;
+        let report = pipeline::train_and_score(&mut catalog, config, backbone.as_str(), &progress)?;
         bar.finish_and_clear();
         report
     };
@@ -151,7 +142,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
 
 pub fn score(library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
-    match learn::score_latest(&mut catalog)? {
+    match pipeline::score_latest(&mut catalog)? {
         Some((model, n)) => println!("scored {n} photos with model {}", model.0),
         None => bail!("no model yet: label some photos and run `photosift train`"),
     }
@@ -162,7 +153,7 @@ pub fn score(library: &Library) -> Result<()> {
 /// see them without a retrain.
 pub fn score_after_scan(library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
-    if let Some((model, n)) = learn::score_latest(&mut catalog)? {
+    if let Some((model, n)) = pipeline::score_latest(&mut catalog)? {
         println!("scored {n} photos with the current model v{} (new ones included)", model.0);
     }
     Ok(())
@@ -186,12 +177,7 @@ pub fn print_queue(
         );
         return Ok(());
     }
-    let backbone = current_backbone(&catalog).map(|b| b.to_string()).unwrap_or_default();
-    let mut cands = catalog.candidates(&backbone)?;
-    if !config.queue.include_screenshots {
-        let shots = catalog.screenshot_ids()?;
-        cands.retain(|c| !shots.contains(&c.photo));
-    }
+    let cands = pipeline::queues::candidates(&catalog, config, true)?;
     let p_of: std::collections::HashMap<_, _> = cands.iter().map(|c| (c.photo, c.p)).collect();
     let fmt_p = |p: Option<f32>| p.map_or("-".to_owned(), |p| format!("{p:.3}"));
     let path_of = |id| -> Result<std::path::PathBuf> {
@@ -361,13 +347,13 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
         },
     )
     .with_context(|| format!("cannot scan {}", args.dir.display()))?;
-    photosift::model::embed_missing(&mut catalog, &library, &config.model, &|done, total| {
+    pipeline::embed_missing(&mut catalog, &library, &config.model, &|done, total| {
         bar.set_message(format!("embedding: {done}/{total}"));
         bar.tick();
     })?;
     bar.finish_and_clear();
     if args.finetune_compare.is_empty() {
-        let backbone = current_backbone(&catalog)?;
+        let backbone = require_backbone(&catalog)?;
         eval_catalog(config, &catalog, backbone.as_str(), args)
     } else {
         compare_catalog(config, &catalog, &library, args)
@@ -392,7 +378,7 @@ fn compare_catalog(
     let mut labels = Vec::new();
     for (id, label) in matched {
         let thumb = photos.iter().find(|p| p.id == id).and_then(|p| p.thumb_path.as_ref());
-        if let Ok(img) = photosift::model::load_thumb(library.root(), thumb) {
+        if let Ok(img) = pipeline::load_thumb(library.root(), thumb) {
             images.push(img);
             labels.push(label);
         }

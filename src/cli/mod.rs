@@ -9,4 +9,3 @@ pub mod learn;
 pub mod progress;
 pub mod scan;
 pub mod seed;
-pub mod tui_jobs;

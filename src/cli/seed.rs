@@ -12,11 +12,10 @@ pub fn run(
     seed: &photosift::config::SeedConfig,
     dry_run: bool,
 ) -> Result<()> {
-    use std::sync::atomic::AtomicBool;
-
     use anyhow::bail;
     use photosift::ingest::examples::example_folders;
-    use photosift::synth::{SeedPhase, Stage, generate_seeds, plan_seeds};
+    use photosift::pipeline::seed::{SeedPhase, SeedProgress, generate_seeds};
+    use photosift::synth::{Stage, plan_seeds};
 
     let plans = plan_seeds(seed);
     let folders = example_folders(seed);
@@ -55,7 +54,7 @@ pub fn run(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let progress = |p: photosift::synth::SeedProgress| {
+    let progress = |p: SeedProgress| {
         bar.set_position(p.done as u64);
         let eta = p.eta.map(|d| format!(" | ETA {}", format_duration(d))).unwrap_or_default();
         match p.phase {
@@ -71,7 +70,7 @@ pub fn run(
             SeedPhase::Saved { .. } => bar.set_message(eta),
         }
     };
-    let summary = generate_seeds(&mut catalog, library, seed, &progress, &AtomicBool::new(false))?;
+    let summary = generate_seeds(&mut catalog, library, seed, &progress, &|| false)?;
     bar.finish_and_clear();
     println!(
         "seed images: {} generated, {} already there{}, {} planned; in {}",

@@ -1,6 +1,6 @@
 //! The contact sheet: pages of the picks' thumbnails in a grid, each with its rank, score and
 //! file name, too-small-for-print picks framed in red. Text is drawn with Noto Mono
-//! (`crate::font`), embedded so that the binary works anywhere.
+//! (`crate::assets`), embedded so that the binary works anywhere.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use image::{Rgb, RgbImage, imageops};
 use rayon::prelude::*;
 use thiserror::Error;
 
-const FONT_BYTES: &[u8] = crate::font::NOTO_MONO;
+const FONT_BYTES: &[u8] = crate::assets::NOTO_MONO;
 
 const COLS: u32 = 6;
 const ROWS: u32 = 8;

@@ -6,9 +6,10 @@
 //! and the truth, so it is testable without a library.
 
 use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated, head};
-use crate::catalog::{LabelValue, PhotoId};
 use crate::config::QueueConfig;
-use crate::queue::{self, Candidate, SplitMix};
+use crate::domain::{LabelValue, PhotoId};
+use crate::numeric::{SplitMix, dot};
+use crate::queue::{self, Candidate};
 
 pub use super::eval_report::{Evaluation, Stats, json, match_truth, parse_truth, table};
 
@@ -340,7 +341,7 @@ fn propagate(cands: &mut [Candidate], k: usize, answer: LabelValue, min_cosine: 
         if j == k || !is_open(c) {
             continue;
         }
-        if c.embedding.as_deref().is_some_and(|e| queue::dot(e, &v) >= min_cosine) {
+        if c.embedding.as_deref().is_some_and(|e| dot(e, &v) >= min_cosine) {
             c.kind_label = Some(answer);
             n += 1;
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::eval::{Curve, Strategy};
-use crate::catalog::PhotoId;
+use crate::domain::PhotoId;
 
 /// Mean, standard deviation and range of some values.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,7 +10,7 @@ use image::RgbImage;
 use super::LearnError;
 use crate::config::TrainConfig;
 use crate::model::{EMBEDDING_DIM, EfficientNetLite, WeightsSource, preprocess};
-use crate::queue::SplitMix;
+use crate::numeric::SplitMix;
 
 /// Learning rate of the trained backbone stages (AdamW): small, the ImageNet features are
 /// a good start and few labels easily pull them off.

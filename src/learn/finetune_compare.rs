@@ -10,7 +10,7 @@ use image::RgbImage;
 use super::finetune::{self, FinetuneSettings, Target};
 use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated};
 use crate::model::{Embedder, Features, WeightsSource};
-use crate::queue::SplitMix;
+use crate::numeric::SplitMix;
 
 /// Both ways at one label count, averaged over the runs.
 #[derive(Debug, Clone, PartialEq)]

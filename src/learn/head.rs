@@ -8,7 +8,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rayon::prelude::*;
 
 use super::LearnError;
-use crate::queue::dot;
+use crate::numeric::dot;
 
 /// Full-batch optimizer steps, from the nearest-centroid start with a cosine-decayed rate.
 /// On the toy sets of the tests, 250 steps at 0.1 reach the same held-out AUC as 600 steps

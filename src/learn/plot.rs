@@ -8,7 +8,7 @@ use plotters::style::FontStyle;
 
 use super::eval::{Checkpoint, Curve, Strategy};
 
-const FONT: &[u8] = crate::font::NOTO_MONO;
+const FONT: &[u8] = crate::assets::NOTO_MONO;
 /// Registered under its own name: plotters' font table is process-wide.
 const FONT_NAME: &str = "photosift-eval-mono";
 

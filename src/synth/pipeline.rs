@@ -3,7 +3,6 @@
 //! full VAE.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
@@ -220,7 +219,7 @@ impl Pipeline {
     }
 
     /// Denoises `noise` (unit variance, `(1, 4, h/8, w/8)`) into final latents for `prompt`.
-    /// `None` when `cancel` was raised (checked before each step).
+    /// `None` once `cancelled()` says so (checked before each step).
     pub fn sample_latents(
         &self,
         prompt: &str,
@@ -228,7 +227,7 @@ impl Pipeline {
         steps: usize,
         guidance: f64,
         on_stage: &mut dyn FnMut(Stage),
-        cancel: &AtomicBool,
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<Tensor>, SynthError> {
         let (_, _, h, w) = noise.dims4()?;
         let passes = if guidance > 1.0 { 2 } else { 1 };
@@ -247,7 +246,7 @@ impl Pipeline {
         let mut latents = (noise * sched.init_noise_sigma())?;
         let steps = sched.timesteps().len();
         for i in 0..steps {
-            if cancel.load(Ordering::Relaxed) {
+            if cancelled() {
                 return Ok(None);
             }
             on_stage(Stage::Denoise { step: i, steps });
@@ -272,13 +271,13 @@ impl Pipeline {
         to_rgb(&self.decode_raw(latents)?.clamp(0f32, 1f32)?)
     }
 
-    /// Runs the whole pipeline. `None` when `cancel` was raised (checked between stages).
+    /// Runs the whole pipeline. `None` once `cancelled()` says so (checked between stages).
     pub fn generate(
         &self,
         prompt: &str,
         p: &GenerateParams,
         on_stage: &mut dyn FnMut(Stage),
-        cancel: &AtomicBool,
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<RgbImage>, SynthError> {
         let step = self.arch.downscale;
         if !p.width.is_multiple_of(step)
@@ -293,11 +292,11 @@ impl Pipeline {
         }
         let noise = self.initial_noise(p)?;
         let Some(latents) =
-            self.sample_latents(prompt, &noise, p.steps, p.guidance, on_stage, cancel)?
+            self.sample_latents(prompt, &noise, p.steps, p.guidance, on_stage, cancelled)?
         else {
             return Ok(None);
         };
-        if cancel.load(Ordering::Relaxed) {
+        if cancelled() {
             return Ok(None);
         }
         on_stage(Stage::Decode);

@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, PhotoId};
 use crate::config::Config;
 use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
 use crate::library::Library;
+use crate::pipeline::queues::load_queues;
 use crate::print_check::PrintSpec;
 
 use super::encode::KITTY_DELETE_ALL;
@@ -28,7 +29,6 @@ use super::preview::{
     DEFAULT_BUDGET, PreviewCache, PreviewKey, PreviewMsg, PreviewRequest, PreviewSettings,
     PreviewWorker,
 };
-use super::source;
 use super::state::{
     Effect, JOB_QUEUES, JOB_RETRAIN, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update,
 };
@@ -182,7 +182,7 @@ where
         // compete for the CPU, and keeps that photo on screen.
         let (library, config) = (app.library.clone(), app.config.clone());
         let quick: JobFn<JobOutput> = Box::new(move |_| {
-            own_pool(|| source::load_queues(&library, &config, false))
+            own_pool(|| load_queues(&library, &config, false))
                 .map(|d| JobOutput::Queues(Box::new(d)))
         });
         if let Some(msg) = app.start_job(JOB_QUEUES, quick, false) {
@@ -379,15 +379,17 @@ where
                 }
             }
             Effect::Undo { mode } => {
-                let result =
-                    self.catalog.undo_last_batch(Some(mode.as_str())).map_err(|e| e.to_string());
+                let result = self
+                    .catalog
+                    .undo_last_batch(Some(mode.decision_mode()))
+                    .map_err(|e| e.to_string());
                 let counts = self.catalog.label_counts().ok();
                 Some(Msg::Undone { mode, result, counts })
             }
             Effect::RebuildQueues => {
                 let (library, config) = (self.library.clone(), self.config.clone());
                 let work: JobFn<JobOutput> = Box::new(move |_| {
-                    own_pool(|| source::load_queues(&library, &config, true))
+                    own_pool(|| load_queues(&library, &config, true))
                         .map(|d| JobOutput::Queues(Box::new(d)))
                 });
                 self.start_job(JOB_QUEUES, work, false)

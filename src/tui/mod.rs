@@ -12,7 +12,7 @@ pub mod fresh;
 pub mod graphics;
 pub mod keymap;
 pub mod preview;
-pub mod source;
+pub mod services;
 pub mod state;
 pub mod view;
 

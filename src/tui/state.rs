@@ -2,13 +2,13 @@
 //! here; the app loop runs the effects and feeds their results back as messages.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::{
-    Decision, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId, TakenSource,
+    Decision, DecisionMode, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId,
 };
 use crate::jobs::{JobMsg, JobProgress};
+pub use crate::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
 use crate::queue::BestEntry;
 
 use super::keymap::{Action, Keymap};
@@ -29,7 +29,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The name stored with each decision in the label log.
+    /// The name the session settings store.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Ambiguous => "ambiguous",
@@ -49,56 +49,20 @@ impl Mode {
         [Mode::Ambiguous, Mode::Best].into_iter().find(|m| m.as_str() == name)
     }
 
+    /// How the label log records a decision made in this mode.
+    pub fn decision_mode(self) -> DecisionMode {
+        match self {
+            Mode::Ambiguous => DecisionMode::Ambiguous,
+            Mode::Best => DecisionMode::Best,
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Mode::Ambiguous => 0,
             Mode::Best => 1,
         }
     }
-}
-
-/// What the screen shows about a photo; loaded off the UI task with the queues.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PhotoInfo {
-    /// The original file.
-    pub path: PathBuf,
-    /// The thumbnail (absolute), when the catalog has one.
-    pub thumb: Option<PathBuf>,
-    pub taken_at: Option<i64>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    /// p(desirable) under the newest model.
-    pub p: Option<f32>,
-    /// The original file is gone (the catalog says so, or this session found it gone): the
-    /// photo shows from its thumbnail, if any, and cannot be exported.
-    pub missing: bool,
-    /// Where `taken_at` came from, and the clock's offset east of UTC in minutes.
-    pub taken_source: Option<TakenSource>,
-    pub taken_offset: Option<i32>,
-    /// The video of a Live Photo.
-    pub live_video: Option<PathBuf>,
-    pub screenshot: bool,
-}
-
-/// The newest model version, for the status bar.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelSummary {
-    pub version: i64,
-    pub auc: Option<f64>,
-}
-
-/// Everything a queue rebuild produces.
-#[derive(Debug, Clone, Default)]
-pub struct QueueData {
-    pub ambiguous: Vec<PhotoId>,
-    pub best: Vec<BestEntry>,
-    pub photos: HashMap<PhotoId, PhotoInfo>,
-    pub model: Option<ModelSummary>,
-    pub counts: LabelCounts,
-    /// Camera photos in the catalog.
-    pub total_photos: usize,
-    /// Built with embeddings (diversity, bursts); a quick first order has `false`.
-    pub complete: bool,
 }
 
 /// One mode's queue and the place in it. Entries before `pos` were decided this session.
@@ -388,7 +352,7 @@ impl State {
 
 /// The decision a labeling key makes on `photo` in `mode`; `None` for keys that make none.
 pub fn decision_for(action: Action, mode: Mode, photo: PhotoId) -> Option<Decision> {
-    let label = |kind, value| Some(Decision::single(photo, mode.as_str(), kind, value));
+    let label = |kind, value| Some(Decision::single(photo, mode.decision_mode(), kind, value));
     match (mode, action) {
         (Mode::Ambiguous, Action::Yes) => label(LabelKind::Kind, LabelValue::Yes),
         (Mode::Ambiguous, Action::No) => label(LabelKind::Kind, LabelValue::No),
@@ -396,7 +360,7 @@ pub fn decision_for(action: Action, mode: Mode, photo: PhotoId) -> Option<Decisi
         // A pick is also a "yes, this kind" for training; a pass (No) is not a "no".
         (Mode::Best, Action::Yes) => Some(Decision {
             photo,
-            mode: mode.as_str().to_owned(),
+            mode: mode.decision_mode(),
             events: vec![
                 LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
                 LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
@@ -406,7 +370,7 @@ pub fn decision_for(action: Action, mode: Mode, photo: PhotoId) -> Option<Decisi
         (Mode::Best, Action::Skip) => label(LabelKind::Print, LabelValue::Skip),
         (Mode::Best, Action::NotKind) => Some(Decision {
             photo,
-            mode: mode.as_str().to_owned(),
+            mode: mode.decision_mode(),
             events: vec![
                 LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
                 LabelEvent { kind: LabelKind::Print, value: LabelValue::No },

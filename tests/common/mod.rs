@@ -69,7 +69,7 @@ pub fn score_all(library: &Library, ids: &[PhotoId], p: impl Fn(usize) -> f32) {
     let scores: Vec<(PhotoId, f32)> = ids.iter().enumerate().map(|(i, id)| (*id, p(i))).collect();
     let model = photosift::catalog::NewModel {
         backbone: "lite0".into(),
-        kind: "head".into(),
+        kind: photosift::catalog::ModelKind::Head,
         n_positive: 10,
         n_negative: 10,
         n_synthetic: 0,

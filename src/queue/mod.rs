@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::catalog::{LabelValue, PhotoId};
 use crate::config::QueueConfig;
+use crate::domain::{LabelValue, PhotoId};
+use crate::numeric::{SplitMix, dot, normalize};
 
 /// What the queues know about one camera photo that can be shown.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +121,9 @@ pub fn best_first(cands: &[Candidate], cfg: &QueueConfig) -> Vec<BestEntry> {
     out
 }
 
-/// Centers the embeddings on their mean and scales each back to unit length, in place. The
-/// photo features are all positive, so any two photos have a cosine near 0.9; around the
+/// Scales each embedding to unit length, centers them on their mean and scales each back to
+/// unit length, in place: every photo weighs the same in the mean. The photo features are all
+/// positive, so any two photos have a cosine near 0.9; around the
 /// library's mean photo unrelated photos are near 0 (95% below 0.23 on coco-dev) and
 /// near-duplicates stay above 0.8, which is what `burst_cosine`, `near_duplicate_cosine` and
 /// the cold-start clustering expect. Embeddings of another length than the first are left as
@@ -130,6 +132,7 @@ pub fn center_embeddings(cands: &mut [Candidate]) {
     let Some(dim) = cands.iter().find_map(|c| c.embedding.as_ref().map(Vec::len)) else {
         return;
     };
+    cands.par_iter_mut().filter_map(|c| c.embedding.as_mut()).for_each(|v| normalize(v));
     let mut mean = vec![0f64; dim];
     let mut n = 0usize;
     for v in cands.iter().filter_map(|c| c.embedding.as_ref()).filter(|v| v.len() == dim) {
@@ -142,26 +145,8 @@ pub fn center_embeddings(cands: &mut [Candidate]) {
             return;
         }
         v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
-        let norm = dot(v, v).sqrt();
-        if norm > 1e-12 {
-            v.iter_mut().for_each(|x| *x /= norm);
-        }
+        normalize(v);
     });
-}
-
-/// Cosine of two L2-normalized vectors. Eight accumulators so the loop vectorizes.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (ca, ra) = a[..n].as_chunks::<16>();
-    let (cb, rb) = b[..n].as_chunks::<16>();
-    let mut acc = [0f32; 16];
-    for (x, y) in ca.iter().zip(cb) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 fn cosine(a: &Candidate, b: &Candidate) -> Option<f32> {
@@ -254,13 +239,6 @@ fn normalized_mean<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
     }
     normalize(&mut mean);
     mean
-}
-
-fn normalize(v: &mut [f32]) {
-    let norm = dot(v, v).sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
 }
 
 /// Spherical k-means (cosine), seeded by k-means++ with a fixed-seed generator so that the
@@ -423,23 +401,5 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// A tiny deterministic generator (SplitMix64): the queues must not change between rebuilds.
-pub(crate) struct SplitMix(pub(crate) u64);
-
-impl SplitMix {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub(crate) fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
 #[cfg(test)]
-#[path = "queue_tests.rs"]
 mod tests;

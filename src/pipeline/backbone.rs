@@ -1,43 +1,10 @@
 //! Which embeddings a library works with: the one place that decides the [`BackboneId`] the
 //! queues, training, scoring and the TUI's cold start read.
 
-use std::fmt;
+use anyhow::bail;
 
 use crate::catalog::{Catalog, CatalogError};
-use crate::model::BACKBONE_ID;
-
-/// The name embeddings are stored under in the catalog: the bundled backbone's photo features
-/// ([`BackboneId::bundled`]), a fine-tuned version (`lite0-ft-<model id>`) or, in a library from
-/// before the photo features, the old pooled embedding ([`BackboneId::OLD`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BackboneId(String);
-
-impl BackboneId {
-    /// Where photosift before the photo features stored its 1280-d pooled embeddings.
-    pub const OLD: &str = "lite0-imagenet";
-    /// Embeddings of the bundled backbone that newer features replace: a model trained on them
-    /// is not a reason to keep training on them once the new features exist.
-    pub const SUPERSEDED: [&str; 2] = [Self::OLD, "lite0-mid-s224"];
-
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
-    }
-
-    /// The photo features of the bundled EfficientNet-Lite0.
-    pub fn bundled() -> Self {
-        Self(BACKBONE_ID.to_owned())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for BackboneId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::model::{BACKBONE_ID, BackboneId};
 
 /// The backbone to train on and order the queues by: after fine-tuning, the new version once
 /// its embeddings are computed; otherwise the bundled backbone's photo features; before the
@@ -48,12 +15,20 @@ pub fn current_backbone(catalog: &Catalog) -> Result<Option<BackboneId>, Catalog
         && !BackboneId::SUPERSEDED.contains(&latest.backbone.as_str())
         && catalog.embedding_count(&latest.backbone)? > 0
     {
-        return Ok(Some(BackboneId(latest.backbone)));
+        return Ok(Some(BackboneId::new(latest.backbone)));
     }
     if catalog.embedding_count(BACKBONE_ID)? > 0 {
         return Ok(Some(BackboneId::bundled()));
     }
-    Ok(catalog.embedding_backbones()?.into_iter().next().map(|(b, _)| BackboneId(b)))
+    Ok(catalog.embedding_backbones()?.into_iter().next().map(|(b, _)| BackboneId::new(b)))
+}
+
+/// [`current_backbone`], or an error saying what to do when nothing is embedded yet.
+pub fn require_backbone(catalog: &Catalog) -> anyhow::Result<BackboneId> {
+    match current_backbone(catalog)? {
+        Some(backbone) => Ok(backbone),
+        None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
+    }
 }
 
 #[cfg(test)]
@@ -77,7 +52,7 @@ mod tests {
     fn model(backbone: &str) -> NewModel {
         NewModel {
             backbone: backbone.into(),
-            kind: "head".into(),
+            kind: crate::catalog::ModelKind::Head,
             n_positive: 1,
             n_negative: 1,
             n_synthetic: 0,

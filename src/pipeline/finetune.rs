@@ -9,12 +9,14 @@ use std::time::Instant;
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::finetune::{self, FinetuneSettings, Target};
-use super::{LearnError, Recording, TrainReport, train_and_record};
+use super::embed::{embed_list, finetuned_weights_path, load_thumb};
+use super::train::{FinetuneInfo, Recording, TrainReport, train_and_record};
 use crate::catalog::{Catalog, LabelKind, LabelValue, PhotoId};
 use crate::config::Config;
+use crate::learn::LearnError;
+use crate::learn::finetune::{self, FinetuneSettings, Target};
 use crate::library::Library;
-use crate::model::{Embedder, WeightsSource, embed_list, finetuned_weights_path, load_thumb};
+use crate::model::{Embedder, WeightsSource};
 
 /// What a fine-tuning run did.
 #[derive(Debug, Clone)]
@@ -120,19 +122,17 @@ pub fn finetune_and_score(
     )?;
     let embed_ms = t1.elapsed().as_secs_f64() * 1000.0;
 
-    let losses: Vec<String> = tuned.epoch_loss.iter().map(|l| format!("{l:.4}")).collect();
     let recording = Recording {
         id: Some(id),
-        finetuned: true,
-        info: format!(
-            "\"finetune\":{{\"from_stage\":{},\"epochs\":{},\"views\":{},\"images\":{},\
-             \"epoch_loss\":[{}],\"finetune_ms\":{finetune_ms:.0},\"embed_ms\":{embed_ms:.0}}}",
-            settings.from_stage,
-            settings.epochs,
-            settings.views,
-            images.len(),
-            losses.join(",")
-        ),
+        finetune: Some(FinetuneInfo {
+            from_stage: settings.from_stage,
+            epochs: settings.epochs,
+            views: settings.views,
+            images: images.len(),
+            epoch_loss: tuned.epoch_loss.clone(),
+            finetune_ms,
+            embed_ms,
+        }),
     };
     let train = train_and_record(catalog, cfg, &backbone, &recording, &|f, what| {
         progress(0.9 + 0.1 * f, what);

@@ -1,5 +1,5 @@
 //! `photosift demo`: a library built from the real sample photos shipped in assets/demo
-//! (embedded in the binary, so it works from anywhere, offline), with a few built-in labels.
+//! (compiled in by `assets`, so it works from anywhere, offline), with a few built-in labels.
 //!
 //! The demo's question is "has a person or an animal in it": the kind of photo a newcomer
 //! can judge at a glance. Seven photos come labeled (mode "demo"); the model scores the rest.
@@ -11,78 +11,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::catalog::{Catalog, CatalogError, Decision, LabelKind, LabelValue};
+use super::backbone::current_backbone;
+use super::embed::{EmbedSummary, embed_missing};
+use super::train::{TrainReport, train_and_score};
+pub use crate::assets::{DEMO_PHOTOS, DemoPhoto, Subject};
+use crate::catalog::{Catalog, CatalogError, Decision, DecisionMode, LabelKind, LabelValue};
 use crate::config::Config;
 use crate::ingest::{self, ScanProgress, ScanSummary};
-use crate::learn::{self, TrainReport};
 use crate::library::Library;
-use crate::model::{self, EmbedSummary};
-
-/// The mode the built-in labels are recorded with (undo in the TUI leaves them alone).
-pub const DEMO_MODE: &str = "demo";
+use crate::model::BackboneId;
 
 /// The folder inside the demo library that the photos are written to and scanned from.
 pub const PHOTOS_DIR: &str = "demo-photos";
-
-/// What a demo photo shows, for the built-in labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    Person,
-    Animal,
-    Other,
-}
-
-impl Subject {
-    /// The demo's "is this the kind I want" answer.
-    pub fn wanted(self) -> bool {
-        !matches!(self, Subject::Other)
-    }
-}
-
-/// One shipped photo; its source and license are in assets/demo/LICENSES.md.
-#[derive(Debug)]
-pub struct DemoPhoto {
-    pub file_name: &'static str,
-    pub subject: Subject,
-    pub bytes: &'static [u8],
-}
-
-macro_rules! demo_photo {
-    ($name:literal, $subject:ident) => {
-        DemoPhoto {
-            file_name: $name,
-            subject: Subject::$subject,
-            bytes: include_bytes!(concat!("../assets/demo/", $name)),
-        }
-    };
-}
-
-/// Every photo in assets/demo.
-pub static DEMO_PHOTOS: [DemoPhoto; 23] = [
-    demo_photo!("astronaut.jpg", Person),
-    demo_photo!("cameraman.jpg", Person),
-    demo_photo!("grace-hopper.jpg", Person),
-    demo_photo!("chelsea-the-cat.jpg", Animal),
-    demo_photo!("raccoon.jpg", Animal),
-    demo_photo!("two-dogs.jpg", Animal),
-    demo_photo!("nuthatch.jpg", Animal),
-    demo_photo!("ladybird.jpg", Animal),
-    demo_photo!("coffee.jpg", Other),
-    demo_photo!("rocket.jpg", Other),
-    demo_photo!("hubble-deep-field.jpg", Other),
-    demo_photo!("coins.jpg", Other),
-    demo_photo!("dandelions.jpg", Other),
-    demo_photo!("autumn-hills.jpg", Other),
-    demo_photo!("picos-de-europa.jpg", Other),
-    demo_photo!("forest-stream.jpg", Other),
-    demo_photo!("fig.jpg", Other),
-    demo_photo!("forest-path.jpg", Other),
-    demo_photo!("rowing-boats.jpg", Other),
-    demo_photo!("dune.jpg", Other),
-    demo_photo!("yellow-flower.jpg", Other),
-    demo_photo!("china-temple.jpg", Other),
-    demo_photo!("flower.jpg", Other),
-];
 
 /// The photos labeled for the user, as a newcomer's first few answers would be: three
 /// wanted, four not. The other sixteen are left for the model and the TUI.
@@ -120,7 +60,7 @@ pub fn write_photos(dir: &Path) -> io::Result<usize> {
 }
 
 /// Records the built-in "kind" labels on the scanned demo photos in `photos_dir`, each as
-/// its own decision in mode [`DEMO_MODE`]. A photo that already has a kind label (from an
+/// its own decision in mode [`DecisionMode::Demo`] (undo in the TUI leaves them alone). A photo that already has a kind label (from an
 /// earlier demo run or from the user) keeps it. Returns how many labels were recorded.
 pub fn apply_built_in_labels(
     catalog: &mut Catalog,
@@ -139,7 +79,12 @@ pub fn apply_built_in_labels(
         }
         let Some(demo) = DEMO_PHOTOS.iter().find(|d| d.file_name == name) else { continue };
         let value = if demo.subject.wanted() { LabelValue::Yes } else { LabelValue::No };
-        catalog.record_decision(&Decision::single(photo.id, DEMO_MODE, LabelKind::Kind, value))?;
+        catalog.record_decision(&Decision::single(
+            photo.id,
+            DecisionMode::Demo,
+            LabelKind::Kind,
+            value,
+        ))?;
         recorded += 1;
     }
     Ok(recorded)
@@ -195,7 +140,7 @@ pub fn build(
         &|p| progress(DemoProgress::Scanning(*p)),
     )
     .context("scanning the demo photos")?;
-    let embed = model::embed_missing(&mut catalog, library, &config.model, &|done, total| {
+    let embed = embed_missing(&mut catalog, library, &config.model, &|done, total| {
         progress(DemoProgress::Embedding { done, total })
     })
     .context("embedding the demo photos")?;
@@ -204,10 +149,10 @@ pub fn build(
     let labels_recorded = apply_built_in_labels(&mut catalog, &photos_dir)
         .context("recording the demo's built-in labels")?;
 
-    let backbone = crate::backbone::current_backbone(&catalog)
+    let backbone = current_backbone(&catalog)
         .context("reading which embeddings the demo has")?
-        .unwrap_or_else(crate::backbone::BackboneId::bundled);
-    let train = learn::train_and_score(&mut catalog, config, backbone.as_str(), &|f, what| {
+        .unwrap_or_else(BackboneId::bundled);
+    let train = train_and_score(&mut catalog, config, backbone.as_str(), &|f, what| {
         progress(DemoProgress::Training { fraction: f, what: what.to_owned() })
     })
     .context("training on the demo labels")?;

@@ -1,0 +1,235 @@
+//! The queues from the catalog: which photos are candidates and what the queues know about
+//! each, and everything a labeling session loads with them. The TUI, `photosift queue` and
+//! the tests read them through here, so they all see the same order.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::backbone::current_backbone;
+use crate::catalog::{
+    Catalog, LabelCounts, LabelKind, PhotoId, PhotoState, QueueRow, Source, TakenSource,
+};
+use crate::config::Config;
+use crate::library::Library;
+use crate::model::BackboneId;
+use crate::queue::{self, BestEntry, Candidate};
+
+/// What the screen shows about a photo; loaded off the UI task with the queues.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhotoInfo {
+    /// The original file.
+    pub path: PathBuf,
+    /// The thumbnail (absolute), when the catalog has one.
+    pub thumb: Option<PathBuf>,
+    pub taken_at: Option<i64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// p(desirable) under the newest model.
+    pub p: Option<f32>,
+    /// The original file is gone (the catalog says so, or this session found it gone): the
+    /// photo shows from its thumbnail, if any, and cannot be exported.
+    pub missing: bool,
+    /// Where `taken_at` came from, and the clock's offset east of UTC in minutes.
+    pub taken_source: Option<TakenSource>,
+    pub taken_offset: Option<i32>,
+    /// The video of a Live Photo.
+    pub live_video: Option<PathBuf>,
+    pub screenshot: bool,
+}
+
+/// The newest model version, for the status bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSummary {
+    pub version: i64,
+    pub auc: Option<f64>,
+}
+
+/// Everything a queue rebuild produces.
+#[derive(Debug, Clone, Default)]
+pub struct QueueData {
+    pub ambiguous: Vec<PhotoId>,
+    pub best: Vec<BestEntry>,
+    pub photos: HashMap<PhotoId, PhotoInfo>,
+    pub model: Option<ModelSummary>,
+    pub counts: LabelCounts,
+    /// Camera photos in the catalog.
+    pub total_photos: usize,
+    /// Built with embeddings (diversity, bursts); a quick first order has `false`.
+    pub complete: bool,
+}
+
+/// The queue candidates: every camera photo that can be shown (screenshots only when
+/// `[queue] include_screenshots`). `complete` reads the embeddings of the backbone training
+/// uses (before the first model too: the cold start orders typical photos first by them),
+/// normalized and centered; without it, only scores and labels (reading 25,000 embeddings
+/// takes seconds, and the first photo should not wait for them).
+pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<Vec<Candidate>> {
+    let mut cands: Vec<Candidate> = if complete {
+        let backbone = current_backbone(catalog)
+            .context("reading which embeddings the library has")?
+            .unwrap_or_else(BackboneId::bundled);
+        let rows = catalog.queue_rows(backbone.as_str()).context("reading the queue candidates")?;
+        let mut cands: Vec<Candidate> = rows.into_iter().map(candidate).collect();
+        queue::center_embeddings(&mut cands);
+        cands
+    } else {
+        quick_candidates(catalog)?
+    };
+    if !config.queue.include_screenshots {
+        let shots: HashSet<PhotoId> = catalog.screenshot_ids()?;
+        cands.retain(|c| !shots.contains(&c.photo));
+    }
+    Ok(cands)
+}
+
+fn candidate(row: QueueRow) -> Candidate {
+    Candidate {
+        photo: row.photo,
+        p: row.p,
+        taken_at: row.taken_at,
+        embedding: row.embedding,
+        kind_label: row.kind_label,
+        print_label: row.print_label,
+    }
+}
+
+/// Scores and labels only, from the photos table: no embedding is read.
+fn quick_candidates(catalog: &Catalog) -> Result<Vec<Candidate>> {
+    let scores: HashMap<PhotoId, f32> = match catalog.latest_model()? {
+        Some(m) => catalog.scores(m.id)?.into_iter().collect(),
+        None => HashMap::new(),
+    };
+    let kind: HashMap<_, _> = catalog.current_labels(LabelKind::Kind)?.into_iter().collect();
+    let print: HashMap<_, _> = catalog.current_labels(LabelKind::Print)?.into_iter().collect();
+    Ok(catalog
+        .photos()
+        .context("reading the photos")?
+        .iter()
+        .filter(|p| p.source == Source::Camera && p.state == PhotoState::Ok)
+        .map(|p| Candidate {
+            photo: p.id,
+            p: scores.get(&p.id).copied(),
+            taken_at: p.taken_at,
+            embedding: None,
+            kind_label: kind.get(&p.id).copied(),
+            print_label: print.get(&p.id).copied(),
+        })
+        .collect())
+}
+
+/// Reads the catalog and orders both queues. Runs on a job thread with its own connection.
+/// `complete: false` leaves the embeddings out (see [`candidates`]): the session starts on an
+/// order by score alone and takes the full one (diversity, bursts, typical photos first) when
+/// it lands.
+pub fn load_queues(library: &Library, config: &Config, complete: bool) -> Result<QueueData> {
+    let catalog = library.open_catalog()?;
+    build_queues(&catalog, library, config, complete)
+}
+
+pub fn build_queues(
+    catalog: &Catalog,
+    library: &Library,
+    config: &Config,
+    complete: bool,
+) -> Result<QueueData> {
+    let model = catalog.latest_model().context("reading the latest model")?;
+    let photos = catalog.photos().context("reading the photos")?;
+    let candidates = candidates(catalog, config, complete)?;
+    let p: HashMap<_, _> = candidates.iter().filter_map(|c| Some((c.photo, c.p?))).collect();
+
+    let mut infos = HashMap::with_capacity(candidates.len());
+    for photo in photos {
+        if photo.source != Source::Camera {
+            continue;
+        }
+        infos.insert(
+            photo.id,
+            PhotoInfo {
+                thumb: photo.thumb_path.as_ref().map(|t| library.root().join(t)),
+                p: p.get(&photo.id).copied(),
+                path: photo.path,
+                taken_at: photo.taken_at,
+                width: photo.width,
+                height: photo.height,
+                missing: photo.state == PhotoState::Missing,
+                taken_source: photo.taken_source,
+                taken_offset: photo.taken_offset,
+                live_video: photo.live_video,
+                screenshot: photo.screenshot,
+            },
+        );
+    }
+    Ok(QueueData {
+        ambiguous: queue::ambiguous(&candidates, &config.queue),
+        best: queue::best_first(&candidates, &config.queue),
+        total_photos: infos.len(),
+        photos: infos,
+        complete,
+        model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
+        counts: catalog.label_counts()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::NewPhoto;
+    use crate::model::BACKBONE_ID;
+
+    fn unit(axis: usize, wobble: f32) -> Vec<f32> {
+        let mut v = vec![0.0; 8];
+        v[axis] = 1.0;
+        v[(axis + 1) % 8] = wobble;
+        v
+    }
+
+    #[test]
+    fn the_cold_start_orders_by_the_stored_embeddings() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::create(dir.path()).unwrap();
+        let mut catalog = library.open_catalog().unwrap();
+        let photos: Vec<NewPhoto> = (0..6)
+            .map(|i| NewPhoto {
+                path: format!("/p/{i}.jpg").into(),
+                content_hash: format!("h{i}"),
+                ..Default::default()
+            })
+            .collect();
+        let ids = catalog.insert_photos(&photos).unwrap();
+        // Photos 0 and 1 are near-duplicates; the others are unlike anything.
+        let vectors =
+            [unit(0, 0.0), unit(0, 0.01), unit(2, 0.0), unit(3, 0.0), unit(4, 0.0), unit(5, 0.0)];
+        let rows: Vec<_> = ids.iter().copied().zip(vectors).collect();
+        catalog.put_embeddings(BACKBONE_ID, &rows).unwrap();
+        let data = build_queues(&catalog, &library, &Config::default(), true).unwrap();
+        assert!(data.model.is_none());
+        assert_eq!(data.ambiguous.len(), 6);
+        // Without embeddings the cold start falls back to id order with the near-duplicates
+        // side by side; with them, they are kept apart.
+        let at = |id| data.ambiguous.iter().position(|p| *p == id).unwrap();
+        assert!(at(ids[0]).abs_diff(at(ids[1])) > 1, "{:?}", data.ambiguous);
+    }
+
+    #[test]
+    fn candidates_have_the_training_embeddings_normalized_and_centered() {
+        let mut catalog = crate::catalog::test_catalog_with_photos(3);
+        catalog
+            .put_embeddings(
+                BACKBONE_ID,
+                &[(PhotoId(1), vec![3.0, 4.0]), (PhotoId(3), vec![2.0, 0.0])],
+            )
+            .unwrap();
+        let c = candidates(&catalog, &Config::default(), true).unwrap();
+        assert_eq!(c.len(), 3);
+        // Unit vectors (0.6, 0.8) and (1, 0) around their mean (0.8, 0.4), re-normalized.
+        let e = c[0].embedding.clone().unwrap();
+        let want = [-1.0 / 5f32.sqrt(), 2.0 / 5f32.sqrt()];
+        assert!(e.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{e:?}");
+        assert_eq!(c[1].embedding, None);
+        // The quick order reads no embedding at all.
+        let quick = candidates(&catalog, &Config::default(), false).unwrap();
+        assert!(quick.iter().all(|c| c.embedding.is_none()) && quick.len() == 3);
+    }
+}

@@ -1,0 +1,273 @@
+//! Training and scoring on the catalog: a new head version from the current labels and seed
+//! images, recorded with the scores of every embedded photo; and rescoring with the latest
+//! model after new photos arrive.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, LabelKind, LabelValue, ModelId, ModelKind, NewModel, PhotoId};
+use crate::config::Config;
+use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated};
+
+/// What one training run did, for the status line and `photosift train`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    pub model: ModelId,
+    pub n_positive: u64,
+    pub n_negative: u64,
+    pub n_synthetic: u64,
+    /// Labeled photos that could not be used because they have no embedding yet.
+    pub n_unembedded: u64,
+    pub cv_auc: Option<f64>,
+    pub note: Option<String>,
+    /// Photos scored.
+    pub scored: usize,
+    pub read_ms: f64,
+    pub train_ms: f64,
+    pub score_ms: f64,
+    pub write_ms: f64,
+}
+
+/// Trains a new head version on the current labels (and seed images), scores every embedded
+/// photo with it and records both. Blocking: the TUI calls it from a background thread with
+/// its own catalog connection.
+pub fn train_and_score(
+    catalog: &mut Catalog,
+    cfg: &Config,
+    backbone: &str,
+    progress: &dyn Fn(f32, &str),
+) -> anyhow::Result<TrainReport> {
+    train_and_record(catalog, cfg, backbone, &Recording::default(), progress)
+}
+
+/// How [`train_and_record`] records the model version.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Its id (`None`: the next one).
+    pub id: Option<ModelId>,
+    /// The fine-tuning run the embeddings come from (the model's kind is then "finetune").
+    pub finetune: Option<FinetuneInfo>,
+}
+
+/// The fine-tuning run behind a model, as its info column records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneInfo {
+    pub from_stage: usize,
+    pub epochs: usize,
+    pub views: usize,
+    pub images: usize,
+    pub epoch_loss: Vec<f32>,
+    pub finetune_ms: f64,
+    pub embed_ms: f64,
+}
+
+/// The models table's info column: how a model version was trained.
+#[derive(Debug, Serialize)]
+struct TrainInfo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finetune: Option<&'a FinetuneInfo>,
+    l2: f32,
+    synthetic_weight: f32,
+    platt_a: f32,
+    platt_c: f32,
+    read_ms: f64,
+    train_ms: f64,
+    score_ms: f64,
+    note: Option<&'a str>,
+}
+
+/// [`train_and_score`], recorded as `recording` says.
+pub fn train_and_record(
+    catalog: &mut Catalog,
+    cfg: &Config,
+    backbone: &str,
+    recording: &Recording,
+    progress: &dyn Fn(f32, &str),
+) -> anyhow::Result<TrainReport> {
+    let t0 = Instant::now();
+    progress(0.0, "reading embeddings");
+    let table = catalog.embedding_table(backbone).context("reading the embeddings")?;
+    if table.is_empty() {
+        bail!(
+            "no embeddings for backbone {backbone:?}: run `photosift scan` (it embeds new photos)"
+        );
+    }
+    let row_of: HashMap<PhotoId, usize> =
+        table.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut manual = Vec::new();
+    let mut n_unembedded = 0;
+    for (photo, value) in catalog.current_labels(LabelKind::Kind)? {
+        let positive = match value {
+            LabelValue::Yes => true,
+            LabelValue::No => false,
+            LabelValue::Skip => continue,
+        };
+        match row_of.get(&photo) {
+            Some(&row) => manual.push(Example { row, positive, weight: 1.0 }),
+            None => n_unembedded += 1,
+        }
+    }
+    let synthetic: Vec<Example> = catalog
+        .synthetic_seed_labels()?
+        .into_iter()
+        .filter_map(|(photo, positive)| {
+            let row = *row_of.get(&photo)?;
+            Some(Example { row, positive, weight: cfg.train.synthetic_weight })
+        })
+        .collect();
+    let read_ms = ms(t0);
+
+    let t1 = Instant::now();
+    let standardizer = Standardizer::fit(&table.data, table.dim);
+    let settings = TrainSettings { l2: cfg.train.l2 };
+    let sub = |f: f32, what: &str| progress(0.05 + 0.8 * f, what);
+    let fitted =
+        fit_calibrated(&table.data, table.dim, &standardizer, &manual, &synthetic, settings, &sub)?;
+    let train_ms = ms(t1);
+
+    progress(0.85, "scoring");
+    let t2 = Instant::now();
+    let p = fitted.head.predict(&table.data, table.dim);
+    let scores: Vec<(PhotoId, f32)> = table.ids.iter().copied().zip(p).collect();
+    let score_ms = ms(t2);
+
+    progress(0.9, "saving");
+    let t3 = Instant::now();
+    let n_positive = manual.iter().filter(|e| e.positive).count() as u64;
+    let n_negative = manual.len() as u64 - n_positive;
+    let (platt_a, platt_c) = fitted.head.platt;
+    let info = serde_json::to_string(&TrainInfo {
+        finetune: recording.finetune.as_ref(),
+        l2: cfg.train.l2,
+        synthetic_weight: cfg.train.synthetic_weight,
+        platt_a,
+        platt_c,
+        read_ms,
+        train_ms,
+        score_ms,
+        note: fitted.note.as_deref(),
+    })
+    .context("writing the model's info")?;
+    let model = NewModel {
+        backbone: backbone.to_owned(),
+        kind: if recording.finetune.is_some() { ModelKind::Finetune } else { ModelKind::Head },
+        n_positive,
+        n_negative,
+        n_synthetic: synthetic.len() as u64,
+        cv_auc: fitted.cv_auc,
+        params: fitted.head.to_safetensors()?,
+        info,
+    };
+    let id = catalog
+        .insert_model_as(recording.id, &model, &scores)
+        .context("saving the model and its scores")?;
+    let write_ms = ms(t3);
+    progress(1.0, "done");
+    Ok(TrainReport {
+        model: id,
+        n_positive,
+        n_negative,
+        n_synthetic: model.n_synthetic,
+        n_unembedded,
+        cv_auc: fitted.cv_auc,
+        note: fitted.note,
+        scored: scores.len(),
+        read_ms,
+        train_ms,
+        score_ms,
+        write_ms,
+    })
+}
+
+/// Scores every embedded photo with the latest model (after a scan added photos) and returns
+/// how many were scored; `None` when no model was trained yet.
+pub fn score_latest(catalog: &mut Catalog) -> anyhow::Result<Option<(ModelId, usize)>> {
+    let Some(model) = catalog.latest_model()? else { return Ok(None) };
+    let bytes = catalog.model_params(model.id)?.context("the model's parameters are missing")?;
+    let head = Head::from_safetensors(&bytes)?;
+    let table = catalog.embedding_table(&model.backbone)?;
+    if table.dim != head.weight.len() {
+        bail!(
+            "model {} expects {}-dimensional embeddings, the catalog has {}: retrain",
+            model.id.0,
+            head.weight.len(),
+            table.dim
+        );
+    }
+    let p = head.predict(&table.data, table.dim);
+    let scores: Vec<(PhotoId, f32)> = table.ids.iter().copied().zip(p).collect();
+    catalog.put_scores(model.id, &scores)?;
+    Ok(Some((model.id, scores.len())))
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Decision, DecisionMode};
+
+    #[test]
+    fn train_and_score_records_a_version_with_scores_and_counts() {
+        let dim = 16;
+        let (data, y) = crate::learn::tests::dataset(60, dim, 6, |x0, _| x0 > 0.0);
+        let mut cat = Catalog::open_in_memory().unwrap();
+        for i in 0..60 {
+            cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
+        }
+        // Two seed images, one per list.
+        cat.insert_test_photo(100, Some(true), "lite0", &data[0..dim]);
+        cat.insert_test_photo(101, Some(false), "lite0", &data[dim..2 * dim]);
+        for (i, &yes) in y.iter().enumerate().take(20) {
+            let v = if yes { LabelValue::Yes } else { LabelValue::No };
+            cat.record_decision(&Decision::single(
+                PhotoId(i as i64 + 1),
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                v,
+            ))
+            .unwrap();
+        }
+        cat.record_decision(&Decision::single(
+            PhotoId(30),
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::Skip,
+        ))
+        .unwrap();
+        let cfg = Config::default();
+        let steps = std::cell::RefCell::new(Vec::new());
+        let report =
+            train_and_score(&mut cat, &cfg, "lite0", &|f, _| steps.borrow_mut().push(f)).unwrap();
+        let n_yes = y[..20].iter().filter(|&&v| v).count() as u64;
+        assert_eq!(
+            (report.n_positive, report.n_negative, report.n_synthetic),
+            (n_yes, 20 - n_yes, 2)
+        );
+        assert_eq!(report.scored, 62);
+        assert!(report.cv_auc.is_some());
+        let steps = steps.into_inner();
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]) && steps.last() == Some(&1.0));
+
+        let second = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        assert_ne!(second.model, report.model);
+        assert_eq!(cat.latest_model().unwrap().unwrap().id, second.model);
+        assert_eq!(cat.scores(report.model).unwrap().len(), 62);
+        assert_eq!(cat.scores(second.model).unwrap().len(), 62);
+        // Rescoring with the stored parameters reproduces the scores.
+        let before = cat.scores(second.model).unwrap();
+        assert_eq!(score_latest(&mut cat).unwrap(), Some((second.model, 62)));
+        let after = cat.scores(second.model).unwrap();
+        for ((_, a), (_, b)) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        let rows = cat.queue_rows("lite0").unwrap();
+        assert_eq!(rows.len(), 60);
+        assert!(rows.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
+    }
+}

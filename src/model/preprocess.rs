@@ -4,23 +4,9 @@
 //!   embedding of fine-tuned backbones);
 //! - [`feature_size`]: the aspect ratio kept, short side 224 and long side at most 448 (both
 //!   multiples of 32), the input of the photo features ([`super::EfficientNetLite::features`]).
-//!   Objects then appear at the scale ImageNet taught the network (it saw photos resized to a
-//!   short side of 224–256) and nothing is distorted; on coco-dev this lifts the held-out AUC at
-//!   20 random labels from 0.91 (squashed 224²) to 0.93, for about 1.4× the pixels of a 4:3
-//!   photo.
 //!
-//! Why the whole frame and not the usual 87.5 % center crop: photosift asks "is this the sort
-//! of photo I want", and a person, pet or landmark at the edge of the frame must count. A
-//! center crop of a 4:3 phone photo drops 34 % of its width (and 4:3 portrait frames lose the
-//! top and bottom), exactly where people stand in group shots and travel photos. Squashing 4:3
-//! to 1:1 distorts shapes by a third, which ImageNet CNNs tolerate well (the reference top-1
-//! classes of the sample photos were computed this way and are reproduced by the tests).
-//!
-//! Measured with `cargo run --release --example preprocess_compare -- DIR`: the sample cat
-//! pasted at the left edge of a 4:3 frame (30% of its width) keeps P(cat) 0.64 whole-frame but
-//! falls to 0.31 center-cropped; on 64 COCO photos the crop is only slightly more confident
-//! (mean top-1 probability 0.404 vs 0.388; same top-1 in 64%, embedding cosine 0.92) — it
-//! favours centred subjects, which is not what a photo-sorting user needs.
+//! Why the whole frame (no center crop) and why the aspect is kept: docs/preprocess.md, with
+//! the measurements behind both choices.
 
 use candle_core::{Device, Result, Tensor};
 use fast_image_resize::images::Image;

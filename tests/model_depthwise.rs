@@ -2,7 +2,7 @@
 //! TF "SAME" padding applied by hand), forward and backward, on random inputs.
 
 use candle_core::{Device, Tensor, Var};
-use photosift::model::depthwise::{FusedDepthwise, depthwise_conv2d, same_padding};
+use photosift::model::kernels::planar_depthwise::{FusedDepthwise, depthwise_conv2d, same_padding};
 
 fn reference(x: &Tensor, w: &Tensor, stride: usize) -> Tensor {
     let (_, c, h, wd) = x.dims4().unwrap();
@@ -99,7 +99,7 @@ fn nhwc(t: &Tensor) -> Tensor {
 
 #[test]
 fn channels_last_depthwise_matches_candle_for_all_channel_tails() {
-    use photosift::model::nhwc::DepthwiseNhwc;
+    use photosift::model::kernels::channels_last::DepthwiseNhwc;
     let dev = Device::Cpu;
     // Channel counts hitting the 64-, 32-, 8- and 1-wide register blocks.
     for (n, c, h, w) in [(1, 5, 7, 9), (2, 37, 8, 8), (1, 100, 5, 6), (1, 144, 11, 4), (2, 1, 3, 3)]
@@ -143,7 +143,7 @@ fn channels_last_depthwise_matches_candle_for_all_channel_tails() {
 
 #[test]
 fn channels_last_stem_and_pointwise_match_candle() {
-    use photosift::model::nhwc::{PointwiseNhwc, StemConv};
+    use photosift::model::kernels::channels_last::{PointwiseNhwc, StemConv};
     let dev = Device::Cpu;
     for (h, w, cout) in [(9, 8, 32), (7, 7, 5), (16, 15, 40)] {
         let x = Tensor::randn(0f32, 1f32, (2, 3, h, w), &dev).unwrap();

@@ -6,9 +6,9 @@
 mod embeddings;
 mod labels;
 mod models;
+mod photo_writes;
 mod photos;
 mod picks;
-mod scan;
 mod session;
 mod synthetic;
 mod videos;
@@ -18,9 +18,9 @@ pub use crate::domain::{
 };
 pub use labels::LabelCounts;
 pub use models::{EmbeddingTable, ModelInfo, NewModel, QueueRow};
+pub use photo_writes::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use photos::{Photo, PhotoState, Source, TakenSource};
 pub use picks::{DuplicateFile, Pick};
-pub use scan::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use videos::VideoFile;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use photosift::catalog::Catalog;
 use photosift::config::Config;
 use photosift::learn::{self, TrainSettings, eval};
 use photosift::library::Library;
+use photosift::pipeline::eval::{ScratchLibrary, ScratchProgress};
 use photosift::pipeline::{self, require_backbone};
 use photosift::queue;
 
@@ -213,43 +214,23 @@ pub fn print_queue(
     Ok(())
 }
 
-/// Runs the oracle simulation on the photos of `catalog` named in the truth file (they must
-/// be scanned and embedded with `backbone`), prints the table and writes the plot.
-pub fn eval_catalog(
+/// Runs the oracle simulation on the truth's photos in `catalog` (scanned and embedded),
+/// prints the table and writes the plot.
+fn eval_catalog(
     config: &Config,
     catalog: &Catalog,
-    backbone: &str,
+    truth: &[(String, bool)],
     args: &EvalArgs,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(&args.truth)
-        .with_context(|| format!("cannot read the truth file {}", args.truth.display()))?;
-    let truth = eval::parse_truth(&text)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("bad truth file {}", args.truth.display()))?;
-    let photos: Vec<_> = catalog.photos()?.into_iter().map(|p| (p.id, p.path)).collect();
-    let (matched, unmatched) = eval::match_truth(&photos, &truth);
-    if !unmatched.is_empty() {
+    let rows = pipeline::eval::truth_rows(catalog, truth)?;
+    if !rows.unmatched.is_empty() {
         eprintln!(
             "{} truth rows match no scanned photo (e.g. {}); they are left out",
-            unmatched.len(),
-            unmatched[0]
+            rows.unmatched.len(),
+            rows.unmatched[0]
         );
     }
-    let table = catalog.embedding_table(backbone)?;
-    let row_of: std::collections::HashMap<_, _> =
-        table.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let taken: std::collections::HashMap<_, _> =
-        catalog.photos()?.into_iter().map(|p| (p.id, p.taken_at)).collect();
-    let mut data = Vec::new();
-    let mut labels = Vec::new();
-    let mut taken_at = Vec::new();
-    for (id, label) in &matched {
-        if let Some(&row) = row_of.get(id) {
-            data.extend_from_slice(table.row(row));
-            labels.push(*label);
-            taken_at.push(taken.get(id).copied().flatten());
-        }
-    }
+    let (data, dim, labels, taken_at) = (rows.data, rows.dim, rows.labels, rows.taken_at);
     let positives = labels.iter().filter(|&&l| l).count();
     if positives == 0 || positives == labels.len() {
         bail!("the truth file needs both desirable and other photos among the embedded ones");
@@ -283,8 +264,8 @@ pub fn eval_catalog(
         }
     );
     let bar = ProgressBar::new_spinner();
-    let ceiling = eval::ceiling_auc(&data, table.dim, &labels, cfg.settings, learn::CV_FOLDS, 3)?;
-    let curves = eval::simulate_all(&data, table.dim, &labels, &taken_at, &cfg, &|what| {
+    let ceiling = eval::ceiling_auc(&data, dim, &labels, cfg.settings, learn::CV_FOLDS, 3)?;
+    let curves = eval::simulate_all(&data, dim, &labels, &taken_at, &cfg, &|what| {
         bar.set_message(what.to_owned());
         bar.tick();
     })?;
@@ -331,32 +312,25 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
     if args.finetune_compare.is_empty() {
         eval_cadence(config, args)?;
     }
-    let dir = tempfile::Builder::new().prefix("photosift-eval-").tempdir()?;
-    let library = Library::create(dir.path())?;
-    let mut catalog = library.open_catalog()?;
+    let truth = pipeline::eval::read_truth(&args.truth)?;
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("scanning {}", args.dir.display()));
-    photosift::ingest::scan(
-        &mut catalog,
-        &library,
-        std::slice::from_ref(&args.dir),
-        &config.scan,
-        &|p| {
-            bar.set_message(format!("scanning: {}/{}", p.done, p.total));
-            bar.tick();
-        },
-    )
-    .with_context(|| format!("cannot scan {}", args.dir.display()))?;
-    pipeline::embed_missing(&mut catalog, &library, &config.model, &|done, total| {
-        bar.set_message(format!("embedding: {done}/{total}"));
+    let scratch = pipeline::eval::scan_into_scratch(&args.dir, config, &|p| {
+        match p {
+            ScratchProgress::Scanning { done, total } => {
+                bar.set_message(format!("scanning: {done}/{total}"))
+            }
+            ScratchProgress::Embedding { done, total } => {
+                bar.set_message(format!("embedding: {done}/{total}"))
+            }
+        }
         bar.tick();
     })?;
     bar.finish_and_clear();
     if args.finetune_compare.is_empty() {
-        let backbone = require_backbone(&catalog)?;
-        eval_catalog(config, &catalog, backbone.as_str(), args)
+        eval_catalog(config, &scratch.catalog, &truth, args)
     } else {
-        compare_catalog(config, &catalog, &library, args)
+        compare_catalog(config, &scratch, &truth, args)
     }
 }
 
@@ -364,25 +338,12 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
 /// the truth file names.
 fn compare_catalog(
     config: &Config,
-    catalog: &Catalog,
-    library: &Library,
+    scratch: &ScratchLibrary,
+    truth: &[(String, bool)],
     args: &EvalArgs,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(&args.truth)
-        .with_context(|| format!("cannot read the truth file {}", args.truth.display()))?;
-    let truth = eval::parse_truth(&text).map_err(anyhow::Error::msg)?;
-    let photos = catalog.photos()?;
-    let pairs: Vec<_> = photos.iter().map(|p| (p.id, p.path.clone())).collect();
-    let (matched, _) = eval::match_truth(&pairs, &truth);
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    for (id, label) in matched {
-        let thumb = photos.iter().find(|p| p.id == id).and_then(|p| p.thumb_path.as_ref());
-        if let Ok(img) = pipeline::load_thumb(library.root(), thumb) {
-            images.push(img);
-            labels.push(label);
-        }
-    }
+    let (images, labels) =
+        pipeline::eval::truth_thumbnails(&scratch.catalog, &scratch.library, truth)?;
     let positives = labels.iter().filter(|&&l| l).count();
     println!(
         "{} photos ({positives} desirable); {} random labeled subsets per count; fine-tuning from \

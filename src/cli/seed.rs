@@ -136,11 +136,7 @@ fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Res
     use photosift::synth::{DecoderKind, SdModel, hub};
     let model = SdModel::parse(&seed.model)?;
     let decoder = DecoderKind::parse(&seed.decoder)?;
-    let local_dir = if seed.weights_dir.as_os_str().is_empty() {
-        library.models_dir().join("hub")
-    } else {
-        seed.weights_dir.clone()
-    };
+    let local_dir = photosift::pipeline::seed::weights_dir(library, seed);
     let files = model.files(decoder, &photosift::synth::loader::weight_names(model, seed));
     let missing: Vec<_> =
         files.all().into_iter().filter(|f| hub::locate(f, &local_dir).is_none()).collect();

@@ -21,7 +21,6 @@ use crate::library::Library;
 use crate::print_check::{PrintCheck, PrintSpec};
 
 pub use copy::{CopyError, CopyOutcome, Expected};
-pub use csv::format_timestamp;
 pub use dest::{DestDir, MANIFEST_NAME};
 pub use report::human_bytes;
 pub use sheet::{PER_PAGE as SHEET_PHOTOS_PER_PAGE, SheetCell, SheetError, render_pages};

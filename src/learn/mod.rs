@@ -7,14 +7,12 @@ pub mod calibrate;
 pub mod eval;
 pub mod eval_report;
 pub mod finetune;
-mod finetune_compare;
 pub mod head;
 pub mod plot;
 
 use thiserror::Error;
 
-pub use finetune::{FinetuneSettings, Target};
-pub use finetune_compare::{CompareRow, compare_finetune, compare_table};
+pub use finetune::{CompareRow, FinetuneSettings, Target, compare_finetune, compare_table};
 pub use head::{Example, Head, Standardizer, TrainSettings};
 
 /// Manual labels of each class needed before a cross-validated AUC and a Platt calibration

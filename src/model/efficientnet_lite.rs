@@ -14,9 +14,9 @@ use std::sync::Arc;
 use candle_core::{DType, Module, ModuleT, Result, Tensor, bail};
 use candle_nn::{BatchNorm, Linear, VarBuilder};
 
-use super::depthwise::{depthwise_conv2d, same_padding};
 use super::fused::{BlockParts, FusedNet};
-use super::nhwc::{DepthwiseNhwc, PointwiseNhwc, StemConv};
+use super::kernels::channels_last::{DepthwiseNhwc, PointwiseNhwc, StemConv};
+use super::kernels::planar_depthwise::{depthwise_conv2d, same_padding};
 
 /// One stage: `repeats` MBConv blocks, the first with `stride` and `c_in -> c_out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

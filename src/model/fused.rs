@@ -14,10 +14,10 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::depthwise::same_padding;
-use super::dw_rows::{DW_BLOCK, dw_row};
-use super::nhwc::{DepthwiseNhwc, PointwiseNhwc, StemConv};
-use super::pointwise::PackedPointwise;
+use super::kernels::channels_last::{DepthwiseNhwc, PointwiseNhwc, StemConv};
+use super::kernels::depthwise_rows::{DW_BLOCK, dw_row};
+use super::kernels::planar_depthwise::same_padding;
+use super::kernels::pointwise::PackedPointwise;
 
 /// Output pixels per band of a block: rows are expanded, filtered and projected this many
 /// pixels at a time (at least one row), enough to keep the 1×1 kernel's tiles full.

@@ -4,20 +4,17 @@
 //! Inference runs the folded network ([`EfficientNetLite::new_folded`]): BatchNorm folded into
 //! the convolutions at load time, activations channels-last. Embedding runs each image through
 //! `fused` (every MBConv block streamed row by row through expand → depthwise → project, 1×1
-//! weights packed at load for AVX-512 / AVX2 tiles in `pointwise`); the layer-by-layer path
-//! (fine-tuning's frozen trunk) runs the candle custom ops of [`nhwc`]. Fine-tuning builds the
+//! weights packed at load for AVX-512 / AVX2 tiles in `kernels::pointwise`); the layer-by-layer
+//! path (fine-tuning's frozen trunk) runs the candle custom ops of [`kernels::channels_last`]. Fine-tuning builds the
 //! network as stored ([`WeightsSource::load_trainable`]) and trains the last stages with
 //! [`EfficientNetLite::forward_from`] on top of frozen [`EfficientNetLite::forward_until`]
 //! features.
 
 mod backbone_id;
-pub mod depthwise;
-mod dw_rows;
 pub mod efficientnet_lite;
 mod embedder;
 mod fused;
-pub mod nhwc;
-mod pointwise;
+pub mod kernels;
 pub mod preprocess;
 pub mod weights;
 

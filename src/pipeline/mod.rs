@@ -6,6 +6,7 @@
 pub mod backbone;
 pub mod demo;
 pub mod embed;
+pub mod eval;
 pub mod finetune;
 pub mod queues;
 pub mod seed;

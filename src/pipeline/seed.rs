@@ -62,6 +62,16 @@ pub struct SeedSummary {
     pub elapsed: Duration,
 }
 
+/// Where the Stable Diffusion weights are looked for: `[seed] weights_dir`, else the library's
+/// `models/hub`.
+pub fn weights_dir(library: &Library, cfg: &SeedConfig) -> PathBuf {
+    if cfg.weights_dir.as_os_str().is_empty() {
+        library.models_dir().join("hub")
+    } else {
+        cfg.weights_dir.clone()
+    }
+}
+
 /// Generates the `[seed]` images that do not exist yet, loading the model (and downloading its
 /// weights into the hub cache, if allowed) only when there is something to generate.
 pub fn generate_seeds(
@@ -73,14 +83,7 @@ pub fn generate_seeds(
 ) -> Result<SeedSummary> {
     let model = SdModel::parse(&cfg.model)?;
     let decoder = DecoderKind::parse(&cfg.decoder)?;
-    let sources = WeightSources {
-        local_dir: if cfg.weights_dir.as_os_str().is_empty() {
-            library.models_dir().join("hub")
-        } else {
-            cfg.weights_dir.clone()
-        },
-        download: cfg.download,
-    };
+    let sources = WeightSources { local_dir: weights_dir(library, cfg), download: cfg.download };
     let names = loader::weight_names(model, cfg);
     let mut load = |report: &dyn Fn(String)| -> Result<Pipeline, SynthError> {
         let device = pipeline::default_device();

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
 use crate::catalog::{PhotoId, TakenSource};
 use crate::print_check::PrintCheck;
+use crate::show;
 
 use super::encode::PreviewImage;
 use super::keymap::Action;
@@ -373,7 +374,7 @@ fn photo_lines(info: &PhotoInfo, width: u16, lines: &mut Vec<Line<'static>>) {
         lines.push(Line::from(format!("{w} × {h} px ({:.1} MP)", f64::from(w * h) / 1e6)));
     }
     if let Some(t) = info.taken_at {
-        lines.push(Line::from(format_time_with_offset(t, info.taken_offset)));
+        lines.push(Line::from(show::capture_time_with_offset(t, info.taken_offset)));
         match info.taken_source {
             Some(TakenSource::FileTime) => {
                 lines.push(Line::from(TakenSource::FileTime.describe().yellow()))
@@ -413,7 +414,7 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
         first.push(sep.clone());
         if let Some(t) = info.taken_at {
-            first.push(Span::raw(format!("{} ", format_time(t))));
+            first.push(Span::raw(format!("{} ", show::capture_time(t))));
         }
         first.push(Span::raw(file_name(&info.path)));
         if info.missing {
@@ -582,42 +583,6 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// [`format_time`] with the clock's zone when known: "2019-05-12 12:34:56 +02:00", and
-/// "... UTC" for the instants of sidecars and file times.
-pub fn format_time_with_offset(secs: i64, offset_minutes: Option<i32>) -> String {
-    match offset_minutes {
-        None => format_time(secs),
-        Some(0) => format!("{} UTC", format_time(secs)),
-        Some(m) => {
-            let sign = if m < 0 { '-' } else { '+' };
-            format!("{} {sign}{:02}:{:02}", format_time(secs), m.abs() / 60, m.abs() % 60)
-        }
-    }
-}
-
-/// Seconds (the camera's clock read as UTC) as "YYYY-MM-DD HH:MM:SS" (bursts are seconds
-/// apart).
-pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,15 +611,5 @@ mod tests {
         let t = text(&info);
         assert!(t.contains("1970-01-01 00:00:00\nfrom file name"), "{t}");
         assert!(t.contains("screenshot"), "{t}");
-    }
-
-    #[test]
-    fn formats_capture_times() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_686_756_120), "2023-06-14 15:22:00");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00");
-        assert_eq!(format_time_with_offset(0, Some(120)), "1970-01-01 00:00:00 +02:00");
-        assert_eq!(format_time_with_offset(0, Some(-330)), "1970-01-01 00:00:00 -05:30");
-        assert_eq!(format_time_with_offset(0, Some(0)), "1970-01-01 00:00:00 UTC");
     }
 }

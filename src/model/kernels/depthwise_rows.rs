@@ -345,7 +345,7 @@ fn dw_row_generic<const FMA: bool, const K: usize, const S: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::depthwise::same_padding;
+    use crate::model::kernels::planar_depthwise::same_padding;
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
         crate::model::test_values(n, seed, -4.0..4.0)

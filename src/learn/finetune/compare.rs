@@ -7,8 +7,8 @@ use std::time::Instant;
 use candle_core::Device;
 use image::RgbImage;
 
-use super::finetune::{self, FinetuneSettings, Target};
-use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated};
+use super::{self as finetune, FinetuneSettings, Target};
+use crate::learn::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated};
 use crate::model::{Embedder, Features, WeightsSource};
 use crate::numeric::SplitMix;
 

@@ -14,7 +14,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, bail}
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::depthwise::same_padding;
+use super::planar_depthwise::same_padding;
 
 /// Runs `$body` compiled with AVX2 + FMA when the CPU has them (and with fused multiply-add
 /// then), else as portable code.

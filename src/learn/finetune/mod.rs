@@ -1,11 +1,16 @@
 //! Fine-tuning: the last EfficientNet-Lite0 stage(s) and a logistic head trained together with
 //! candle autograd on augmented views of the labeled thumbnails (random crop, horizontal flip,
 //! small color jitter). The frozen trunk below the trained stages runs once per view on the
-//! fast folded network and is cached; only the tail runs with autograd.
+//! fast folded network and is cached; only the tail runs with autograd. [`compare`] measures
+//! fine-tuning against the frozen backbone at fixed label counts.
+
+mod compare;
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use image::RgbImage;
+
+pub use compare::{CompareRow, compare_finetune, compare_table};
 
 use super::LearnError;
 use crate::config::TrainConfig;

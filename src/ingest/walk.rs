@@ -153,19 +153,25 @@ pub fn walk(
     out
 }
 
+/// The manifest an export writes into its folder (see `export`): a folder holding one is an
+/// export, not a photo folder, and scans skip it.
+pub const EXPORT_MANIFEST: &str = ".photosift-export";
+/// The contact sheets an export draws are `picks-contact-sheet*.png`; scans skip them.
+pub const CONTACT_SHEET_STEM: &str = "picks-contact-sheet";
+
 /// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
 /// own folders, also reached through a link), a folder photosift exported into (it holds the export
 /// manifest; a scan root itself is still walked), and the contact sheets export draws.
 fn is_photosifts_own(entry: &walkdir::DirEntry, skip: &[PathBuf]) -> bool {
     if entry.file_type().is_dir() {
-        if entry.depth() > 0 && entry.path().join(crate::export::MANIFEST_NAME).is_file() {
+        if entry.depth() > 0 && entry.path().join(EXPORT_MANIFEST).is_file() {
             return true;
         }
         return std::fs::canonicalize(entry.path())
             .is_ok_and(|real| skip.iter().any(|s| real.starts_with(s)));
     }
     let name = entry.file_name().to_string_lossy();
-    name.starts_with(crate::export::SHEET_STEM) && name.ends_with(".png")
+    name.starts_with(CONTACT_SHEET_STEM) && name.ends_with(".png")
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

@@ -122,6 +122,23 @@ impl Decision {
     }
 }
 
+/// What the queues know about one camera photo that can be shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub photo: PhotoId,
+    /// p(desirable) under the current model; `None` before any model exists.
+    pub p: Option<f32>,
+    /// Capture time (seconds), for burst grouping.
+    pub taken_at: Option<i64>,
+    /// Embedding, for diversity, cold start and bursts. The catalog returns it as stored; the
+    /// queues expect it centered and L2-normalized (`queue::center_embeddings`).
+    pub embedding: Option<Vec<f32>>,
+    /// Current "kind" label (Skip = unsure, ask later).
+    pub kind_label: Option<LabelValue>,
+    /// Current print decision (Yes = picked, No = passed, Skip = ask later).
+    pub print_label: Option<LabelValue>,
+}
+
 /// What a model version is: a head on frozen embeddings, or a head on the embeddings of a
 /// backbone fine-tuned for this library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

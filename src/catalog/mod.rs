@@ -14,10 +14,11 @@ mod synthetic;
 mod videos;
 
 pub use crate::domain::{
-    Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, ModelId, ModelKind, PhotoId,
+    Candidate, Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, ModelId, ModelKind,
+    PhotoId,
 };
 pub use labels::LabelCounts;
-pub use models::{EmbeddingTable, ModelInfo, NewModel, QueueRow};
+pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photo_writes::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
 pub use photos::{Photo, PhotoState, Source, TakenSource};
 pub use picks::{DuplicateFile, Pick};

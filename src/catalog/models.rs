@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Catalog, LabelKind, LabelValue, ModelId, ModelKind, PhotoId, Result, now_secs};
+use super::{
+    Candidate, Catalog, LabelKind, LabelValue, ModelId, ModelKind, PhotoId, Result, now_secs,
+};
 
 /// A trained model version to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,19 +38,6 @@ pub struct ModelInfo {
     pub n_synthetic: u64,
     pub cv_auc: Option<f64>,
     pub info: String,
-}
-
-/// One camera photo as the queues see it (see [`Catalog::queue_rows`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueRow {
-    pub photo: PhotoId,
-    /// p(desirable) under the latest model.
-    pub p: Option<f32>,
-    pub taken_at: Option<i64>,
-    /// The requested backbone's embedding, as stored.
-    pub embedding: Option<Vec<f32>>,
-    pub kind_label: Option<LabelValue>,
-    pub print_label: Option<LabelValue>,
 }
 
 /// Every embedding of one backbone as a row-major matrix, rows in photo id order.
@@ -243,7 +232,7 @@ impl Catalog {
 
     /// What the queues need about every camera photo that can be shown: the latest model's
     /// score, capture time, current labels, and the `backbone` embedding as stored.
-    pub fn queue_rows(&self, backbone: &str) -> Result<Vec<QueueRow>> {
+    pub fn queue_rows(&self, backbone: &str) -> Result<Vec<Candidate>> {
         let latest = self.latest_model()?.map(|m| m.id.0);
         let mut stmt = self.conn.prepare_cached(
             "SELECT p.id, p.taken_at, s.p, e.vector FROM photos p
@@ -268,7 +257,7 @@ impl Catalog {
                     }
                     _ => None,
                 };
-            out.push(QueueRow {
+            out.push(Candidate {
                 photo,
                 p: row.get::<_, Option<f64>>(2)?.map(|p| p as f32),
                 taken_at: row.get(1)?,

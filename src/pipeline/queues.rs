@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::backbone::current_backbone;
-use crate::catalog::{
-    Catalog, LabelCounts, LabelKind, PhotoId, PhotoState, QueueRow, Source, TakenSource,
-};
+use crate::catalog::{Catalog, LabelCounts, LabelKind, PhotoId, PhotoState, Source, TakenSource};
 use crate::config::Config;
 use crate::library::Library;
 use crate::model::BackboneId;
@@ -70,8 +68,8 @@ pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<
         let backbone = current_backbone(catalog)
             .context("reading which embeddings the library has")?
             .unwrap_or_else(BackboneId::bundled);
-        let rows = catalog.queue_rows(backbone.as_str()).context("reading the queue candidates")?;
-        let mut cands: Vec<Candidate> = rows.into_iter().map(candidate).collect();
+        let mut cands =
+            catalog.queue_rows(backbone.as_str()).context("reading the queue candidates")?;
         queue::center_embeddings(&mut cands);
         cands
     } else {
@@ -82,17 +80,6 @@ pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<
         cands.retain(|c| !shots.contains(&c.photo));
     }
     Ok(cands)
-}
-
-fn candidate(row: QueueRow) -> Candidate {
-    Candidate {
-        photo: row.photo,
-        p: row.p,
-        taken_at: row.taken_at,
-        embedding: row.embedding,
-        kind_label: row.kind_label,
-        print_label: row.print_label,
-    }
 }
 
 /// Scores and labels only, from the photos table: no embedding is read.

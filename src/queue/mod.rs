@@ -11,24 +11,9 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::config::QueueConfig;
+pub use crate::domain::Candidate;
 use crate::domain::{LabelValue, PhotoId};
 use crate::numeric::{SplitMix, dot, normalize};
-
-/// What the queues know about one camera photo that can be shown.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub photo: PhotoId,
-    /// p(desirable) under the current model; `None` before any model exists.
-    pub p: Option<f32>,
-    /// Capture time (seconds), for burst grouping.
-    pub taken_at: Option<i64>,
-    /// L2-normalized embedding, for diversity, cold start and bursts.
-    pub embedding: Option<Vec<f32>>,
-    /// Current "kind" label (Skip = unsure, ask later).
-    pub kind_label: Option<LabelValue>,
-    /// Current print decision (Yes = picked, No = passed, Skip = ask later).
-    pub print_label: Option<LabelValue>,
-}
 
 /// One entry of the best-first queue; photos of one burst share `group` and come together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

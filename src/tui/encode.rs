@@ -215,4 +215,44 @@ mod tests {
         assert_eq!(e.size(), Size::new(12, 2));
         assert!(matches!(&e, Encoded::Escape { data, .. } if data.contains("\x1bP")));
     }
+
+    /// The form iTerm2's documentation gives (iterm2.com/documentation-images.html):
+    /// `ESC ] 1337 ; File = key=value;... : base64 file contents BEL`, with `inline=1` to show
+    /// it, `size` the file's byte count, and width and height in pixels (`Npx`).
+    #[test]
+    fn iterm2_images_follow_the_documented_file_sequence() {
+        let c = Choice::fixed(Protocol::Iterm2, (10, 20));
+        let img = RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 90]));
+        let e = encode(&c, img.clone(), Size::new(4, 2), true).unwrap();
+        assert_eq!(e.size(), Size::new(4, 2));
+        let Encoded::Escape { data, .. } = &e else { panic!("an escape sequence") };
+        // ratatui-image first blanks the cells (erase characters, cursor down) and returns to
+        // the top row, so the image is written where the cursor started.
+        let start = data.find("\x1b]1337;File=").expect("OSC 1337 File=");
+        let mut rows = 0i32;
+        for csi in data[..start].split("\x1b[").filter(|c| !c.is_empty()) {
+            let (n, op) = csi.split_at(csi.len() - 1);
+            let n: i32 = n.parse().expect("a count");
+            match op {
+                "X" => {}
+                "B" => rows += n,
+                "A" => rows -= n,
+                other => panic!("unexpected {other:?} before the image"),
+            }
+        }
+        assert_eq!(rows, 0, "the cursor is back on the top row");
+        let body = &data[start + "\x1b]1337;File=".len()..];
+        let (args, rest) = body.split_once(':').expect("arguments, then ':'");
+        let (payload, tail) = rest.split_once('\x07').expect("ends with BEL");
+        assert!(tail.is_empty(), "{tail:?}");
+        let args: std::collections::HashMap<&str, &str> =
+            args.split(';').filter_map(|kv| kv.split_once('=')).collect();
+        assert_eq!(args.get("inline"), Some(&"1"));
+        assert_eq!((args.get("width"), args.get("height")), (Some(&"40px"), Some(&"30px")));
+        let file = base64_simd::STANDARD.decode_to_vec(payload).expect("base64");
+        assert_eq!(args.get("size"), Some(&file.len().to_string().as_str()));
+        let shown = image::load_from_memory(&file).expect("an image file").to_rgb8();
+        assert_eq!(shown.dimensions(), (40, 30));
+        assert_eq!(shown, img, "lossless: the pixels sent are the preview's");
+    }
 }

@@ -4,7 +4,8 @@
 //! the photo area: its layout (quadrant colours, compared downscaled) *and* its fine detail (a
 //! checkerboard finer than a character cell, which half-blocks, blank cells or boxes cannot
 //! show). Plain xterm (no graphics) is the control: there the same measure must find
-//! half-blocks, so the test can tell them apart.
+//! half-blocks, so the test can tell them apart. In xterm, Z must then show the original at
+//! 100%: its 12-px checker squares 12 px on screen instead of about 7.5 (needs xdotool).
 //!
 //! Needs `xvfb xterm kitty imagemagick libgl1-mesa-dri` (kitty runs on Mesa's software GL);
 //! where Xvfb or a terminal is missing it prints SKIPPED. Screenshots are kept under
@@ -224,7 +225,13 @@ fn detail(img: &RgbImage) -> Vec<f64> {
 
 /// Starts `terminal` running the TUI, takes screenshots until one shows the photo with its
 /// detail (or 45 s pass), closes the terminal; returns the best measure and the last shot.
-fn run_in(terminal: &str, x: &Xvfb, dir: &Path, bin: &str, want_pixels: bool) -> Option<Measure> {
+fn run_in(
+    terminal: &str,
+    x: &Xvfb,
+    dir: &Path,
+    bin: &str,
+    want_pixels: bool,
+) -> (Option<Measure>, Option<(f64, f64)>) {
     let (lib, config) = library(&dir.join(terminal), bin);
     let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
     let mut cmd = match terminal {
@@ -276,6 +283,38 @@ fn run_in(terminal: &str, x: &Xvfb, dir: &Path, bin: &str, want_pixels: bool) ->
             }
         }
     }
+    // Z: the original at 100% around its centre. The checker squares are 12 px in the
+    // original, so on screen they grow from about 7.5 px (fitted) to 12.
+    let mut zoomed = None;
+    let fitted = x.screenshot(&path).zip(best).and_then(|(shot, m)| checker_run(&shot, m.bbox));
+    if let Some(fitted) = fitted
+        && want_pixels
+        && terminal == "xterm-sixel"
+        && installed("xdotool")
+    {
+        let zoom_path = shots.join(format!("{terminal}-zoom.png"));
+        // No window manager on Xvfb: focus the terminal's window, then type with XTEST
+        // (xterm ignores synthetic events sent to a window).
+        let pressed = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--class", "xterm", "windowfocus", "--sync"])
+            .args(["key", "z"])
+            .env("DISPLAY", &x.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let start = Instant::now();
+        while pressed && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1000));
+            let Some(shot) = x.screenshot(&zoom_path) else { continue };
+            let run = best.and_then(|m| checker_run(&shot, m.bbox));
+            zoomed = run.map(|r| (fitted, r));
+            if run.is_some_and(|r| r > 10.0) {
+                break;
+            }
+        }
+        eprintln!("{terminal}: checker squares fitted, after Z: {zoomed:?} px");
+    }
     let _ = child.kill();
     let _ = child.wait();
     eprintln!(
@@ -283,7 +322,27 @@ fn run_in(terminal: &str, x: &Xvfb, dir: &Path, bin: &str, want_pixels: bool) ->
         start.elapsed().as_secs_f64(),
         path.display()
     );
-    best
+    (best, zoomed)
+}
+
+/// The mean length of the checkerboard's runs along the rows of the top-left quadrant of the
+/// photo area `bbox`: the on-screen size of the photo's 12-px squares. The row with the most
+/// transitions is taken (a row on a squares' border is blended flat by the downscale).
+fn checker_run(shot: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u32)) -> Option<f64> {
+    let (from, to) = (x0 + 8, x0 + w / 2 - 8);
+    if y0 + h / 2 >= shot.height() || to >= shot.width() || to <= from + 50 {
+        return None;
+    }
+    let luma = |x: u32, y: u32| shot.get_pixel(x, y).0.iter().map(|&c| f64::from(c)).sum::<f64>();
+    // Transitions: crossings of the row's mean brightness (a blended edge pixel is one).
+    let crossings = |y: u32| {
+        let row: Vec<f64> = (from..=to).map(|x| luma(x, y)).collect();
+        let mean = row.iter().sum::<f64>() / row.len() as f64;
+        let low: Vec<bool> = row.iter().map(|&v| v < mean).collect();
+        low.windows(2).filter(|p| p[0] != p[1]).count()
+    };
+    let edges = (y0 + 8..y0 + h / 2 - 8).map(crossings).max()?;
+    (edges > 0).then(|| f64::from(to - from) / edges as f64)
 }
 
 #[test]
@@ -302,15 +361,21 @@ fn real_terminals_show_the_photos_pixels() {
     let dir = tempfile::tempdir().unwrap();
     let x = Xvfb::start();
 
-    let sixel = run_in("xterm-sixel", &x, dir.path(), bin, true);
-    let kitty = run_in("kitty", &x, dir.path(), bin, true);
-    let control = run_in("xterm", &x, dir.path(), bin, false);
+    let (sixel, zoomed) = run_in("xterm-sixel", &x, dir.path(), bin, true);
+    let (kitty, _) = run_in("kitty", &x, dir.path(), bin, true);
+    let (control, _) = run_in("xterm", &x, dir.path(), bin, false);
 
     let sixel = sixel.expect("xterm -ti vt340: no photo on screen (blank photo area)");
     assert!(sixel.coarse > 0.9, "xterm sixel: the photo area is not the photo: {sixel:?}");
     assert!(sixel.detail > 0.5, "xterm sixel: no real pixels (half-blocks?): {sixel:?}");
     // xterm draws sixel up to 1000×960 px: the photo fills that, not a thumbnail's 512 px.
     assert!(sixel.bbox.2 >= 990, "xterm sixel: the photo is not at the screen's size: {sixel:?}");
+    if installed("xdotool") {
+        // Z shows the original at 100%: its 12-px checker squares are 12 px on screen.
+        let (fitted, run) = zoomed.expect("xterm sixel: no photo after Z");
+        assert!((6.0..9.0).contains(&fitted), "xterm sixel fitted: squares of {fitted:.1} px");
+        assert!((10.5..13.5).contains(&run), "xterm sixel after Z: squares of {run:.1} px");
+    }
     let kitty = kitty.expect("kitty: no photo on screen (blank, or boxes)");
     assert!(kitty.coarse > 0.9, "kitty: the photo area is not the photo: {kitty:?}");
     assert!(kitty.detail > 0.5, "kitty: no real pixels (half-blocks?): {kitty:?}");

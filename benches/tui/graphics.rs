@@ -197,7 +197,11 @@ fn one(
 /// Z on a 12-MP original: decode at full size, crop the centre, encode (one preview thread).
 fn zoom_times(dir: &std::path::Path) {
     use photosift::tui::preview::{PreviewMsg, PreviewRequest, PreviewSettings, make_preview};
-    let original = dir.join("originals/o0.jpg");
+    // BENCH_ZOOM_ORIGINAL: a real phone JPEG instead of the generated one.
+    let original = std::env::var_os("BENCH_ZOOM_ORIGINAL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.join("originals/o0.jpg"));
+    let dims = image::image_dimensions(&original).expect("the zoom original's size");
     for protocol in [Protocol::Sixel, Protocol::Kitty] {
         let settings = PreviewSettings {
             graphics: Choice::fixed(protocol, (10, 20)),
@@ -209,7 +213,7 @@ fn zoom_times(dir: &std::path::Path) {
             zoom: true,
             thumb: None,
             original: original.clone(),
-            dims: Some((4032, 3024)),
+            dims: Some(dims),
             main: true,
         };
         let mut times = Vec::new();
@@ -221,7 +225,10 @@ fn zoom_times(dir: &std::path::Path) {
         }
         times.sort();
         println!(
-            "zoom to 100% of a 4032x3024 original, {}: median {:.0} ms, max {:.0} ms (5 runs)",
+            "zoom to 100% of a {}x{} original ({}), {}: median {:.0} ms, max {:.0} ms (5 runs)",
+            dims.0,
+            dims.1,
+            original.display(),
             protocol.name(),
             ms(times[2]),
             ms(times[4])

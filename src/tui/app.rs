@@ -61,15 +61,37 @@ const TICK: Duration = Duration::from_millis(500);
 /// know is not the end of input.
 const INPUT_ERRORS: u32 = 20;
 
-/// The runtime the session runs on: two threads besides the caller's, which runs the loop
+/// The tokio runtime a session runs on: threads besides the caller's, which runs the loop
 /// itself (`block_on`): one worker for the timer and the jobs' waiting tasks, and the
-/// blocking pool for the jobs' work.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("photosift-rt")
-        .enable_time()
-        .build()
+/// blocking pool for the jobs' work. Dropping it (a panic unwinding included) does not wait
+/// for jobs still running: like the process exiting, it leaves them where they are, so
+/// quitting never waits for a seed step or a training run.
+pub struct SessionRuntime {
+    handle: Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl SessionRuntime {
+    pub fn new() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("photosift-rt")
+            .enable_time()
+            .build()?;
+        Ok(Self { handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for SessionRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The session setting that holds the mode the user left in.
@@ -655,27 +677,18 @@ impl Input<'_> {
 }
 
 /// The runtime the app runs on: the caller's, or (outside any, e.g. in a test) its own,
-/// shut down with the app without waiting for jobs still running (as the process exiting
-/// would not).
+/// shut down with the app.
 struct Runtime {
     handle: Handle,
-    own: Option<tokio::runtime::Runtime>,
+    _own: Option<SessionRuntime>,
 }
 
 impl Runtime {
     fn current_or_own() -> std::io::Result<Self> {
         if let Ok(handle) = Handle::try_current() {
-            return Ok(Self { handle, own: None });
+            return Ok(Self { handle, _own: None });
         }
-        let own = runtime()?;
-        Ok(Self { handle: own.handle().clone(), own: Some(own) })
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(own) = self.own.take() {
-            own.shutdown_background();
-        }
+        let own = SessionRuntime::new()?;
+        Ok(Self { handle: own.handle().clone(), _own: Some(own) })
     }
 }

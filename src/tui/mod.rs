@@ -50,7 +50,7 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
     let terminal =
         ratatui::Terminal::new(backend::TuiBackend::new()).context("cannot set up the terminal")?;
     only_the_ui_thread_restores_on_panic();
-    let result = app::runtime().context("cannot start the async runtime").and_then(|runtime| {
+    let result = (|| {
         let choice = graphics::detect(forced, QUERY_TIMEOUT);
         tracing::info!(
             "graphics: {} ({}): {}",
@@ -58,16 +58,15 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
             choice.terminal,
             choice.why
         );
-        // The loop runs here, on this (the UI) thread; jobs on the runtime's other threads.
-        let result = runtime.block_on(async {
+        let rt = app::SessionRuntime::new().context("cannot start the async runtime")?;
+        // The loop runs here, on this (the UI) thread; the jobs on the runtime's threads.
+        // Those still running when it returns were asked to stop; dropping `rt` does not
+        // wait for them.
+        rt.handle().block_on(async {
             let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
             app.run(&mut crossterm::event::EventStream::new()).await
-        });
-        // Jobs still running were asked to stop; quitting does not wait for them (a seed
-        // step can take a while), as it never did.
-        runtime.shutdown_background();
-        result
-    });
+        })
+    })();
     ratatui::restore();
     result
 }

@@ -1,7 +1,6 @@
-//! Background jobs on tokio: each job is a task on the runtime that runs its work with
-//! `spawn_blocking`, one running and one "next" per key (a newer request replaces a waiting
-//! one), cancellable through a `CancellationToken`, reporting throttled progress and its
-//! result (a panic included) as messages.
+//! Background jobs on tokio's blocking pool (`spawn_blocking`): one running and one "next" per
+//! key (a newer request replaces a waiting one), cancellable through a `CancellationToken`,
+//! reporting throttled progress and their result (a panic included) as messages.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -144,8 +143,7 @@ where
     K: Eq + Hash + Copy + Display + Send + Sync + 'static,
     T: Send + 'static,
 {
-    /// Jobs run on `runtime` (a multi-thread one: the task waiting for a job's result runs on
-    /// its workers). `notify` receives every message, from the runtime's threads.
+    /// Jobs run on `runtime`'s blocking pool. `notify` receives every message, from there.
     pub fn new(runtime: Handle, notify: impl Fn(JobMsg<K, T>) + Send + Sync + 'static) -> Self {
         Self { slots: Arc::new(Mutex::new(HashMap::new())), notify: Arc::new(notify), runtime }
     }
@@ -168,7 +166,16 @@ where
             slot.cancel.clone()
         };
         let this = self.clone();
-        self.runtime.spawn(async move { this.run_loop(job, work, cancel).await });
+        // One blocking task runs the job and then whatever waits next, on one pooled thread:
+        // nothing on the runtime's workers has to wait for it, and the next one starts as
+        // soon as this one reported.
+        self.runtime.spawn_blocking(move || {
+            // The blocking pool runs only background work (jobs, the tick's stat of the photo
+            // on screen), so a lowered priority staying with a pooled thread after its job is
+            // what its next task wants too (raising it back would need CAP_SYS_NICE).
+            lower_thread_priority();
+            this.run_loop(job, work, cancel)
+        });
         Started::Now
     }
 
@@ -177,7 +184,7 @@ where
     }
 
     /// The task of key `job`: runs `work`, then whatever waits next, until nothing does.
-    async fn run_loop(&self, job: K, mut work: JobFn<T>, mut cancel: Cancel) {
+    fn run_loop(&self, job: K, mut work: JobFn<T>, mut cancel: Cancel) {
         loop {
             let notify = self.notify.clone();
             let ctx = JobContext {
@@ -193,27 +200,13 @@ where
                     notify(JobMsg::Progress(JobProgress { job, fraction, note, eta }))
                 }),
             };
-            let started = ctx.started;
-            let blocking = tokio::task::spawn_blocking(move || {
-                // The blocking pool runs only background work (jobs, the watcher's stat), so
-                // the lowered priority staying with the pooled thread after this job is what
-                // any later user of that thread wants too; raising it back would need
-                // CAP_SYS_NICE.
-                lower_thread_priority();
-                // Caught here rather than through the JoinError, so a panic's message is
-                // reported like any other failure.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
-            });
-            let result = match blocking.await {
-                Ok(Ok(Ok(value))) => Ok(value),
-                Ok(Ok(Err(err))) => Err(format!("{err:#}")),
-                Ok(Err(payload)) => {
-                    Err(format!("the {job} job crashed: {}", panic_message(&*payload)))
-                }
-                // Only at runtime shutdown: the work never ran to the end.
-                Err(err) => Err(format!("the {job} job stopped: {err}")),
+            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
+            {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(err)) => Err(format!("{err:#}")),
+                Err(payload) => Err(format!("the {job} job crashed: {}", panic_message(&*payload))),
             };
-            (self.notify)(JobMsg::Done { job, result, elapsed: started.elapsed() });
+            (self.notify)(JobMsg::Done { job, result, elapsed: ctx.started.elapsed() });
             let mut slots = self.lock();
             let Some(slot) = slots.get_mut(&job) else { return };
             match slot.next.take() {

@@ -1,26 +1,31 @@
-//! Background jobs: named work units run on their own blocking thread, one running and one
-//! "next" per name (a newer request replaces a waiting one), cancellable, reporting throttled
-//! progress and their result as messages.
+//! Background jobs on tokio's blocking pool (`spawn_blocking`): one running and one "next" per
+//! key (a newer request replaces a waiting one), cancellable through a `CancellationToken`,
+//! reporting throttled progress and their result (a panic included) as messages.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
 /// The work of a job; it returns its result or an error message for the status bar.
 pub type JobFn<T> = Box<dyn FnOnce(&JobContext) -> anyhow::Result<T> + Send>;
 
-/// What a job tells the UI.
+/// What a job tells the UI; `K` says which job (the app's `JobKind`).
 #[derive(Debug)]
-pub enum JobMsg<T> {
-    Progress(JobProgress),
-    Done { name: String, result: Result<T, String>, elapsed: Duration },
+pub enum JobMsg<K, T> {
+    Progress(JobProgress<K>),
+    Done { job: K, result: Result<T, String>, elapsed: Duration },
 }
 
 /// A job's progress, sent only when it changed enough to be worth a frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JobProgress {
-    pub name: String,
+pub struct JobProgress<K> {
+    pub job: K,
     /// 0..1.
     pub fraction: f32,
     pub note: String,
@@ -36,15 +41,15 @@ pub enum Started {
     Next,
 }
 
-type Notify<T> = Arc<dyn Fn(JobMsg<T>) + Send + Sync>;
+type Notify<K, T> = Arc<dyn Fn(JobMsg<K, T>) + Send + Sync>;
 
-/// Handed to a running job: progress reports and the cancel flag.
+/// Handed to a running job: progress reports and cancellation.
 pub struct JobContext {
     name: String,
     started: Instant,
-    cancel: Arc<AtomicBool>,
+    cancel: Cancel,
     throttle: Mutex<Throttle>,
-    send: Box<dyn Fn(JobProgress) + Send + Sync>,
+    send: Box<dyn Fn(f32, String, Option<Duration>) + Send + Sync>,
 }
 
 struct Throttle {
@@ -56,18 +61,34 @@ struct Throttle {
 /// Progress closer together than this is merged (except a new note or the end).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
+/// One run's cancellation: the token, and an `AtomicBool` mirror of it for the seed
+/// pipeline, which polls a flag (`synth::generate_seeds`); the mirror goes once that takes a
+/// closure (`&|| ctx.is_cancelled()`).
+#[derive(Clone, Default)]
+struct Cancel {
+    token: CancellationToken,
+    flag: Arc<AtomicBool>,
+}
+
+impl Cancel {
+    fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        self.token.cancel();
+    }
+}
+
 impl JobContext {
     pub fn name(&self) -> &str {
         &self.name
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.cancel.token.is_cancelled()
     }
 
-    /// The cancel flag itself, for work that polls an `AtomicBool`.
+    /// Cancellation as an `AtomicBool`, for work that polls one (the seed pipeline).
     pub fn cancel_flag(&self) -> &AtomicBool {
-        &self.cancel
+        &self.cancel.flag
     }
 
     /// Reports progress (`fraction` in 0..1). Cheap to call often: a message goes out only when
@@ -90,75 +111,84 @@ impl JobContext {
         let elapsed = now - self.started;
         let eta =
             (0.02..1.0).contains(&fraction).then(|| elapsed.mul_f32((1.0 - fraction) / fraction));
-        (self.send)(JobProgress { name: self.name.clone(), fraction, note: note.to_owned(), eta });
+        (self.send)(fraction, note.to_owned(), eta);
     }
 }
 
 struct Slot<T> {
     running: bool,
-    cancel: Arc<AtomicBool>,
+    cancel: Cancel,
     next: Option<JobFn<T>>,
 }
 
-/// The job runner. Cloning shares it.
-pub struct Jobs<T> {
-    slots: Arc<Mutex<HashMap<String, Slot<T>>>>,
-    notify: Notify<T>,
+/// The job runner, on a tokio runtime. Cloning shares it.
+pub struct Jobs<K, T> {
+    slots: Arc<Mutex<HashMap<K, Slot<T>>>>,
+    notify: Notify<K, T>,
+    runtime: Handle,
 }
 
-impl<T> Clone for Jobs<T> {
+impl<K, T> Clone for Jobs<K, T> {
     fn clone(&self) -> Self {
-        Self { slots: self.slots.clone(), notify: self.notify.clone() }
+        Self {
+            slots: self.slots.clone(),
+            notify: self.notify.clone(),
+            runtime: self.runtime.clone(),
+        }
     }
 }
 
-impl<T: Send + 'static> Jobs<T> {
-    /// `notify` receives every message; it is called from the job threads.
-    pub fn new(notify: impl Fn(JobMsg<T>) + Send + Sync + 'static) -> Self {
-        Self { slots: Arc::new(Mutex::new(HashMap::new())), notify: Arc::new(notify) }
+impl<K, T> Jobs<K, T>
+where
+    K: Eq + Hash + Copy + Display + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    /// Jobs run on `runtime`'s blocking pool. `notify` receives every message, from there.
+    pub fn new(runtime: Handle, notify: impl Fn(JobMsg<K, T>) + Send + Sync + 'static) -> Self {
+        Self { slots: Arc::new(Mutex::new(HashMap::new())), notify: Arc::new(notify), runtime }
     }
 
-    /// Runs `work` as job `name` on a new thread, or after the running job of that name.
-    pub fn start(&self, name: &str, work: JobFn<T>) -> std::io::Result<Started> {
+    /// Runs `work` as job `job` now, or after the running job of that key.
+    pub fn start(&self, job: K, work: JobFn<T>) -> Started {
         let cancel = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let slot = slots.entry(name.to_owned()).or_insert_with(|| Slot {
+            let mut slots = self.lock();
+            let slot = slots.entry(job).or_insert_with(|| Slot {
                 running: false,
-                cancel: Arc::new(AtomicBool::new(false)),
+                cancel: Cancel::default(),
                 next: None,
             });
             if slot.running {
                 slot.next = Some(work);
-                return Ok(Started::Next);
+                return Started::Next;
             }
             slot.running = true;
-            slot.cancel = Arc::new(AtomicBool::new(false));
+            slot.cancel = Cancel::default();
             slot.cancel.clone()
         };
         let this = self.clone();
-        let owned = name.to_owned();
-        let spawned = std::thread::Builder::new().name(format!("job-{name}")).spawn(move || {
+        // One blocking task runs the job and then whatever waits next, on one pooled thread:
+        // nothing on the runtime's workers has to wait for it, and the next one starts as
+        // soon as this one reported.
+        self.runtime.spawn_blocking(move || {
+            // The blocking pool runs only background work (jobs, the tick's stat of the photo
+            // on screen), so a lowered priority staying with a pooled thread after its job is
+            // what its next task wants too (raising it back would need CAP_SYS_NICE).
             lower_thread_priority();
-            this.run_loop(owned, work, cancel)
+            this.run_loop(job, work, cancel)
         });
-        if let Err(err) = spawned {
-            if let Some(slot) = self.lock().get_mut(name) {
-                slot.running = false;
-            }
-            return Err(err);
-        }
-        Ok(Started::Now)
+        Started::Now
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<T>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Slot<T>>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn run_loop(&self, name: String, mut work: JobFn<T>, mut cancel: Arc<AtomicBool>) {
+    /// The task of key `job`: runs `work`, then whatever waits next, until nothing does.
+    fn run_loop(&self, job: K, mut work: JobFn<T>, mut cancel: Cancel) {
         loop {
             let notify = self.notify.clone();
             let ctx = JobContext {
-                name: name.clone(),
+                name: job.to_string(),
                 started: Instant::now(),
                 cancel: cancel.clone(),
                 throttle: Mutex::new(Throttle {
@@ -166,24 +196,23 @@ impl<T: Send + 'static> Jobs<T> {
                     fraction: -1.0,
                     note: String::new(),
                 }),
-                send: Box::new(move |p| notify(JobMsg::Progress(p))),
+                send: Box::new(move |fraction, note, eta| {
+                    notify(JobMsg::Progress(JobProgress { job, fraction, note, eta }))
+                }),
             };
             let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
             {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(err)) => Err(format!("{err:#}")),
-                Err(payload) => {
-                    Err(format!("the {name} job crashed: {}", panic_message(&*payload)))
-                }
+                Err(payload) => Err(format!("the {job} job crashed: {}", panic_message(&*payload))),
             };
-            let elapsed = ctx.started.elapsed();
-            (self.notify)(JobMsg::Done { name: name.clone(), result, elapsed });
+            (self.notify)(JobMsg::Done { job, result, elapsed: ctx.started.elapsed() });
             let mut slots = self.lock();
-            let Some(slot) = slots.get_mut(&name) else { return };
+            let Some(slot) = slots.get_mut(&job) else { return };
             match slot.next.take() {
                 Some(next) => {
                     work = next;
-                    slot.cancel = Arc::new(AtomicBool::new(false));
+                    slot.cancel = Cancel::default();
                     cancel = slot.cancel.clone();
                 }
                 None => {
@@ -194,22 +223,22 @@ impl<T: Send + 'static> Jobs<T> {
         }
     }
 
-    pub fn is_running(&self, name: &str) -> bool {
-        self.lock().get(name).is_some_and(|s| s.running)
+    pub fn is_running(&self, job: K) -> bool {
+        self.lock().get(&job).is_some_and(|s| s.running)
     }
 
-    /// Asks the running job of `name` to stop and drops its waiting successor.
-    pub fn cancel(&self, name: &str) {
-        if let Some(slot) = self.lock().get_mut(name) {
+    /// Asks the running job of `job` to stop and drops its waiting successor.
+    pub fn cancel(&self, job: K) {
+        if let Some(slot) = self.lock().get_mut(&job) {
             slot.next = None;
-            slot.cancel.store(true, Ordering::Relaxed);
+            slot.cancel.cancel();
         }
     }
 
     pub fn cancel_all(&self) {
         for slot in self.lock().values_mut() {
             slot.next = None;
-            slot.cancel.store(true, Ordering::Relaxed);
+            slot.cancel.cancel();
         }
     }
 }
@@ -239,19 +268,26 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    fn runner() -> (Jobs<u32>, mpsc::Receiver<JobMsg<u32>>) {
+    type Msg = JobMsg<&'static str, u32>;
+
+    fn runner() -> (tokio::runtime::Runtime, Jobs<&'static str, u32>, mpsc::Receiver<Msg>) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
-        let jobs = Jobs::new(move |m| {
+        let jobs = Jobs::new(rt.handle().clone(), move |m| {
             let _ = tx.lock().unwrap().send(m);
         });
-        (jobs, rx)
+        (rt, jobs, rx)
     }
 
-    fn wait_done(rx: &mpsc::Receiver<JobMsg<u32>>) -> (String, Result<u32, String>) {
+    fn wait_done(rx: &mpsc::Receiver<Msg>) -> (&'static str, Result<u32, String>) {
         loop {
             match rx.recv_timeout(Duration::from_secs(10)).expect("job message") {
-                JobMsg::Done { name, result, .. } => return (name, result),
+                JobMsg::Done { job, result, .. } => return (job, result),
                 JobMsg::Progress(_) => {}
             }
         }
@@ -259,24 +295,22 @@ mod tests {
 
     #[test]
     fn one_runs_and_the_latest_waiting_one_runs_next() {
-        let (jobs, rx) = runner();
+        let (_rt, jobs, rx) = runner();
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
-        let started = jobs
-            .start(
-                "train",
-                Box::new(move |_| {
-                    gate_rx.recv().unwrap();
-                    Ok(1)
-                }),
-            )
-            .unwrap();
+        let started = jobs.start(
+            "train",
+            Box::new(move |_| {
+                gate_rx.recv().unwrap();
+                Ok(1)
+            }),
+        );
         assert_eq!(started, Started::Now);
         assert!(jobs.is_running("train"));
-        assert_eq!(jobs.start("train", Box::new(|_| Ok(2))).unwrap(), Started::Next);
-        assert_eq!(jobs.start("train", Box::new(|_| Ok(3))).unwrap(), Started::Next);
+        assert_eq!(jobs.start("train", Box::new(|_| Ok(2))), Started::Next);
+        assert_eq!(jobs.start("train", Box::new(|_| Ok(3))), Started::Next);
         gate_tx.send(()).unwrap();
-        assert_eq!(wait_done(&rx), ("train".into(), Ok(1)));
-        assert_eq!(wait_done(&rx), ("train".into(), Ok(3)), "the replaced request never runs");
+        assert_eq!(wait_done(&rx), ("train", Ok(1)));
+        assert_eq!(wait_done(&rx), ("train", Ok(3)), "the replaced request never runs");
         for _ in 0..100 {
             if !jobs.is_running("train") {
                 break;
@@ -288,10 +322,10 @@ mod tests {
 
     #[test]
     fn errors_panics_and_cancel_are_reported() {
-        let (jobs, rx) = runner();
-        jobs.start("a", Box::new(|_| anyhow::bail!("no labels yet"))).unwrap();
+        let (_rt, jobs, rx) = runner();
+        jobs.start("a", Box::new(|_| anyhow::bail!("no labels yet")));
         assert_eq!(wait_done(&rx).1, Err("no labels yet".into()));
-        jobs.start("b", Box::new(|_| panic!("boom"))).unwrap();
+        jobs.start("b", Box::new(|_| panic!("boom")));
         let err = wait_done(&rx).1.unwrap_err();
         assert!(err.contains("crashed") && err.contains("boom"), "{err}");
         let (gate_tx, gate_rx) = mpsc::channel::<()>();
@@ -301,8 +335,7 @@ mod tests {
                 gate_rx.recv().unwrap();
                 if ctx.is_cancelled() { anyhow::bail!("cancelled") } else { Ok(0) }
             }),
-        )
-        .unwrap();
+        );
         jobs.cancel("c");
         gate_tx.send(()).unwrap();
         assert_eq!(wait_done(&rx).1, Err("cancelled".into()));
@@ -310,7 +343,7 @@ mod tests {
 
     #[test]
     fn progress_is_throttled() {
-        let (jobs, rx) = runner();
+        let (_rt, jobs, rx) = runner();
         jobs.start(
             "p",
             Box::new(|ctx| {
@@ -319,8 +352,7 @@ mod tests {
                 }
                 Ok(0)
             }),
-        )
-        .unwrap();
+        );
         let mut progress = Vec::new();
         while let JobMsg::Progress(p) = rx.recv_timeout(Duration::from_secs(10)).unwrap() {
             progress.push(p);

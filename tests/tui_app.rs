@@ -9,7 +9,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use photosift::catalog::{LabelKind, LabelValue, PhotoState};
 use photosift::config::Config;
 use photosift::tui::graphics::Choice;
-use photosift::tui::state::{JobOutput, ModelSummary};
+use photosift::tui::state::{JobKind, JobOutput, ModelSummary};
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -137,7 +137,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
     // The answer given while it trained is taken by one more, automatic, retrain.
     tx.send(()).unwrap();
     // The rebuilt queues keep the photo on screen (IMG_0002) first.
-    assert!(app.pump_until(WAIT, |a| !a.state().job_running("retrain")).unwrap());
+    assert!(app.pump_until(WAIT, |a| !a.state().job_running(JobKind::Retrain)).unwrap());
     assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).pos == 0).unwrap());
     assert!(screen(&app).contains("IMG_0002.jpg"), "{}", screen(&app));
     press(&app, KeyCode::Char('g'));

@@ -13,7 +13,7 @@ use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::graphics::Choice;
 use photosift::tui::preview::{PreviewCache, PreviewRequest, PreviewSettings, make_preview};
-use photosift::tui::state::{JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
+use photosift::tui::state::{JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
 use ratatui::Terminal;
@@ -72,7 +72,7 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
     update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: "queues".into(),
+            job: JobKind::Queues,
             result: Ok(JobOutput::Queues(Box::new(data))),
             elapsed: Duration::ZERO,
         }),
@@ -196,7 +196,7 @@ fn empty_library_says_to_scan() {
     update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: "queues".into(),
+            job: JobKind::Queues,
             result: Ok(JobOutput::Queues(Box::default())),
             elapsed: Duration::ZERO,
         }),
@@ -244,7 +244,7 @@ fn status_bar_shows_jobs_and_the_last_error() {
     update(
         &mut s,
         Msg::Job(JobMsg::Progress(JobProgress {
-            name: "retrain".into(),
+            job: JobKind::Retrain,
             fraction: 0.4,
             note: "scoring".into(),
             eta: Some(Duration::from_millis(2500)),
@@ -253,7 +253,7 @@ fn status_bar_shows_jobs_and_the_last_error() {
     update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: "seed".into(),
+            job: JobKind::Seed,
             result: Err("no prompts in config".into()),
             elapsed: Duration::ZERO,
         }),

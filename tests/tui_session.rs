@@ -11,7 +11,7 @@ use photosift::jobs::JobMsg;
 use photosift::queue::BestEntry;
 use photosift::tui::preview::PreviewCache;
 use photosift::tui::state::{
-    Effect, JOB_RETRAIN, JOB_SCAN, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
+    Effect, JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
 };
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
@@ -46,13 +46,13 @@ fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
     }
 }
 
-fn done(name: &str, result: Result<JobOutput, String>) -> Msg {
-    Msg::Job(JobMsg::Done { name: name.into(), result, elapsed: Duration::ZERO })
+fn done(job: JobKind, result: Result<JobOutput, String>) -> Msg {
+    Msg::Job(JobMsg::Done { job, result, elapsed: Duration::ZERO })
 }
 
 fn state_with(amb: &[i64], best: &[(i64, usize)]) -> State {
     let mut s = State::new(Keymap::defaults(), 0);
-    update(&mut s, done("queues", Ok(JobOutput::Queues(Box::new(data(amb, best))))));
+    update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(data(amb, best))))));
     s
 }
 
@@ -133,17 +133,17 @@ fn joined(screen: &str, from_column: usize) -> String {
 fn an_error_clears_on_the_next_key_and_on_a_successful_retrain() {
     let mut s = state_with(&[1, 2, 3], &[]);
     let mut cat = catalog(3);
-    update(&mut s, done(JOB_RETRAIN, Err("nothing to learn from yet".into())));
+    update(&mut s, done(JobKind::Retrain, Err("nothing to learn from yet".into())));
     assert!(s.last_error.is_some());
     press(&mut s, &mut cat, Action::Yes);
     assert_eq!(s.last_error, None, "the next key clears it");
 
-    update(&mut s, done(JOB_RETRAIN, Err("nothing to learn from yet".into())));
+    update(&mut s, done(JobKind::Retrain, Err("nothing to learn from yet".into())));
     let trained = JobOutput::Trained {
         summary: "model v2: 1 yes, 1 no".into(),
         model: Some(ModelSummary { version: 2, auc: None }),
     };
-    assert_eq!(update(&mut s, done(JOB_RETRAIN, Ok(trained))), vec![Effect::RebuildQueues]);
+    assert_eq!(update(&mut s, done(JobKind::Retrain, Ok(trained))), vec![Effect::RebuildQueues]);
     assert_eq!(s.last_error, None, "a success clears it");
     assert_eq!(s.notice.as_deref(), Some("model v2: 1 yes, 1 no"));
     let screen = render(&s, 100, 30);
@@ -155,7 +155,7 @@ fn a_long_message_is_shown_whole_in_the_side_panel_and_cut_visibly_in_the_bar() 
     let mut s = state_with(&[1, 2, 3], &[]);
     let long = "retrain: need labels of both kinds: answer at least one photo yes and one no \
                 (W and S), then press R again; the seed images count too once generated (G)";
-    update(&mut s, done(JOB_RETRAIN, Err(long.trim_start_matches("retrain: ").into())));
+    update(&mut s, done(JobKind::Retrain, Err(long.trim_start_matches("retrain: ").into())));
     let screen = render(&s, 100, 30);
     let panel = joined(&screen.lines().take(28).collect::<Vec<_>>().join("\n"), 71);
     assert!(
@@ -293,7 +293,7 @@ fn switching_modes_saves_the_mode_and_the_counter_counts_answers_in_the_catalog(
     let mut d = data(&[1, 2, 3], &BEST);
     d.total_photos = 64;
     d.counts = LabelCounts { kind_yes: 15, kind_no: 25, kind_skip: 2, picked: 3, passed: 4 };
-    update(&mut s, done("queues", Ok(JobOutput::Queues(Box::new(d)))));
+    update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(d)))));
     assert_eq!(s.progress(), (40, 64));
     assert!(render(&s, 100, 30).contains("40/64 answered"));
     key(&mut s, Action::SwitchMode);
@@ -307,7 +307,7 @@ fn a_catalog_change_rebuilds_the_queues_and_keeps_the_photo_on_screen() {
     assert_eq!(update(&mut s, Msg::CatalogChanged), vec![Effect::RebuildQueues]);
     let mut newer = data(&[3, 5, 1, 2], &BEST);
     newer.model = Some(ModelSummary { version: 2, auc: Some(0.9) });
-    update(&mut s, done("queues", Ok(JobOutput::Queues(Box::new(newer)))));
+    update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(newer)))));
     assert_eq!(s.current(), Some(PhotoId(1)));
     assert_eq!(s.upcoming(3), vec![PhotoId(3), PhotoId(5), PhotoId(2)]);
     assert_eq!(s.model.unwrap().version, 2);
@@ -318,13 +318,13 @@ fn a_catalog_change_rebuilds_the_queues_and_keeps_the_photo_on_screen() {
 fn the_empty_library_screen_follows_the_background_scan() {
     let mut s = State::new(Keymap::defaults(), 0);
     s.command = "photosift --library /data/lib".into();
-    update(&mut s, done("queues", Ok(JobOutput::Queues(Box::default()))));
+    update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::default()))));
     let screen = joined(&render(&s, 100, 30), 0);
     assert!(screen.contains("photosift --library /data/lib label ~/Pictures"), "{screen}");
     update(
         &mut s,
         Msg::Job(JobMsg::Progress(photosift::jobs::JobProgress {
-            name: JOB_SCAN.into(),
+            job: JobKind::Scan,
             fraction: 0.1,
             note: "reading 120/1200 photos".into(),
             eta: Some(Duration::from_secs(95)),
@@ -333,9 +333,10 @@ fn the_empty_library_screen_follows_the_background_scan() {
     let screen = render(&s, 100, 30);
     assert!(screen.contains("Scanning your photos"), "{screen}");
     assert!(screen.contains("scan 10% reading 120/1200 photos ~96s left"), "{screen}");
-    let fx = update(&mut s, done(JOB_SCAN, Ok(JobOutput::Scanned("scan done: 1200 new".into()))));
+    let fx =
+        update(&mut s, done(JobKind::Scan, Ok(JobOutput::Scanned("scan done: 1200 new".into()))));
     assert_eq!(fx, vec![Effect::RebuildQueues]);
-    assert!(!s.job_running(JOB_SCAN));
+    assert!(!s.job_running(JobKind::Scan));
 }
 
 // Small terminals: help readable at 40x12, paths cut at '/'.
@@ -355,7 +356,7 @@ fn long_folders_wrap_at_slashes_in_the_side_panel() {
     let mut d = data(&[1], &[]);
     d.photos.get_mut(&PhotoId(1)).unwrap().path =
         "/home/someone/Pictures/Phone/2023/Holidays in the mountains/IMG_1.jpg".into();
-    update(&mut s, done("queues", Ok(JobOutput::Queues(Box::new(d)))));
+    update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(d)))));
     let screen = render(&s, 100, 30);
     // Cut after a '/', never inside a folder's name.
     assert!(screen.contains("│/home/someone/Pictures/Phone/\n"), "{screen}");

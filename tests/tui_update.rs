@@ -11,7 +11,7 @@ use photosift::catalog::{
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
 use photosift::tui::state::{
-    Effect, JOB_RETRAIN, JOB_SEED, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
+    Effect, JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
 };
 use photosift::tui::{Action, Keymap, Mode, State};
 
@@ -39,7 +39,7 @@ fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
 
 fn queues_done(d: QueueData) -> Msg {
     Msg::Job(JobMsg::Done {
-        name: "queues".into(),
+        job: JobKind::Queues,
         result: Ok(JobOutput::Queues(Box::new(d))),
         elapsed: Duration::ZERO,
     })
@@ -304,15 +304,15 @@ fn retrain_runs_in_the_background_and_new_queues_keep_the_photo_on_screen() {
     let mut s = state();
     let fx = key(&mut s, Action::Yes);
     ack(&mut s, &fx);
-    assert_eq!(key(&mut s, Action::Retrain), vec![Effect::StartJob(JOB_RETRAIN)]);
+    assert_eq!(key(&mut s, Action::Retrain), vec![Effect::StartJob(JobKind::Retrain)]);
     let progress = JobProgress {
-        name: JOB_RETRAIN.into(),
+        job: JobKind::Retrain,
         fraction: 0.5,
         note: "scoring".into(),
         eta: Some(Duration::from_secs(2)),
     };
     update(&mut s, Msg::Job(JobMsg::Progress(progress)));
-    assert!(s.job_running(JOB_RETRAIN));
+    assert!(s.job_running(JobKind::Retrain));
     // Labeling goes on while it trains.
     let fx = key(&mut s, Action::No);
     ack(&mut s, &fx);
@@ -320,7 +320,7 @@ fn retrain_runs_in_the_background_and_new_queues_keep_the_photo_on_screen() {
     let fx = update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: JOB_RETRAIN.into(),
+            job: JobKind::Retrain,
             result: Ok(JobOutput::Trained {
                 summary: "model v2".into(),
                 model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
@@ -329,7 +329,7 @@ fn retrain_runs_in_the_background_and_new_queues_keep_the_photo_on_screen() {
         }),
     );
     assert_eq!(fx, vec![Effect::RebuildQueues]);
-    assert!(!s.job_running(JOB_RETRAIN));
+    assert!(!s.job_running(JobKind::Retrain));
     // The new order puts photo 3 last: it stays on screen, the rest follow the new order.
     update(&mut s, queues_done(data(&[4, 7, 3], &[(14, 0), (11, 1)])));
     assert_eq!(s.current(), Some(PhotoId(3)));
@@ -364,7 +364,7 @@ fn retrain_done(s: &mut State) -> Vec<Effect> {
     update(
         s,
         Msg::Job(JobMsg::Done {
-            name: JOB_RETRAIN.into(),
+            job: JobKind::Retrain,
             result: Ok(JobOutput::Trained {
                 summary: "model v2".into(),
                 model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
@@ -399,7 +399,7 @@ fn answers_retrain_automatically_one_running_and_one_waiting() {
     // R still forces one, even right after an automatic one started.
     key(&mut s, Action::No);
     assert_eq!(recorded(&mut s), vec![Effect::AutoRetrain]);
-    assert_eq!(key(&mut s, Action::Retrain), vec![Effect::StartJob(JOB_RETRAIN)]);
+    assert_eq!(key(&mut s, Action::Retrain), vec![Effect::StartJob(JobKind::Retrain)]);
 }
 
 #[test]
@@ -411,7 +411,7 @@ fn a_failed_automatic_retrain_does_not_stop_the_next_one() {
     let fx = update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: JOB_RETRAIN.into(),
+            job: JobKind::Retrain,
             result: Err("no photo is embedded yet".into()),
             elapsed: Duration::ZERO,
         }),
@@ -428,7 +428,7 @@ fn failed_jobs_show_their_error() {
     update(
         &mut s,
         Msg::Job(JobMsg::Done {
-            name: JOB_RETRAIN.into(),
+            job: JobKind::Retrain,
             result: Err("need labels of both kinds".into()),
             elapsed: Duration::ZERO,
         }),
@@ -439,7 +439,7 @@ fn failed_jobs_show_their_error() {
 #[test]
 fn seed_key_starts_the_seed_job_or_says_it_is_missing() {
     let mut s = state();
-    assert_eq!(key(&mut s, Action::Seed), vec![Effect::StartJob(JOB_SEED)]);
+    assert_eq!(key(&mut s, Action::Seed), vec![Effect::StartJob(JobKind::Seed)]);
     update(&mut s, Msg::Unavailable("seed generation is not available in this build yet".into()));
     assert!(s.notice.as_deref().unwrap().contains("not available"));
 }

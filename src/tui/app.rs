@@ -1,18 +1,25 @@
-//! The app loop over any ratatui `Backend`: events in (keys, previews, jobs), `update`, the
-//! effects run (labels written before the next photo is shown), previews requested, and one
-//! draw when something changed. Tests drive it with `TestBackend`.
+//! The app loop over any ratatui `Backend`, on tokio: one `select!` over the terminal's keys,
+//! the channel of job and preview results, and a tick; `update`, the effects run (labels
+//! written before the next photo is shown), previews requested, and after everything queued
+//! is handled, one draw when something changed. Tests drive it with `TestBackend`.
 
+use std::future::poll_fn;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossterm::event::{Event, KeyEventKind};
+use futures_core::Stream;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::Cell;
 use ratatui::layout::{Rect, Size};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::catalog::{Catalog, PhotoId};
 use crate::config::Config;
@@ -29,24 +36,63 @@ use super::preview::{
     DEFAULT_BUDGET, PreviewCache, PreviewKey, PreviewMsg, PreviewRequest, PreviewSettings,
     PreviewWorker,
 };
-use super::state::{
-    Effect, JOB_QUEUES, JOB_RETRAIN, JOB_SCAN, JOB_SEED, JobOutput, Mode, Msg, State, update,
-};
+use super::state::{Effect, JobEvent, JobKind, JobOutput, Mode, Msg, State, update};
 use super::view;
 
 /// Everything the loop reacts to.
 pub enum AppEvent {
     Input(Event),
     Preview(PreviewMsg),
-    Job(JobMsg<JobOutput>),
-    /// Twice a second: time to look whether another process changed the catalog.
+    Job(JobEvent),
+    /// Twice a second: time to look whether another process changed the catalog, and whether
+    /// the original of the photo on screen is still there.
     Tick,
-    /// The watcher found the original file of this photo gone.
+    /// The original file of this photo is gone.
     OriginalGone(PhotoId),
 }
 
-/// How often the watcher ticks (catalog changes, the original on screen).
+/// The terminal's events, as crossterm's `EventStream` gives them.
+pub type InputStream = dyn Stream<Item = std::io::Result<Event>> + Unpin;
+
+/// How often the loop ticks (catalog changes, the original on screen).
 const TICK: Duration = Duration::from_millis(500);
+
+/// Consecutive input errors taken for a closed terminal: a stray reply the parser does not
+/// know is not the end of input.
+const INPUT_ERRORS: u32 = 20;
+
+/// The tokio runtime a session runs on: threads besides the caller's, which runs the loop
+/// itself (`block_on`): one worker for the timer and the jobs' waiting tasks, and the
+/// blocking pool for the jobs' work. Dropping it (a panic unwinding included) does not wait
+/// for jobs still running: like the process exiting, it leaves them where they are, so
+/// quitting never waits for a seed step or a training run.
+pub struct SessionRuntime {
+    handle: Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl SessionRuntime {
+    pub fn new() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("photosift-rt")
+            .enable_time()
+            .build()?;
+        Ok(Self { handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for SessionRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
 
 /// The session setting that holds the mode the user left in.
 const MODE_SETTING: &str = "mode";
@@ -75,15 +121,20 @@ pub struct App<B: Backend> {
     catalog: Catalog,
     library: Library,
     config: Config,
-    jobs: Jobs<JobOutput>,
+    jobs: Jobs<JobKind, JobOutput>,
     services: Services,
-    tx: Sender<AppEvent>,
-    rx: Receiver<AppEvent>,
+    tx: UnboundedSender<AppEvent>,
+    rx: UnboundedReceiver<AppEvent>,
+    tick: Interval,
+    runtime: Runtime,
     dirty: bool,
     frames: u64,
     fresh: Freshness,
-    /// The photo on screen and its original, for the watcher thread to check.
-    watched: Arc<Mutex<Option<(PhotoId, PathBuf)>>>,
+    /// The photo on screen and its original, checked on each tick.
+    watched: Option<(PhotoId, PathBuf)>,
+    /// A check of the original is running (a stat can hang on a network share: one at a
+    /// time, never on the loop's thread).
+    checking: Arc<AtomicBool>,
     graphics: Protocol,
     /// What the photo area showed in the last frame (see [`App::screen_signature`]).
     last_signature: Option<ScreenSignature>,
@@ -107,6 +158,8 @@ where
     B::Error: Send + Sync + 'static,
 {
     /// Opens the session on `library`; call [`App::run`] or drive it with [`App::pump_until`].
+    /// Inside a tokio runtime (a multi-thread one) it runs on that; elsewhere it makes its
+    /// own, for [`App::pump_until`].
     pub fn new(
         terminal: Terminal<B>,
         library: Library,
@@ -116,8 +169,9 @@ where
     ) -> Result<Self> {
         let keymap = Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
         let catalog = library.open_catalog()?;
-        let (tx, rx) = channel();
-        let preview_tx = Mutex::new(tx.clone());
+        let runtime = Runtime::current_or_own().context("cannot start the async runtime")?;
+        let (tx, rx) = unbounded_channel();
+        let preview_tx = tx.clone();
         let protocol = graphics.protocol;
         let previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
         let settings = PreviewSettings { graphics, scan: config.scan.clone() };
@@ -125,18 +179,21 @@ where
             settings,
             2,
             Arc::new(move |m| {
-                if let Ok(tx) = preview_tx.lock() {
-                    let _ = tx.send(AppEvent::Preview(m));
-                }
+                let _ = preview_tx.send(AppEvent::Preview(m));
             }),
         )
         .context("cannot start the preview threads")?;
-        let job_tx = Mutex::new(tx.clone());
-        let jobs = Jobs::new(move |m| {
-            if let Ok(tx) = job_tx.lock() {
-                let _ = tx.send(AppEvent::Job(m));
-            }
+        let job_tx = tx.clone();
+        let jobs = Jobs::new(runtime.handle.clone(), move |m| {
+            let _ = job_tx.send(AppEvent::Job(m));
         });
+        let tick = {
+            let _in_runtime = runtime.handle.enter();
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+            // After a long frame or a test not pumping: one tick, not a burst of them.
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            tick
+        };
         let mut state = State::new(keymap, config.train.retrain_every);
         match PrintSpec::from_config(&config.export.print_size, config.export.dpi) {
             Ok(spec) => state.print = spec,
@@ -150,8 +207,6 @@ where
         if let Some(command) = &services.command {
             state.command = command.clone();
         }
-        let watched = Arc::new(Mutex::new(None));
-        spawn_watcher(tx.clone(), watched.clone())?;
         let mut app = Self {
             terminal,
             state,
@@ -164,10 +219,13 @@ where
             services,
             tx,
             rx,
+            tick,
+            runtime,
             dirty: true,
             frames: 0,
             fresh: Freshness::default(),
-            watched,
+            watched: None,
+            checking: Arc::new(AtomicBool::new(false)),
             graphics: protocol,
             last_signature: None,
         };
@@ -185,22 +243,22 @@ where
             own_pool(|| load_queues(&library, &config, false))
                 .map(|d| JobOutput::Queues(Box::new(d)))
         });
-        if let Some(msg) = app.start_job(JOB_QUEUES, quick, false) {
+        if let Some(msg) = app.start_job(JobKind::Queues, quick, false) {
             app.apply(msg);
         }
         app.run_effects(vec![Effect::RebuildQueues]);
         // A folder given on the command line is scanned while the user labels.
         if let Some(make) = &app.services.scan {
             let work = make();
-            if let Some(msg) = app.start_job(JOB_SCAN, work, true) {
+            if let Some(msg) = app.start_job(JobKind::Scan, work, true) {
                 app.apply(msg);
             }
         }
         Ok(app)
     }
 
-    /// A sender for events from outside (the terminal's input thread, tests).
-    pub fn sender(&self) -> Sender<AppEvent> {
+    /// A sender for events from outside (tests; the terminal's come through [`App::run`]).
+    pub fn sender(&self) -> UnboundedSender<AppEvent> {
         self.tx.clone()
     }
 
@@ -243,18 +301,16 @@ where
         }
     }
 
-    /// Runs until the user quits.
-    pub fn run(&mut self) -> Result<()> {
+    /// Runs until the user quits, on the terminal's events (`input`: crossterm's
+    /// `EventStream`). Runs on the caller's thread (`block_on`), which the panic hook knows as
+    /// the UI thread.
+    pub async fn run(&mut self, input: &mut InputStream) -> Result<()> {
+        let mut input = Input { stream: Some(input), errors: 0 };
         self.draw_if_dirty()?;
         while !self.state.quit {
-            let Ok(ev) = self.rx.recv() else { break };
+            let Some(ev) = self.next_event(&mut input, true).await else { break };
             self.handle(ev)?;
-            while !self.state.quit {
-                match self.rx.try_recv() {
-                    Ok(ev) => self.handle(ev)?,
-                    Err(_) => break,
-                }
-            }
+            self.handle_queued(&mut input).await?;
             self.draw_if_dirty()?;
         }
         self.jobs.cancel_all();
@@ -262,22 +318,63 @@ where
     }
 
     /// Handles events (drawing after each batch) until `done` holds or `timeout` passes;
-    /// returns whether `done` held.
+    /// returns whether `done` held. For callers outside the runtime (tests, benchmarks): it
+    /// blocks on it.
     pub fn pump_until(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> Result<bool> {
-        let end = Instant::now() + timeout;
+        let runtime = self.runtime.handle.clone();
+        runtime.block_on(self.pump(timeout, done))
+    }
+
+    async fn pump(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> Result<bool> {
+        let end = tokio::time::Instant::now() + timeout;
+        let mut input = Input { stream: None, errors: 0 };
         loop {
             self.draw_if_dirty()?;
             if done(self) {
                 return Ok(true);
             }
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(ev) => self.handle(ev)?,
-                Err(RecvTimeoutError::Timeout) => return Ok(false),
-                Err(RecvTimeoutError::Disconnected) => return Ok(false),
+            match tokio::time::timeout_at(end, self.next_event(&mut input, true)).await {
+                Ok(Some(ev)) => self.handle(ev)?,
+                Ok(None) | Err(_) => return Ok(false),
             }
-            while let Ok(ev) = self.rx.try_recv() {
-                self.handle(ev)?;
+            self.handle_queued(&mut input).await?;
+        }
+    }
+
+    /// Handles whatever else is ready now, so that a burst of events costs one draw.
+    async fn handle_queued(&mut self, input: &mut Input<'_>) -> Result<()> {
+        while !self.state.quit {
+            let Some(ev) = self.next_event(input, false).await else { break };
+            self.handle(ev)?;
+        }
+        Ok(())
+    }
+
+    /// The next event: a key (first: the user waits on it), a job's or a preview's message,
+    /// or the tick. Without `wait`, `None` when none is ready now.
+    async fn next_event(&mut self, input: &mut Input<'_>, wait: bool) -> Option<AppEvent> {
+        loop {
+            tokio::select! {
+                biased;
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => {
+                        input.errors = 0;
+                        return Some(AppEvent::Input(ev));
+                    }
+                    Some(Err(err)) => {
+                        tracing::debug!("terminal input: {err}");
+                        input.errors += 1;
+                        if input.errors > INPUT_ERRORS {
+                            input.stream = None;
+                        }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    None => input.stream = None,
+                },
+                // Never `None`: the app holds a sender.
+                ev = self.rx.recv() => return ev,
+                _ = self.tick.tick() => return Some(AppEvent::Tick),
+                () = std::future::ready(()), if !wait => return None,
             }
         }
     }
@@ -322,9 +419,7 @@ where
                 }
             }
             AppEvent::Job(msg) => {
-                if let JobMsg::Done { name, elapsed, .. } = &msg
-                    && name == JOB_QUEUES
-                {
+                if let JobMsg::Done { job: JobKind::Queues, elapsed, .. } = &msg {
                     self.fresh.built(Instant::now(), *elapsed);
                 }
                 self.apply(Msg::Job(msg));
@@ -335,9 +430,10 @@ where
                     self.fresh.observe(version);
                 }
                 let waiting = self.state.current().is_none();
-                if self.fresh.due(Instant::now(), self.jobs.is_running(JOB_QUEUES), waiting) {
+                if self.fresh.due(Instant::now(), self.jobs.is_running(JobKind::Queues), waiting) {
                     self.apply(Msg::CatalogChanged);
                 }
+                self.check_original();
             }
             AppEvent::OriginalGone(photo) => self.apply(Msg::PhotoMissing(photo)),
         }
@@ -392,27 +488,29 @@ where
                     own_pool(|| load_queues(&library, &config, true))
                         .map(|d| JobOutput::Queues(Box::new(d)))
                 });
-                self.start_job(JOB_QUEUES, work, false)
+                self.start_job(JobKind::Queues, work, false)
             }
-            Effect::StartJob(name) => {
-                let factory =
-                    if name == JOB_SEED { &self.services.seed } else { &self.services.retrain };
+            Effect::StartJob(job) => {
+                let (factory, what) = match job {
+                    JobKind::Retrain => (&self.services.retrain, "retraining"),
+                    JobKind::Seed => (&self.services.seed, "seed generation"),
+                    JobKind::Scan => (&self.services.scan, "scanning"),
+                    // The app's own job, not a service.
+                    JobKind::Queues => return self.run_effect(Effect::RebuildQueues),
+                };
                 match factory {
                     Some(make) => {
                         let work = make();
-                        self.start_job(name, work, true)
+                        self.start_job(job, work, true)
                     }
-                    None if name == JOB_SEED => Some(Msg::Unavailable(
-                        "seed generation is not available in this build yet".into(),
-                    )),
-                    None => Some(Msg::Unavailable(
-                        "retraining is not available in this build yet".into(),
-                    )),
+                    None => {
+                        Some(Msg::Unavailable(format!("{what} is not available in this build yet")))
+                    }
                 }
             }
             Effect::AutoRetrain => {
                 let work = self.services.retrain.as_ref()?();
-                self.start_job(JOB_RETRAIN, work, true)
+                self.start_job(JobKind::Retrain, work, true)
             }
             Effect::MarkMissing(photo) => match self.catalog.mark_photo_missing(photo) {
                 Ok(()) => None,
@@ -425,32 +523,42 @@ where
         }
     }
 
-    fn start_job(&mut self, name: &str, work: JobFn<JobOutput>, show: bool) -> Option<Msg> {
-        match self.jobs.start(name, work) {
-            Ok(Started::Now) if show => Some(Msg::Job(JobMsg::Progress(JobProgress {
-                name: name.to_owned(),
+    fn start_job(&mut self, job: JobKind, work: JobFn<JobOutput>, show: bool) -> Option<Msg> {
+        match self.jobs.start(job, work) {
+            Started::Now if show => Some(Msg::Job(JobMsg::Progress(JobProgress {
+                job,
                 fraction: 0.0,
                 note: "starting".into(),
                 eta: None,
             }))),
-            Ok(_) => None,
-            Err(err) => Some(Msg::Unavailable(format!("cannot start {name}: {err}"))),
+            Started::Now | Started::Next => None,
         }
+    }
+
+    /// Checks, off the loop's thread, that the original of the photo on screen is still
+    /// there; a gone one comes back as [`AppEvent::OriginalGone`].
+    fn check_original(&self) {
+        let Some((photo, path)) = self.watched.clone() else { return };
+        if self.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (checking, tx) = (self.checking.clone(), self.tx.clone());
+        self.runtime.handle.spawn_blocking(move || {
+            if std::fs::symlink_metadata(&path).is_err() {
+                let _ = tx.send(AppEvent::OriginalGone(photo));
+            }
+            checking.store(false, Ordering::Release);
+        });
     }
 
     /// Asks the worker for what the screen needs now and next; drops what it no longer needs.
     fn request_previews(&mut self) {
         let Ok(size) = self.terminal.size() else { return };
         let area = Rect::new(0, 0, size.width, size.height);
-        if let Ok(mut watched) = self.watched.lock() {
-            let now = self.state.current().and_then(|p| {
-                let info = self.state.photos.get(&p)?;
-                (!info.missing).then(|| (p, info.path.clone()))
-            });
-            if *watched != now {
-                *watched = now;
-            }
-        }
+        self.watched = self.state.current().and_then(|p| {
+            let info = self.state.photos.get(&p)?;
+            (!info.missing).then(|| (p, info.path.clone()))
+        });
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
         let mut keys: Vec<PreviewKey> =
             wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, false)).collect();
@@ -534,37 +642,6 @@ where
     }
 }
 
-/// The watcher thread: ticks for the catalog poll, and checks that the original of the photo
-/// on screen is still there (a stat can hang on a network share: never on the UI thread).
-fn spawn_watcher(
-    tx: Sender<AppEvent>,
-    watched: Arc<Mutex<Option<(PhotoId, PathBuf)>>>,
-) -> Result<()> {
-    std::thread::Builder::new()
-        .name("watcher".into())
-        .spawn(move || {
-            let mut reported = None;
-            loop {
-                std::thread::sleep(TICK);
-                if tx.send(AppEvent::Tick).is_err() {
-                    return;
-                }
-                let current = watched.lock().ok().and_then(|w| w.clone());
-                if let Some((photo, path)) = current
-                    && reported != Some(photo)
-                    && std::fs::symlink_metadata(&path).is_err()
-                {
-                    reported = Some(photo);
-                    if tx.send(AppEvent::OriginalGone(photo)).is_err() {
-                        return;
-                    }
-                }
-            }
-        })
-        .context("cannot start the watcher thread")?;
-    Ok(())
-}
-
 /// Runs `f` (a queue rebuild) on a rayon pool of its own: a background scan keeps the global
 /// pool's threads busy for minutes, and the queue code's parallel loops would wait for it
 /// (seen: the first photos of `label DIR` showed only when the scan had read every file).
@@ -582,5 +659,38 @@ where
             tracing::debug!("no pool of its own for the queues ({err}); using the global one");
             f()
         }
+    }
+}
+
+/// The terminal's events, or none (tests), with how many errors came in a row.
+struct Input<'a> {
+    stream: Option<&'a mut InputStream>,
+    errors: u32,
+}
+
+impl Input<'_> {
+    /// The next event; never ready once the terminal is closed.
+    async fn next(&mut self) -> Option<std::io::Result<Event>> {
+        match &mut self.stream {
+            Some(stream) => poll_fn(|cx| Pin::new(&mut **stream).poll_next(cx)).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// The runtime the app runs on: the caller's, or (outside any, e.g. in a test) its own,
+/// shut down with the app.
+struct Runtime {
+    handle: Handle,
+    _own: Option<SessionRuntime>,
+}
+
+impl Runtime {
+    fn current_or_own() -> std::io::Result<Self> {
+        if let Ok(handle) = Handle::try_current() {
+            return Ok(Self { handle, _own: None });
+        }
+        let own = SessionRuntime::new()?;
+        Ok(Self { handle: own.handle().clone(), _own: Some(own) })
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Data flow: key → [`keymap`] → `Action` → [`state::update`] (pure) → effects run by the
 //! [`app`] loop (labels written in one transaction before the next photo shows) → previews
-//! decoded and encoded off the UI task by [`preview`] → one draw by [`view`].
+//! decoded and encoded off the UI task by [`preview`] → one draw by [`view`]. The loop runs on
+//! tokio (crossterm's `EventStream`, one `select!`), the jobs on its blocking pool.
 
 pub mod app;
 pub mod backend;
@@ -57,9 +58,14 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
             choice.terminal,
             choice.why
         );
-        let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
-        spawn_input_thread(app.sender())?;
-        app.run()
+        let rt = app::SessionRuntime::new().context("cannot start the async runtime")?;
+        // The loop runs here, on this (the UI) thread; the jobs on the runtime's threads.
+        // Those still running when it returns were asked to stop; dropping `rt` does not
+        // wait for them.
+        rt.handle().block_on(async {
+            let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
+            app.run(&mut crossterm::event::EventStream::new()).await
+        })
     })();
     ratatui::restore();
     result
@@ -69,8 +75,8 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
 /// in a millisecond; this only matters where nothing answers at all.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// A panic on the UI thread restores the terminal and prints as usual; one on a job or
-/// preview thread is caught there and reported in the status bar, so it must neither tear
+/// A panic on the UI thread (the one running the loop) restores the terminal and prints as
+/// usual; one on a job or preview thread is caught there and reported in the status bar, so it must neither tear
 /// down the screen of a session that goes on nor print over it.
 fn only_the_ui_thread_restores_on_panic() {
     let ui = std::thread::current().id();
@@ -82,36 +88,6 @@ fn only_the_ui_thread_restores_on_panic() {
             tracing::debug!("background thread panicked: {info}");
         }
     }));
-}
-
-fn spawn_input_thread(tx: std::sync::mpsc::Sender<AppEvent>) -> Result<()> {
-    std::thread::Builder::new()
-        .name("input".into())
-        .spawn(move || {
-            let mut errors = 0;
-            loop {
-                match crossterm::event::read() {
-                    Ok(ev) => {
-                        errors = 0;
-                        if tx.send(AppEvent::Input(ev)).is_err() {
-                            break;
-                        }
-                    }
-                    // A stray reply the parser does not know is not the end of input; a
-                    // closed terminal is, after a few tries.
-                    Err(err) => {
-                        errors += 1;
-                        tracing::debug!("terminal input: {err}");
-                        if errors > 20 {
-                            break;
-                        }
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-            }
-        })
-        .context("cannot start the input thread")?;
-    Ok(())
 }
 
 /// An exclusive lock on `<library>/lock`, held for the session: two sessions labeling the

@@ -13,11 +13,38 @@ use crate::queue::BestEntry;
 
 use super::keymap::{Action, Keymap};
 
-/// Job names, as the jobs runner and the status bar know them.
-pub const JOB_RETRAIN: &str = "retrain";
-pub const JOB_SEED: &str = "seed";
-pub const JOB_QUEUES: &str = "queues";
-pub const JOB_SCAN: &str = "scan";
+/// The session's background jobs: each runs at most once at a time, with at most one more
+/// waiting (see [`crate::jobs::Jobs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Retrain,
+    Seed,
+    /// Ordering both queues (after labels, a new model, other processes' changes).
+    Queues,
+    /// Scanning and embedding the folders given on the command line.
+    Scan,
+}
+
+impl JobKind {
+    /// The job's name, as the status bar and its error messages show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Retrain => "retrain",
+            JobKind::Seed => "seed",
+            JobKind::Queues => "queues",
+            JobKind::Scan => "scan",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the session's jobs tell the loop.
+pub type JobEvent = JobMsg<JobKind, JobOutput>;
 
 /// The two questions the user answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,7 +175,7 @@ impl ModeQueue {
 /// A running job as the status bar shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobStatus {
-    pub name: String,
+    pub job: JobKind,
     pub fraction: f32,
     pub note: String,
     pub eta: Option<Duration>,
@@ -187,7 +214,7 @@ pub enum Msg {
         result: Result<Vec<Decision>, String>,
         counts: Option<LabelCounts>,
     },
-    Job(JobMsg<JobOutput>),
+    Job(JobEvent),
     /// The preview worker found neither the thumbnail nor the original.
     PhotoMissing(PhotoId),
     /// A job could not be started (e.g. a feature not in this build).
@@ -212,10 +239,10 @@ pub enum Effect {
     Undo {
         mode: Mode,
     },
-    /// Rebuild both queues off the UI task (job `queues`).
+    /// Rebuild both queues off the UI task (job `Queues`).
     RebuildQueues,
-    /// Start job `retrain` or `seed`.
-    StartJob(&'static str),
+    /// Start job `Retrain` or `Seed`.
+    StartJob(JobKind),
     /// Start job `retrain` because answers came in (`retrain_every`); where this build has
     /// no retraining, nothing happens (the R key says why).
     AutoRetrain,
@@ -334,8 +361,8 @@ impl State {
         }
     }
 
-    pub fn job_running(&self, name: &str) -> bool {
-        self.jobs.iter().any(|j| j.name == name)
+    pub fn job_running(&self, job: JobKind) -> bool {
+        self.jobs.iter().any(|j| j.job == job)
     }
 
     /// Best mode, after a pick: how many photos of that burst are still waiting.
@@ -441,7 +468,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             on_progress(state, p);
             Vec::new()
         }
-        Msg::Job(JobMsg::Done { name, result, .. }) => on_job_done(state, &name, result),
+        Msg::Job(JobMsg::Done { job, result, .. }) => on_job_done(state, job, result),
         Msg::PhotoMissing(photo) => match state.photos.get_mut(&photo) {
             Some(info) if !info.missing => {
                 info.missing = true;
@@ -492,15 +519,15 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Back => vec![Effect::Undo { mode }],
         Action::Retrain => {
-            if state.job_running(JOB_RETRAIN) {
+            if state.job_running(JobKind::Retrain) {
                 state.notice = Some("retraining is running; it will run again when done".into());
             }
             state.labels_since_train = 0;
             state.retraining = true;
             state.retrain_waiting = false;
-            vec![Effect::StartJob(JOB_RETRAIN)]
+            vec![Effect::StartJob(JobKind::Retrain)]
         }
-        Action::Seed => vec![Effect::StartJob(JOB_SEED)],
+        Action::Seed => vec![Effect::StartJob(JobKind::Seed)],
         Action::Zoom => {
             let cur = state.current();
             state.zoomed = if state.zoomed == cur { None } else { cur };
@@ -565,18 +592,18 @@ fn record(state: &mut State, mode: Mode, decisions: Vec<Decision>) -> Vec<Effect
     vec![Effect::Record { mode, decisions }]
 }
 
-fn on_progress(state: &mut State, p: JobProgress) {
-    let status = JobStatus { name: p.name.clone(), fraction: p.fraction, note: p.note, eta: p.eta };
-    match state.jobs.iter_mut().find(|j| j.name == p.name) {
+fn on_progress(state: &mut State, p: JobProgress<JobKind>) {
+    let status = JobStatus { job: p.job, fraction: p.fraction, note: p.note, eta: p.eta };
+    match state.jobs.iter_mut().find(|j| j.job == p.job) {
         Some(j) => *j = status,
         None => state.jobs.push(status),
     }
 }
 
-fn on_job_done(state: &mut State, name: &str, result: Result<JobOutput, String>) -> Vec<Effect> {
-    state.jobs.retain(|j| j.name != name);
-    let mut effects = on_job_result(state, name, result);
-    if name == JOB_RETRAIN {
+fn on_job_done(state: &mut State, job: JobKind, result: Result<JobOutput, String>) -> Vec<Effect> {
+    state.jobs.retain(|j| j.job != job);
+    let mut effects = on_job_result(state, job, result);
+    if job == JobKind::Retrain {
         state.retraining = false;
         if std::mem::take(&mut state.retrain_waiting) {
             state.retraining = true;
@@ -596,11 +623,15 @@ fn request_retrain(state: &mut State) -> Option<Effect> {
     Some(Effect::AutoRetrain)
 }
 
-fn on_job_result(state: &mut State, name: &str, result: Result<JobOutput, String>) -> Vec<Effect> {
+fn on_job_result(
+    state: &mut State,
+    job: JobKind,
+    result: Result<JobOutput, String>,
+) -> Vec<Effect> {
     match result {
         Err(err) => {
-            state.last_error = Some(format!("{name}: {err}"));
-            if name == JOB_QUEUES {
+            state.last_error = Some(format!("{job}: {err}"));
+            if job == JobKind::Queues {
                 state.loaded = true;
             }
             Vec::new()

@@ -189,7 +189,7 @@ fn empty_queue_text(state: &State) -> String {
     let retrain = state.keymap.short(Action::Retrain);
     let switch = state.keymap.short(Action::SwitchMode);
     if state.total_photos == 0 {
-        if let Some(job) = state.jobs.iter().find(|j| j.name == super::state::JOB_SCAN) {
+        if let Some(job) = state.jobs.iter().find(|j| j.job == super::state::JobKind::Scan) {
             return format!(
                 "Scanning your photos ({}). The first ones show here as soon as they are \
                  read; answer them while the rest are scanned.",
@@ -446,7 +446,7 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
     for j in &state.jobs {
         let eta = j.eta.map(|d| format!(" ~{}s left", d.as_secs() + 1)).unwrap_or_default();
         second.push(Span::styled(
-            format!("⟳ {} {:.0}% {}{eta}", j.name, j.fraction * 100.0, j.note),
+            format!("⟳ {} {:.0}% {}{eta}", j.job.name(), j.fraction * 100.0, j.note),
             Style::new().yellow(),
         ));
         second.push(sep.clone());

@@ -350,12 +350,16 @@ where
         Ok(())
     }
 
-    /// The next event: a key (first: the user waits on it), a job's or a preview's message,
-    /// or the tick. Without `wait`, `None` when none is ready now.
+    /// The next event: a job's or a preview's message, a key, or the tick. Without `wait`,
+    /// `None` when none is ready now. Messages already queued go before a key, as in arrival
+    /// order: a key taken first could label the photo on screen before a queue rebuild read
+    /// from the catalog before that label was applied, which would bring the photo back.
     async fn next_event(&mut self, input: &mut Input<'_>, wait: bool) -> Option<AppEvent> {
         loop {
             tokio::select! {
                 biased;
+                // Never `None`: the app holds a sender.
+                ev = self.rx.recv() => return ev,
                 ev = input.next() => match ev {
                     Some(Ok(ev)) => {
                         input.errors = 0;
@@ -371,8 +375,6 @@ where
                     }
                     None => input.stream = None,
                 },
-                // Never `None`: the app holds a sender.
-                ev = self.rx.recv() => return ev,
                 _ = self.tick.tick() => return Some(AppEvent::Tick),
                 () = std::future::ready(()), if !wait => return None,
             }

@@ -496,3 +496,37 @@ fn a_quick_order_never_replaces_the_complete_one() {
     update(&mut s, queues_done(data(&[2, 1], &[])));
     assert_eq!(s.upcoming(2), vec![PhotoId(1), PhotoId(2)], "late quick order ignored");
 }
+
+/// A rebuild that read the catalog just before a label was written can land just after it:
+/// the photo answered meanwhile must not come back (it would be labeled twice).
+#[test]
+fn a_queue_read_before_an_answer_landed_does_not_ask_it_again() {
+    let mut s = state();
+    let fx = key(&mut s, Action::Yes);
+    ack(&mut s, &fx);
+    let fx = key(&mut s, Action::Skip);
+    ack(&mut s, &fx);
+    assert_eq!(s.current(), Some(PhotoId(3)));
+    // Stale: photos 1 (answered) and 2 (skipped: ask later) are still in it.
+    update(&mut s, queues_done(data(&[1, 2, 3, 4], &BEST)));
+    let order: Vec<_> = s.queue(Mode::Ambiguous).entries.iter().map(|e| e.photo.0).collect();
+    assert_eq!(order, vec![3, 2, 4], "the photo on screen first; 1 is gone; 2 is still asked");
+    // In best mode, a pick is settled there too; undo brings a photo back into play.
+    key(&mut s, Action::SwitchMode);
+    let fx = key(&mut s, Action::Yes);
+    ack(&mut s, &fx);
+    update(&mut s, queues_done(data(&[3, 4], &BEST)));
+    assert!(!s.queue(Mode::Best).entries.iter().any(|e| e.photo == PhotoId(10)));
+    assert_eq!(key(&mut s, Action::Back), vec![Effect::Undo { mode: Mode::Best }]);
+    let pick = Decision {
+        photo: PhotoId(10),
+        mode: DecisionMode::Best,
+        events: vec![
+            LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
+            LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
+        ],
+    };
+    update(&mut s, Msg::Undone { mode: Mode::Best, result: Ok(vec![pick]), counts: None });
+    update(&mut s, queues_done(data(&[3, 4], &BEST)));
+    assert_eq!(s.current(), Some(PhotoId(10)), "undone, so asked again");
+}

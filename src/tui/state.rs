@@ -172,6 +172,26 @@ impl ModeQueue {
     }
 }
 
+/// The labels a photo got in this session, as the queues' rules read them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct SessionLabels {
+    kind: Option<LabelValue>,
+    print: Option<LabelValue>,
+}
+
+impl SessionLabels {
+    /// Whether `mode`'s queue leaves the photo out (the rules of `queue::ambiguous` and
+    /// `queue::best_first`): an answer other than "ask later" to its question, a print
+    /// decision, and for best-first a "not the kind I want".
+    fn settles(self, mode: Mode) -> bool {
+        let answered = |v: Option<LabelValue>| v.is_some_and(|v| v != LabelValue::Skip);
+        match mode {
+            Mode::Ambiguous => answered(self.kind) || answered(self.print),
+            Mode::Best => answered(self.print) || self.kind == Some(LabelValue::No),
+        }
+    }
+}
+
 /// A running job as the status bar shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobStatus {
@@ -275,6 +295,9 @@ pub struct State {
     pub too_small: bool,
     /// The decisions of the `Record` being written, to queue skipped photos again once saved.
     pending: Option<(Mode, Vec<Decision>)>,
+    /// The labels this session wrote (and did not undo), newest per photo and kind: a queue
+    /// rebuilt from a catalog read just before a label landed must not ask about it again.
+    answered: HashMap<PhotoId, SessionLabels>,
     pub keymap: Keymap,
     /// Retrain automatically after this many new answers (0: only on the key).
     pub retrain_every: u32,
@@ -312,6 +335,7 @@ impl State {
             notice: None,
             too_small: false,
             pending: None,
+            answered: HashMap::new(),
             keymap,
             retrain_every,
             labels_since_train: 0,
@@ -419,6 +443,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let q = state.queue_mut(mode);
             q.pos = (q.pos + advanced).min(q.entries.len());
             q.done += advanced;
+            for d in written.iter().take(advanced) {
+                let labels = state.answered.entry(d.photo).or_default();
+                for e in &d.events {
+                    match e.kind {
+                        LabelKind::Kind => labels.kind = Some(e.value),
+                        LabelKind::Print => labels.print = Some(e.value),
+                    }
+                }
+            }
+            let q = state.queue_mut(mode);
             // "Ask again later": the skipped photo comes back at the end of this session's queue.
             for d in written.iter().take(advanced) {
                 if d.events.iter().all(|e| e.value == LabelValue::Skip) {
@@ -448,6 +482,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     state.notice = Some(format!("nothing to undo in {} mode", mode.as_str()));
                 }
                 Ok(decisions) => {
+                    for d in &decisions {
+                        state.answered.remove(&d.photo);
+                    }
                     let q = state.queue_mut(mode);
                     // Last first, so the batch's first photo ends up on screen.
                     for d in decisions.iter().rev() {
@@ -669,7 +706,8 @@ fn apply_queues(state: &mut State, data: QueueData) {
     state.complete = complete;
     let amb: Vec<BestEntry> =
         ambiguous.into_iter().enumerate().map(|(i, photo)| BestEntry { photo, group: i }).collect();
-    for (mode, entries) in [(Mode::Ambiguous, amb), (Mode::Best, best)] {
+    for (mode, mut entries) in [(Mode::Ambiguous, amb), (Mode::Best, best)] {
+        entries.retain(|e| state.answered.get(&e.photo).is_none_or(|l| !l.settles(mode)));
         let q = state.queue_mut(mode);
         let keep = q.current();
         q.replace(entries, keep);

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,7 +46,7 @@ type Notify<K, T> = Arc<dyn Fn(JobMsg<K, T>) + Send + Sync>;
 pub struct JobContext {
     name: String,
     started: Instant,
-    cancel: Cancel,
+    cancel: CancellationToken,
     throttle: Mutex<Throttle>,
     send: Box<dyn Fn(f32, String, Option<Duration>) + Send + Sync>,
 }
@@ -61,34 +60,13 @@ struct Throttle {
 /// Progress closer together than this is merged (except a new note or the end).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
-/// One run's cancellation: the token, and an `AtomicBool` mirror of it for the seed
-/// pipeline, which polls a flag (`synth::generate_seeds`); the mirror goes once that takes a
-/// closure (`&|| ctx.is_cancelled()`).
-#[derive(Clone, Default)]
-struct Cancel {
-    token: CancellationToken,
-    flag: Arc<AtomicBool>,
-}
-
-impl Cancel {
-    fn cancel(&self) {
-        self.flag.store(true, Ordering::Relaxed);
-        self.token.cancel();
-    }
-}
-
 impl JobContext {
     pub fn name(&self) -> &str {
         &self.name
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.token.is_cancelled()
-    }
-
-    /// Cancellation as an `AtomicBool`, for work that polls one (the seed pipeline).
-    pub fn cancel_flag(&self) -> &AtomicBool {
-        &self.cancel.flag
+        self.cancel.is_cancelled()
     }
 
     /// Reports progress (`fraction` in 0..1). Cheap to call often: a message goes out only when
@@ -117,7 +95,7 @@ impl JobContext {
 
 struct Slot<T> {
     running: bool,
-    cancel: Cancel,
+    cancel: CancellationToken,
     next: Option<JobFn<T>>,
 }
 
@@ -154,7 +132,7 @@ where
             let mut slots = self.lock();
             let slot = slots.entry(job).or_insert_with(|| Slot {
                 running: false,
-                cancel: Cancel::default(),
+                cancel: CancellationToken::new(),
                 next: None,
             });
             if slot.running {
@@ -162,7 +140,7 @@ where
                 return Started::Next;
             }
             slot.running = true;
-            slot.cancel = Cancel::default();
+            slot.cancel = CancellationToken::new();
             slot.cancel.clone()
         };
         let this = self.clone();
@@ -184,7 +162,7 @@ where
     }
 
     /// The task of key `job`: runs `work`, then whatever waits next, until nothing does.
-    fn run_loop(&self, job: K, mut work: JobFn<T>, mut cancel: Cancel) {
+    fn run_loop(&self, job: K, mut work: JobFn<T>, mut cancel: CancellationToken) {
         loop {
             let notify = self.notify.clone();
             let ctx = JobContext {
@@ -212,7 +190,7 @@ where
             match slot.next.take() {
                 Some(next) => {
                     work = next;
-                    slot.cancel = Cancel::default();
+                    slot.cancel = CancellationToken::new();
                     cancel = slot.cancel.clone();
                 }
                 None => {
@@ -253,14 +231,28 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Makes the calling thread yield to the UI thread: decoding previews, ordering queues and
-/// training must never make a keystroke wait for a CPU. Best effort (Linux thread nice).
+/// training must never make a keystroke wait for a CPU. Best effort (Linux thread nice 10).
 pub fn lower_thread_priority() {
+    set_thread_nice(10);
+}
+
+/// The lowest CPU priority for the calling thread, for work that keeps every core busy for
+/// minutes (the scan): below the session's own short jobs too. Best effort (nice 19).
+pub fn lowest_thread_priority() {
+    set_thread_nice(19);
+}
+
+/// Sets the calling thread's nice value (Linux only; elsewhere nothing). A thread starts with
+/// its creator's, and without CAP_SYS_NICE it can only go down.
+fn set_thread_nice(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: two system calls about the calling thread; no memory is passed.
     unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 #[cfg(test)]

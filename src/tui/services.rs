@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use super::app::{JobFactory, Services};
 use super::state::{JobOutput, ModelSummary};
 use crate::config::Config;
-use crate::jobs::{JobContext, JobFn};
+use crate::jobs::{JobContext, JobFn, lowest_thread_priority};
 use crate::library::Library;
 use crate::pipeline::session::{self, SeedJobReport};
 use crate::synth::SynthError;
@@ -57,12 +57,12 @@ fn scan(
     dirs: &[PathBuf],
     ctx: &JobContext,
 ) -> Result<JobOutput> {
-    // The scan keeps every core busy for minutes: below the session's own short jobs (queue
-    // rebuilds, previews), or the first photos wait behind it. Its worker threads are made
-    // from this thread, so they inherit the priority.
-    lowest_thread_priority();
+    // The scan keeps every core busy for minutes: its threads run below the session's own
+    // short jobs (queue rebuilds, previews), or the first photos wait behind it. This pooled
+    // thread only waits for them, and keeps its priority for the jobs it runs later.
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("scan-{i}"))
+        .start_handler(|_| lowest_thread_priority())
         .build()
         .context("cannot start the scan threads")?;
     let r = pool.install(|| {
@@ -83,16 +83,6 @@ fn scan(
         "scan done: {} new, {} unchanged, {} failed, {} missing; {} embedded{scored}",
         r.scan.new, r.scan.unchanged, r.scan.failed, r.scan.missing, r.embedded
     )))
-}
-
-/// The lowest CPU priority for the calling thread (Linux thread nice 19; best effort).
-fn lowest_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: two system calls about the calling thread; no memory is passed.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-    }
 }
 
 fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {

@@ -5,8 +5,10 @@
 #   scripts/bench-first-photo.sh [N=25000] [PHOTO_DIR=/tmp/photosift-bench-photos]
 #
 # Generates N distinct 1024x768 JPEGs (once; kept in PHOTO_DIR), opens the TUI in tmux
-# (120x36) on a new library and polls the screen every 50 ms until a photo's file name shows
-# in the status bar. Needs tmux and python3 with Pillow. Build first: cargo build --release.
+# (160x40) on a new library and polls the screen every 50 ms until a photo's file name shows
+# in the status bar; then labels (a key every 150 ms) until the scan job is done, and times
+# a standalone `photosift scan` of the folder into a new library for the ratio.
+# Needs tmux, bc and python3 with Pillow. Build first: cargo build --release.
 set -euo pipefail
 N=${1:-25000}
 PHOTOS=${2:-/tmp/photosift-bench-photos}
@@ -42,7 +44,7 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 : > "$WORK/config.toml"
 start=$(date +%s.%N)
-tmux -L psbench new-session -d -s b -x 120 -y 36 \
+tmux -L psbench new-session -d -s b -x 160 -y 40 \
   "$BIN --library $WORK/lib --config $WORK/config.toml label $PHOTOS; sleep 30"
 first=""
 while :; do
@@ -58,4 +60,30 @@ while :; do
 done
 echo "first photo on screen after ${first} s ($N photos in the folder)"
 echo "$screen" | tail -2
+
+# Label while the scan job runs: a key every 150 ms (yes, no, ask later in turn, as a fast
+# labeler) until the job's "⟳ scan" leaves the status bar; then the same folder scanned
+# (and embedded) on its own, by `photosift scan`, into a new library.
+keys=(w s d); k=0; seen_job=0; gone=0
+while :; do
+  tmux -L psbench send-keys -t b "${keys[$((k % 3))]}"; k=$((k + 1))
+  sleep 0.15
+  screen=$(tmux -L psbench capture-pane -p -t b)
+  if grep -q '⟳ scan' <<<"$screen"; then seen_job=1; gone=0; else gone=$((gone + 1)); fi
+  if grep -q 'scan done' <<<"$screen" || { [ "$seen_job" = 1 ] && [ "$gone" -ge 3 ]; }; then
+    break
+  fi
+  if [ "$(echo "$(date +%s.%N) - $start > 3600" | bc)" = 1 ]; then
+    echo "the scan job did not end within an hour"; echo "$screen"; exit 1
+  fi
+done
+with_labels=$(echo "$(date +%s.%N) - $start" | bc)
+echo "scan + embed job done after ${with_labels} s with $k keys sent meanwhile"
+echo "$screen" | tail -3
 tmux -L psbench kill-server
+
+alone_start=$(date +%s.%N)
+"$BIN" --library "$WORK/alone" --config "$WORK/config.toml" scan "$PHOTOS" >/dev/null 2>&1
+alone=$(echo "$(date +%s.%N) - $alone_start" | bc)
+echo "standalone photosift scan (+ embed) of the same folder: ${alone} s"
+echo "scan speed while labeling: $(echo "scale=3; $alone / $with_labels" | bc) of standalone"

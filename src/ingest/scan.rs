@@ -36,6 +36,8 @@ pub enum ScanError {
          everything scanned so far is saved: free some space and run the scan again"
     )]
     DiskFull { path: PathBuf, error: std::io::Error },
+    #[error("cannot start the scan's writer thread: {0}")]
+    Thread(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 }
@@ -160,12 +162,17 @@ pub(super) enum Outcome {
 
 /// Scans `roots` into `catalog`, writing thumbnails under `library`. One bad file never
 /// stops a scan; rows are committed in batches, so an interrupted scan keeps its work.
+///
+/// Files are read, hashed and thumbnailed on the caller's rayon pool (the global one unless
+/// called inside `ThreadPool::install`: a session's background scan runs on a pool of its
+/// own at the lowest priority); one thread of the scan's own writes the catalog and calls
+/// `progress`.
 pub fn scan(
     catalog: &mut Catalog,
     library: &Library,
     roots: &[PathBuf],
     cfg: &ScanConfig,
-    progress: &dyn Fn(&ScanProgress),
+    progress: &(dyn Fn(&ScanProgress) + Sync),
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let roots = roots
@@ -242,27 +249,35 @@ pub fn scan(
     let decoded = AtomicU64::new(0);
     let claimed = Mutex::new(HashSet::<String>::new());
     let (tx, rx) = sync_channel::<Outcome>(64);
+    let ctx = WorkerCtx {
+        index: &index,
+        claimed: &claimed,
+        cfg,
+        library_root: library.root(),
+        files_read: &files_read,
+        decoded: &decoded,
+    };
     std::thread::scope(|scope| -> Result<(), ScanError> {
-        let ctx = WorkerCtx {
-            index: &index,
-            claimed: &claimed,
-            cfg,
-            library_root: library.root(),
-            files_read: &files_read,
-            decoded: &decoded,
-        };
-        scope.spawn(move || {
-            // A send fails only when the writer stopped on an error: then stop reading too.
-            let _ = jobs
-                .into_par_iter()
-                .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
-        });
-        for (i, outcome) in rx.into_iter().enumerate() {
-            writer.handle(outcome, &mut primary, &seen, &index.duplicates, &mut s)?;
-            let done = i as u64 + 1;
-            progress(&ScanProgress { phase: ScanPhase::Reading, done, total });
+        let writing = std::thread::Builder::new()
+            .name("scan-writer".into())
+            .spawn_scoped(scope, || -> Result<(), ScanError> {
+                for (i, outcome) in rx.into_iter().enumerate() {
+                    writer.handle(outcome, &mut primary, &seen, &index.duplicates, &mut s)?;
+                    let done = i as u64 + 1;
+                    progress(&ScanProgress { phase: ScanPhase::Reading, done, total });
+                }
+                Ok(())
+            })
+            .map_err(|e| ScanError::Thread(e.to_string()))?;
+        // The reading, on the caller's pool. A send fails only when the writer stopped on an
+        // error: then stop reading too.
+        let _ = jobs
+            .into_par_iter()
+            .try_for_each_with(tx, |tx, job| tx.send(ctx.process(job)).map_err(|_| ()));
+        match writing.join() {
+            Ok(written) => written,
+            Err(panic) => std::panic::resume_unwind(panic),
         }
-        Ok(())
     })?;
     writer.flush(&mut s)?;
     writer.finish_pending(&mut s)?;

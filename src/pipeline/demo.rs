@@ -121,7 +121,7 @@ pub struct DemoSummary {
 pub fn build(
     library: &Library,
     config: &Config,
-    progress: &dyn Fn(DemoProgress),
+    progress: &(dyn Fn(DemoProgress) + Sync),
 ) -> anyhow::Result<DemoSummary> {
     progress(DemoProgress::WritingPhotos);
     let photos_dir = library.root().join(PHOTOS_DIR);

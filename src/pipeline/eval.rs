@@ -35,7 +35,7 @@ pub enum ScratchProgress {
 pub fn scan_into_scratch(
     dir: &Path,
     config: &Config,
-    progress: &dyn Fn(ScratchProgress),
+    progress: &(dyn Fn(ScratchProgress) + Sync),
 ) -> Result<ScratchLibrary> {
     let tmp = tempfile::Builder::new().prefix("photosift-eval-").tempdir()?;
     let library = Library::create(tmp.path())?;

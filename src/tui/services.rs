@@ -2,16 +2,16 @@
 //! images, `label DIR` scans and embeds a folder while the user labels. The work is
 //! `pipeline::session`'s; this wraps it in jobs and words its results for the status bar.
 
-use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::app::{JobFactory, Services};
 use super::state::{JobOutput, ModelSummary};
 use crate::config::Config;
-use crate::jobs::{JobContext, JobFn, lowest_thread_priority};
+use crate::jobs::{JobContext, JobFn};
 use crate::library::Library;
 use crate::pipeline::session::{self, SeedJobReport};
 use crate::synth::SynthError;
@@ -57,24 +57,16 @@ fn scan(
     dirs: &[PathBuf],
     ctx: &JobContext,
 ) -> Result<JobOutput> {
-    // The scan keeps every core busy for minutes: its threads run below the session's own
-    // short jobs (queue rebuilds, previews), or the first photos wait behind it. This pooled
-    // thread only waits for them, and keeps its priority for the jobs it runs later.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("scan-{i}"))
-        .start_handler(|_| lowest_thread_priority())
-        .build()
-        .context("cannot start the scan threads")?;
-    let r = pool.install(|| {
-        let last = Cell::new(None::<Instant>);
-        let report = |fraction: f32, note: String| {
-            if last.get().is_none_or(|t| t.elapsed() >= NOTE_INTERVAL) || fraction >= 1.0 {
-                last.set(Some(Instant::now()));
-                ctx.progress(fraction, &note);
-            }
-        };
-        session::scan_embed_score(library, config, dirs, &report)
-    })?;
+    // Notes are made per photo; only one every NOTE_INTERVAL is handed on.
+    let last = Mutex::new(None::<Instant>);
+    let report = |fraction: f32, note: String| {
+        let Ok(mut last) = last.lock() else { return };
+        if last.is_none_or(|t| t.elapsed() >= NOTE_INTERVAL) || fraction >= 1.0 {
+            *last = Some(Instant::now());
+            ctx.progress(fraction, &note);
+        }
+    };
+    let r = session::scan_embed_score(library, config, dirs, &report)?;
     let scored = match r.scored {
         Some((model, n)) => format!(", scored with model v{} ({n})", model.0),
         None => String::new(),

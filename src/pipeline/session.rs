@@ -275,7 +275,7 @@ mod tests {
         let folder = tmp.path().join("photos");
         std::fs::create_dir(&folder).unwrap();
         photos(&folder, 6);
-        let library = Library::create(&tmp.path().join("lib")).unwrap();
+        let library = Library::create(tmp.path().join("lib")).unwrap();
         let config = config(4);
         let mut catalog = library.open_catalog().unwrap();
         crate::ingest::scan(&mut catalog, &library, &[folder], &config.scan, &|_| {}).unwrap();
@@ -301,7 +301,7 @@ mod tests {
         let folder = tmp.path().join("photos");
         std::fs::create_dir(&folder).unwrap();
         photos(&folder, 7);
-        let library = Library::create(&tmp.path().join("lib")).unwrap();
+        let library = Library::create(tmp.path().join("lib")).unwrap();
         let notes = Mutex::new(Vec::new());
         let report = |f: f32, note: String| notes.lock().unwrap().push((f, note));
         let r = scan_embed_score(&library, &config(2), &[folder], &report).unwrap();

@@ -216,7 +216,10 @@ fn real_binary_in_tmux(dir: &std::path::Path, keys: usize) {
     }
     for graphics in ["halfblocks", "auto"] {
         let config = dir.join(format!("{graphics}.toml"));
-        std::fs::write(&config, format!("[tui]\ngraphics = \"{graphics}\"\n")).expect("config");
+        // BENCH_TMUX_CONFIG: more config for the real binary (e.g. "[train]\nretrain_every = 0").
+        let extra = std::env::var("BENCH_TMUX_CONFIG").unwrap_or_default();
+        std::fs::write(&config, format!("{extra}\n[tui]\ngraphics = \"{graphics}\"\n"))
+            .expect("config");
         let socket = format!("photosift-bench-{}-{graphics}", std::process::id());
         let tmux = |args: &[&str]| Command::new("tmux").arg("-L").arg(&socket).args(args).output();
         let cmd = format!(

@@ -30,6 +30,7 @@ use crate::print_check::PrintSpec;
 
 use super::encode::KITTY_DELETE_ALL;
 use super::fresh::Freshness;
+use super::pacing::RetrainPacing;
 use super::graphics::{Choice, Protocol};
 use super::keymap::{Action, Keymap};
 use super::preview::{
@@ -130,6 +131,7 @@ pub struct App<B: Backend> {
     dirty: bool,
     frames: u64,
     fresh: Freshness,
+    pacing: RetrainPacing,
     /// The photo on screen and its original, checked on each tick.
     watched: Option<(PhotoId, PathBuf)>,
     /// A check of the original is running (a stat can hang on a network share: one at a
@@ -224,6 +226,7 @@ where
             dirty: true,
             frames: 0,
             fresh: Freshness::default(),
+            pacing: RetrainPacing::default(),
             watched: None,
             checking: Arc::new(AtomicBool::new(false)),
             graphics: protocol,
@@ -421,8 +424,14 @@ where
                 }
             }
             AppEvent::Job(msg) => {
-                if let JobMsg::Done { job: JobKind::Queues, elapsed, .. } = &msg {
-                    self.fresh.built(Instant::now(), *elapsed);
+                match &msg {
+                    JobMsg::Done { job: JobKind::Queues, elapsed, .. } => {
+                        self.fresh.built(Instant::now(), *elapsed);
+                    }
+                    JobMsg::Done { job: JobKind::Retrain, elapsed, .. } => {
+                        self.pacing.finished(*elapsed);
+                    }
+                    _ => {}
                 }
                 self.apply(Msg::Job(msg));
             }
@@ -436,6 +445,13 @@ where
                     self.apply(Msg::CatalogChanged);
                 }
                 self.check_original();
+                if self.pacing.due(Instant::now(), self.jobs.is_running(JobKind::Scan))
+                    && let Some(msg) = self.start_auto_retrain()
+                {
+                    let more = update(&mut self.state, msg);
+                    self.run_effects(more);
+                    self.dirty = true;
+                }
             }
             AppEvent::OriginalGone(photo) => self.apply(Msg::PhotoMissing(photo)),
         }
@@ -493,6 +509,9 @@ where
                 self.start_job(JobKind::Queues, work, false)
             }
             Effect::StartJob(job) => {
+                if job == JobKind::Retrain {
+                    self.pacing.started(Instant::now());
+                }
                 let (factory, what) = match job {
                     JobKind::Retrain => (&self.services.retrain, "retraining"),
                     JobKind::Seed => (&self.services.seed, "seed generation"),
@@ -511,8 +530,12 @@ where
                 }
             }
             Effect::AutoRetrain => {
-                let work = self.services.retrain.as_ref()?();
-                self.start_job(JobKind::Retrain, work, true)
+                // While a scan runs, it may have to wait (pacing.rs); a tick starts it then.
+                let scanning = self.jobs.is_running(JobKind::Scan);
+                if !self.pacing.request(Instant::now(), scanning) {
+                    return None;
+                }
+                self.start_auto_retrain()
             }
             Effect::MarkMissing(photo) => match self.catalog.mark_photo_missing(photo) {
                 Ok(()) => None,
@@ -523,6 +546,11 @@ where
                 None
             }
         }
+    }
+
+    fn start_auto_retrain(&mut self) -> Option<Msg> {
+        let work = self.services.retrain.as_ref()?();
+        self.start_job(JobKind::Retrain, work, true)
     }
 
     fn start_job(&mut self, job: JobKind, work: JobFn<JobOutput>, show: bool) -> Option<Msg> {

@@ -70,6 +70,10 @@ while :; do
   sleep 0.15
   screen=$(tmux -L psbench capture-pane -p -t b)
   if grep -q '⟳ scan' <<<"$screen"; then seen_job=1; gone=0; else gone=$((gone + 1)); fi
+  # Every 100 keys, where the job is (reading, and embedding as it goes) and the model.
+  if [ $((k % 100)) = 0 ]; then
+    grep -o '⟳ scan[^│]*' <<<"$screen" | sed "s/^/  after $k keys: /" || true
+  fi
   if grep -q 'scan done' <<<"$screen" || { [ "$seen_job" = 1 ] && [ "$gone" -ge 3 ]; }; then
     break
   fi

@@ -30,9 +30,9 @@ use crate::print_check::PrintSpec;
 
 use super::encode::KITTY_DELETE_ALL;
 use super::fresh::Freshness;
-use super::pacing::RetrainPacing;
 use super::graphics::{Choice, Protocol};
 use super::keymap::{Action, Keymap};
+use super::pacing::RetrainPacing;
 use super::preview::{
     DEFAULT_BUDGET, PreviewCache, PreviewKey, PreviewMsg, PreviewRequest, PreviewSettings,
     PreviewWorker,

@@ -57,9 +57,7 @@ impl RetrainPacing {
 
     fn may_start(&self, now: Instant, scanning: bool) -> bool {
         !scanning
-            || self
-                .last_start
-                .is_none_or(|at| now.duration_since(at) >= self.last_took * SHARE)
+            || self.last_start.is_none_or(|at| now.duration_since(at) >= self.last_took * SHARE)
     }
 }
 

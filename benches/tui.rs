@@ -2,6 +2,7 @@
 //! ready p95 < 10 ms with prefetch, startup to first photo < 500 ms, RSS < 400 MB).
 //!
 //! `cargo bench --bench tui` (env: BENCH_PHOTOS=25000, BENCH_KEYS=300, BENCH_PACE_MS=150,
+//! BENCH_RETRAIN=0 (1: the real retrain job after every answer),
 //! BENCH_COLS=160, BENCH_ROWS=48). Runs the real app loop, preview worker and catalog on
 //! ratatui's TestBackend with the half-block protocol; then the real binary in tmux for its
 //! startup time and resident memory when tmux is installed.
@@ -104,6 +105,15 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    // BENCH_RETRAIN=1: the real jobs, so every answer starts a retrain (and a queue rebuild
+    // after it), as in a session; by default the loop runs without them.
+    let services = if env("BENCH_RETRAIN", 0) == 1 {
+        println!("with the real jobs: a retrain after every answer");
+        Services::for_library(&library, &Config::default(), "photosift")
+    } else {
+        Services::default()
+    };
+
     // Startup: App::new (catalog open, queue job, preview worker) to the first photo drawn.
     let t = Instant::now();
     let terminal = Terminal::new(TestBackend::new(cols, rows)).expect("terminal");
@@ -112,7 +122,7 @@ fn main() {
         library.clone(),
         Config::default(),
         Choice::halfblocks("test"),
-        Services::default(),
+        services,
     )
     .expect("app");
     let ok = app.pump_until(Duration::from_secs(30), |a| a.photo_ready()).expect("pump");
@@ -135,7 +145,9 @@ fn main() {
     let mut missed = 0;
     let tx = app.sender();
     for i in 0..keys {
-        std::thread::sleep(pace);
+        // The loop runs meanwhile, as while a person looks at the photo (job results and
+        // previews are handled as they come, not in a heap at the next key).
+        let _ = app.pump_until(pace, |_| false);
         let code = [KeyCode::Char('w'), KeyCode::Char('s'), KeyCode::Char('d')][i % 3];
         let want = app.state().queue(Mode::Ambiguous).done + 1;
         let frames = app.frames();

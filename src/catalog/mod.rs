@@ -96,6 +96,18 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The busy handler: waits for another connection's lock, trying again every millisecond, for
+/// up to [`BUSY_TIMEOUT`]. SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25 ms
+/// between tries, so a label waiting for a retrain's 8-ms write would get the lock only after
+/// 18 ms; this gets it within a millisecond of its release.
+fn retry_every_millisecond(tries: i32) -> bool {
+    if Duration::from_millis(u64::try_from(tries).unwrap_or(0)) >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
+}
+
 /// Runs `f` again while SQLite answers "busy" or "locked" without waiting, for up to
 /// [`BUSY_TIMEOUT`]. The busy handler does not cover every case: switching a new catalog to WAL
 /// while another process creates it returns SQLITE_BUSY at once (seen with two scans started
@@ -136,7 +148,7 @@ impl Catalog {
         if !is_new && !writable(path) {
             return Self::open_read_only(path, supported);
         }
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -148,7 +160,7 @@ impl Catalog {
             _ => CatalogError::Corrupt { path: path.to_path_buf(), source },
         };
         // Before the first read: another photosift writing must mean a wait, not "damaged".
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_handler(Some(retry_every_millisecond))?;
         // The first read of the header is where a non-database file shows itself.
         let version: i64 = while_busy(|| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
             .map_err(corrupt)?;
@@ -228,14 +240,24 @@ impl Catalog {
         &self.path
     }
 
-    fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+    fn configure(&mut self) -> rusqlite::Result<()> {
+        self.conn.busy_handler(Some(retry_every_millisecond))?;
         // WAL: readers never block the writer, and a kill loses at most uncommitted work.
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // Fail on a damaged file now rather than halfway through a scan.
         self.conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+    }
+
+    /// Leaves WAL checkpoints to the other connections: for a connection whose commits must
+    /// stay short (the TUI's labels). A commit that finds the log over 1,000 pages copies
+    /// it back into the database first (and syncs it) — a retrain's 25,000 scores fill that
+    /// much, and the next commit was often the user's label, waiting for it. The other
+    /// connections (jobs, scans) and closing the last connection still checkpoint.
+    pub fn leave_checkpoints_to_others(&self) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
     }
 
     /// Reads every page of the catalog (SQLite's `quick_check`): damage inside the file, which

@@ -135,15 +135,28 @@ impl Catalog {
         )?;
         let id = ModelId(tx.last_insert_rowid());
         write_scores(&tx, id, scores)?;
-        // The TUI retrains after every few answers: without pruning, a session of 300
-        // answers on 25,000 photos would leave 7.5 million score rows behind.
-        tx.execute(
-            "DELETE FROM scores WHERE model_id <
-                 (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))",
-            [KEEP_SCORED_MODELS as i64],
-        )?;
         tx.commit()?;
+        self.prune_old_scores()?;
         Ok(id)
+    }
+
+    /// Deletes the scores of all but the newest [`KEEP_SCORED_MODELS`] versions. The TUI
+    /// retrains after every answer: without pruning, a session of 300 answers on 25,000
+    /// photos would leave 7.5 million score rows behind. In short transactions of its own
+    /// (the label the user gives meanwhile waits for each); a kill in between leaves rows
+    /// that the next pruning takes.
+    fn prune_old_scores(&mut self) -> Result<()> {
+        const ROWS_PER_DELETE: i64 = 2000;
+        let mut delete = self.conn.prepare_cached(
+            "DELETE FROM scores WHERE (model_id, photo_id) IN
+                 (SELECT model_id, photo_id FROM scores WHERE model_id <
+                     (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))
+                  LIMIT ?2)",
+        )?;
+        while delete.execute(params![KEEP_SCORED_MODELS as i64, ROWS_PER_DELETE])? as i64
+            == ROWS_PER_DELETE
+        {}
+        Ok(())
     }
 
     /// Adds or replaces scores of a model version (`photosift score` after new photos).
@@ -314,13 +327,40 @@ fn write_scores(
     model: ModelId,
     scores: &[(PhotoId, f32)],
 ) -> Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO scores (model_id, photo_id, p) VALUES (?1, ?2, ?3)",
-    )?;
-    for (photo, p) in scores {
-        insert.execute(params![model.0, photo.0, f64::from(*p)])?;
+    // Many rows per statement: a retrain writes every photo's score while holding the write
+    // lock that the TUI's next label waits for, and one statement per row took ~0.7 µs a row
+    // more than the B-tree's own work.
+    for chunk in scores.chunks(SCORE_ROWS_PER_INSERT) {
+        let sql = if chunk.len() == SCORE_ROWS_PER_INSERT {
+            &*FULL_SCORE_INSERT
+        } else {
+            &score_insert_sql(chunk.len())
+        };
+        let mut insert = tx.prepare_cached(sql)?;
+        let values = std::iter::once(rusqlite::types::Value::Integer(model.0)).chain(
+            chunk.iter().flat_map(|(photo, p)| {
+                [
+                    rusqlite::types::Value::Integer(photo.0),
+                    rusqlite::types::Value::Real(f64::from(*p)),
+                ]
+            }),
+        );
+        insert.execute(rusqlite::params_from_iter(values))?;
     }
     Ok(())
+}
+
+/// Rows per `INSERT` of scores (two parameters each, within SQLite's 32,766).
+const SCORE_ROWS_PER_INSERT: usize = 500;
+
+static FULL_SCORE_INSERT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| score_insert_sql(SCORE_ROWS_PER_INSERT));
+
+/// `INSERT OR REPLACE INTO scores ... VALUES (?1, ?2, ?3), (?1, ?4, ?5), ...` for `rows` rows.
+fn score_insert_sql(rows: usize) -> String {
+    let values: Vec<String> =
+        (0..rows).map(|i| format!("(?1, ?{}, ?{})", 2 * i + 2, 2 * i + 3)).collect();
+    format!("INSERT OR REPLACE INTO scores (model_id, photo_id, p) VALUES {}", values.join(", "))
 }
 
 #[cfg(test)]
@@ -378,6 +418,24 @@ mod tests {
             assert_eq!(cat.scores(*id).unwrap().len(), if kept { 2 } else { 0 }, "model {n}");
         }
         assert_eq!(cat.models().unwrap().len(), 5, "the versions themselves stay");
+    }
+
+    #[test]
+    fn thousands_of_scores_are_written_in_many_row_statements_and_pruned_in_chunks() {
+        // More rows than one INSERT (500) and one DELETE (2,000) take, and a partial last one.
+        let mut cat = catalog_with_photos(4321);
+        let scores: Vec<(PhotoId, f32)> =
+            (1..=4321).map(|i| (PhotoId(i), (i % 97) as f32 / 97.0)).collect();
+        let ids: Vec<ModelId> = (0..=KEEP_SCORED_MODELS as u64)
+            .map(|i| cat.insert_model(&model(i), &scores).unwrap())
+            .collect();
+        assert!(cat.scores(ids[0]).unwrap().is_empty(), "the oldest model's rows are gone");
+        for id in &ids[1..] {
+            assert_eq!(cat.scores(*id).unwrap(), scores);
+        }
+        // A later model's scores replace a photo's row, never add a second one.
+        cat.put_scores(ids[1], &scores[..700]).unwrap();
+        assert_eq!(cat.scores(ids[1]).unwrap().len(), 4321);
     }
 
     #[test]

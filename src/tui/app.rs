@@ -171,6 +171,7 @@ where
     ) -> Result<Self> {
         let keymap = Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
         let catalog = library.open_catalog()?;
+        catalog.leave_checkpoints_to_others()?;
         let runtime = Runtime::current_or_own().context("cannot start the async runtime")?;
         let (tx, rx) = unbounded_channel();
         let preview_tx = tx.clone();

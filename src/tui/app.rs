@@ -428,6 +428,7 @@ where
                 match &msg {
                     JobMsg::Done { job: JobKind::Queues, elapsed, .. } => {
                         self.fresh.built(Instant::now(), *elapsed);
+                        self.pacing.finished(*elapsed);
                     }
                     JobMsg::Done { job: JobKind::Retrain, elapsed, .. } => {
                         self.pacing.finished(*elapsed);
@@ -442,7 +443,9 @@ where
                     self.fresh.observe(version);
                 }
                 let waiting = self.state.current().is_none();
-                if self.fresh.due(Instant::now(), self.jobs.is_running(JobKind::Queues), waiting) {
+                let (rebuilding, scanning) =
+                    (self.jobs.is_running(JobKind::Queues), self.jobs.is_running(JobKind::Scan));
+                if self.fresh.due(Instant::now(), rebuilding, waiting, scanning) {
                     self.apply(Msg::CatalogChanged);
                 }
                 self.check_original();

@@ -676,9 +676,10 @@ where
     }
 }
 
-/// Runs `f` (a queue rebuild) on a rayon pool of its own: a background scan keeps the global
-/// pool's threads busy for minutes, and the queue code's parallel loops would wait for it
-/// (seen: the first photos of `label DIR` showed only when the scan had read every file).
+/// Runs `f` (a queue rebuild) on a rayon pool of its own: whatever keeps the global pool's
+/// threads busy, the queue code's parallel loops would wait for it (seen when the scan still
+/// read on the global pool: the first photos of `label DIR` showed only once it had read
+/// every file).
 fn own_pool<T>(f: impl FnOnce() -> Result<T> + Send) -> Result<T>
 where
     T: Send,

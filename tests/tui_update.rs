@@ -72,6 +72,18 @@ fn one(photo: i64, mode: &str, kind: LabelKind, value: LabelValue) -> Decision {
     Decision::single(PhotoId(photo), DecisionMode::parse(mode).expect("a mode"), kind, value)
 }
 
+/// A pick in best mode: a "yes, this kind" and a "yes, print it".
+fn pick(photo: i64) -> Decision {
+    Decision {
+        photo: PhotoId(photo),
+        mode: DecisionMode::Best,
+        events: vec![
+            LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
+            LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
+        ],
+    }
+}
+
 fn record(mode: Mode, decisions: Vec<Decision>) -> Vec<Effect> {
     vec![Effect::Record { mode, decisions }]
 }
@@ -137,14 +149,7 @@ fn best_mode_keys_pick_pass_skip_and_not_the_kind() {
     assert_eq!(s.current(), Some(PhotoId(10)));
     let fx = key(&mut s, Action::Yes);
     // A pick is a "yes, this kind" for training too; a pass is only a print decision.
-    let pick = Decision {
-        photo: PhotoId(10),
-        mode: DecisionMode::Best,
-        events: vec![
-            LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
-            LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
-        ],
-    };
+    let pick = pick(10);
     assert_eq!(fx, record(Mode::Best, vec![pick]));
     ack(&mut s, &fx);
     let fx = key(&mut s, Action::No);
@@ -518,14 +523,7 @@ fn a_queue_read_before_an_answer_landed_does_not_ask_it_again() {
     update(&mut s, queues_done(data(&[3, 4], &BEST)));
     assert!(!s.queue(Mode::Best).entries.iter().any(|e| e.photo == PhotoId(10)));
     assert_eq!(key(&mut s, Action::Back), vec![Effect::Undo { mode: Mode::Best }]);
-    let pick = Decision {
-        photo: PhotoId(10),
-        mode: DecisionMode::Best,
-        events: vec![
-            LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes },
-            LabelEvent { kind: LabelKind::Print, value: LabelValue::Yes },
-        ],
-    };
+    let pick = pick(10);
     update(&mut s, Msg::Undone { mode: Mode::Best, result: Ok(vec![pick]), counts: None });
     update(&mut s, queues_done(data(&[3, 4], &BEST)));
     assert_eq!(s.current(), Some(PhotoId(10)), "undone, so asked again");

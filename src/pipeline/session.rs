@@ -263,6 +263,14 @@ mod tests {
         }
     }
 
+    /// `dir/photos` with `n` photos, and a new library in `dir/lib`.
+    fn folder_and_library(dir: &std::path::Path, n: u8) -> (PathBuf, Library) {
+        let folder = dir.join("photos");
+        std::fs::create_dir(&folder).unwrap();
+        photos(&folder, n);
+        (folder, Library::create(dir.join("lib")).unwrap())
+    }
+
     fn config(batch_size: usize) -> Config {
         let mut config = Config::default();
         config.model.batch_size = batch_size;
@@ -272,10 +280,7 @@ mod tests {
     #[test]
     fn photos_a_scan_has_committed_are_embedded_before_it_ends() {
         let tmp = tempfile::tempdir().unwrap();
-        let folder = tmp.path().join("photos");
-        std::fs::create_dir(&folder).unwrap();
-        photos(&folder, 6);
-        let library = Library::create(tmp.path().join("lib")).unwrap();
+        let (folder, library) = folder_and_library(tmp.path(), 6);
         let config = config(4);
         let mut catalog = library.open_catalog().unwrap();
         crate::ingest::scan(&mut catalog, &library, &[folder], &config.scan, &|_| {}).unwrap();
@@ -298,10 +303,7 @@ mod tests {
     #[test]
     fn the_scan_job_embeds_every_photo_once_and_reports_as_it_goes() {
         let tmp = tempfile::tempdir().unwrap();
-        let folder = tmp.path().join("photos");
-        std::fs::create_dir(&folder).unwrap();
-        photos(&folder, 7);
-        let library = Library::create(tmp.path().join("lib")).unwrap();
+        let (folder, library) = folder_and_library(tmp.path(), 7);
         let notes = Mutex::new(Vec::new());
         let report = |f: f32, note: String| notes.lock().unwrap().push((f, note));
         let r = scan_embed_score(&library, &config(2), &[folder], &report).unwrap();

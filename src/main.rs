@@ -132,11 +132,11 @@ enum Command {
         #[arg(long)]
         no_tui: bool,
     },
-    /// Copy the original file of every photo picked for print into DEST, byte-identical and
-    /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
     /// Which image protocol the labeling TUI uses in this terminal (sixel, kitty, iTerm2 or
     /// half-blocks), what the terminal answered when asked, and why that protocol.
     Doctor,
+    /// Copy the original file of every photo picked for print into DEST, byte-identical and
+    /// never overwriting, with picks.csv and a contact sheet. Run again to resume.
     Export {
         /// The folder to export into (created when missing).
         #[arg(value_name = "DEST")]
@@ -290,4 +290,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_cli_is_consistent_and_every_command_says_what_it_does() {
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty(), "`photosift {}` has no description", sub.get_name());
+        }
+        let about =
+            |name: &str| cmd.find_subcommand(name).and_then(|s| s.get_about()).unwrap().to_string();
+        assert!(about("doctor").contains("image protocol"), "{}", about("doctor"));
+        assert!(about("export").starts_with("Copy the original file"), "{}", about("export"));
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use photosift::catalog::{LabelCounts, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
 use photosift::queue::BestEntry;
-use photosift::tui::graphics::Choice;
+use photosift::tui::graphics::{Choice, Protocol};
 use photosift::tui::preview::{PreviewCache, PreviewRequest, PreviewSettings, make_preview};
 use photosift::tui::state::{JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
 use photosift::tui::view;
@@ -80,12 +80,13 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
     s
 }
 
-/// Makes every preview the screen wants, as the worker would.
+/// Makes every preview the screen wants, as the worker would, in half-blocks.
 fn previews_for(state: &State, area: Rect) -> PreviewCache {
-    let settings = PreviewSettings {
-        graphics: Choice::halfblocks("test"),
-        scan: photosift::config::Config::default().scan,
-    };
+    previews_in(Choice::halfblocks("test"), state, area)
+}
+
+fn previews_in(graphics: Choice, state: &State, area: Rect) -> PreviewCache {
+    let settings = PreviewSettings { graphics, scan: photosift::config::Config::default().scan };
     let mut cache = PreviewCache::default();
     for (photo, size) in view::wanted_previews(area, state, 2) {
         let info = &state.photos[&photo];
@@ -179,6 +180,27 @@ fn help_overlay() {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
     check("help", &screen);
+}
+
+/// A kitty placement sits above the text, so the help overlay must not be drawn under one;
+/// sixel pixels are replaced by the text drawn over them and stay.
+#[test]
+fn the_help_overlay_leaves_kitty_images_out() {
+    let f = fixture();
+    let mut s = loaded(&f, 4, &[], true);
+    let area = Rect::new(0, 0, 100, 30);
+    let escapes = |s: &State, protocol| {
+        let previews = previews_in(Choice::fixed(protocol, (8, 16)), s, area);
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        terminal.draw(|f| view::draw(f, s, &previews)).unwrap();
+        let buf = terminal.backend().buffer();
+        buf.content().iter().filter(|c| c.symbol().starts_with('\x1b')).count()
+    };
+    assert_eq!(escapes(&s, Protocol::Kitty), 1, "the photo, placed");
+    assert_eq!(escapes(&s, Protocol::Sixel), 1);
+    update(&mut s, Msg::Action(Action::Help));
+    assert_eq!(escapes(&s, Protocol::Kitty), 0, "a kitty image would hide the help");
+    assert_eq!(escapes(&s, Protocol::Sixel), 1, "the help is drawn over the sixel's cells");
 }
 
 #[test]

@@ -20,8 +20,9 @@ pub enum Encoded {
     /// Drawn as cells by ratatui-image (half-blocks, kitty unicode placeholders).
     Cells(Box<CellProtocol>),
     /// One escape sequence written at the area's top-left cell; the terminal draws the pixels
-    /// over `size` cells.
-    Escape { data: String, size: Size },
+    /// over `size` cells. `above_text`: the pixels cover whatever text is drawn on those
+    /// cells later (kitty placements), rather than being replaced by it (sixel, iTerm2).
+    Escape { data: String, size: Size, above_text: bool },
 }
 
 impl Encoded {
@@ -31,6 +32,11 @@ impl Encoded {
             Encoded::Cells(p) => p.size(),
             Encoded::Escape { size, .. } => *size,
         }
+    }
+
+    /// Whether text drawn over it (an overlay) would be hidden under its pixels.
+    pub fn hides_text(&self) -> bool {
+        matches!(self, Encoded::Escape { above_text: true, .. })
     }
 
     /// Bytes held (for the cache's memory bound).
@@ -55,7 +61,7 @@ impl Widget for PreviewImage<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         match self.0 {
             Encoded::Cells(p) => Image::new(p).render(area, buf),
-            Encoded::Escape { data, size } => {
+            Encoded::Escape { data, size, .. } => {
                 // Never partly: a sixel cut by ratatui would be garbage.
                 if size.width > area.width || size.height > area.height {
                     return;
@@ -115,15 +121,16 @@ pub fn encode(
         Protocol::Sixel => {
             let s = Sixel::new(DynamicImage::ImageRgb8(image), cells, false)
                 .map_err(|e| format!("cannot encode sixel: {e}"))?;
-            Ok(Encoded::Escape { data: s.data, size: cells })
+            Ok(Encoded::Escape { data: s.data, size: cells, above_text: false })
         }
         Protocol::Iterm2 => {
             let s = Iterm2::new(DynamicImage::ImageRgb8(image), cells, false)
                 .map_err(|e| format!("cannot encode for iTerm2: {e}"))?;
-            Ok(Encoded::Escape { data: s.data, size: cells })
+            Ok(Encoded::Escape { data: s.data, size: cells, above_text: false })
         }
         Protocol::Kitty => {
-            Ok(Encoded::Escape { data: kitty_direct(&image, owns_screen), size: cells })
+            let data = kitty_direct(&image, owns_screen);
+            Ok(Encoded::Escape { data, size: cells, above_text: true })
         }
     }
 }
@@ -134,8 +141,11 @@ pub fn encode(
 ///
 /// `a=T` transmits and displays in one go; `f=24` raw RGB (no PNG encoding to pay, and kitty
 /// reads it fastest); `C=1` leaves the cursor where it is, so ratatui's bookkeeping holds;
-/// `q=2` suppresses replies that would arrive as input; `z` below INT32_MIN/2 draws under
-/// text and under cells with a background colour, so a popup drawn over the photo hides it.
+/// `q=2` suppresses replies that would arrive as input. The image sits above the text
+/// (the default `z=0`): with an image placed *under* the text (any negative `z`), kitty 0.26 on
+/// Mesa's software GL draws a cell whose glyph changes over its old glyph, anywhere on screen,
+/// so a changing status bar became unreadable; nothing is written in the photo's cells, and
+/// the view leaves kitty images out while the help overlay is up (see `view::draw`).
 /// The main photo first deletes every placement (`a=d,d=A` also frees their data): images
 /// placed directly stay until deleted, whatever text is written over them.
 pub fn kitty_direct(image: &RgbImage, owns_screen: bool) -> String {
@@ -151,7 +161,7 @@ pub fn kitty_direct(image: &RgbImage, owns_screen: bool) -> String {
     for (i, chunk) in chunks.enumerate() {
         let more = u8::from(i + 1 < n);
         if i == 0 {
-            let _ = write!(out, "\x1b_Ga=T,f=24,t=d,s={w},v={h},C=1,q=2,z=-1073741825,m={more};");
+            let _ = write!(out, "\x1b_Ga=T,f=24,t=d,s={w},v={h},C=1,q=2,m={more};");
         } else {
             let _ = write!(out, "\x1b_Gm={more};");
         }
@@ -189,7 +199,8 @@ mod tests {
 
     #[test]
     fn escape_images_fill_their_cells_and_refuse_to_be_cut() {
-        let enc = Encoded::Escape { data: "\x1bPq-\x1b\\".into(), size: Size::new(3, 2) };
+        let data = "\x1bPq-\x1b\\".into();
+        let enc = Encoded::Escape { data, size: Size::new(3, 2), above_text: false };
         let mut buf = Buffer::empty(Rect::new(0, 0, 6, 4));
         PreviewImage(&enc).render(Rect::new(1, 1, 5, 3), &mut buf);
         assert_eq!(buf[(1, 1)].symbol(), "\x1bPq-\x1b\\");

@@ -413,7 +413,11 @@ mod tests {
     use super::*;
 
     fn escape(bytes: usize) -> Box<Encoded> {
-        Box::new(Encoded::Escape { data: "x".repeat(bytes), size: Size::new(10, 5) })
+        Box::new(Encoded::Escape {
+            data: "x".repeat(bytes),
+            size: Size::new(10, 5),
+            above_text: false,
+        })
     }
 
     fn ready(id: i64, bytes: usize) -> PreviewMsg {

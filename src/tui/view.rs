@@ -157,6 +157,8 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         return;
     };
     match previews.get_view(photo, area.as_size(), state.zoomed == Some(photo)) {
+        // The help overlay is drawn over the photo: a kitty placement would cover it.
+        Some(Preview::Ready(protocol)) if state.help && protocol.hides_text() => {}
         Some(Preview::Ready(protocol)) => {
             let size = protocol.size();
             // Centre the image in its area.
@@ -227,7 +229,9 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         let [img, caption] =
             Layout::vertical([Constraint::Length(STRIP_HEIGHT - 1), Constraint::Length(1)])
                 .areas(cell);
-        if let Some(Preview::Ready(p)) = previews.get(photo, strip_cell()) {
+        if let Some(Preview::Ready(p)) = previews.get(photo, strip_cell())
+            && !(state.help && p.hides_text())
+        {
             frame.render_widget(PreviewImage(p), img);
         }
         let (mark, style) = match index.cmp(&q.pos) {

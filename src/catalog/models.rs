@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use super::score_blobs::{self, ScoreTable};
 use super::{
     Candidate, Catalog, LabelKind, LabelValue, ModelId, ModelKind, PhotoId, Result, now_secs,
 };
@@ -134,35 +135,17 @@ impl Catalog {
             ],
         )?;
         let id = ModelId(tx.last_insert_rowid());
-        write_scores(&tx, id, scores)?;
+        score_blobs::write(&tx, id, &ScoreTable::from_scores(scores))?;
+        prune_old_scores(&tx)?;
         tx.commit()?;
-        self.prune_old_scores()?;
         Ok(id)
-    }
-
-    /// Deletes the scores of all but the newest [`KEEP_SCORED_MODELS`] versions. The TUI
-    /// retrains after every answer: without pruning, a session of 300 answers on 25,000
-    /// photos would leave 7.5 million score rows behind. In short transactions of its own
-    /// (the label the user gives meanwhile waits for each); a kill in between leaves rows
-    /// that the next pruning takes.
-    fn prune_old_scores(&mut self) -> Result<()> {
-        const ROWS_PER_DELETE: i64 = 2000;
-        let mut delete = self.conn.prepare_cached(
-            "DELETE FROM scores WHERE (model_id, photo_id) IN
-                 (SELECT model_id, photo_id FROM scores WHERE model_id <
-                     (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))
-                  LIMIT ?2)",
-        )?;
-        while delete.execute(params![KEEP_SCORED_MODELS as i64, ROWS_PER_DELETE])? as i64
-            == ROWS_PER_DELETE
-        {}
-        Ok(())
     }
 
     /// Adds or replaces scores of a model version (`photosift score` after new photos).
     pub fn put_scores(&mut self, model: ModelId, scores: &[(PhotoId, f32)]) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        write_scores(&tx, model, scores)?;
+        let table = score_blobs::read(&tx, model)?.merged(scores);
+        score_blobs::write(&tx, model, &table)?;
         tx.commit()?;
         Ok(())
     }
@@ -192,12 +175,7 @@ impl Catalog {
 
     /// The scores of one model version, in photo id order.
     pub fn scores(&self, model: ModelId) -> Result<Vec<(PhotoId, f32)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT photo_id, p FROM scores WHERE model_id = ?1 ORDER BY photo_id",
-        )?;
-        let rows =
-            stmt.query_map([model.0], |r| Ok((PhotoId(r.get(0)?), r.get::<_, f64>(1)? as f32)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(score_blobs::read(&self.conn, model)?.rows().collect())
     }
 
     /// Every embedding of `backbone`, as one matrix (rows of a different length than the
@@ -246,23 +224,25 @@ impl Catalog {
     /// What the queues need about every camera photo that can be shown: the latest model's
     /// score, capture time, current labels, and the `backbone` embedding as stored.
     pub fn queue_rows(&self, backbone: &str) -> Result<Vec<Candidate>> {
-        let latest = self.latest_model()?.map(|m| m.id.0);
+        let scores = match self.latest_model()? {
+            Some(m) => score_blobs::read(&self.conn, m.id)?,
+            None => ScoreTable::default(),
+        };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.taken_at, s.p, e.vector FROM photos p
-             LEFT JOIN scores s ON s.photo_id = p.id AND s.model_id = ?1
-             LEFT JOIN embeddings e ON e.photo_id = p.id AND e.backbone = ?2
+            "SELECT p.id, p.taken_at, e.vector FROM photos p
+             LEFT JOIN embeddings e ON e.photo_id = p.id AND e.backbone = ?1
              WHERE p.source = 'camera' AND p.state = 'ok' ORDER BY p.id",
         )?;
         let kind: HashMap<PhotoId, LabelValue> =
             self.current_labels(LabelKind::Kind)?.into_iter().collect();
         let print: HashMap<PhotoId, LabelValue> =
             self.current_labels(LabelKind::Print)?.into_iter().collect();
-        let mut rows = stmt.query(params![latest, backbone])?;
+        let mut rows = stmt.query([backbone])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let photo = PhotoId(row.get(0)?);
             let embedding =
-                match row.get_ref(3)?.as_blob_or_null().map_err(rusqlite::Error::from)? {
+                match row.get_ref(2)?.as_blob_or_null().map_err(rusqlite::Error::from)? {
                     Some(bytes) if !bytes.is_empty() => {
                         let mut v = Vec::with_capacity(bytes.len() / 4);
                         f32s_from_le(bytes, &mut v);
@@ -272,7 +252,7 @@ impl Catalog {
                 };
             out.push(Candidate {
                 photo,
-                p: row.get::<_, Option<f64>>(2)?.map(|p| p as f32),
+                p: scores.get(photo),
                 taken_at: row.get(1)?,
                 embedding,
                 kind_label: kind.get(&photo).copied(),
@@ -322,45 +302,16 @@ impl Catalog {
 /// parameters) but lose their per-photo scores.
 pub const KEEP_SCORED_MODELS: usize = 3;
 
-fn write_scores(
-    tx: &rusqlite::Transaction<'_>,
-    model: ModelId,
-    scores: &[(PhotoId, f32)],
-) -> Result<()> {
-    // Many rows per statement: a retrain writes every photo's score while holding the write
-    // lock that the TUI's next label waits for, and one statement per row took ~0.7 µs a row
-    // more than the B-tree's own work.
-    for chunk in scores.chunks(SCORE_ROWS_PER_INSERT) {
-        let sql = if chunk.len() == SCORE_ROWS_PER_INSERT {
-            &*FULL_SCORE_INSERT
-        } else {
-            &score_insert_sql(chunk.len())
-        };
-        let mut insert = tx.prepare_cached(sql)?;
-        let values = std::iter::once(rusqlite::types::Value::Integer(model.0)).chain(
-            chunk.iter().flat_map(|(photo, p)| {
-                [
-                    rusqlite::types::Value::Integer(photo.0),
-                    rusqlite::types::Value::Real(f64::from(*p)),
-                ]
-            }),
-        );
-        insert.execute(rusqlite::params_from_iter(values))?;
-    }
+/// Deletes the scores of all but the newest [`KEEP_SCORED_MODELS`] versions (one row each).
+/// The TUI retrains after every answer: without pruning, a session of 300 answers would
+/// keep 300 copies of every photo's score.
+fn prune_old_scores(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "DELETE FROM model_scores WHERE model_id <
+             (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))",
+    )?
+    .execute([KEEP_SCORED_MODELS as i64])?;
     Ok(())
-}
-
-/// Rows per `INSERT` of scores (two parameters each, within SQLite's 32,766).
-const SCORE_ROWS_PER_INSERT: usize = 500;
-
-static FULL_SCORE_INSERT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| score_insert_sql(SCORE_ROWS_PER_INSERT));
-
-/// `INSERT OR REPLACE INTO scores ... VALUES (?1, ?2, ?3), (?1, ?4, ?5), ...` for `rows` rows.
-fn score_insert_sql(rows: usize) -> String {
-    let values: Vec<String> =
-        (0..rows).map(|i| format!("(?1, ?{}, ?{})", 2 * i + 2, 2 * i + 3)).collect();
-    format!("INSERT OR REPLACE INTO scores (model_id, photo_id, p) VALUES {}", values.join(", "))
 }
 
 #[cfg(test)]
@@ -421,21 +372,74 @@ mod tests {
     }
 
     #[test]
-    fn thousands_of_scores_are_written_in_many_row_statements_and_pruned_in_chunks() {
-        // More rows than one INSERT (500) and one DELETE (2,000) take, and a partial last one.
+    fn a_models_scores_are_one_row_and_old_ones_are_pruned() {
         let mut cat = catalog_with_photos(4321);
         let scores: Vec<(PhotoId, f32)> =
-            (1..=4321).map(|i| (PhotoId(i), (i % 97) as f32 / 97.0)).collect();
+            (1..=4321).rev().map(|i| (PhotoId(i), (i % 97) as f32 / 97.0)).collect();
         let ids: Vec<ModelId> = (0..=KEEP_SCORED_MODELS as u64)
             .map(|i| cat.insert_model(&model(i), &scores).unwrap())
             .collect();
-        assert!(cat.scores(ids[0]).unwrap().is_empty(), "the oldest model's rows are gone");
+        let rows: i64 =
+            cat.conn().query_row("SELECT count(*) FROM model_scores", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, KEEP_SCORED_MODELS as i64, "one row per kept model");
+        assert!(cat.scores(ids[0]).unwrap().is_empty(), "the oldest model's scores are gone");
+        let mut sorted = scores.clone();
+        sorted.reverse();
         for id in &ids[1..] {
-            assert_eq!(cat.scores(*id).unwrap(), scores);
+            assert_eq!(cat.scores(*id).unwrap(), sorted, "in photo id order");
         }
-        // A later model's scores replace a photo's row, never add a second one.
-        cat.put_scores(ids[1], &scores[..700]).unwrap();
-        assert_eq!(cat.scores(ids[1]).unwrap().len(), 4321);
+        // Later scores replace a photo's, never add a second one; new photos are added.
+        let changed: Vec<(PhotoId, f32)> = scores[..700].iter().map(|(id, _)| (*id, 0.5)).collect();
+        cat.put_scores(ids[1], &changed).unwrap();
+        let after = cat.scores(ids[1]).unwrap();
+        assert_eq!(after.len(), 4321);
+        assert_eq!(after.iter().filter(|(_, p)| *p == 0.5).count(), 700);
+    }
+
+    #[test]
+    fn a_catalog_with_score_rows_gets_them_as_one_row_per_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            // A catalog as photosift 3 schemas ago wrote it, with rows in `scores`.
+            let old = Catalog::open_with(&path, &super::super::MIGRATIONS[..3]).unwrap();
+            for (id, photo) in [(1, "/a.jpg"), (2, "/b.jpg"), (3, "/c.jpg")] {
+                old.conn()
+                    .execute(
+                        "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns,
+                                             added_at, updated_at)
+                         VALUES (?1, ?2, 'h', 1, 1, 1, 1)",
+                        params![id, photo.as_bytes()],
+                    )
+                    .unwrap();
+            }
+            for model in [1, 2] {
+                old.conn()
+                    .execute(
+                        "INSERT INTO models (id, created_at, backbone, kind, n_positive,
+                                             n_negative, n_synthetic, params)
+                         VALUES (?1, 0, 'lite0', 'head', 1, 1, 0, x'00')",
+                        [model],
+                    )
+                    .unwrap();
+            }
+            for (model, photo, p) in [(1, 2, 0.25), (1, 1, 0.5), (2, 3, 0.75)] {
+                old.conn()
+                    .execute(
+                        "INSERT INTO scores (model_id, photo_id, p) VALUES (?1, ?2, ?3)",
+                        params![model, photo, p],
+                    )
+                    .unwrap();
+            }
+        }
+        let cat = Catalog::open(&path).unwrap();
+        assert_eq!(cat.scores(ModelId(1)).unwrap(), [(PhotoId(1), 0.5), (PhotoId(2), 0.25)]);
+        assert_eq!(cat.scores(ModelId(2)).unwrap(), [(PhotoId(3), 0.75)]);
+        let old_table: i64 = cat
+            .conn()
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'scores'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(old_table, 0, "the row-per-photo table is dropped");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::photos::{PHOTO_COLUMN_COUNT, PHOTO_COLUMNS, Photo, path_from_blob, photo_from_row};
+use super::score_blobs;
 use super::{Catalog, ModelId, Result};
 
 /// One photo picked for print.
@@ -31,37 +32,44 @@ pub struct DuplicateFile {
 impl Catalog {
     /// Every pick, best first (descending p, unscored last), then in id order.
     pub fn picks(&self) -> Result<Vec<Pick>> {
-        // The current print label is the newest event not undone (ids grow with time); the
-        // latest score is the one from the highest model id that scored the photo.
+        // The current print label is the newest event not undone (ids grow with time).
         let sql = format!(
             "WITH current AS (
                  SELECT e.photo_id, e.value, e.at_ms FROM label_events e
                  JOIN (SELECT photo_id, MAX(id) AS newest FROM label_events
                        WHERE kind = 'print' AND undone = 0 GROUP BY photo_id) n
                    ON n.newest = e.id
-             ),
-             latest AS (
-                 SELECT s.photo_id, s.p, s.model_id FROM scores s
-                 JOIN (SELECT photo_id, MAX(model_id) AS model FROM scores GROUP BY photo_id) m
-                   ON m.photo_id = s.photo_id AND m.model = s.model_id
              )
-             SELECT {PHOTO_COLUMNS}, latest.p, latest.model_id, current.at_ms
+             SELECT {PHOTO_COLUMNS}, current.at_ms
              FROM photos
              JOIN current ON current.photo_id = photos.id AND current.value = 1
-             LEFT JOIN latest ON latest.photo_id = photos.id
-             ORDER BY latest.p IS NULL, latest.p DESC, photos.id"
+             ORDER BY photos.id"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([], |r| {
             Ok(Pick {
                 photo: photo_from_row(r)?,
-                p: r.get::<_, Option<f64>>(PHOTO_COLUMN_COUNT)?.map(|p| p as f32),
-                model: r.get::<_, Option<i64>>(PHOTO_COLUMN_COUNT + 1)?.map(ModelId),
-                picked_at_ms: r.get(PHOTO_COLUMN_COUNT + 2)?,
+                p: None,
+                model: None,
+                picked_at_ms: r.get(PHOTO_COLUMN_COUNT)?,
                 duplicates: Vec::new(),
             })
         })?;
         let mut picks: Vec<Pick> = rows.collect::<rusqlite::Result<_>>()?;
+        // The latest score: from the newest model version that scored the photo.
+        let scored = score_blobs::read_all(&self.conn)?;
+        for pick in &mut picks {
+            if let Some((model, p)) =
+                scored.iter().find_map(|(m, t)| t.get(pick.photo.id).map(|p| (*m, p)))
+            {
+                (pick.model, pick.p) = (Some(model), Some(p));
+            }
+        }
+        // Best first, unscored last, then in id order (the sort is stable).
+        picks.sort_by(|a, b| match (a.p, b.p) {
+            (Some(a), Some(b)) => b.total_cmp(&a),
+            (a, b) => b.is_some().cmp(&a.is_some()),
+        });
         let mut dups = self.conn.prepare_cached(
             "SELECT path, byte_size, mtime_ns FROM duplicate_paths WHERE photo_id = ?1 \
              ORDER BY path",
@@ -82,14 +90,13 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::params;
 
     use super::*;
     use crate::catalog::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
-    fn add_model(cat: &Catalog, id: i64, scores: &[(i64, f64)]) {
+    fn add_model(cat: &mut Catalog, id: i64, scores: &[(i64, f64)]) {
         cat.conn()
             .execute(
                 "INSERT INTO models (id, created_at, backbone, kind, n_positive, n_negative,
@@ -98,14 +105,9 @@ mod tests {
                 [id],
             )
             .unwrap();
-        for &(photo, p) in scores {
-            cat.conn()
-                .execute(
-                    "INSERT INTO scores (model_id, photo_id, p) VALUES (?1, ?2, ?3)",
-                    params![id, photo, p],
-                )
-                .unwrap();
-        }
+        let scores: Vec<(PhotoId, f32)> =
+            scores.iter().map(|&(photo, p)| (PhotoId(photo), p as f32)).collect();
+        cat.put_scores(ModelId(id), &scores).unwrap();
     }
 
     fn pick(cat: &mut Catalog, photo: i64, value: LabelValue) {
@@ -144,8 +146,8 @@ mod tests {
         for i in 1..=3 {
             pick(&mut cat, i, LabelValue::Yes);
         }
-        add_model(&cat, 1, &[(1, 0.9), (2, 0.2), (3, 0.5)]);
-        add_model(&cat, 2, &[(1, 0.4), (2, 0.8)]); // photo 3 not rescored
+        add_model(&mut cat, 1, &[(1, 0.9), (2, 0.2), (3, 0.5)]);
+        add_model(&mut cat, 2, &[(1, 0.4), (2, 0.8)]); // photo 3 not rescored
         let picks = cat.picks().unwrap();
         let got: Vec<_> = picks.iter().map(|p| (p.photo.id.0, p.p, p.model)).collect();
         assert_eq!(
@@ -164,7 +166,7 @@ mod tests {
         let mut cat = catalog_with_photos(2);
         pick(&mut cat, 1, LabelValue::Yes);
         pick(&mut cat, 2, LabelValue::Yes);
-        add_model(&cat, 1, &[(2, 0.1)]);
+        add_model(&mut cat, 1, &[(2, 0.1)]);
         cat.conn()
             .execute(
                 "INSERT INTO duplicate_paths (path, photo_id, byte_size, mtime_ns)

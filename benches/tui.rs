@@ -89,6 +89,9 @@ fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
 }
 
 fn main() {
+    // As the binary does (jobs::settle_compute_threads): the product's retrain speed.
+    // SAFETY: the first thing the benchmark does, before any thread exists.
+    unsafe { photosift::jobs::settle_compute_threads() };
     let n = env("BENCH_PHOTOS", 25_000) as usize;
     let keys = env("BENCH_KEYS", 300) as usize;
     let pace = Duration::from_millis(env("BENCH_PACE_MS", 150));

@@ -69,6 +69,9 @@ fn median_ms(mut f: impl FnMut(), runs: usize) -> (f64, f64) {
 }
 
 fn main() {
+    // As the binary does (jobs::settle_compute_threads): the product's retrain speed.
+    // SAFETY: the first thing the benchmark does, before any thread exists.
+    unsafe { photosift::jobs::settle_compute_threads() };
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(25_000);
     let cfg = Config::default();
     let embeddings = synthetic_embeddings(n);

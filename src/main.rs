@@ -155,6 +155,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing the process does, before any thread exists.
+    unsafe { photosift::jobs::settle_compute_threads() };
     restore_sigpipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);

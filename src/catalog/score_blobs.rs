@@ -84,28 +84,28 @@ pub(super) fn write(tx: &Transaction<'_>, model: ModelId, table: &ScoreTable) ->
 pub(super) fn read(conn: &rusqlite::Connection, model: ModelId) -> Result<ScoreTable> {
     let row = conn
         .prepare_cached("SELECT photo_ids, p FROM model_scores WHERE model_id = ?1")?
-        .query_row([model.0], |r| {
-            Ok(ScoreTable::decode(&r.get::<_, Vec<u8>>(0)?, &r.get::<_, Vec<u8>>(1)?))
-        })
+        .query_row([model.0], |r| table_from(r, 0))
         .optional()?;
-    Ok(row.flatten().unwrap_or_default())
+    Ok(row.unwrap_or_default())
 }
 
 /// Every model version that has scores, newest first.
 pub(super) fn read_all(conn: &rusqlite::Connection) -> Result<Vec<(ModelId, ScoreTable)>> {
     let mut stmt = conn
         .prepare_cached("SELECT model_id, photo_ids, p FROM model_scores ORDER BY model_id DESC")?;
-    let rows = stmt.query_map([], |r| {
-        let table = ScoreTable::decode(&r.get::<_, Vec<u8>>(1)?, &r.get::<_, Vec<u8>>(2)?);
-        Ok((ModelId(r.get(0)?), table))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        if let (id, Some(table)) = row? {
-            out.push((id, table));
-        }
-    }
-    Ok(out)
+    let rows = stmt.query_map([], |r| Ok((ModelId(r.get(0)?), table_from(r, 1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The table in columns `first` (photo ids) and `first + 1` (p); a row whose blobs disagree
+/// is a damaged catalog, said as such.
+fn table_from(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<ScoreTable> {
+    let (ids, p) = (row.get::<_, Vec<u8>>(first)?, row.get::<_, Vec<u8>>(first + 1)?);
+    ScoreTable::decode(&ids, &p).ok_or_else(|| {
+        let why =
+            format!("a model's scores hold {} bytes of photo ids and {} of p", ids.len(), p.len());
+        rusqlite::Error::FromSqlConversionFailure(first, rusqlite::types::Type::Blob, why.into())
+    })
 }
 
 /// Migration 004's second half: moves the row-per-photo `scores` of a catalog from before it
@@ -153,5 +153,25 @@ mod tests {
         let (ids, p) = m.encode();
         assert_eq!(ScoreTable::decode(&ids, &p), Some(m));
         assert_eq!(ScoreTable::decode(&ids[..8], &p), None, "lengths disagree");
+    }
+
+    #[test]
+    fn a_damaged_score_row_is_an_error_not_missing_scores() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            include_str!("schema_004_score_blobs.sql")
+                .replace("REFERENCES models(id) ON DELETE CASCADE", "")
+                .as_str(),
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO model_scores (model_id, photo_ids, p) VALUES (1, x'0100000000000000', x'')",
+            [],
+        )
+        .unwrap();
+        let err = read(&conn, ModelId(1)).unwrap_err().to_string();
+        assert!(err.contains("8 bytes of photo ids and 0 of p"), "{err}");
+        assert!(read_all(&conn).is_err());
+        assert_eq!(read(&conn, ModelId(2)).unwrap(), ScoreTable::default(), "none: empty");
     }
 }

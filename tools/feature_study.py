@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
+
+from feature_eval import aucs_at, label_sets, r32, tensor
 
 sys.path.insert(0, "../shared/bench")
 from lite0_torch import load_lite0  # noqa: E402
@@ -30,15 +30,6 @@ DIR = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/coco-dev"
 rows = list(csv.reader(open(f"{DIR}/truth.csv")))[1:]
 files, y = [r[0] for r in rows], np.array([int(r[1]) for r in rows])
 model = load_lite0()
-
-
-def r32(v):
-    return max(32, int(round(v / 32)) * 32)
-
-
-def tensor(im, size):
-    a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
-    return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
 
 
 def activations(x):
@@ -79,17 +70,7 @@ def prep(x, power):
 
 
 def auc_at(x, n_labels, runs=40):
-    aucs = []
-    for seed in range(runs):
-        rng = np.random.default_rng(seed)
-        while True:
-            idx = rng.permutation(len(y))[:n_labels]
-            if 0 < y[idx].sum() < n_labels:
-                break
-        rest = np.setdiff1d(np.arange(len(y)), idx)
-        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000).fit(x[idx], y[idx])
-        aucs.append(roc_auc_score(y[rest], clf.decision_function(x[rest])))
-    return np.mean(aucs)
+    return aucs_at(x, y, label_sets(y, n_labels, runs)).mean()
 
 
 print(f"{len(y)} photos, {y.sum()} positive; mean held-out AUC over 40 random label sets")

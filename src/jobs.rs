@@ -260,9 +260,9 @@ pub fn lowest_thread_priority() {
 /// Writes the thread count rayon picks by default (the CPUs this process may use) into
 /// `RAYON_NUM_THREADS` when it is not set. candle asks for a thread count on every matrix
 /// product and, without that variable, works it out from `/proc/cpuinfo`: a file read per
-/// product. A retrain on 25,000 photos at 50 labels spent about 80 of its 230 ms there (train
-/// + CV 136 -> 54 ms, `cargo run --release --example bench_learn`). rayon's own pool is
-/// unchanged.
+/// product. A retrain on 25,000 photos at 50 labels spent about 80 of its 230 ms there
+/// (training with cross-validation: 136 -> 54 ms, `cargo run --release --example
+/// bench_learn`). rayon's own pool is unchanged.
 ///
 /// # Safety
 /// Changes the environment: call it before any other thread exists (first thing in `main`).

@@ -76,6 +76,48 @@ impl Xvfb {
     }
 }
 
+impl Xvfb {
+    /// Presses `key` in the window of class `class`. No window manager on Xvfb: focus the
+    /// window, then type with XTEST (xterm ignores synthetic events sent to a window).
+    fn press(&self, class: &str, key: &str) -> bool {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--class", class, "windowfocus", "--sync"])
+            .args(["key", key])
+            .env("DISPLAY", &self.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts `cmd` (a terminal) on this display.
+    fn spawn(&self, cmd: &mut Command) -> Child {
+        cmd.env("DISPLAY", &self.display)
+            .env_remove("TMUX")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the terminal")
+    }
+}
+
+/// kitty at 1200×800 px on Mesa's software GL, with no user configuration, running `tui`.
+fn kitty(tui: &[&str]) -> Command {
+    let mut c = Command::new("kitty");
+    c.env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .args(["--config", "NONE", "-o", "initial_window_width=1200"])
+        .args(["-o", "initial_window_height=800", "-o", "remember_window_size=no"])
+        .args(tui);
+    c
+}
+
+/// Where the screenshots are kept to look at.
+fn shots_dir() -> PathBuf {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("term-graphics");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -252,25 +294,11 @@ fn run_in(
             c.args(["-geometry", "160x48", "-fa", "Monospace", "-fs", "10", "-e"]).args(tui);
             c
         }
-        "kitty" => {
-            let mut c = Command::new("kitty");
-            c.env("LIBGL_ALWAYS_SOFTWARE", "1")
-                .args(["--config", "NONE", "-o", "initial_window_width=1200"])
-                .args(["-o", "initial_window_height=800", "-o", "remember_window_size=no"])
-                .args(tui);
-            c
-        }
+        "kitty" => kitty(&tui),
         other => panic!("unknown terminal {other}"),
     };
-    let mut child = cmd
-        .env("DISPLAY", &x.display)
-        .env_remove("TMUX")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the terminal");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("term-graphics");
-    std::fs::create_dir_all(&shots).unwrap();
+    let mut child = x.spawn(&mut cmd);
+    let shots = shots_dir();
     let path = shots.join(format!("{terminal}.png"));
     let start = Instant::now();
     let mut best: Option<Measure> = None;
@@ -302,16 +330,7 @@ fn run_in(
         && installed("xdotool")
     {
         let zoom_path = shots.join(format!("{terminal}-zoom.png"));
-        // No window manager on Xvfb: focus the terminal's window, then type with XTEST
-        // (xterm ignores synthetic events sent to a window).
-        let pressed = Command::new("xdotool")
-            .args(["search", "--onlyvisible", "--class", "xterm", "windowfocus", "--sync"])
-            .args(["key", "z"])
-            .env("DISPLAY", &x.display)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let pressed = x.press("xterm", "z");
         let start = Instant::now();
         while pressed && start.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(1000));
@@ -340,20 +359,9 @@ fn run_in(
 fn kitty_status_bar_after(x: &Xvfb, dir: &Path, bin: &str, graphics: &str, key: &str) -> RgbImage {
     let dir = dir.join(format!("kitty-{graphics}"));
     let (lib, config) = library_with(&dir, bin, &format!("[tui]\ngraphics = \"{graphics}\"\n"));
-    let mut child = Command::new("kitty")
-        .env("LIBGL_ALWAYS_SOFTWARE", "1")
-        .env("DISPLAY", &x.display)
-        .env_remove("TMUX")
-        .args(["--config", "NONE", "-o", "initial_window_width=1200"])
-        .args(["-o", "initial_window_height=800", "-o", "remember_window_size=no"])
-        .arg(bin)
-        .args(["--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kitty");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("term-graphics");
-    std::fs::create_dir_all(&shots).unwrap();
+    let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    let mut child = x.spawn(&mut kitty(&tui));
+    let shots = shots_dir();
     let path = shots.join(format!("kitty-{graphics}-after-{key}.png"));
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(45) {
@@ -362,15 +370,7 @@ fn kitty_status_bar_after(x: &Xvfb, dir: &Path, bin: &str, graphics: &str, key: 
             break;
         }
     }
-    let pressed = Command::new("xdotool")
-        .args(["search", "--onlyvisible", "--class", "kitty", "windowfocus", "--sync"])
-        .args(["key", key])
-        .env("DISPLAY", &x.display)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(pressed, "xdotool could not press {key} in kitty");
+    assert!(x.press("kitty", key), "xdotool could not press {key} in kitty");
     std::thread::sleep(Duration::from_secs(4));
     let shot = x.screenshot(&path).expect("screenshot");
     let _ = child.kill();

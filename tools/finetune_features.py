@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from feature_eval import clf, prep, r32, read_truths, tensor
+from feature_eval import clf, label_sets, prep, r32, read_truths, tensor
 from lite_net import Net
 
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
@@ -131,12 +131,7 @@ for concept, name in CONCEPTS.items():
     y = np.array([truth[name][files[i]] for i in rows])
     for n in COUNTS:
         frozen, tuned = [], []
-        for seed in range(SEEDS):
-            rng = np.random.default_rng(seed)
-            while True:
-                labeled = rng.permutation(len(rows))[:n]
-                if 0 < y[labeled].sum() < n:
-                    break
+        for seed, labeled in enumerate(label_sets(y, n, SEEDS)):
             rest = np.setdiff1d(np.arange(len(rows)), labeled)
             frozen.append(auc(prep(FROZEN[rows]), y, labeled, rest))
             torch.manual_seed(seed)

@@ -354,8 +354,7 @@ fn run_in(
 }
 
 /// kitty with `graphics` forced: once the photo is on screen, presses `key` (the status text
-/// changes, the photo stays), waits, and returns the status bar's pixels (the window's last
-/// rows, below the photo area).
+/// changes, the photo stays), waits, and returns the screenshot.
 fn kitty_status_bar_after(x: &Xvfb, dir: &Path, bin: &str, graphics: &str, key: &str) -> RgbImage {
     let dir = dir.join(format!("kitty-{graphics}"));
     let (lib, config) = library_with(&dir, bin, &format!("[tui]\ngraphics = \"{graphics}\"\n"));
@@ -375,8 +374,15 @@ fn kitty_status_bar_after(x: &Xvfb, dir: &Path, bin: &str, graphics: &str, key: 
     let shot = x.screenshot(&path).expect("screenshot");
     let _ = child.kill();
     let _ = child.wait();
-    // 44 rows of 18 px in the 800-px window: the status bar is rows 42-43.
-    image::imageops::crop_imm(&shot, 0, 740, 1200, 60).to_image()
+    shot
+}
+
+/// The bottom 32 px of text on `shot`: the status bar's second line and the foot of its first,
+/// whatever the font's cell height (the photo above ends higher).
+fn status_bar_rows(shot: &RgbImage) -> (u32, u32) {
+    let lit = |y: u32| (0..shot.width()).any(|x| shot.get_pixel(x, y).0.iter().any(|&c| c > 100));
+    let bottom = (0..shot.height()).rev().find(|&y| lit(y)).unwrap_or(shot.height() - 1);
+    (bottom.saturating_sub(31), 32)
 }
 
 /// The mean length of the checkerboard's runs along the rows of the top-left quadrant of the
@@ -448,6 +454,9 @@ fn real_terminals_show_the_photos_pixels() {
     if installed("xdotool") {
         let placed = kitty_status_bar_after(&x, dir.path(), bin, "kitty", "r");
         let cells = kitty_status_bar_after(&x, dir.path(), bin, "halfblocks", "r");
+        let (top, height) = status_bar_rows(&cells);
+        let crop = |img: &RgbImage| image::imageops::crop_imm(img, 0, top, 1200, height).to_image();
+        let (placed, cells) = (crop(&placed), crop(&cells));
         let ink = |img: &RgbImage| img.pixels().filter(|p| p.0.iter().any(|&c| c > 100)).count();
         let differ = placed
             .pixels()

@@ -32,6 +32,7 @@ pub struct ScanConfig {
     pub max_pixels: u64,
     pub include_hidden: bool,
     pub embed: bool,
+    pub heic_fast_decode: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

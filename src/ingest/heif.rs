@@ -1,7 +1,10 @@
 //! HEIC/HEIF (and AVIF) photos through libheif: the primary image (never a depth map or an
 //! auxiliary item), upright (libheif applies the `irot`/`imir` transforms, which is where HEIF
 //! keeps orientation), at reduced size when the file carries a thumbnail item big enough, and
-//! the EXIF block of the primary image.
+//! the EXIF block of the primary image. The picture comes back shrunk to the size asked for:
+//! 8-bit pictures through photosift's fast decode (its own HEVC decoder plugin hands libheif
+//! planar RGB, each plane is shrunk on its own, and HEVC's in-loop filters are skipped when
+//! the picture shrinks 4x or more: see [`super::hevc_decoder`]), others through libheif's.
 //!
 //! [`decode_heif`] is the one entry point: the scan's thumbnailer calls it, and so can a
 //! preview loader that wants a HEIC original at screen size.
@@ -10,13 +13,22 @@ use image::RgbImage;
 use libheif_rs::{ColorSpace, HeifContext, ImageHandle, ItemId, LibHeif, RgbChroma};
 
 use super::exif_meta::{ExifFacts, read_exif_tiff};
+use super::hevc_decoder::{self, DecodeMode, RgbMatrix};
+use super::resize::{Plane, fit_long_side, resize_plane, resize_rgb};
 use super::thumbnail::ThumbError;
+use super::ycbcr::Matrix;
+
+/// The reduction from the decoded picture's long side to `target` from which the decode skips
+/// HEVC's deblocking and SAO filters: each thumbnail pixel then averages 16 or more decoded
+/// pixels, and the filters' effect is below one level (docs/bench-ingest.md). A 12 MP phone
+/// HEIC is shrunk about 8x to 512 px.
+pub const FILTERLESS_MIN_SHRINK: u32 = 4;
 
 /// A decoded HEIF picture, upright.
 #[derive(Debug, Clone)]
 pub struct HeifPicture {
-    /// Upright pixels: the primary image, or its thumbnail item when that is at least the
-    /// requested size on its long side.
+    /// Upright pixels, shrunk to fit the requested size (never enlarged): the primary image,
+    /// or its thumbnail item when that is at least the requested size on its long side.
     pub image: RgbImage,
     /// Full size of the primary image as displayed (after its transforms).
     pub width: u32,
@@ -42,21 +54,30 @@ pub fn is_heif(bytes: &[u8]) -> bool {
         .any(|brand| BRANDS.iter().any(|b| brand == *b))
 }
 
-/// Decodes the primary image of a HEIF file, upright. `target` is the long side the caller
-/// will shrink to: a thumbnail item at least that big is decoded instead of the full image.
-/// `max_pixels` refuses a picture larger than the scan allows before decoding anything.
-/// `threads` caps libheif's own tile threads (0: libheif decodes grid tiles on the calling
-/// thread; a scan already runs one file per core).
-pub fn decode_heif(
-    bytes: &[u8],
-    target: u32,
-    max_pixels: u64,
-    threads: u32,
-) -> Result<HeifPicture, ThumbError> {
-    let heif = |e: libheif_rs::HeifError| ThumbError::Heif(e.to_string());
-    let mut ctx = HeifContext::read_from_bytes(bytes).map_err(heif)?;
+/// How [`decode_heif`] decodes.
+#[derive(Debug, Clone, Copy)]
+pub struct HeifDecode {
+    /// The long side the picture is shrunk to (a thumbnail item at least that big is decoded
+    /// instead of the full image).
+    pub target: u32,
+    /// A picture larger than this is refused before anything is decoded.
+    pub max_pixels: u64,
+    /// Caps libheif's own tile threads (0: libheif decodes grid tiles on the calling thread;
+    /// a scan already runs one file per core).
+    pub threads: u32,
+    /// photosift's fast decode (`[scan] heic_fast_decode`): HEVC's in-loop filters skipped
+    /// when the decoded picture is at least [`FILTERLESS_MIN_SHRINK`] times `target`, and
+    /// 8-bit colour converted to RGB by photosift. False: libheif's own decode. Applies to
+    /// the tiles decoded on the calling thread.
+    pub fast: bool,
+}
+
+/// Decodes the primary image of a HEIF file, upright, shrunk to fit `how.target`.
+pub fn decode_heif(bytes: &[u8], how: HeifDecode) -> Result<HeifPicture, ThumbError> {
+    let HeifDecode { target, max_pixels, threads, fast } = how;
+    let mut ctx = HeifContext::read_from_bytes(bytes).map_err(heif_error)?;
     ctx.set_max_decoding_threads(threads);
-    let primary = ctx.primary_image_handle().map_err(heif)?;
+    let primary = ctx.primary_image_handle().map_err(heif_error)?;
     let (width, height) = (primary.width(), primary.height());
     if width == 0 || height == 0 {
         return Err(ThumbError::Heif("the primary image has no size".into()));
@@ -66,10 +87,72 @@ pub fn decode_heif(
     }
     let exif = exif_of(&primary);
     let source = usable_thumbnail(&primary, target).unwrap_or(primary);
+    let (tw, th) = fit_long_side(source.width(), source.height(), target);
+    // The fast decode (see hevc_decoder): shrunk this much, HEVC's in-loop filters are
+    // invisible, and 8-bit colour comes out of the decoder as planar RGB, shrunk plane by
+    // plane. Otherwise, libheif's own decode to interleaved RGB.
+    let eight_bit = source.luma_bits_per_pixel() == 8 && source.chroma_bits_per_pixel() <= 8;
+    let planar = fast && eight_bit;
+    let long = u64::from(source.width().max(source.height()));
+    let mode = DecodeMode {
+        skip_filters: fast && long >= u64::from(FILTERLESS_MIN_SHRINK) * u64::from(target),
+        to_rgb: if planar { rgb_matrix(&source) } else { None },
+    };
+    hevc_decoder::ensure_registered();
     let lib = LibHeif::new();
-    let decoded = lib.decode(&source, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(heif)?;
-    let image = interleaved_rgb(&decoded)?;
+    let decode = |space| {
+        hevc_decoder::with_mode(mode, || lib.decode(&source, space, None)).map_err(heif_error)
+    };
+    let shrunk = if planar {
+        shrink_planar_rgb(&decode(ColorSpace::Rgb(RgbChroma::C444))?, tw, th)?
+    } else {
+        None
+    };
+    let image = match shrunk {
+        Some(image) => image,
+        None => resize_rgb(interleaved_rgb(&decode(ColorSpace::Rgb(RgbChroma::Rgb))?)?, tw, th)?,
+    };
     Ok(HeifPicture { image, width, height, exif })
+}
+
+/// The matrix the decoder converts to RGB with: the file's colour description when it has one
+/// (None when that is not a matrix [`Matrix`] knows: libheif converts), else the bitstream's.
+fn rgb_matrix(source: &ImageHandle) -> Option<RgbMatrix> {
+    match source.color_profile_nclx() {
+        Some(nclx) => {
+            let full_range = nclx.full_range_flag() != 0;
+            Matrix::from_nclx(nclx.matrix_coefficients() as u16, full_range).map(RgbMatrix::File)
+        }
+        None => Some(RgbMatrix::Bitstream),
+    }
+}
+
+fn heif_error(e: libheif_rs::HeifError) -> ThumbError {
+    ThumbError::Heif(e.to_string())
+}
+
+/// The decoded planar RGB picture shrunk to `w`×`h`, interleaved; None when its planes are not
+/// 8-bit.
+fn shrink_planar_rgb(
+    decoded: &libheif_rs::Image,
+    w: u32,
+    h: u32,
+) -> Result<Option<RgbImage>, ThumbError> {
+    let planes = decoded.planes();
+    let (Some(r), Some(g), Some(b)) = (planes.r, planes.g, planes.b) else { return Ok(None) };
+    if [&r, &g, &b].iter().any(|p| p.storage_bits_per_pixel != 8) {
+        return Ok(None);
+    }
+    let shrink = |p| resize_plane(plane(p), w, h);
+    let (r, g, b) = (shrink(r)?, shrink(g)?, shrink(b)?);
+    let pixels = r.iter().zip(&g).zip(&b).flat_map(|((&r, &g), &b)| [r, g, b]).collect();
+    RgbImage::from_raw(w, h, pixels)
+        .map(Some)
+        .ok_or_else(|| ThumbError::Heif("shrunk planes have the wrong size".into()))
+}
+
+fn plane(p: libheif_rs::Plane<&[u8]>) -> Plane<'_> {
+    Plane { data: p.data, stride: p.stride, width: p.width, height: p.height }
 }
 
 /// The largest thumbnail item whose long side reaches `target`, if any. Phones store 320 px
@@ -153,6 +236,12 @@ mod tests {
         let mut b = vec![0, 0, 0, 24];
         b.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
         b.extend_from_slice(&[0x5a; 200]);
-        assert!(matches!(decode_heif(&b, 512, 1 << 30, 0), Err(ThumbError::Heif(_))));
+        assert!(matches!(
+            decode_heif(
+                &b,
+                HeifDecode { target: 512, max_pixels: 1 << 30, threads: 0, fast: true }
+            ),
+            Err(ThumbError::Heif(_))
+        ));
     }
 }

@@ -13,14 +13,17 @@ pub mod companions;
 pub mod examples;
 pub mod exif_meta;
 pub mod heif;
+pub mod hevc_decoder;
 pub mod photo_facts;
 pub mod raw_preview;
+pub mod resize;
 mod scan;
 mod scan_writer;
 pub mod thumbnail;
 pub mod walk;
+mod ycbcr;
 
-pub use heif::{HeifPicture, decode_heif, is_heif};
+pub use heif::{HeifDecode, HeifPicture, decode_heif, is_heif};
 pub use scan::{ScanError, ScanFailure, ScanPhase, ScanProgress, ScanSummary, scan};
 pub use thumbnail::{
     PhotoFormat, StoredThumb, ThumbError, Thumbnail, make_thumbnail, store_thumbnail,

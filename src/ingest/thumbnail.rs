@@ -10,16 +10,15 @@ use std::cell::RefCell;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
-use fast_image_resize::images::Image as FirImage;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use thiserror::Error;
 use turbojpeg::{Compressor, Decompressor, PixelFormat, ScalingFactor, Subsamp};
 
 use super::exif_meta::{ExifFacts, read_exif};
-use super::heif::{decode_heif, is_heif};
+use super::heif::{HeifDecode, decode_heif, is_heif};
 use super::raw_preview::{is_raw_container, largest_jpeg_preview};
+use super::resize::{ResizeError, resize_long_side};
 use crate::config::ScanConfig;
 use crate::library::Library;
 
@@ -70,8 +69,8 @@ pub enum ThumbError {
     Jpeg(String),
     #[error("cannot decode image: {0}")]
     Image(#[from] image::ImageError),
-    #[error("cannot resize: {0}")]
-    Resize(String),
+    #[error(transparent)]
+    Resize(#[from] ResizeError),
     #[error("cannot encode the thumbnail: {0}")]
     Encode(String),
     #[error("cannot write the thumbnail {path}: {source}")]
@@ -173,9 +172,14 @@ pub fn thumbnail_from_bytes(bytes: &[u8], cfg: &ScanConfig) -> Result<Thumbnail,
     let target = cfg.thumb_size.max(1);
     if is_heif(bytes) {
         // One file per core already: libheif decodes the grid tiles on this thread.
-        let pic = decode_heif(bytes, target, cfg.max_pixels, 0)?;
-        let image = resize_long_side(pic.image, target)?;
-        let (width, height) = (pic.width, pic.height);
+        let how = HeifDecode {
+            target,
+            max_pixels: cfg.max_pixels,
+            threads: 0,
+            fast: cfg.heic_fast_decode,
+        };
+        let pic = decode_heif(bytes, how)?;
+        let (image, width, height) = (pic.image, pic.width, pic.height);
         return Ok(Thumbnail { image, width, height, exif: pic.exif, format: PhotoFormat::Heif });
     }
     if is_raw_container(bytes) {
@@ -480,33 +484,6 @@ fn over_limit(err: image::ImageError) -> ThumbError {
         image::ImageError::Limits(_) => ThumbError::HeaderTooLarge,
         other => ThumbError::Image(other),
     }
-}
-
-/// Shrinks so the long side is `target` (never enlarges).
-fn resize_long_side(image: RgbImage, target: u32) -> Result<RgbImage, ThumbError> {
-    thread_local! {
-        static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
-    }
-    let (w, h) = image.dimensions();
-    let long = w.max(h);
-    if long <= target {
-        return Ok(image);
-    }
-    let scale = |s: u32| {
-        ((u64::from(s) * u64::from(target) + u64::from(long) / 2) / u64::from(long)).max(1) as u32
-    };
-    let (tw, th) = if w >= h { (target, scale(h)) } else { (scale(w), target) };
-    let src = FirImage::from_vec_u8(w, h, image.into_raw(), PixelType::U8x3)
-        .map_err(|e| ThumbError::Resize(e.to_string()))?;
-    let mut dst = FirImage::new(tw, th, PixelType::U8x3);
-    // Catmull-Rom (bicubic, like Pillow's thumbnail): sharp enough for a 2x reduction after
-    // the DCT scaling, and its weights need no sin() per call as Lanczos does.
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    RESIZER
-        .with(|r| r.borrow_mut().resize(&src, &mut dst, &options))
-        .map_err(|e| ThumbError::Resize(e.to_string()))?;
-    RgbImage::from_raw(tw, th, dst.into_vec())
-        .ok_or_else(|| ThumbError::Resize("resized buffer has the wrong size".into()))
 }
 
 fn apply_orientation(image: RgbImage, orientation: Option<Orientation>) -> RgbImage {

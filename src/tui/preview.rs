@@ -4,13 +4,10 @@
 //! places a ready [`Encoded`]. Requests are latest-wins: a new wanted list replaces whatever
 //! was still waiting. The cache of encoded previews is bounded in bytes.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
-use fast_image_resize::images::Image as FirImage;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 use ratatui::layout::Size;
 
@@ -18,6 +15,7 @@ use super::encode::{Encoded, encode};
 use super::graphics::Choice;
 use crate::catalog::PhotoId;
 use crate::config::ScanConfig;
+use crate::ingest::resize::resize_rgb;
 
 /// One preview to make: a photo at a size in terminal cells, fitted or at 100% (zoom).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +230,7 @@ pub fn preview_pixels(
         }
     };
     let (w, h) = fitted(image.width(), image.height(), bw, bh);
-    resize(image, w, h)
+    resize_rgb(image, w, h).map_err(|e| e.to_string())
 }
 
 /// Decodes the original with the scan's decoder (DCT scaling to `long` px on the long side,
@@ -270,25 +268,6 @@ fn crop_centre(image: &RgbImage, bw: u32, bh: u32) -> RgbImage {
     let (w, h) = (bw.min(image.width()), bh.min(image.height()));
     let (x, y) = ((image.width() - w) / 2, (image.height() - h) / 2);
     image::imageops::crop_imm(image, x, y, w, h).to_image()
-}
-
-fn resize(image: RgbImage, w: u32, h: u32) -> Result<RgbImage, String> {
-    thread_local! {
-        static RESIZER: RefCell<Resizer> = RefCell::new(Resizer::new());
-    }
-    if image.dimensions() == (w, h) {
-        return Ok(image);
-    }
-    let (sw, sh) = image.dimensions();
-    let src = FirImage::from_vec_u8(sw, sh, image.into_raw(), PixelType::U8x3)
-        .map_err(|e| format!("cannot resize: {e}"))?;
-    let mut dst = FirImage::new(w, h, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    RESIZER
-        .with(|r| r.borrow_mut().resize(&src, &mut dst, &options))
-        .map_err(|e| format!("cannot resize: {e}"))?;
-    RgbImage::from_raw(w, h, dst.into_vec())
-        .ok_or_else(|| "resized buffer has the wrong size".into())
 }
 
 /// The previews on hand, by photo, size and zoom, within a memory budget; and the protocol

@@ -57,6 +57,24 @@ pub fn scene(w: u32, h: u32) -> RgbImage {
     })
 }
 
+/// A photo-like picture with detail at every scale: gradients, stripes of several
+/// frequencies and noise (a fixed generator), so an HEVC encoder leaves block edges for
+/// its in-loop filters to smooth.
+pub fn textured(w: u32, h: u32) -> RgbImage {
+    let mut state = 0x2545_f491_u32;
+    RgbImage::from_fn(w, h, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let noise = (state % 24) as f32 - 12.0;
+        let (fx, fy) = (x as f32, y as f32);
+        let wave = 40.0 * (fx / 9.0 + fy / 23.0).sin() + 25.0 * (fx * fy / 40_000.0).cos();
+        let base = [fx / w as f32 * 150.0 + 40.0, fy / h as f32 * 150.0 + 40.0, 110.0];
+        let c = |v: f32, k: f32| (v + k * wave + noise).clamp(0.0, 255.0) as u8;
+        Rgb([c(base[0], 1.0), c(base[1], -0.6), c(base[2], 0.3)])
+    })
+}
+
 /// True when `img` shows the scene upright (at the quadrant centres).
 pub fn is_upright(img: &RgbImage) -> bool {
     let (w, h) = img.dimensions();

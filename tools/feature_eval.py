@@ -1,5 +1,6 @@
-"""What tools/feature_options.py and tools/backbone_options.py share: reading the truth files,
-the thumbnail-sized input, and how a feature is scored (photosift's preparation of the
+"""What the feature tools (feature_options, backbone_options, region_pooling, knn_smoothing)
+share: reading the truth files, the thumbnail-sized input, photosift's stored activation map
+(block 14's depthwise output of Lite0), and how a feature is scored (photosift's preparation of the
 vector, scikit-learn's class-balanced logistic regression, the cross-validated ceiling, the AUC
 at a few random labels)."""
 import csv
@@ -7,6 +8,7 @@ import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -31,6 +33,17 @@ def tensor(im, size):
     """The network's input: `im` resized to `size`, (x - 127) / 128, as a batch of one."""
     a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)
     return ((torch.from_numpy(a).permute(2, 0, 1) - 127) / 128)[None]
+
+
+def block14_depthwise(model, x):
+    """Block 14's depthwise activations (C, H, W) of the reference Lite0: what photosift pools."""
+    with torch.no_grad():
+        h = F.relu6(model._bn0(model._conv_stem(x)))
+        for i, b in enumerate(model._blocks):
+            if i == 14:
+                e = F.relu6(b._bn0(b._expand_conv(h)))
+                return F.relu6(b._bn1(b._depthwise_conv(e)))[0]
+            h = b(h)
 
 
 def prep(x):

@@ -24,10 +24,11 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
+from feature_eval import (
+    aucs_at, block14_depthwise, ceiling, label_sets, prep, r32, read_truths, tensor,
+)
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
 from lite0_torch import load_lite0  # noqa: E402
@@ -40,14 +41,6 @@ SIZES = (224, 320, 448)
 
 
 
-def block14_depthwise(model, x):
-    with torch.no_grad():
-        h = F.relu6(model._bn0(model._conv_stem(x)))
-        for i, b in enumerate(model._blocks):
-            if i == 14:
-                e = F.relu6(b._bn0(b._expand_conv(h)))
-                return F.relu6(b._bn1(b._depthwise_conv(e)))[0]
-            h = b(h)
 
 
 def pool(a):

@@ -20,8 +20,9 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from feature_eval import clf, label_sets, prep, r32, read_truths, tensor  # noqa: E402
-from region_pooling import block14_depthwise  # noqa: E402
+from feature_eval import (  # noqa: E402
+    block14_depthwise, clf, label_sets, prep, r32, read_truths, tensor,
+)
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
 from lite0_torch import load_lite0  # noqa: E402

@@ -28,10 +28,11 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
+from feature_eval import (
+    aucs_at, block14_depthwise, ceiling, label_sets, prep, r32, read_truths, tensor,
+)
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
 from lite0_torch import load_lite0  # noqa: E402
@@ -39,15 +40,6 @@ from lite0_torch import load_lite0  # noqa: E402
 warnings.filterwarnings("ignore")
 
 
-def block14_depthwise(model, x):
-    """Block 14's depthwise activations (C, H, W), as tools/feature_options.py computes them."""
-    with torch.no_grad():
-        h = F.relu6(model._bn0(model._conv_stem(x)))
-        for i, b in enumerate(model._blocks):
-            if i == 14:
-                e = F.relu6(b._bn0(b._expand_conv(h)))
-                return F.relu6(b._bn1(b._depthwise_conv(e)))[0]
-            h = b(h)
 
 
 def unit(v):

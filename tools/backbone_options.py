@@ -36,9 +36,8 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image
 
-from feature_eval import aucs_at, ceiling, label_sets, prep, r32, read_truths, tensor
+from feature_eval import aucs_at, ceiling, input_at, label_sets, prep, read_truths, thumbnail
 from lite_net import Net
 
 warnings.filterwarnings("ignore")
@@ -82,12 +81,9 @@ else:
               file=sys.stderr)
     acc = {}
     for n, f in enumerate(files):
-        im = Image.open(f"{DIR}/{f}").convert("RGB")
-        im.thumbnail((512, 512), Image.BILINEAR)
-        w, h = im.size
-        s = min(w, h)
+        im = thumbnail(f"{DIR}/{f}")
         for b, side in OPTIONS:
-            x = tensor(im, (r32(w * side / s), r32(h * side / s)))
+            x = input_at(im, side)
             with torch.no_grad():
                 for name, v in candidates(nets[b].run(x)).items():
                     acc.setdefault(f"{b} s{side} {name}", []).append(v)

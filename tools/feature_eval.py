@@ -29,6 +29,20 @@ def r32(v):
     return max(32, int(round(v / 32)) * 32)
 
 
+def thumbnail(path):
+    """The photo at `path` as photosift keeps it: RGB, 512 px on its long side."""
+    im = Image.open(path).convert("RGB")
+    im.thumbnail((512, 512), Image.BILINEAR)
+    return im
+
+
+def input_at(im, side):
+    """The network's input for `im` at a short side of `side` px, aspect kept (multiples of 32)."""
+    w, h = im.size
+    s = min(w, h)
+    return tensor(im, (r32(w * side / s), r32(h * side / s)))
+
+
 def tensor(im, size):
     """The network's input: `im` resized to `size`, (x - 127) / 128, as a batch of one."""
     a = np.asarray(im.resize(size, Image.BILINEAR), dtype=np.float32)

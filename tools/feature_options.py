@@ -24,10 +24,9 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image
 
 from feature_eval import (
-    aucs_at, block14_depthwise, ceiling, label_sets, prep, r32, read_truths, tensor,
+    aucs_at, block14_depthwise, ceiling, input_at, label_sets, prep, read_truths, thumbnail,
 )
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
@@ -60,13 +59,9 @@ else:
     model = load_lite0()
     acc = {}
     for n, f in enumerate(files):
-        im = Image.open(f"{DIR}/{f}").convert("RGB")
-        im.thumbnail((512, 512), Image.BILINEAR)
-        w, h = im.size
-        s = min(w, h)
+        im = thumbnail(f"{DIR}/{f}")
         for side in SIZES:
-            size = (r32(w * side / s), r32(h * side / s))
-            x = tensor(im, size)
+            x = input_at(im, side)
             plain = pool(block14_depthwise(model, x))
             flipped = pool(block14_depthwise(model, torch.flip(x, dims=[3])))
             for p in plain:

@@ -16,12 +16,11 @@ cached in /tmp/photosift-knn-*.npy.
 import sys, os, warnings
 import numpy as np
 import torch  # noqa: F401  (before scikit-learn, as the other tools import them)
-from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from feature_eval import (  # noqa: E402
-    block14_depthwise, clf, label_sets, prep, r32, read_truths, tensor,
+    block14_depthwise, clf, input_at, label_sets, prep, read_truths, thumbnail,
 )
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
@@ -35,9 +34,7 @@ if os.path.exists(cache):
 else:
     model = load_lite0(); rows = []
     for f in files:
-        im = Image.open(f"{folder}/{f}").convert("RGB"); im.thumbnail((512, 512), Image.BILINEAR)
-        w, h = im.size; s = min(w, h)
-        a = block14_depthwise(model, tensor(im, (r32(w*224/s), r32(h*224/s))))
+        a = block14_depthwise(model, input_at(thumbnail(f"{folder}/{f}"), 224))
         rows.append(a.flatten(1).max(1).values.numpy())
     F = np.stack(rows); np.save(cache, F)
 X = prep(F)  # all photos, centered over the library

@@ -28,10 +28,9 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image
 
 from feature_eval import (
-    aucs_at, block14_depthwise, ceiling, label_sets, prep, r32, read_truths, tensor,
+    aucs_at, block14_depthwise, ceiling, input_at, label_sets, prep, read_truths, thumbnail,
 )
 
 sys.path.insert(0, os.environ.get("BENCH_DIR", "../shared/bench"))
@@ -100,11 +99,7 @@ def main():
     model = load_lite0()
     acc = {}
     for n, f in enumerate(files):
-        im = Image.open(f"{folder}/{f}").convert("RGB")
-        im.thumbnail((512, 512), Image.BILINEAR)
-        w, h = im.size
-        s = min(w, h)
-        x = tensor(im, (r32(w * 224 / s), r32(h * 224 / s)))
+        x = input_at(thumbnail(f"{folder}/{f}"), 224)
         for k, v in pools(block14_depthwise(model, x)).items():
             acc.setdefault(k, []).append(v)
         if n % 50 == 0:

@@ -184,21 +184,34 @@ where
                 Ok(Err(err)) => Err(format!("{err:#}")),
                 Err(payload) => Err(format!("the {job} job crashed: {}", panic_message(&*payload))),
             };
+            // The slot is settled before `Done` goes out: a UI that answers `Done` by starting
+            // this kind again (an automatic retrain after the answers given meanwhile) gets
+            // `Started::Now`, never a queued start behind a job that has already ended.
+            let next = match self.lock().get_mut(&job) {
+                Some(slot) => {
+                    let next = slot.next.take();
+                    match &next {
+                        Some(_) => {
+                            slot.cancel = CancellationToken::new();
+                            cancel = slot.cancel.clone();
+                        }
+                        None => slot.running = false,
+                    }
+                    next
+                }
+                None => None,
+            };
             (self.notify)(JobMsg::Done { job, result, elapsed: ctx.started.elapsed() });
             release_free_memory();
-            let mut slots = self.lock();
-            let Some(slot) = slots.get_mut(&job) else { return };
-            match slot.next.take() {
-                Some(next) => {
-                    work = next;
-                    slot.cancel = CancellationToken::new();
-                    cancel = slot.cancel.clone();
-                }
-                None => {
-                    slot.running = false;
-                    return;
-                }
-            }
+            let Some(next) = next else { return };
+            // The queued job shows as running from the moment the previous one is done.
+            (self.notify)(JobMsg::Progress(JobProgress {
+                job,
+                fraction: 0.0,
+                note: "starting".into(),
+                eta: None,
+            }));
+            work = next;
         }
     }
 
@@ -343,6 +356,32 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(!jobs.is_running("train"));
+    }
+
+    #[test]
+    fn a_job_started_on_done_starts_at_once_and_a_queued_one_shows_as_starting() {
+        let (_rt, jobs, rx) = runner();
+        for round in 0..50 {
+            assert_eq!(jobs.start("train", Box::new(move |_| Ok(round))), Started::Now);
+            assert_eq!(wait_done(&rx), ("train", Ok(round)));
+            // The UI answers `Done` by starting the same kind: nothing is left running.
+        }
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        jobs.start(
+            "train",
+            Box::new(move |_| {
+                gate_rx.recv().unwrap();
+                Ok(1)
+            }),
+        );
+        assert_eq!(jobs.start("train", Box::new(|_| Ok(2))), Started::Next);
+        gate_tx.send(()).unwrap();
+        assert_eq!(wait_done(&rx), ("train", Ok(1)));
+        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            JobMsg::Progress(p) => assert_eq!((p.job, p.note.as_str()), ("train", "starting")),
+            JobMsg::Done { .. } => panic!("the queued job ran without showing it started"),
+        }
+        assert_eq!(wait_done(&rx), ("train", Ok(2)));
     }
 
     #[test]

@@ -10,8 +10,8 @@ side). For EfficientNet-Lite0, -Lite1 and -Lite2 (the ImageNet checkpoints of th
   - `last max`  the same for the network's last block (stage 7);
   - `head max`, `head mean`  the 1280-d head conv, max- or average-pooled;
   - `s5 max`    the depthwise activations of stage 5's last block (stride 16), max-pooled;
-  - `mid+head`, `mid+s5`, `mid+last`  two of the above, each square-rooted and unit length,
-                concatenated.
+  - `mid+head`, `mid+s5`, `mid+last`  two of the above, concatenated so that each part is
+                square-rooted once and unit length.
 Every vector is square-rooted, scaled to unit length and centered, as photosift does. For
 every candidate and concept: the ceiling (5-fold cross-validated AUC with every label, 3
 shuffles: mean, sd) and the AUC at 20 random labels on the other photos (40 label sets), and,
@@ -49,9 +49,12 @@ truth, files = read_truths(TRUTHS)
 OPTIONS = [("lite0", 224), ("lite0", 288), ("lite1", 256), ("lite2", 256), ("lite2", 288)]
 
 
-def unit_sqrt(v):
-    v = np.sqrt(np.maximum(v.astype(np.float64), 0))
-    return v / (np.linalg.norm(v) + 1e-12)
+def unit_after_sqrt(v):
+    """`v` scaled so that prep()'s square root makes it unit length: a concatenation of such
+    parts weighs each part alike, square-rooted once (before 2026-12-02 the parts were
+    square-rooted here and again by prep(): a fourth root)."""
+    v = np.maximum(v.astype(np.float64), 0)
+    return v / (v.sum() + 1e-12)
 
 
 def candidates(acts):
@@ -64,11 +67,12 @@ def candidates(acts):
         "s5 max": f["s5"].max(1).values.numpy(),
     }
     for a, b in [("mid max", "head mean"), ("mid max", "s5 max"), ("mid max", "last max")]:
-        c[f"{a.split()[0]}+{b.split()[0]}"] = np.concatenate([unit_sqrt(c[a]), unit_sqrt(c[b])])
+        c[f"{a.split()[0]}+{b.split()[0]}"] = np.concatenate([unit_after_sqrt(c[a]), unit_after_sqrt(c[b])])
     return c
 
 
-key = hashlib.sha1((DIR + ",".join(files) + repr(OPTIONS)).encode()).hexdigest()[:10]
+# "v2": the concatenations are square-rooted once (unit_after_sqrt).
+key = hashlib.sha1(("v2" + DIR + ",".join(files) + repr(OPTIONS)).encode()).hexdigest()[:10]
 cache = f"/tmp/photosift-backbone-options-{key}.npz"
 if os.path.exists(cache):
     feats = dict(np.load(cache))

@@ -32,6 +32,13 @@ pub struct JobProgress<K> {
     pub eta: Option<Duration>,
 }
 
+impl<K> JobProgress<K> {
+    /// A job that starts now, before it has said anything of itself.
+    pub fn starting(job: K) -> Self {
+        Self { job, fraction: 0.0, note: "starting".into(), eta: None }
+    }
+}
+
 /// Whether [`Jobs::start`] started the job or queued it behind the running one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Started {
@@ -205,12 +212,7 @@ where
             release_free_memory();
             let Some(next) = next else { return };
             // The queued job shows as running from the moment the previous one is done.
-            (self.notify)(JobMsg::Progress(JobProgress {
-                job,
-                fraction: 0.0,
-                note: "starting".into(),
-                eta: None,
-            }));
+            (self.notify)(JobMsg::Progress(JobProgress::starting(job)));
             work = next;
         }
     }

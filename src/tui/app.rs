@@ -559,12 +559,7 @@ where
 
     fn start_job(&mut self, job: JobKind, work: JobFn<JobOutput>, show: bool) -> Option<Msg> {
         match self.jobs.start(job, work) {
-            Started::Now if show => Some(Msg::Job(JobMsg::Progress(JobProgress {
-                job,
-                fraction: 0.0,
-                note: "starting".into(),
-                eta: None,
-            }))),
+            Started::Now if show => Some(Msg::Job(JobMsg::Progress(JobProgress::starting(job)))),
             Started::Now | Started::Next => None,
         }
     }

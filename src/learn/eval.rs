@@ -93,6 +93,9 @@ pub struct Curve {
     pub auc_min: Vec<Option<f64>>,
     pub auc_max: Vec<Option<f64>>,
     pub auc_sd: Vec<Option<f64>>,
+    /// Every run's AUC at each checkpoint (`[checkpoint][run]`), in run order: run r of every
+    /// strategy shares its test split, so two evaluations compare run by run.
+    pub auc_runs: Vec<Vec<Option<f64>>>,
     pub first_yes: Vec<Option<usize>>,
     pub propagated: usize,
 }
@@ -381,6 +384,7 @@ fn aggregate(strategy: Strategy, runs: &[Run]) -> Curve {
         auc_min: Vec::with_capacity(n),
         auc_max: Vec::with_capacity(n),
         auc_sd: Vec::with_capacity(n),
+        auc_runs: Vec::with_capacity(n),
         first_yes: runs.iter().map(|r| r.first_yes).collect(),
         propagated: runs.iter().map(|r| r.propagated).sum(),
     };
@@ -396,6 +400,7 @@ fn aggregate(strategy: Strategy, runs: &[Run]) -> Curve {
         curve.auc_min.push(a.map(|s| s.min));
         curve.auc_max.push(a.map(|s| s.max));
         curve.auc_sd.push(a.map(|s| s.sd));
+        curve.auc_runs.push(runs.iter().map(|r| r.points[i].auc).collect());
     }
     curve
 }

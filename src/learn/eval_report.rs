@@ -123,7 +123,8 @@ pub fn table(e: &Evaluation) -> String {
 
 /// The evaluation as JSON: `{"photos","positives","runs","ceiling_auc","strategies":{name:
 /// {"labels","auc_mean","auc_min","auc_max","precision_at_k_mean","labels_to_auc":{"0.9",
-/// "0.95"}, ...}}, ...}`; a value that does not exist (no model yet) is `null`.
+/// "0.95"}, "auc_runs" (per checkpoint, every run's AUC), ...}}, ...}`; a value that does not
+/// exist (no model yet) is `null`.
 pub fn json(e: &Evaluation) -> Value {
     let mut strategies = serde_json::Map::new();
     for c in &e.curves {
@@ -139,6 +140,7 @@ pub fn json(e: &Evaluation) -> Value {
                 "auc_min": c.auc_min,
                 "auc_max": c.auc_max,
                 "auc_sd": c.auc_sd,
+                "auc_runs": c.auc_runs,
                 "precision_at_k_mean": c.points.iter().map(|p| p.precision).collect::<Vec<_>>(),
                 "labels_to_auc": labels_to,
                 "first_yes": c.first_yes,

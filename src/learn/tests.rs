@@ -262,6 +262,7 @@ fn reaching_a_target_means_the_mean_stays_above_it_from_then_on() {
         auc_min: vec![None; 5],
         auc_max: vec![None; 5],
         auc_sd: vec![None; 5],
+        auc_runs: vec![Vec::new(); 5],
         first_yes: vec![Some(2)],
         propagated: 0,
     };
@@ -294,6 +295,16 @@ fn eval_json_has_the_documented_shape() {
             assert!(values[0].is_null(), "{name}.{key}: no model before any answer");
             assert!(values.last().unwrap().as_f64().is_some(), "{name}.{key}");
         }
+        let runs = s["auc_runs"].as_array().unwrap();
+        assert_eq!(runs.len(), labels.len(), "{name}.auc_runs: one entry per checkpoint");
+        assert!(runs.iter().all(|r| r.as_array().unwrap().len() == 2), "{name}: one AUC per run");
+        let last: Vec<f64> =
+            runs.last().unwrap().as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect();
+        let mean = s["auc_mean"].as_array().unwrap().last().unwrap().as_f64().unwrap();
+        assert!(
+            (last.iter().sum::<f64>() / 2.0 - mean).abs() < 1e-9,
+            "{name}: runs {last:?}, mean {mean}"
+        );
         let reach = s["labels_to_auc"].as_object().unwrap();
         assert_eq!(reach.keys().collect::<Vec<_>>(), vec!["0.9", "0.95"]);
         assert!(reach.values().all(|n| n.is_null() || n.as_u64().is_some()));

@@ -266,23 +266,11 @@ fn eval_catalog(
         }
     );
     let bar = ProgressBar::new_spinner();
-    let ceiling = eval::ceiling_auc(&data, dim, &labels, cfg.settings, learn::CV_FOLDS, 3)?;
-    let curves = eval::simulate_all(&data, dim, &labels, &taken_at, &cfg, &|what| {
+    let evaluation = eval::evaluate(&data, dim, &labels, &taken_at, &cfg, &|what| {
         bar.set_message(what.to_owned());
         bar.tick();
     })?;
     bar.finish_and_clear();
-    let evaluation = eval::Evaluation {
-        photos: labels.len(),
-        positives,
-        runs: cfg.runs,
-        test_photos,
-        retrain_every: every,
-        examples: args.examples,
-        precision_k: args.k,
-        ceiling,
-        curves,
-    };
     print!("{}", eval::table(&evaluation));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&eval::json(&evaluation))?;

@@ -189,6 +189,31 @@ pub fn ceiling_auc(
     Ok(Stats::of(&values))
 }
 
+/// A whole `photosift eval` over `data` (rows of `dim` floats) against `truth`: the ceiling
+/// ([`ceiling_auc`], 3 shuffles) and every strategy's curves ([`simulate_all`]).
+pub fn evaluate(
+    data: &[f32],
+    dim: usize,
+    truth: &[bool],
+    taken_at: &[Option<i64>],
+    cfg: &SimConfig,
+    progress: &dyn Fn(&str),
+) -> Result<Evaluation, LearnError> {
+    let ceiling = ceiling_auc(data, dim, truth, cfg.settings, super::CV_FOLDS, 3)?;
+    let curves = simulate_all(data, dim, truth, taken_at, cfg, progress)?;
+    Ok(Evaluation {
+        photos: truth.len(),
+        positives: truth.iter().filter(|&&t| t).count(),
+        runs: cfg.runs.max(1),
+        test_photos: test_split(truth, TEST_FRACTION, 1).iter().filter(|&&h| h).count(),
+        retrain_every: cfg.retrain_every,
+        examples: cfg.examples,
+        precision_k: cfg.precision_k,
+        ceiling,
+        curves,
+    })
+}
+
 /// Runs every strategy `cfg.runs` times over `data` (rows of `dim` floats) against `truth`:
 /// run r holds out the same test split for every strategy.
 pub fn simulate_all(

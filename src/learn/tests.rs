@@ -275,8 +275,9 @@ fn reaching_a_target_means_the_mean_stays_above_it_from_then_on() {
 fn eval_json_has_the_documented_shape() {
     let (data, truth, dim) = scenes(60);
     let cfg = SimConfig { max_labels: 12, runs: 2, ..sim_config() };
-    let curves = eval::simulate_all(&data, dim, &truth, &[None; 60], &cfg, &|_| {}).unwrap();
-    let v = eval::json(&evaluation(curves, &truth, &cfg));
+    let e = eval::evaluate(&data, dim, &truth, &[None; 60], &cfg, &|_| {}).unwrap();
+    assert_eq!(e.test_photos, 20, "a stratified third of the photos");
+    let v = eval::json(&e);
     assert_eq!(v["photos"], 60);
     assert_eq!(v["positives"], truth.iter().filter(|&&t| t).count());
     assert_eq!(v["runs"], 2);

@@ -26,8 +26,14 @@ fn main() -> Result<()> {
     let bytes = std::fs::read(&args[0]).with_context(|| format!("cannot read {}", args[0]))?;
     let all: Vec<f32> =
         bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    let files: Vec<String> =
-        std::fs::read_to_string(&args[1])?.lines().map(str::to_owned).collect();
+    let files: Vec<String> = std::fs::read_to_string(&args[1])
+        .with_context(|| format!("cannot read {}", args[1]))?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if files.is_empty() || all.is_empty() || !all.len().is_multiple_of(files.len()) {
+        bail!("{} holds {} floats: not one row per line of {}", args[0], all.len(), args[1]);
+    }
     let dim = all.len() / files.len();
     let truth = photosift::pipeline::eval::read_truth(std::path::Path::new(&args[2]))?;
     let row_of: std::collections::HashMap<&str, usize> =

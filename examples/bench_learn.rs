@@ -86,6 +86,7 @@ fn main() {
             embedding: Some(e.clone()),
             kind_label: None,
             print_label: None,
+            ask_first: None,
         })
         .collect();
     // What `pipeline::queues::candidates` does after reading the vectors.

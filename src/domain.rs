@@ -137,6 +137,9 @@ pub struct Candidate {
     pub kind_label: Option<LabelValue>,
     /// Current print decision (Yes = picked, No = passed, Skip = ask later).
     pub print_label: Option<LabelValue>,
+    /// Place in the model's look-ahead order (0 = ask first): among the photos the model is
+    /// least sure of, those whose answer is expected to change it most (`learn::lookahead`).
+    pub ask_first: Option<u32>,
 }
 
 /// What a model version is: a head on frozen embeddings, or a head on the embeddings of a

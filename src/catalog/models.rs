@@ -257,6 +257,7 @@ impl Catalog {
                 embedding,
                 kind_label: kind.get(&photo).copied(),
                 print_label: print.get(&photo).copied(),
+                ask_first: None,
             });
         }
         Ok(out)

@@ -5,7 +5,9 @@
 //! strategy of the run is scored on that same split. Pure: it works on an embedding matrix
 //! and the truth, so it is testable without a library.
 
-use super::{Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated, head};
+use super::{
+    Example, LearnError, Standardizer, TrainSettings, calibrate, fit_calibrated, head, lookahead,
+};
 use crate::config::QueueConfig;
 use crate::domain::{LabelValue, PhotoId};
 use crate::numeric::{SplitMix, dot};
@@ -277,6 +279,7 @@ pub fn simulate(
             embedding: Some(data[i * dim..(i + 1) * dim].to_vec()),
             kind_label: None,
             print_label: None,
+            ask_first: None,
         })
         .collect();
     queue::center_embeddings(&mut cands);
@@ -315,7 +318,29 @@ pub fn simulate(
                 Some(fitted.head.predict(data, dim))
             };
             if let Some(p) = &p {
-                cands.iter_mut().zip(&pool).for_each(|(c, &i)| c.p = Some(p[i]));
+                cands.iter_mut().zip(&pool).for_each(|(c, &i)| {
+                    c.p = Some(p[i]);
+                    c.ask_first = None;
+                });
+                // The look-ahead the product records with every model (the random order
+                // never reads it).
+                let order = if strategy == Strategy::Random {
+                    Vec::new()
+                } else {
+                    lookahead::ask_order(
+                        data,
+                        dim,
+                        &standardizer,
+                        &manual,
+                        &synthetic,
+                        cfg.settings,
+                        &cands,
+                        &|k| Some(pool[k]),
+                    )?
+                };
+                for (rank, k) in order.into_iter().enumerate() {
+                    cands[k].ask_first = Some(rank as u32);
+                }
             }
             run.points.push(checkpoint(p.as_deref(), truth, &test, spent, cfg.precision_k));
         }

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod eval_report;
 pub mod finetune;
 pub mod head;
+pub mod lookahead;
 pub mod plot;
 
 use thiserror::Error;

@@ -102,6 +102,7 @@ fn quick_candidates(catalog: &Catalog) -> Result<Vec<Candidate>> {
             embedding: None,
             kind_label: kind.get(&p.id).copied(),
             print_label: print.get(&p.id).copied(),
+            ask_first: None,
         })
         .collect())
 }

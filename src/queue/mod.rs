@@ -47,8 +47,6 @@ pub fn ambiguous(cands: &[Candidate], cfg: &QueueConfig) -> Vec<PhotoId> {
     let has_yes = cands.iter().any(|c| c.kind_label == Some(LabelValue::Yes));
     let has_no = cands.iter().any(|c| c.kind_label == Some(LabelValue::No));
     let has_model = cands.iter().any(|c| c.p.is_some());
-    let decided_for_print =
-        |c: &Candidate| matches!(c.print_label, Some(LabelValue::Yes | LabelValue::No));
     let mut fresh = Vec::new();
     let mut skipped = Vec::new();
     for (i, c) in cands.iter().enumerate() {
@@ -157,11 +155,40 @@ fn too_similar(a: &Candidate, b: &Candidate, cfg: &QueueConfig) -> bool {
     cosine(a, b).is_some_and(|c| c >= limit)
 }
 
+/// The model's look-ahead picks first, in its order; then p nearest 0.5 first.
 fn by_uncertainty(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {
     // Photos not scored yet (no embedding when the model ran) go last.
     let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
-    idx.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(cands[a].photo.cmp(&cands[b].photo)));
+    let rank = |i: usize| cands[i].ask_first.unwrap_or(u32::MAX);
+    idx.sort_by(|&a, &b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(key(a).total_cmp(&key(b)))
+            .then(cands[a].photo.cmp(&cands[b].photo))
+    });
     idx
+}
+
+/// The `n` scored photos the model is least sure of (p nearest 0.5 first) among those the
+/// ambiguous queue may ask: no "kind" answer and not decided for print. The look-ahead
+/// (`learn::lookahead`) orders these.
+pub fn least_sure(cands: &[Candidate], n: usize) -> Vec<usize> {
+    let open: Vec<usize> = (0..cands.len()).filter(|&i| is_open(&cands[i])).collect();
+    let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
+    let mut scored: Vec<usize> = open.into_iter().filter(|&i| cands[i].p.is_some()).collect();
+    scored.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(cands[a].photo.cmp(&cands[b].photo)));
+    scored.truncate(n);
+    scored
+}
+
+/// Photos the ambiguous queue asks before any skipped one: no "kind" answer, not decided for
+/// print.
+pub fn is_open(c: &Candidate) -> bool {
+    c.kind_label.is_none() && !decided_for_print(c)
+}
+
+fn decided_for_print(c: &Candidate) -> bool {
+    matches!(c.print_label, Some(LabelValue::Yes | LabelValue::No))
 }
 
 fn by_likelihood(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {

@@ -29,6 +29,7 @@ fn cand(id: i64, p: Option<f32>, embedding: Vec<f32>) -> Candidate {
         embedding: Some(embedding),
         kind_label: None,
         print_label: None,
+        ask_first: None,
     }
 }
 

@@ -196,7 +196,7 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
     if let Some(r) = last {
         println!(
             "retrain + rescore, {} photos, {} labels ({} yes), CV AUC {:.3}: wall {:.0} ms (median of 3), CPU {cpu:.0} ms \
-             (mean); last run wall: read {:.0}, train+CV {:.0}, score {:.0}, write {:.0})",
+             (mean); last run wall: read {:.0}, train+CV {:.0}, score {:.0}, look-ahead {:.0}, write {:.0})",
             r.scored,
             r.n_positive + r.n_negative,
             r.n_positive,
@@ -205,6 +205,7 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
             r.read_ms,
             r.train_ms,
             r.score_ms,
+            r.ask_ms,
             r.write_ms
         );
     }

@@ -126,12 +126,14 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         report.cv_auc.map_or("- (too few labels)".to_owned(), |a| format!("{a:.3}")),
     );
     println!(
-        "scored {} photos in {:.0} ms (read {:.0}, train {:.0}, score {:.0}, save {:.0})",
+        "scored {} photos in {:.0} ms (read {:.0}, train {:.0}, score {:.0}, look-ahead {:.0}, \
+         save {:.0})",
         report.scored,
-        report.read_ms + report.train_ms + report.score_ms + report.write_ms,
+        report.read_ms + report.train_ms + report.score_ms + report.ask_ms + report.write_ms,
         report.read_ms,
         report.train_ms,
         report.score_ms,
+        report.ask_ms,
         report.write_ms
     );
     if report.n_unembedded > 0 {

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde::Deserialize;
 
 use super::backbone::current_backbone;
 use crate::catalog::{Catalog, LabelCounts, LabelKind, PhotoId, PhotoState, Source, TakenSource};
@@ -79,7 +80,27 @@ pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<
         let shots: HashSet<PhotoId> = catalog.screenshot_ids()?;
         cands.retain(|c| !shots.contains(&c.photo));
     }
+    if let Some(model) = catalog.latest_model().context("reading the latest model")? {
+        let rank: HashMap<PhotoId, u32> = ask_first(&model.info).into_iter().zip(0..).collect();
+        for c in &mut cands {
+            c.ask_first = rank.get(&c.photo).copied();
+        }
+    }
     Ok(cands)
+}
+
+/// What the queues read back from a model's info column (`train` writes it).
+#[derive(Debug, Default, Deserialize)]
+struct QueueInfo {
+    #[serde(default)]
+    ask_first: Vec<i64>,
+}
+
+/// The photos a model version says to ask first, in order (`learn::lookahead`). Models
+/// recorded before the look-ahead, or with too few answers for it, name none.
+fn ask_first(info: &str) -> Vec<PhotoId> {
+    let parsed: QueueInfo = serde_json::from_str(info).unwrap_or_default();
+    parsed.ask_first.into_iter().map(PhotoId).collect()
 }
 
 /// Scores and labels only, from the photos table: no embedding is read.

@@ -8,9 +8,12 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, LabelKind, LabelValue, ModelId, ModelKind, NewModel, PhotoId};
+use super::queues;
+use crate::catalog::{
+    Catalog, EmbeddingTable, LabelKind, LabelValue, ModelId, ModelKind, NewModel, PhotoId,
+};
 use crate::config::Config;
-use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated};
+use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated, lookahead};
 
 /// What one training run did, for the status line and `photosift train`.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +31,8 @@ pub struct TrainReport {
     pub read_ms: f64,
     pub train_ms: f64,
     pub score_ms: f64,
+    /// The look-ahead choosing which photos the ambiguous queue asks first.
+    pub ask_ms: f64,
     pub write_ms: f64,
 }
 
@@ -76,7 +81,11 @@ struct TrainInfo<'a> {
     read_ms: f64,
     train_ms: f64,
     score_ms: f64,
+    ask_ms: f64,
     note: Option<&'a str>,
+    /// The photos the ambiguous queue asks first, in this order (`learn::lookahead`); read
+    /// back by `queues::candidates`.
+    ask_first: &'a [i64],
 }
 
 /// [`train_and_score`], recorded as `recording` says.
@@ -134,6 +143,23 @@ pub fn train_and_record(
     let scores: Vec<(PhotoId, f32)> = table.ids.iter().copied().zip(p).collect();
     let score_ms = ms(t2);
 
+    progress(0.87, "choosing what to ask next");
+    let t_ask = Instant::now();
+    let ask_first: Vec<i64> = ask_first_order(
+        catalog,
+        cfg,
+        &table,
+        &row_of,
+        &standardizer,
+        &manual,
+        &synthetic,
+        &scores,
+    )?
+    .into_iter()
+    .map(|id| id.0)
+    .collect();
+    let ask_ms = ms(t_ask);
+
     progress(0.9, "saving");
     let t3 = Instant::now();
     let n_positive = manual.iter().filter(|e| e.positive).count() as u64;
@@ -148,7 +174,9 @@ pub fn train_and_record(
         read_ms,
         train_ms,
         score_ms,
+        ask_ms,
         note: fitted.note.as_deref(),
+        ask_first: &ask_first,
     })
     .context("writing the model's info")?;
     let model = NewModel {
@@ -178,8 +206,44 @@ pub fn train_and_record(
         read_ms,
         train_ms,
         score_ms,
+        ask_ms,
         write_ms,
     })
+}
+
+/// The look-ahead over the ambiguous queue's candidates as the new model scores them
+/// (`scores`): the photos to ask first, in order. Empty before the look-ahead applies.
+#[allow(clippy::too_many_arguments)]
+fn ask_first_order(
+    catalog: &Catalog,
+    cfg: &Config,
+    table: &EmbeddingTable,
+    row_of: &HashMap<PhotoId, usize>,
+    standardizer: &Standardizer,
+    manual: &[Example],
+    synthetic: &[Example],
+    scores: &[(PhotoId, f32)],
+) -> anyhow::Result<Vec<PhotoId>> {
+    if !lookahead::applies(manual) {
+        return Ok(Vec::new());
+    }
+    let p: HashMap<PhotoId, f32> = scores.iter().copied().collect();
+    let mut cands = queues::candidates(catalog, cfg, false)?;
+    for c in &mut cands {
+        c.p = p.get(&c.photo).copied();
+    }
+    let order = lookahead::ask_order(
+        &table.data,
+        table.dim,
+        standardizer,
+        manual,
+        synthetic,
+        TrainSettings { l2: cfg.train.l2 },
+        &cands,
+        &|k| row_of.get(&cands[k].photo).copied(),
+    )
+    .context("choosing which photos to ask first")?;
+    Ok(order.into_iter().map(|k| cands[k].photo).collect())
 }
 
 /// Scores every embedded photo with the latest model (after a scan added photos) and returns
@@ -269,5 +333,58 @@ mod tests {
         let rows = cat.queue_rows("lite0").unwrap();
         assert_eq!(rows.len(), 60);
         assert!(rows.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
+    }
+
+    /// Two "yes" and two "no" answers are enough for the look-ahead: the model records which
+    /// photos to ask first, all of them unanswered, and the ambiguous queue starts with them in
+    /// that order.
+    #[test]
+    fn a_model_records_which_photos_to_ask_first_and_the_queue_asks_them() {
+        let dim = 16;
+        let (data, y) = crate::learn::tests::dataset(80, dim, 6, |x0, _| x0 > 0.0);
+        let mut cat = Catalog::open_in_memory().unwrap();
+        for i in 0..80 {
+            cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
+        }
+        let answer = |cat: &mut Catalog, i: usize| {
+            let v = if y[i] { LabelValue::Yes } else { LabelValue::No };
+            cat.record_decision(&Decision::single(
+                PhotoId(i as i64 + 1),
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                v,
+            ))
+            .unwrap();
+        };
+        let cfg = Config::default();
+        let ask_first = |cat: &Catalog| {
+            let cands = queues::candidates(cat, &cfg, false).unwrap();
+            let mut ranked: Vec<(u32, PhotoId)> =
+                cands.iter().filter_map(|c| Some((c.ask_first?, c.photo))).collect();
+            ranked.sort();
+            ranked.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+        };
+        let yes: Vec<usize> = (0..80).filter(|&i| y[i]).take(2).collect();
+        let no: Vec<usize> = (0..80).filter(|&i| !y[i]).take(2).collect();
+        // Three answers: too few for the look-ahead.
+        for &i in [yes[0], yes[1], no[0]].iter() {
+            answer(&mut cat, i);
+        }
+        let report = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        assert!(ask_first(&cat).is_empty(), "{report:?}");
+
+        answer(&mut cat, no[1]);
+        train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        let first = ask_first(&cat);
+        assert_eq!(first.len(), lookahead::CANDIDATES);
+        let answered: Vec<PhotoId> =
+            [yes[0], yes[1], no[0], no[1]].iter().map(|&i| PhotoId(i as i64 + 1)).collect();
+        assert!(first.iter().all(|id| !answered.contains(id)), "{first:?}");
+        let info = cat.latest_model().unwrap().unwrap().info;
+        assert!(info.contains("\"ask_first\":["), "{info}");
+
+        let cands = queues::candidates(&cat, &cfg, false).unwrap();
+        let queue = crate::queue::ambiguous(&cands, &cfg.queue);
+        assert_eq!(queue[..first.len()], first[..]);
     }
 }

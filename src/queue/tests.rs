@@ -119,6 +119,40 @@ fn uncertainty_order_with_skipped_and_print_decided() {
 }
 
 #[test]
+fn the_models_look_ahead_picks_come_first_in_its_order() {
+    let mut cands: Vec<Candidate> = [0.95, 0.45, 0.05, 0.7, 0.52, 0.3]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| cand(i as i64 + 1, Some(p), unit(i, 0.0)))
+        .collect();
+    cands[0].kind_label = Some(LabelValue::Yes);
+    cands[2].kind_label = Some(LabelValue::No);
+    // The look-ahead says: photo 4 (p 0.7) first, then photo 6 (p 0.3); then the rest by
+    // |p - 0.5|.
+    cands[3].ask_first = Some(0);
+    cands[5].ask_first = Some(1);
+    let order = ambiguous(&cands, &cfg());
+    assert_eq!(ids(&order), vec![4, 6, 5, 2]);
+    // A look-ahead pick answered since is not asked again.
+    cands[3].kind_label = Some(LabelValue::Yes);
+    assert_eq!(ids(&ambiguous(&cands, &cfg())), vec![6, 5, 2]);
+}
+
+#[test]
+fn least_sure_skips_answered_unscored_and_print_decided_photos() {
+    let mut cands: Vec<Candidate> = [Some(0.9), Some(0.49), None, Some(0.6), Some(0.5), Some(0.3)]
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| cand(i as i64 + 1, p, unit(i, 0.0)))
+        .collect();
+    cands[4].kind_label = Some(LabelValue::Skip);
+    cands[1].print_label = Some(LabelValue::Yes);
+    // Open and scored: 0 (0.9), 3 (0.6), 5 (0.3); nearest 0.5 first.
+    assert_eq!(least_sure(&cands, 2), vec![3, 5]);
+    assert_eq!(least_sure(&cands, 10), vec![3, 5, 0]);
+}
+
+#[test]
 fn near_duplicates_and_burst_siblings_never_come_back_to_back() {
     // Pairs (1,2) and (3,4) are near-duplicates; (5,6) are burst siblings (3 s apart,
     // cosine ~0.89); (7,8) are as alike as 5 and 6 but an hour apart, so they may touch.

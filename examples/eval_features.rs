@@ -54,6 +54,7 @@ fn main() -> Result<()> {
         examples: 0,
         example_weight: config.train.synthetic_weight,
         propagate: false,
+        lookahead: true,
         settings: TrainSettings { l2: config.train.l2 },
         queue: config.queue.clone(),
     };

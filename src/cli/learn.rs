@@ -54,6 +54,11 @@ pub struct EvalArgs {
     /// near_duplicate_cosine`): measures whether propagating answers saves labels.
     #[arg(long)]
     pub propagate: bool,
+    /// Order the ambiguous queue by |p - 0.5| alone, without the model's look-ahead (which
+    /// of the 16 least sure photos would change the model most): measures what the look-ahead
+    /// adds, run by run against a default evaluation.
+    #[arg(long)]
+    pub no_lookahead: bool,
     /// Also write the whole evaluation (every checkpoint, spread, ceiling) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -248,6 +253,7 @@ fn eval_catalog(
         examples: args.examples,
         example_weight: config.train.synthetic_weight,
         propagate: args.propagate,
+        lookahead: !args.no_lookahead,
         settings: TrainSettings { l2: config.train.l2 },
         queue: config.queue.clone(),
     };
@@ -255,7 +261,7 @@ fn eval_catalog(
         eval::test_split(&labels, eval::TEST_FRACTION, 1).iter().filter(|&&h| h).count();
     println!(
         "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
-         that no strategy asks about; retrain every {every} answers, up to {} answers{}",
+         that no strategy asks about; retrain every {every} answers, up to {} answers{}{}",
         labels.len(),
         positives,
         cfg.runs,
@@ -265,7 +271,8 @@ fn eval_catalog(
             format!(", {} example photos", args.examples)
         } else {
             String::new()
-        }
+        },
+        if cfg.lookahead { "" } else { "; ambiguous queue without the look-ahead" }
     );
     let bar = ProgressBar::new_spinner();
     let evaluation = eval::evaluate(&data, dim, &labels, &taken_at, &cfg, &|what| {

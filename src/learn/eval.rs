@@ -61,6 +61,10 @@ pub struct SimConfig {
     /// An answer also labels the unasked near-duplicates of the photo (cosine at least
     /// `queue.near_duplicate_cosine`), free of charge.
     pub propagate: bool,
+    /// The ambiguous queue asks the model's look-ahead picks first (`learn::lookahead`), as
+    /// the product does; `false` orders it by |p - 0.5| alone, to measure what the look-ahead
+    /// adds.
+    pub lookahead: bool,
     pub settings: TrainSettings,
     pub queue: QueueConfig,
 }
@@ -324,7 +328,7 @@ pub fn simulate(
                 });
                 // The look-ahead the product records with every model (the random order
                 // never reads it).
-                let order = if strategy == Strategy::Random {
+                let order = if strategy == Strategy::Random || !cfg.lookahead {
                     Vec::new()
                 } else {
                     lookahead::ask_order(

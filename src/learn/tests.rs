@@ -131,6 +131,7 @@ fn sim_config() -> SimConfig {
         examples: 0,
         example_weight: 0.5,
         propagate: false,
+        lookahead: true,
         settings: SETTINGS,
         queue: QueueConfig {
             best_threshold: 0.05,

@@ -335,9 +335,9 @@ mod tests {
         assert!(rows.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
     }
 
-    /// Two "yes" and two "no" answers are enough for the look-ahead: the model records which
-    /// photos to ask first, all of them unanswered, and the ambiguous queue starts with them in
-    /// that order.
+    /// With `lookahead::MIN_ANSWERS` answers of both kinds the model records which photos to
+    /// ask first, all of them unanswered, and the ambiguous queue starts with them in that
+    /// order.
     #[test]
     fn a_model_records_which_photos_to_ask_first_and_the_queue_asks_them() {
         let dim = 16;
@@ -364,22 +364,26 @@ mod tests {
             ranked.sort();
             ranked.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
         };
-        let yes: Vec<usize> = (0..80).filter(|&i| y[i]).take(2).collect();
-        let no: Vec<usize> = (0..80).filter(|&i| !y[i]).take(2).collect();
-        // Three answers: too few for the look-ahead.
-        for &i in [yes[0], yes[1], no[0]].iter() {
+        // Both kinds among the first answers, one answer short of the look-ahead.
+        let mut answered: Vec<usize> =
+            vec![(0..80).find(|&i| y[i]).unwrap(), (0..80).find(|&i| !y[i]).unwrap()];
+        let more: Vec<usize> =
+            (0..80).filter(|i| !answered.contains(i)).take(lookahead::MIN_ANSWERS - 3).collect();
+        answered.extend(more);
+        for &i in &answered {
             answer(&mut cat, i);
         }
         let report = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
         assert!(ask_first(&cat).is_empty(), "{report:?}");
 
-        answer(&mut cat, no[1]);
+        let last = (0..80).find(|i| !answered.contains(i)).unwrap();
+        answered.push(last);
+        answer(&mut cat, last);
+        assert_eq!(answered.len(), lookahead::MIN_ANSWERS);
         train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
         let first = ask_first(&cat);
         assert_eq!(first.len(), lookahead::CANDIDATES);
-        let answered: Vec<PhotoId> =
-            [yes[0], yes[1], no[0], no[1]].iter().map(|&i| PhotoId(i as i64 + 1)).collect();
-        assert!(first.iter().all(|id| !answered.contains(id)), "{first:?}");
+        assert!(first.iter().all(|id| !answered.contains(&(id.0 as usize - 1))), "{first:?}");
         let info = cat.latest_model().unwrap().unwrap().info;
         assert!(info.contains("\"ask_first\":["), "{info}");
 

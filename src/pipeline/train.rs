@@ -276,14 +276,22 @@ mod tests {
     use super::*;
     use crate::catalog::{Decision, DecisionMode};
 
+    /// A catalog of `n` embedded photos (ids 1..=n, 16-d, "lite0"), with the toy data set's
+    /// rows and truth.
+    fn toy_catalog(n: usize) -> (Catalog, Vec<f32>, Vec<bool>) {
+        let dim = 16;
+        let (data, y) = crate::learn::tests::dataset(n, dim, 6, |x0, _| x0 > 0.0);
+        let cat = Catalog::open_in_memory().unwrap();
+        for i in 0..n {
+            cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
+        }
+        (cat, data, y)
+    }
+
     #[test]
     fn train_and_score_records_a_version_with_scores_and_counts() {
         let dim = 16;
-        let (data, y) = crate::learn::tests::dataset(60, dim, 6, |x0, _| x0 > 0.0);
-        let mut cat = Catalog::open_in_memory().unwrap();
-        for i in 0..60 {
-            cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
-        }
+        let (mut cat, data, y) = toy_catalog(60);
         // Two seed images, one per list.
         cat.insert_test_photo(100, Some(true), "lite0", &data[0..dim]);
         cat.insert_test_photo(101, Some(false), "lite0", &data[dim..2 * dim]);
@@ -340,12 +348,7 @@ mod tests {
     /// order.
     #[test]
     fn a_model_records_which_photos_to_ask_first_and_the_queue_asks_them() {
-        let dim = 16;
-        let (data, y) = crate::learn::tests::dataset(80, dim, 6, |x0, _| x0 > 0.0);
-        let mut cat = Catalog::open_in_memory().unwrap();
-        for i in 0..80 {
-            cat.insert_test_photo(i as i64 + 1, None, "lite0", &data[i * dim..(i + 1) * dim]);
-        }
+        let (mut cat, _, y) = toy_catalog(80);
         let answer = |cat: &mut Catalog, i: usize| {
             let v = if y[i] { LabelValue::Yes } else { LabelValue::No };
             cat.record_decision(&Decision::single(

@@ -103,13 +103,14 @@ fn cold_start_lasts_until_both_classes_are_labeled() {
     assert_eq!(ids(&order), vec![3, 4], "both classes known: |p - 0.5| ascending");
 }
 
+/// Photos 1..=n scored `ps`, each on its own axis (no two alike).
+fn scored(ps: &[f32]) -> Vec<Candidate> {
+    ps.iter().enumerate().map(|(i, &p)| cand(i as i64 + 1, Some(p), unit(i, 0.0))).collect()
+}
+
 #[test]
 fn uncertainty_order_with_skipped_and_print_decided() {
-    let mut cands: Vec<Candidate> = [0.95, 0.45, 0.05, 0.7, 0.52, 0.3]
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| cand(i as i64 + 1, Some(p), unit(i, 0.0)))
-        .collect();
+    let mut cands = scored(&[0.95, 0.45, 0.05, 0.7, 0.52, 0.3]);
     cands[0].kind_label = Some(LabelValue::Yes);
     cands[2].kind_label = Some(LabelValue::No);
     cands[4].kind_label = Some(LabelValue::Skip); // p 0.52: most uncertain, but asked later
@@ -120,11 +121,7 @@ fn uncertainty_order_with_skipped_and_print_decided() {
 
 #[test]
 fn the_models_look_ahead_picks_come_first_in_its_order() {
-    let mut cands: Vec<Candidate> = [0.95, 0.45, 0.05, 0.7, 0.52, 0.3]
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| cand(i as i64 + 1, Some(p), unit(i, 0.0)))
-        .collect();
+    let mut cands = scored(&[0.95, 0.45, 0.05, 0.7, 0.52, 0.3]);
     cands[0].kind_label = Some(LabelValue::Yes);
     cands[2].kind_label = Some(LabelValue::No);
     // The look-ahead says: photo 4 (p 0.7) first, then photo 6 (p 0.3); then the rest by
@@ -203,11 +200,7 @@ fn photos_without_embeddings_or_scores_are_still_queued() {
 
 #[test]
 fn best_first_is_descending_p_above_threshold_and_undecided() {
-    let mut cands: Vec<Candidate> = [0.9, 0.04, 0.5, 0.7, 0.95, 0.06, 0.8]
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| cand(i as i64 + 1, Some(p), unit(i, 0.0)))
-        .collect();
+    let mut cands = scored(&[0.9, 0.04, 0.5, 0.7, 0.95, 0.06, 0.8]);
     cands[4].print_label = Some(LabelValue::Yes); // 0.95, already picked
     cands[6].kind_label = Some(LabelValue::No); // 0.8, "not the kind I want"
     cands[0].print_label = Some(LabelValue::Skip); // 0.9, ask later: after the rest

@@ -55,7 +55,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub propagate: bool,
     /// Order the ambiguous queue by |p - 0.5| alone, without the model's look-ahead (which
-    /// of the 16 least sure photos would change the model most): measures what the look-ahead
+    /// of the least sure photos would change the model most): measures what the look-ahead
     /// adds, run by run against a default evaluation.
     #[arg(long)]
     pub no_lookahead: bool,

@@ -307,7 +307,7 @@ pub fn simulate(
                     LabelValue::Skip => None,
                 })
                 .collect();
-            let p = if manual.is_empty() && synthetic.is_empty() {
+            let head = if manual.is_empty() && synthetic.is_empty() {
                 None
             } else {
                 let fitted = fit_calibrated(
@@ -319,9 +319,10 @@ pub fn simulate(
                     cfg.settings,
                     &|_, _| {},
                 )?;
-                Some(fitted.head.predict(data, dim))
+                Some(fitted.head)
             };
-            if let Some(p) = &p {
+            let p = head.as_ref().map(|h| h.predict(data, dim));
+            if let (Some(head), Some(p)) = (&head, &p) {
                 cands.iter_mut().zip(&pool).for_each(|(c, &i)| {
                     c.p = Some(p[i]);
                     c.ask_first = None;
@@ -334,7 +335,7 @@ pub fn simulate(
                     lookahead::ask_order(
                         data,
                         dim,
-                        &standardizer,
+                        head,
                         &manual,
                         &synthetic,
                         cfg.settings,

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::{Example, LearnError, Standardizer, TrainSettings, head};
+use super::{Example, Head, LearnError, TrainSettings, head};
 use crate::queue::{self, Candidate};
 
 /// How many of the least sure photos the look-ahead weighs (two head fits each).
@@ -37,15 +37,15 @@ pub fn stride_sample(rows: &[usize], n: usize) -> Vec<usize> {
     rows.iter().copied().step_by(rows.len().div_ceil(n.max(1)).max(1)).collect()
 }
 
-/// The look-ahead over queue candidates scored by the head just trained on `manual` and
-/// `synthetic`: the indices into `cands` of the least sure photos ([`CANDIDATES`] of
+/// The look-ahead over queue candidates scored by `head`, just trained on `manual` and
+/// `synthetic` (calibrated or not): the indices into `cands` of the least sure photos ([`CANDIDATES`] of
 /// `queue::least_sure`) in the order to ask them. `row(k)` is candidate k's row of `data`
 /// (`None`: not embedded). Empty when the look-ahead does not apply yet ([`applies`]).
 #[allow(clippy::too_many_arguments)]
 pub fn ask_order(
     data: &[f32],
     dim: usize,
-    standardizer: &Standardizer,
+    head: &Head,
     manual: &[Example],
     synthetic: &[Example],
     settings: TrainSettings,
@@ -64,18 +64,19 @@ pub fn ask_order(
     let examples: Vec<Example> = manual.iter().chain(synthetic).copied().collect();
     let candidates: Vec<(usize, f32)> = least.iter().map(|&(_, r, p)| (r, p)).collect();
     let unasked = stride_sample(&open, SAMPLE);
-    let order = order(data, dim, standardizer, &examples, settings, &candidates, &unasked)?;
+    let order = order(data, dim, head, &examples, settings, &candidates, &unasked)?;
     Ok(order.into_iter().map(|i| least[i].0).collect())
 }
 
 /// `candidates` (row of `data`, current calibrated p) ordered by the expected change of their
-/// answer, largest first: the indices into `candidates`. `examples` is what the head was
+/// answer, largest first: the indices into `candidates`. `examples` is what `head` was
 /// trained on (manual answers and seed images, both kinds present); the change is the summed
-/// |p' - p| of the uncalibrated head over the rows `unasked`.
+/// |p' - p| of the uncalibrated head over the rows `unasked`, each refit with one more answer
+/// against `head`.
 pub fn order(
     data: &[f32],
     dim: usize,
-    standardizer: &Standardizer,
+    head: &Head,
     examples: &[Example],
     settings: TrainSettings,
     candidates: &[(usize, f32)],
@@ -83,14 +84,13 @@ pub fn order(
 ) -> Result<Vec<usize>, LearnError> {
     let rows: Vec<f32> =
         unasked.iter().flat_map(|&r| data[r * dim..(r + 1) * dim].iter().copied()).collect();
-    let p_of = |h: &head::Head| -> Vec<f32> {
-        h.decision(&rows, dim).into_iter().map(head::sigmoid).collect()
-    };
-    let now = p_of(&head::fit(data, dim, standardizer, examples, settings)?);
+    let p_of =
+        |h: &Head| -> Vec<f32> { h.decision(&rows, dim).into_iter().map(head::sigmoid).collect() };
+    let now = p_of(head);
     let change = |row: usize, positive: bool| -> Result<f64, LearnError> {
         let mut with = examples.to_vec();
         with.push(Example { row, positive, weight: 1.0 });
-        let after = p_of(&head::fit(data, dim, standardizer, &with, settings)?);
+        let after = p_of(&head::fit(data, dim, &head.standardizer, &with, settings)?);
         Ok(after.iter().zip(&now).map(|(a, b)| f64::from((a - b).abs())).sum())
     };
     let expected: Vec<f64> = candidates
@@ -129,12 +129,12 @@ mod tests {
         push([0.0, 0.0, 1.0, 0.0]); // row 28: the outlier
         let examples: Vec<Example> =
             (0..8).map(|row| Example { row, positive: row % 2 == 0, weight: 1.0 }).collect();
-        let standardizer = Standardizer::fit(&data, dim);
+        let standardizer = crate::learn::Standardizer::fit(&data, dim);
         let unasked: Vec<usize> = (8..29).collect();
         let candidates = [(28, 0.5), (8, 0.5)];
         let settings = TrainSettings { l2: 0.1 };
-        let order =
-            order(&data, dim, &standardizer, &examples, settings, &candidates, &unasked).unwrap();
+        let head = head::fit(&data, dim, &standardizer, &examples, settings).unwrap();
+        let order = order(&data, dim, &head, &examples, settings, &candidates, &unasked).unwrap();
         assert_eq!(order, vec![1, 0]);
     }
 

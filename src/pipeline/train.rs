@@ -145,19 +145,11 @@ pub fn train_and_record(
 
     progress(0.87, "choosing what to ask next");
     let t_ask = Instant::now();
-    let ask_first: Vec<i64> = ask_first_order(
-        catalog,
-        cfg,
-        &table,
-        &row_of,
-        &standardizer,
-        &manual,
-        &synthetic,
-        &scores,
-    )?
-    .into_iter()
-    .map(|id| id.0)
-    .collect();
+    let ask_first: Vec<i64> =
+        ask_first_order(catalog, cfg, &table, &row_of, &fitted.head, &manual, &synthetic, &scores)?
+            .into_iter()
+            .map(|id| id.0)
+            .collect();
     let ask_ms = ms(t_ask);
 
     progress(0.9, "saving");
@@ -219,7 +211,7 @@ fn ask_first_order(
     cfg: &Config,
     table: &EmbeddingTable,
     row_of: &HashMap<PhotoId, usize>,
-    standardizer: &Standardizer,
+    head: &Head,
     manual: &[Example],
     synthetic: &[Example],
     scores: &[(PhotoId, f32)],
@@ -235,7 +227,7 @@ fn ask_first_order(
     let order = lookahead::ask_order(
         &table.data,
         table.dim,
-        standardizer,
+        head,
         manual,
         synthetic,
         TrainSettings { l2: cfg.train.l2 },

@@ -158,26 +158,25 @@ fn too_similar(a: &Candidate, b: &Candidate, cfg: &QueueConfig) -> bool {
 
 /// The model's look-ahead picks first, in its order; then p nearest 0.5 first.
 fn by_uncertainty(cands: &[Candidate], mut idx: Vec<usize>) -> Vec<usize> {
-    // Photos not scored yet (no embedding when the model ran) go last.
-    let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
     let rank = |i: usize| cands[i].ask_first.unwrap_or(u32::MAX);
-    idx.sort_by(|&a, &b| {
-        rank(a)
-            .cmp(&rank(b))
-            .then(key(a).total_cmp(&key(b)))
-            .then(cands[a].photo.cmp(&cands[b].photo))
-    });
+    idx.sort_by(|&a, &b| rank(a).cmp(&rank(b)).then(nearer_half(&cands[a], &cands[b])));
     idx
+}
+
+/// p nearest 0.5 first, photos not scored yet (no embedding when the model ran) last, then by
+/// id.
+fn nearer_half(a: &Candidate, b: &Candidate) -> Ordering {
+    let key = |c: &Candidate| c.p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
+    key(a).total_cmp(&key(b)).then(a.photo.cmp(&b.photo))
 }
 
 /// The `n` scored photos the model is least sure of (p nearest 0.5 first) among those the
 /// ambiguous queue may ask: no "kind" answer and not decided for print. The look-ahead
-/// (`learn::lookahead`) orders these.
+/// (`learn::lookahead`) orders these; it ignores any earlier look-ahead's picks.
 pub fn least_sure(cands: &[Candidate], n: usize) -> Vec<usize> {
-    let open: Vec<usize> = (0..cands.len()).filter(|&i| is_open(&cands[i])).collect();
-    let key = |i: usize| cands[i].p.map_or(f32::INFINITY, |p| (p - 0.5).abs());
-    let mut scored: Vec<usize> = open.into_iter().filter(|&i| cands[i].p.is_some()).collect();
-    scored.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(cands[a].photo.cmp(&cands[b].photo)));
+    let mut scored: Vec<usize> =
+        (0..cands.len()).filter(|&i| is_open(&cands[i]) && cands[i].p.is_some()).collect();
+    scored.sort_by(|&a, &b| nearer_half(&cands[a], &cands[b]));
     scored.truncate(n);
     scored
 }

@@ -102,3 +102,23 @@ def aucs_at(x, y, sets):
         rest = np.setdiff1d(np.arange(len(y)), idx)
         out.append(roc_auc_score(y[rest], clf().fit(x[idx], y[idx]).decision_function(x[rest])))
     return np.array(out)
+
+
+def unit_part(v):
+    """Rows scaled so that prep()'s square root makes each unit length: the way to concatenate
+    pooled vectors as equal parts."""
+    v = np.maximum(v.astype(np.float64), 0)
+    return v / (v.sum(1, keepdims=True) + 1e-12)
+
+
+def paired_cell(x, y, base):
+    """A table cell for the prepared feature `x` with truth `y`: the ceiling, the AUC at 10 and
+    20 labels, and the paired difference at 10 and 20 to `base` (the AUCs of the option
+    compared with; None when `x` is that option), with the share of the 20-label sets where `x`
+    was better. Returns the cell and this option's AUCs, to be the base of later ones."""
+    c, _ = ceiling(x, y)
+    a10, a20 = aucs_at(x, y, label_sets(y, 10)), aucs_at(x, y, label_sets(y, 20))
+    b10, b20 = base if base is not None else (a10, a20)
+    d10, d20 = a10 - b10, a20 - b20
+    return (f"{c:.3f} {a10.mean():.3f} {a20.mean():.3f} "
+            f"({d10.mean():+.3f} {d20.mean():+.3f} {100 * (d20 > 0).mean():3.0f}%)"), (a10, a20)

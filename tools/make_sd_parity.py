@@ -21,7 +21,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import torch
 
-from feature_eval import aucs_at, ceiling, input_at, label_sets, prep, read_truths, thumbnail
+from feature_eval import input_at, paired_cell, prep, read_truths, thumbnail, unit_part
 from lite_net import Net
 
 warnings.filterwarnings("ignore")
@@ -58,14 +58,8 @@ else:
     np.savez(cache, **feats)
 
 
-def part(v):
-    """Rows scaled so that prep()'s square root makes each unit length."""
-    v = np.maximum(v.astype(np.float64), 0)
-    return v / (v.sum(1, keepdims=True) + 1e-12)
-
-
 def concat(*names):
-    return lambda rows: np.concatenate([part(feats[n][rows]) for n in names], 1)
+    return lambda rows: np.concatenate([unit_part(feats[n][rows]) for n in names], 1)
 
 
 def elementwise_max(*names):
@@ -91,12 +85,8 @@ for name, make in OPTIONS.items():
     cells = []
     for k in truth:
         rows = [i for i, f in enumerate(files) if f in truth[k]]
-        x = prep(make(rows))
         y = np.array([truth[k][files[i]] for i in rows])
-        c, _ = ceiling(x, y)
-        a10, a20 = aucs_at(x, y, label_sets(y, 10)), aucs_at(x, y, label_sets(y, 20))
-        base.setdefault(k, (a10, a20))
-        d10, d20 = a10 - base[k][0], a20 - base[k][1]
-        cells.append(f"{c:.3f} {a10.mean():.3f} {a20.mean():.3f} "
-                     f"({d10.mean():+.3f} {d20.mean():+.3f} {100 * (d20 > 0).mean():3.0f}%)")
+        cell, aucs = paired_cell(prep(make(rows)), y, base.get(k))
+        base.setdefault(k, aucs)
+        cells.append(cell)
     print(f"{name:22s} " + " | ".join(f"{c:>40s}" for c in cells), flush=True)

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import torch
 
-from feature_eval import aucs_at, ceiling, input_at, label_sets, prep, read_truths, thumbnail
+from feature_eval import input_at, paired_cell, prep, read_truths, thumbnail, unit_part
 from lite_net import Net
 
 warnings.filterwarnings("ignore")
@@ -55,12 +55,6 @@ else:
     np.savez(cache, **feats)
 
 
-def part(v):
-    """Rows scaled so that prep()'s square root makes each unit length."""
-    v = np.maximum(v.astype(np.float64), 0)
-    return v / (v.sum(1, keepdims=True) + 1e-12)
-
-
 print(f"{DIR}: {len(files)} photos; each cell: ceiling, AUC at 10 and 20 labels "
       "(paired vs a = 0 at 10 and 20, share of the 20-label sets better)")
 print(f"{'option':14s} " + " | ".join(f"{k[:20]:>40s}" for k in truth))
@@ -70,14 +64,11 @@ for b, side in OPTIONS:
         cells = []
         for k in truth:
             rows = [i for i, f in enumerate(files) if f in truth[k]]
-            m, last = part(feats[f"{b} mid"][rows]), part(feats[f"{b} last"][rows])
+            m, last = unit_part(feats[f"{b} mid"][rows]), unit_part(feats[f"{b} last"][rows])
             # prep() square-roots: a^2 here is a weight of a on the unit-length part.
             x = prep(np.concatenate([m, a * a * last], 1) if a > 0 else m)
             y = np.array([truth[k][files[i]] for i in rows])
-            c, _ = ceiling(x, y)
-            a10, a20 = aucs_at(x, y, label_sets(y, 10)), aucs_at(x, y, label_sets(y, 20))
-            base.setdefault(k, (a10, a20))
-            d10, d20 = a10 - base[k][0], a20 - base[k][1]
-            cells.append(f"{c:.3f} {a10.mean():.3f} {a20.mean():.3f} "
-                         f"({d10.mean():+.3f} {d20.mean():+.3f} {100 * (d20 > 0).mean():3.0f}%)")
+            cell, aucs = paired_cell(x, y, base.get(k))
+            base.setdefault(k, aucs)
+            cells.append(cell)
         print(f"{b} s{side} a={a:.1f} " + " | ".join(f"{c:>40s}" for c in cells), flush=True)

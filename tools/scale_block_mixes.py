@@ -4,7 +4,9 @@ depthwise activations, max-pooled, at a 224-px short side):
     concatenated (each unit length after prep's square root) or their element-wise max;
   - blocks: stage 6's blocks 12 and 13 at 224 px, concatenated with block 14 or
     element-wise max-ed with it (the three have 1152 depthwise channels; block 11, the
-    stage's first, has 672).
+    stage's first, has 672);
+  - the power: photosift's feature raised to 0.25-2 instead of square-rooted (0.5), then unit
+    length and centered as every option.
 The same classifier, 3-shuffle ceiling and 40 sets of 10 and 20 random labels as the other
 feature tools (tools/feature_eval.py); paired differences are against photosift's feature.
 
@@ -76,6 +78,9 @@ OPTIONS = {
     "b13+b14 concat": concat("s224 b13", "s224 b14"),
     "b12..b14 max": elementwise_max("s224 b12", "s224 b13", "s224 b14"),
 }
+for power in [0.25, 0.35, 0.75, 1.0, 1.25, 1.5, 2.0]:
+    # prep() square-roots: the power 2p here leaves the power p.
+    OPTIONS[f"power {power}"] = lambda rows, e=2 * power: np.maximum(feats["s224 b14"][rows], 0) ** e
 
 print(f"{DIR}: {len(files)} photos; each cell: ceiling, AUC at 10 and 20 labels "
       "(paired vs photosift at 10 and 20, share of the 20-label sets better)")

@@ -1,5 +1,5 @@
-"""Two untried ways to mix what Lite0 already computes, against photosift's feature (block 14's
-depthwise activations, max-pooled, at a 224-px short side):
+"""Three more ways to make a feature of what Lite0 already computes, against photosift's
+feature (block 14's depthwise activations, max-pooled, at a 224-px short side, square-rooted):
   - scales: the same block at 224 and 448 px (or 320), the two max-pooled vectors
     concatenated (each unit length after prep's square root) or their element-wise max;
   - blocks: stage 6's blocks 12 and 13 at 224 px, concatenated with block 14 or

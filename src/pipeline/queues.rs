@@ -74,12 +74,13 @@ pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<
         queue::center_embeddings(&mut cands);
         cands
     } else {
-        quick_candidates(catalog)?
+        let scores: HashMap<PhotoId, f32> = match catalog.latest_model()? {
+            Some(m) => catalog.scores(m.id)?.into_iter().collect(),
+            None => HashMap::new(),
+        };
+        quick_candidates(catalog, &scores)?
     };
-    if !config.queue.include_screenshots {
-        let shots: HashSet<PhotoId> = catalog.screenshot_ids()?;
-        cands.retain(|c| !shots.contains(&c.photo));
-    }
+    drop_screenshots(catalog, config, &mut cands)?;
     if let Some(model) = catalog.latest_model().context("reading the latest model")? {
         let rank: HashMap<PhotoId, u32> = ask_first(&model.info).into_iter().zip(0..).collect();
         for c in &mut cands {
@@ -87,6 +88,27 @@ pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<
         }
     }
     Ok(cands)
+}
+
+/// The queue candidates as `scores` (a model just trained, not saved yet) rank them: scores
+/// and labels only, no earlier look-ahead's picks. What the look-ahead chooses among.
+pub fn scored_candidates(
+    catalog: &Catalog,
+    config: &Config,
+    scores: &HashMap<PhotoId, f32>,
+) -> Result<Vec<Candidate>> {
+    let mut cands = quick_candidates(catalog, scores)?;
+    drop_screenshots(catalog, config, &mut cands)?;
+    Ok(cands)
+}
+
+/// Screenshots leave the queues unless `[queue] include_screenshots`.
+fn drop_screenshots(catalog: &Catalog, config: &Config, cands: &mut Vec<Candidate>) -> Result<()> {
+    if !config.queue.include_screenshots {
+        let shots: HashSet<PhotoId> = catalog.screenshot_ids()?;
+        cands.retain(|c| !shots.contains(&c.photo));
+    }
+    Ok(())
 }
 
 /// What the queues read back from a model's info column (`train` writes it).
@@ -103,12 +125,8 @@ fn ask_first(info: &str) -> Vec<PhotoId> {
     parsed.ask_first.into_iter().map(PhotoId).collect()
 }
 
-/// Scores and labels only, from the photos table: no embedding is read.
-fn quick_candidates(catalog: &Catalog) -> Result<Vec<Candidate>> {
-    let scores: HashMap<PhotoId, f32> = match catalog.latest_model()? {
-        Some(m) => catalog.scores(m.id)?.into_iter().collect(),
-        None => HashMap::new(),
-    };
+/// Scores (`scores`) and labels only, from the photos table: no embedding is read.
+fn quick_candidates(catalog: &Catalog, scores: &HashMap<PhotoId, f32>) -> Result<Vec<Candidate>> {
     let kind: HashMap<_, _> = catalog.current_labels(LabelKind::Kind)?.into_iter().collect();
     let print: HashMap<_, _> = catalog.current_labels(LabelKind::Print)?.into_iter().collect();
     Ok(catalog

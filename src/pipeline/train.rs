@@ -220,10 +220,7 @@ fn ask_first_order(
         return Ok(Vec::new());
     }
     let p: HashMap<PhotoId, f32> = scores.iter().copied().collect();
-    let mut cands = queues::candidates(catalog, cfg, false)?;
-    for c in &mut cands {
-        c.p = p.get(&c.photo).copied();
-    }
+    let cands = queues::scored_candidates(catalog, cfg, &p)?;
     let order = lookahead::ask_order(
         &table.data,
         table.dim,

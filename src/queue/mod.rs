@@ -37,13 +37,14 @@ const MAX_BURST_SPAN: f64 = 3.0;
 
 /// The ambiguous queue: photos without a "kind" answer, the ones the model is least sure of
 /// first (|p - 0.5| ascending), except that the model's look-ahead picks
-/// (`Candidate::ask_first`, `learn::lookahead`) come before all of them, in its order. Before any model, or with "yes" but no "no" answers, typical
-/// photos come first instead: the photos nearest the centers of clusters of the embeddings,
-/// one per cluster, biggest cluster first. With a model but no "yes" answer yet (seed or
-/// example photos, or only "no" answers), the likeliest photos come first, to find a first
-/// "yes" fast. Photos skipped earlier ("ask later")
-/// come after all the others; photos already decided for print are left out. Two photos
-/// that are near-duplicates or burst siblings never come back to back.
+/// (`Candidate::ask_first`, `learn::lookahead`) come before all of them, in its order.
+///
+/// Before any model, or with "yes" but no "no" answers, typical photos come first instead:
+/// the photos nearest the centers of clusters of the embeddings, one per cluster, biggest
+/// cluster first. With a model but no "yes" answer yet (seed or example photos, or only "no"
+/// answers), the likeliest photos come first, to find a first "yes" fast. Photos skipped
+/// earlier ("ask later") come after all the others; photos already decided for print are left
+/// out. Two photos that are near-duplicates or burst siblings never come back to back.
 pub fn ambiguous(cands: &[Candidate], cfg: &QueueConfig) -> Vec<PhotoId> {
     let has_yes = cands.iter().any(|c| c.kind_label == Some(LabelValue::Yes));
     let has_no = cands.iter().any(|c| c.kind_label == Some(LabelValue::No));

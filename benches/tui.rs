@@ -12,7 +12,7 @@
 //! originals: half-blocks, sixel, kitty, iTerm2 side by side, through ratatui's crossterm
 //! backend into a byte-counting sink (BENCH_GFX_KEYS=60, BENCH_GFX_PHOTOS=2000).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 use std::process::Command;

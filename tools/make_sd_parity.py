@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds tests/data/sd-parity/: Stable Diffusion 2.x / sd-turbo networks with TINY configs and
 RANDOM weights, made by diffusers and transformers themselves, plus their outputs on fixed
-inputs. tests/seed_parity.rs loads the folder through photosift's own loaders (`[seed]
+inputs. tests/it/seed_parity.rs loads the folder through photosift's own loaders (`[seed]
 weights_dir` pointed at a diffusers folder) and compares every component and the whole
 pipeline to these outputs. The networks keep SD 2.1's architecture options (linear projection
 in the transformers, a per-block head-count list, cross-attention, GELU CLIP padded with "!",

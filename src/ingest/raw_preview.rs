@@ -247,14 +247,15 @@ mod tests {
     }
 
     #[test]
-    fn damaged_raw_headers_never_panic() {
+    fn damaged_raw_headers_are_errors_with_a_reason() {
         for bytes in [
             &b"II*\0\xFF\xFF\xFF\xFF"[..],
             b"MM\0*\0\0\0\x08\xFF\xFF",
             b"IIU\0",
             b"FUJIFILMCCD-RAW",
         ] {
-            let _ = largest_jpeg_preview(bytes);
+            let err = largest_jpeg_preview(bytes).expect_err("no preview in a damaged header");
+            eprintln!("{:?}: {err}", String::from_utf8_lossy(bytes));
         }
     }
 }

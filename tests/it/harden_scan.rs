@@ -2,9 +2,7 @@
 //! items 6-7): a photo changed in place, the library folder (also through a link), export
 //! folders and contact sheets.
 
-mod fixtures;
-
-use fixtures::*;
+use crate::fixtures::*;
 use photosift::catalog::{
     Decision, DecisionMode, LabelKind, LabelValue, NewModel, Photo, PhotoState,
 };

@@ -7,7 +7,7 @@ use image::{Rgb, RgbImage};
 use photosift::model::{Embedder, Features, WeightsSource};
 
 fn reference() -> Vec<f32> {
-    let json = include_str!("data/lite0-features-reference.json");
+    let json = include_str!("../data/lite0-features-reference.json");
     let start = json.find("\"input_b_features\"").unwrap();
     let open = start + json[start..].find('[').unwrap();
     let close = open + json[open..].find(']').unwrap();

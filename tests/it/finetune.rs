@@ -9,7 +9,7 @@ use photosift::config::Config;
 use photosift::library::Library;
 use photosift::pipeline;
 
-mod rule_images;
+use crate::rule_images;
 
 fn picture(desirable: bool, seed: u32) -> image::RgbImage {
     rule_images::picture(desirable, seed, 160, 120)

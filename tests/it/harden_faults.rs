@@ -2,12 +2,13 @@
 //! mounting) during a scan and during embedding, a catalog from a newer photosift, a damaged
 //! catalog, two scans at once.
 
-mod hostile;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rusqlite::Connection;
+
+use crate::hostile;
+use crate::tools::Tmpfs;
 
 struct Lib {
     dir: tempfile::TempDir,
@@ -233,41 +234,10 @@ fn two_scans_at_once_are_both_safe() {
     assert!(stdout(&out).contains("new 0"), "{}", stdout(&out));
 }
 
-/// A tmpfs of `size` at `dir`, unmounted on drop; None where mounting is not allowed.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Self> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        ok.then(|| Self(dir.to_path_buf()))
-    }
-
-    fn resize(&self, size: &str) {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
-    }
-}
-
 #[test]
 fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues() {
     let l = Lib::new();
-    let Some(disk) = Tmpfs::mount(&l.lib, "1500k") else {
-        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+    let Some(disk) = Tmpfs::mount(&l.lib, "1500k", "disk-full test") else {
         return;
     };
     // A first batch fits, and a label on it must survive what follows.
@@ -289,7 +259,7 @@ fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues(
     assert!(ok_before >= 3);
     assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
 
-    disk.resize("64m");
+    disk.remount("size=64m");
     let out = l.scan();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(integrity(&l.catalog()), "ok");
@@ -322,8 +292,7 @@ fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
 #[test]
 fn a_full_disk_stops_embedding_clearly_and_a_rerun_after_freeing_space_finishes() {
     let l = Lib::new();
-    let Some(disk) = Tmpfs::mount(&l.lib, "16m") else {
-        eprintln!("SKIPPED disk-full test: cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN)");
+    let Some(disk) = Tmpfs::mount(&l.lib, "16m", "disk-full test") else {
         return;
     };
     l.add_photos(0, 40, (320, 240));

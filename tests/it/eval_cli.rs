@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-mod rule_images;
+use crate::rule_images;
 
 fn picture(desirable: bool, seed: u32) -> image::RgbImage {
     rule_images::picture(desirable, seed, 256, 192)

@@ -18,7 +18,7 @@ fn numbers(json: &str, key: &str) -> Vec<f64> {
 }
 
 fn reference() -> Reference {
-    let json = include_str!("data/lite0-reference.json");
+    let json = include_str!("../data/lite0-reference.json");
     Reference {
         logits: numbers(json, "input_a_logits").into_iter().map(|v| v as f32).collect(),
         embedding: numbers(json, "input_a_embedding").into_iter().map(|v| v as f32).collect(),

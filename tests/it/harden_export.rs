@@ -4,8 +4,6 @@
 //! outside it that photosift did not write is modified; no exported byte differs from what the
 //! catalog identified.
 
-mod hostile;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -13,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue};
+
+use crate::hostile;
 
 struct Env {
     dir: tempfile::TempDir,

@@ -10,6 +10,8 @@ use std::process::{Command, Output, Stdio};
 use photosift::catalog::{DecisionMode, NewModel, NewPhoto, PhotoId};
 use photosift::library::Library;
 
+use crate::tools::Tmpfs;
+
 const ESCAPE_NAME: &[u8] = b"evil\x1b[3;3Hname\nsecond line.jpg";
 
 /// A library of `n` embedded, scored photos; one of them named with a cursor-moving escape
@@ -154,37 +156,10 @@ fn a_mistyped_library_is_an_error_not_a_new_library() {
     }
 }
 
-/// A tmpfs at `dir`, unmounted on drop; None where mounting is not allowed.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path) -> Option<Self> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
-            .arg(dir)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        ok.then(|| Self(dir.to_path_buf()))
-    }
-
-    fn read_only(&self) {
-        let out = Command::new("mount").args(["-o", "remount,ro"]).arg(&self.0).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
-    }
-}
-
 #[test]
 fn a_read_only_library_is_read_not_called_damaged() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(&dir.path().join("disk")) else {
-        eprintln!("SKIPPED read-only library test: cannot mount a tmpfs (needs root)");
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), "64m", "read-only library test") else {
         return;
     };
     let (lib, ids) = library(&dir.path().join("disk"), 4);
@@ -198,7 +173,7 @@ fn a_read_only_library_is_read_not_called_damaged() {
         );
         catalog.record_decision(&d).unwrap();
     }
-    disk.read_only();
+    disk.remount("ro");
     let config = empty_config(dir.path());
     let dest = dir.path().join("prints");
     for args in [

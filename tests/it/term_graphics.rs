@@ -7,8 +7,8 @@
 //! half-blocks, so the test can tell them apart. In xterm, Z must then show the original at
 //! 100%: its 12-px checker squares 12 px on screen instead of about 7.5 (needs xdotool).
 //!
-//! Needs `xvfb xterm kitty imagemagick libgl1-mesa-dri` (kitty runs on Mesa's software GL);
-//! where Xvfb or a terminal is missing it prints SKIPPED. Screenshots are kept under
+//! Needs `xvfb xterm kitty imagemagick xdotool libgl1-mesa-dri` (kitty runs on Mesa's
+//! software GL); where one is missing it prints SKIPPED, and fails under CI (`tools::require`). Screenshots are kept under
 //! `target/tmp/term-graphics/` to look at.
 
 use std::path::{Path, PathBuf};
@@ -327,7 +327,6 @@ fn run_in(
     if let Some(fitted) = fitted
         && want_pixels
         && terminal == "xterm-sixel"
-        && installed("xdotool")
     {
         let zoom_path = shots.join(format!("{terminal}-zoom.png"));
         let pressed = x.press("xterm", "z");
@@ -407,14 +406,16 @@ fn checker_run(shot: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u32)) -> Option<
 
 #[test]
 fn real_terminals_show_the_photos_pixels() {
-    let missing: Vec<&str> =
-        ["Xvfb", "xterm", "kitty", "import"].into_iter().filter(|c| !installed(c)).collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "SKIPPED term_graphics: {} not installed (apt-get install xvfb xterm kitty \
-             imagemagick libgl1-mesa-dri; .ci/run does)",
-            missing.join(", ")
-        );
+    let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool"]
+        .into_iter()
+        .filter(|c| !installed(c))
+        .collect();
+    let why = format!(
+        "{} not installed (apt-get install xvfb xterm kitty imagemagick xdotool \
+         libgl1-mesa-dri fonts-dejavu-core; .ci/run does)",
+        missing.join(", ")
+    );
+    if !crate::tools::require(missing.is_empty(), "term_graphics", &why) {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_photosift");
@@ -430,12 +431,10 @@ fn real_terminals_show_the_photos_pixels() {
     assert!(sixel.detail > 0.5, "xterm sixel: no real pixels (half-blocks?): {sixel:?}");
     // xterm draws sixel up to 1000×960 px: the photo fills that, not a thumbnail's 512 px.
     assert!(sixel.bbox.2 >= 990, "xterm sixel: the photo is not at the screen's size: {sixel:?}");
-    if installed("xdotool") {
-        // Z shows the original at 100%: its 12-px checker squares are 12 px on screen.
-        let (fitted, run) = zoomed.expect("xterm sixel: no photo after Z");
-        assert!((6.0..9.0).contains(&fitted), "xterm sixel fitted: squares of {fitted:.1} px");
-        assert!((10.5..13.5).contains(&run), "xterm sixel after Z: squares of {run:.1} px");
-    }
+    // Z shows the original at 100%: its 12-px checker squares are 12 px on screen.
+    let (fitted, run) = zoomed.expect("xterm sixel: no photo after Z");
+    assert!((6.0..9.0).contains(&fitted), "xterm sixel fitted: squares of {fitted:.1} px");
+    assert!((10.5..13.5).contains(&run), "xterm sixel after Z: squares of {run:.1} px");
     let kitty = kitty.expect("kitty: no photo on screen (blank, or boxes)");
     assert!(kitty.coarse > 0.9, "kitty: the photo area is not the photo: {kitty:?}");
     assert!(kitty.detail > 0.5, "kitty: no real pixels (half-blocks?): {kitty:?}");
@@ -451,24 +450,22 @@ fn real_terminals_show_the_photos_pixels() {
     // software GL drew the new glyphs over the old ones while an image sat under the text.
     // R (nothing to train on yet) changes the status bar; it must come out pixel for pixel as
     // it does with half-blocks, where no image is placed.
-    if installed("xdotool") {
-        let placed = kitty_status_bar_after(&x, dir.path(), bin, "kitty", "r");
-        let cells = kitty_status_bar_after(&x, dir.path(), bin, "halfblocks", "r");
-        let (top, height) = status_bar_rows(&cells);
-        let crop = |img: &RgbImage| image::imageops::crop_imm(img, 0, top, 1200, height).to_image();
-        let (placed, cells) = (crop(&placed), crop(&cells));
-        let ink = |img: &RgbImage| img.pixels().filter(|p| p.0.iter().any(|&c| c > 100)).count();
-        let differ = placed
-            .pixels()
-            .zip(cells.pixels())
-            .filter(|(a, b)| a.0.iter().zip(b.0).any(|(&u, v)| u.abs_diff(v) > 60))
-            .count();
-        eprintln!(
-            "kitty status bar after R: {} / {} lit pixels (kitty / half-blocks), {differ} differ",
-            ink(&placed),
-            ink(&cells)
-        );
-        assert!(ink(&cells) > 500, "no status bar text where expected");
-        assert!(differ < 40, "kitty: the status bar differs from the half-block run ({differ} px)");
-    }
+    let placed = kitty_status_bar_after(&x, dir.path(), bin, "kitty", "r");
+    let cells = kitty_status_bar_after(&x, dir.path(), bin, "halfblocks", "r");
+    let (top, height) = status_bar_rows(&cells);
+    let crop = |img: &RgbImage| image::imageops::crop_imm(img, 0, top, 1200, height).to_image();
+    let (placed, cells) = (crop(&placed), crop(&cells));
+    let ink = |img: &RgbImage| img.pixels().filter(|p| p.0.iter().any(|&c| c > 100)).count();
+    let differ = placed
+        .pixels()
+        .zip(cells.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(&u, v)| u.abs_diff(v) > 60))
+        .count();
+    eprintln!(
+        "kitty status bar after R: {} / {} lit pixels (kitty / half-blocks), {differ} differ",
+        ink(&placed),
+        ink(&cells)
+    );
+    assert!(ink(&cells) > 500, "no status bar text where expected");
+    assert!(differ < 40, "kitty: the status bar differs from the half-block run ({differ} px)");
 }

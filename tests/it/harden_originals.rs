@@ -1,15 +1,17 @@
 //! photosift never writes to, moves or deletes an original photo: a scan (with embedding), a
 //! labeling session in tmux and an export leave the source tree byte-identical.
 
-mod hostile;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoState};
+
+use crate::hostile;
+use crate::tmux::{Tmux, shell_quote};
+use crate::tools::require_tmux;
 
 /// Every entry under `root`: its kind, bytes hash, size, mtime and permissions.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
@@ -74,50 +76,24 @@ fn scan_labeling_and_export_leave_the_originals_byte_identical() {
     run(&lib, &config, &["scan", photos.to_str().unwrap()]);
     assert_eq!(snapshot(&photos), before, "scan changed the source tree");
 
-    // A labeling session (the real TUI in tmux), where tmux is installed.
-    if Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
-        let socket = format!("photosift-orig-{}", std::process::id());
-        let tmux = |args: &[&str]| {
-            Command::new("tmux").arg("-L").arg(&socket).args(args).output().unwrap()
-        };
+    // A labeling session (the real TUI in tmux).
+    if require_tmux("harden_originals, labeling part") {
+        let tmux = Tmux::new("orig");
         let command = format!(
-            "exec {} --library '{}' --config '{}'",
+            "exec {} --library {} --config {}",
             env!("CARGO_BIN_EXE_photosift"),
-            lib.display(),
-            config.display()
+            shell_quote(&lib),
+            shell_quote(&config)
         );
-        assert!(
-            tmux(&["new-session", "-d", "-s", "l", "-x", "110", "-y", "32", &command])
-                .status
-                .success()
-        );
-        let wait = |needle: &str| {
-            let end = Instant::now() + Duration::from_secs(30);
-            loop {
-                let s = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "l"]).stdout)
-                    .into_owned();
-                if s.contains(needle) {
-                    break;
-                }
-                assert!(Instant::now() < end, "waiting for {needle:?}:\n{s}");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        };
-        wait("AMBIGUOUS");
+        tmux.start("l", 110, 32, &command);
+        tmux.wait_for("l", &["AMBIGUOUS"]);
         for (key, shown) in [("w", "yes 1 no 0"), ("s", "yes 1 no 1"), ("w", "yes 2 no 1")] {
-            tmux(&["send-keys", "-t", "l", key]);
-            wait(shown);
+            tmux.keys("l", key);
+            tmux.wait_for("l", &[shown]);
         }
-        tmux(&["send-keys", "-t", "l", "q"]);
-        let end = Instant::now() + Duration::from_secs(10);
-        while tmux(&["has-session", "-t", "l"]).status.success() {
-            assert!(Instant::now() < end, "q did not quit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = tmux(&["kill-server"]);
+        tmux.keys("l", "q");
+        tmux.wait_gone("l", Duration::from_secs(10));
         assert_eq!(snapshot(&photos), before, "the labeling session changed the source tree");
-    } else {
-        eprintln!("labeling part SKIPPED: tmux is not installed");
     }
 
     // Picks for print, then an export (twice: the second resumes).

@@ -1,18 +1,18 @@
 //! The hostile input corpus through a real scan (library and CLI): each bad file gets a clear
 //! message and is skipped, no panic, nothing else lost, memory bounded, no FIFO blocks.
 
-mod hostile;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hostile::{Case, Expect};
 use photosift::catalog::PhotoState;
 use photosift::config::Config;
 use photosift::ingest::thumbnail::read_photo_file;
 use photosift::ingest::{self, ScanSummary, ThumbError};
 use photosift::library::Library;
+
+use crate::hostile;
+use crate::hostile::{Case, Expect};
 
 fn reported(s: &ScanSummary, path: &Path) -> Option<String> {
     let f = s.failures.iter().find(|f| f.path == path).map(|f| f.message.clone());

@@ -180,7 +180,7 @@ pub fn camera_exif(orientation: u16, taken: &str, offset: Option<&str>) -> Vec<u
 
 /// A JPEG of `img`, with `exif` (TIFF bytes) as its APP1 segment when given.
 pub fn jpeg(img: &RgbImage, exif: Option<&[u8]>) -> Vec<u8> {
-    let plain = photosift::ingest::thumbnail::encode_jpeg(img, 90).unwrap();
+    let plain = crate::encode::jpeg(img);
     let Some(tiff) = exif else { return plain };
     let mut app1 = b"Exif\0\0".to_vec();
     app1.extend_from_slice(tiff);
@@ -191,11 +191,7 @@ pub fn jpeg(img: &RgbImage, exif: Option<&[u8]>) -> Vec<u8> {
     out
 }
 
-pub fn png(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-    out
-}
+pub use crate::encode::png;
 
 /// A HEIC made with libheif's HEVC encoder (x265): `stored` pixels, an `irot` for the
 /// EXIF-style `orientation` (Normal, or Rotate90Cw as a phone held upright writes it), and

@@ -1,9 +1,7 @@
 //! Scanning generated photo folders: orientation, thumbnail size, EXIF date, incremental
 //! re-scan, moves, duplicates, missing files.
 
-mod fixtures;
-
-use fixtures::*;
+use crate::fixtures::*;
 use photosift::catalog::{
     Decision, DecisionMode, LabelKind, LabelValue, Photo, PhotoState, TakenSource,
 };
@@ -197,7 +195,7 @@ fn changed_content_is_a_new_photo_with_a_new_thumbnail() {
     let s = env.scan();
     assert_eq!((s.changed, s.new, s.decoded), (1, 0, 1), "{s:?}");
     let after = photo_at(&env, "a.jpg");
-    // The labels went to the old picture: see tests/harden_scan.rs.
+    // The labels went to the old picture: see tests/it/harden_scan.rs.
     assert_ne!(after.id, before.id);
     assert_ne!(after.content_hash, before.content_hash);
     assert_eq!((after.width, after.height), (Some(200), Some(300)));

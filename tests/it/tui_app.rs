@@ -1,8 +1,6 @@
 //! The whole app loop on `TestBackend`: real catalog, real preview worker (half-blocks), real
 //! job runner; keys in, labels and screens out.
 
-mod common;
-
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -13,6 +11,8 @@ use photosift::tui::state::{JobKind, JobOutput, ModelSummary};
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+
+use crate::common;
 
 const WAIT: Duration = Duration::from_secs(60);
 

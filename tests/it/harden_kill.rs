@@ -4,11 +4,8 @@
 //! their thumbnails, a model is never recorded without its scores, the export folder holds
 //! only complete files (or photosift's staging files), and the next run resumes.
 //!
-//! `cargo test --release --test harden_kill` kills each 6 times; the full run:
-//! `HARDEN_KILLS=100 cargo test --release --test harden_kill -- --nocapture --test-threads 1`.
-
-mod common;
-mod hostile;
+//! `cargo test --release --test it harden_kill` kills each 6 times; the full run:
+//! `HARDEN_KILLS=100 cargo test --release --test it harden_kill -- --nocapture --test-threads 1`.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -18,6 +15,20 @@ use photosift::catalog::{
     Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoId, PhotoState,
 };
 use rusqlite::Connection;
+
+use crate::process::sigkill_and_wait;
+use crate::tmux::Tmux;
+use crate::tools::require_tmux;
+use crate::{common, hostile};
+
+/// Most kills must land while the process runs: a window that shrank until every run
+/// finished before its kill would test nothing. At least this share of them.
+fn assert_landed(what: &str, landed: usize, runs: usize) {
+    assert!(
+        landed * 2 >= runs,
+        "{what}: only {landed} of {runs} kills landed mid-run (the others finished first)"
+    );
+}
 
 fn kills() -> usize {
     std::env::var("HARDEN_KILLS").ok().and_then(|n| n.parse().ok()).unwrap_or(6)
@@ -61,8 +72,7 @@ fn integrity(path: &Path) {
 }
 
 fn sigkill(pid: u32) {
-    // SAFETY: plain kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    crate::process::signal(pid as i32, libc::SIGKILL);
 }
 
 fn write_photo(dir: &Path, i: usize) {
@@ -172,6 +182,7 @@ fn scan_and_embed_survive_sigkill_at_random_moments() {
         }
     }
 
+    assert_landed("scan", landed, n_kills);
     // The next run resumes and completes: every photo in, thumbnailed and embedded.
     let out = spawn().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -264,6 +275,7 @@ fn training_survives_sigkill_at_random_moments() {
         assert_eq!(partial, 0, "round {round}: a model without all its scores");
         assert_eq!(q("SELECT count(*) FROM label_events"), 40, "round {round}: labels changed");
     }
+    assert_landed("train", killed, n_kills);
     let out = cmd().output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     integrity(&catalog_path);
@@ -342,6 +354,7 @@ fn export_survives_sigkill_at_random_moments() {
         killed += usize::from(run_and_kill(&mut export(), &mut rng, &mut window_ms));
         staging_seen += check_export_folder(&dest, &originals, round);
     }
+    assert_landed("export", killed, n_kills);
     let out = export().output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(check_export_folder(&dest, &originals, n_kills), 0, "staging files cleaned up");
@@ -362,37 +375,6 @@ fn export_survives_sigkill_at_random_moments() {
     );
 }
 
-struct Tmux(String);
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.0).args(args).output().expect("run tmux")
-    }
-
-    fn capture(&self, session: &str) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", session]).stdout)
-            .into_owned()
-    }
-
-    fn wait_for(&self, session: &str, needles: &[&str]) -> String {
-        let end = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.capture(session);
-            if needles.iter().all(|n| screen.contains(n)) {
-                return screen;
-            }
-            assert!(Instant::now() < end, "timed out waiting for {needles:?}; screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(30));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 /// The "yes N no M" of the status bar.
 fn shown_counts(screen: &str) -> Option<(i64, i64)> {
     let at = screen.find("yes ")?;
@@ -409,8 +391,7 @@ fn counts(path: &Path) -> (i64, i64) {
 
 #[test]
 fn labeling_survives_sigkill_at_random_moments() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED labeling kill test: tmux is not installed (apt-get install tmux)");
+    if !require_tmux("labeling kill test") {
         return;
     }
     let n_kills = kills();
@@ -426,19 +407,12 @@ fn labeling_survives_sigkill_at_random_moments() {
         dir.path().display(),
         config.display()
     );
-    let tmux = Tmux(format!("photosift-kill-{}", std::process::id()));
+    let tmux = Tmux::new("kill");
     let (mut sent, mut acked_total, mut beyond) = (0, 0, 0);
     for round in 0..n_kills {
         let session = format!("k{round}");
-        let out =
-            tmux.cmd(&["new-session", "-d", "-s", &session, "-x", "110", "-y", "32", &command]);
-        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
-        let pid: u32 = String::from_utf8_lossy(
-            &tmux.cmd(&["list-panes", "-t", &session, "-F", "#{pane_pid}"]).stdout,
-        )
-        .trim()
-        .parse()
-        .unwrap();
+        tmux.start(&session, 110, 32, &command);
+        let pid = tmux.pane_pid(&session);
         // Resumes: the session shows exactly the labels the catalog holds.
         let (y0, n0) = counts(&catalog_path);
         tmux.wait_for(&session, &["AMBIGUOUS", &format!("yes {y0} no {n0} ")]);
@@ -454,10 +428,10 @@ fn labeling_survives_sigkill_at_random_moments() {
                 screen = tmux.capture(&session);
             }
             if rng.below(2) == 0 {
-                tmux.cmd(&["send-keys", "-t", &session, "w"]);
+                tmux.keys(&session, "w");
                 sy += 1;
             } else {
-                tmux.cmd(&["send-keys", "-t", &session, "s"]);
+                tmux.keys(&session, "s");
                 sn += 1;
             }
             if k + 1 < keys {
@@ -466,12 +440,7 @@ fn labeling_survives_sigkill_at_random_moments() {
         }
         sent += keys;
         std::thread::sleep(Duration::from_micros(rng.below(8000)));
-        sigkill(pid);
-        let end = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}/exe")).exists() {
-            assert!(Instant::now() < end, "SIGKILL did not end it");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        sigkill_and_wait(pid);
         let _ = tmux.cmd(&["kill-session", "-t", &session]);
 
         integrity(&catalog_path);

@@ -2,15 +2,13 @@
 //! Photos, videos, Takeout sidecars, messenger names, screenshots, RAW previews. Every photo's
 //! thumbnail orientation, capture time and its source, the pairs and the summary counts.
 
-mod phone_library;
-
 use photosift::catalog::{Photo, PhotoState, TakenSource};
 use photosift::config::Config;
 use photosift::ingest::exif_meta::parse_exif_datetime;
 use photosift::ingest::{self, ScanSummary};
 use photosift::library::Library;
 
-use phone_library::*;
+use crate::phone_library::*;
 
 struct Scanned {
     _dir: tempfile::TempDir,

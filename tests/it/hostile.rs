@@ -6,8 +6,6 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use image::{ImageEncoder, Rgb, RgbImage};
-
 /// What a scan must make of one corpus file.
 #[derive(Debug, Clone)]
 pub enum Expect {
@@ -28,25 +26,7 @@ pub struct Case {
     pub expect: Expect,
 }
 
-pub fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x as u8).wrapping_add(seed), (y as u8).wrapping_mul(3), seed.wrapping_mul(37)])
-    })
-}
-
-fn encode(img: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, format).unwrap();
-    out.into_inner()
-}
-
-pub fn jpeg(img: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
-}
+pub use crate::encode::{encode, jpeg, pattern as picture};
 
 /// A JPEG segment (marker + big-endian length + payload).
 fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {

@@ -202,8 +202,7 @@ fn model_folder_under_weights_dir_by_repo_name_and_missing_taesd_named() {
     std::fs::remove_dir_all(repo.join("taesd")).unwrap();
     let names = WeightNames::defaults(SdModel::SdTurbo);
     // An empty hub cache, so that a developer's real one does not answer.
-    // SAFETY of set_var: the only test in this binary that reads HF_HOME.
-    unsafe { std::env::set_var("HF_HOME", dir.path().join("hf")) };
+    crate::empty_hf_home();
     let located =
         locate(SdModel::SdTurbo, DecoderKind::Vae, &names, &sources(dir.path()), &|_| {}).unwrap();
     assert_eq!(located.folder.as_deref(), Some(repo.as_path()));

@@ -2,8 +2,6 @@
 //! Snapshots live in tests/snapshots/*.txt; `UPDATE_SNAPSHOTS=1` rewrites them. Image cells
 //! are written as `#` so a snapshot checks where the photo is, not its JPEG decoder's pixels.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +18,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::{Rect, Size};
 use ratatui::style::Color;
+
+use crate::common;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -128,7 +128,15 @@ fn render(state: &State, width: u16, height: u16) -> String {
 fn check(name: &str, screen: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/snapshots/{name}.txt"));
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    match std::fs::read_to_string(&path) {
+    let expected = std::fs::read_to_string(&path);
+    // Under CI a missing snapshot is a failure: writing it would make the test pass on a
+    // screen nobody looked at.
+    assert!(
+        expected.is_ok() || update || !crate::tools::under_ci(),
+        "no snapshot {} (run the test once with UPDATE_SNAPSHOTS=1, look at it, commit it)",
+        path.display()
+    );
+    match expected {
         Ok(expected) if !update => {
             assert!(
                 expected == screen,

@@ -210,9 +210,8 @@ fn missing_weights_offline_say_what_to_fetch() {
     let mut catalog = lib.open_catalog().unwrap();
     let mut cfg = seed_cfg(1);
     cfg.download = false;
-    // An empty hub cache, so that a developer's real cache does not satisfy the lookup.
-    // SAFETY of set_var: this is the only test in this binary that reads HF_HOME.
-    unsafe { std::env::set_var("HF_HOME", dir.path().join("hf")) };
+    // An empty hub cache, so that a developer's real one does not answer.
+    crate::empty_hf_home();
     let err = generate_seeds(&mut catalog, &lib, &cfg, &|_| {}, &|| false).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("stabilityai/sd-turbo/resolve/main/unet/"), "{msg}");

@@ -1,13 +1,11 @@
 //! Bad input: each bad file gets a clear message and is skipped; nothing else is lost.
 
-mod fixtures;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use fixtures::*;
+use crate::fixtures::*;
 use photosift::catalog::PhotoState;
 use photosift::ingest::{ScanError, ScanSummary};
 

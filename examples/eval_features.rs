@@ -16,7 +16,7 @@
 
 use anyhow::{Context, Result, bail};
 use photosift::config::Config;
-use photosift::learn::{TrainSettings, eval};
+use photosift::learn::{TrainSettings, eval, eval_report};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,9 +60,12 @@ fn main() -> Result<()> {
     };
     let taken_at = vec![None; labels.len()];
     let evaluation = eval::evaluate(&data, dim, &labels, &taken_at, &cfg, &|_| {})?;
-    print!("{}", eval::table(&evaluation));
+    print!("{}", eval_report::table(&evaluation));
     if let Some(path) = args.get(3) {
-        std::fs::write(path, serde_json::to_string_pretty(&eval::json(&evaluation))? + "\n")?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&eval_report::json(&evaluation))? + "\n",
+        )?;
     }
     Ok(())
 }

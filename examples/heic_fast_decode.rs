@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use photosift::ingest::{HeifDecode, decode_heif, hevc_decoder};
+use photosift::imaging::{HeifDecode, decode_heif, hevc_decoder};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -84,7 +84,7 @@ fn originals(dir: &std::path::Path, n: usize, distinct: usize) {
     std::fs::create_dir_all(dir.join("camera")).expect("camera dir");
     for i in 0..distinct {
         let img = common::picture(i, 4032, 3024);
-        let jpeg = photosift::ingest::thumbnail::encode_jpeg(&img, 90).expect("encode");
+        let jpeg = photosift::imaging::thumbnail::encode_jpeg(&img, 90).expect("encode");
         std::fs::write(src.join(format!("o{i}.jpg")), jpeg).expect("write original");
     }
     for i in 0..n {

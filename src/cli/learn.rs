@@ -8,7 +8,7 @@ use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use photosift::catalog::Catalog;
 use photosift::config::Config;
-use photosift::learn::{self, TrainSettings, eval};
+use photosift::learn::{self, TrainSettings, eval, eval_report};
 use photosift::library::Library;
 use photosift::pipeline::eval::{ScratchLibrary, ScratchProgress};
 use photosift::pipeline::{self, require_backbone};
@@ -280,9 +280,9 @@ fn eval_catalog(
         bar.tick();
     })?;
     bar.finish_and_clear();
-    print!("{}", eval::table(&evaluation));
+    print!("{}", eval_report::table(&evaluation));
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&eval::json(&evaluation))?;
+        let text = serde_json::to_string_pretty(&eval_report::json(&evaluation))?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("json: {}", path.display());

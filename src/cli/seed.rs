@@ -133,7 +133,8 @@ fn format_duration(d: std::time::Duration) -> String {
 
 /// The dry run's word on the Stable Diffusion weights: on this machine, or what is missing.
 fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Result<()> {
-    use photosift::synth::{DecoderKind, SdModel, hub};
+    use photosift::hub;
+    use photosift::synth::{DecoderKind, SdModel};
     let model = SdModel::parse(&seed.model)?;
     let decoder = DecoderKind::parse(&seed.decoder)?;
     let local_dir = photosift::pipeline::seed::weights_dir(library, seed);

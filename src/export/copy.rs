@@ -126,7 +126,7 @@ fn open_checked(source: &Path, expected: Expected<'_>) -> Result<(File, fs::Meta
             "not a regular file (a FIFO, device or folder) since the last scan".into(),
         ));
     }
-    let mtime = crate::ingest::walk::mtime_ns(&meta);
+    let mtime = crate::files::mtime_ns(&meta);
     if meta.len() != expected.byte_size || mtime != expected.mtime_ns {
         return Err(changed(format!(
             "changed since the last scan ({} bytes, the catalog has {})",
@@ -212,7 +212,7 @@ mod tests {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, bytes).unwrap();
         let meta = fs::metadata(path).unwrap();
-        (meta.len(), crate::ingest::walk::mtime_ns(&meta), blake3::hash(bytes).to_hex().to_string())
+        (meta.len(), crate::files::mtime_ns(&meta), blake3::hash(bytes).to_hex().to_string())
     }
 
     fn copy(src: &Path, facts: &(u64, i64, String), dst: &Path) -> Result<CopyOutcome, CopyError> {
@@ -240,11 +240,8 @@ mod tests {
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
         File::options().write(true).open(&src).unwrap().set_modified(old).unwrap();
         let meta = fs::metadata(&src).unwrap();
-        let facts = (
-            11,
-            crate::ingest::walk::mtime_ns(&meta),
-            blake3::hash(b"photo bytes").to_hex().to_string(),
-        );
+        let facts =
+            (11, crate::files::mtime_ns(&meta), blake3::hash(b"photo bytes").to_hex().to_string());
         let out = copy(&src, &facts, &s.dst).unwrap();
         assert_eq!(out, CopyOutcome::Copied { target: s.dst.join("IMG_0001.jpg"), bytes: 11 });
         assert_eq!(fs::read(s.dst.join("IMG_0001.jpg")).unwrap(), b"photo bytes");

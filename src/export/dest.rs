@@ -16,7 +16,7 @@ use tempfile::NamedTempFile;
 
 /// The manifest: which files of this folder photosift wrote, with their content hashes. A
 /// folder holding one is also skipped by scans (it is an export, not a photo folder).
-pub use crate::ingest::walk::EXPORT_MANIFEST as MANIFEST_NAME;
+pub use crate::files::EXPORT_MANIFEST as MANIFEST_NAME;
 /// Held (flock) for the whole export, so two exports to one folder take turns.
 const LOCK_NAME: &str = ".photosift-export.lock";
 /// Staging files: `.photosift-partial-` and random characters, created with O_EXCL.

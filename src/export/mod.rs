@@ -29,7 +29,7 @@ pub use sheet::{PER_PAGE as SHEET_PHOTOS_PER_PAGE, SheetCell, SheetError, render
 pub const CSV_NAME: &str = "picks.csv";
 /// Contact sheets are `picks-contact-sheet.png`, or `picks-contact-sheet-N.png` when the
 /// picks fill several pages (scans skip them).
-pub use crate::ingest::walk::CONTACT_SHEET_STEM as SHEET_STEM;
+pub use crate::files::CONTACT_SHEET_STEM as SHEET_STEM;
 
 #[derive(Debug, Error)]
 pub enum ExportError {

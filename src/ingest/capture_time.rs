@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::exif_meta::{ExifFacts, days_from_civil};
 use crate::catalog::TakenSource;
+use crate::imaging::exif_meta::{ExifFacts, days_from_civil};
 
 /// A capture time: seconds on the clock where the photo was taken, read as UTC (the scale the
 /// catalog has always used, so bursts and a day's order compare clock readings), with the
@@ -129,7 +129,7 @@ fn num(b: &[u8], at: usize, n: usize) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::exif_meta::parse_exif_datetime;
+    use crate::imaging::exif_meta::parse_exif_datetime;
 
     fn clock(s: &str) -> i64 {
         parse_exif_datetime(s.as_bytes()).unwrap()

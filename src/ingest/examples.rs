@@ -9,8 +9,9 @@ use crate::catalog::{Catalog, CatalogError, NewPhoto, Source};
 use crate::config::{ScanConfig, SeedConfig};
 use crate::library::Library;
 
-use super::thumbnail::{read_photo_file, store_thumbnail_keyed, thumbnail_from_bytes};
+use super::thumbs::store_thumbnail_keyed;
 use super::walk::walk;
+use crate::imaging::thumbnail::{read_photo_file, thumbnail_from_bytes};
 
 /// What [`add_examples`] did.
 #[derive(Debug, Default, Clone, PartialEq)]

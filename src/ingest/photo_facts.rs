@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::capture_time::{CaptureTime, resolve};
-use super::exif_meta::ExifFacts;
-use super::thumbnail::{PhotoFormat, Thumbnail};
+use crate::imaging::exif_meta::ExifFacts;
+use crate::imaging::thumbnail::{PhotoFormat, Thumbnail};
 
 /// A Takeout sidecar larger than this is not one (they are a few kB).
 const MAX_SIDECAR_BYTES: u64 = 1 << 20;

@@ -6,14 +6,61 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::scan::{Job, Outcome, ScanError, ScanFailure, ScanSummary};
+use super::photo_facts::PhotoFacts;
+use super::scan_report::{ScanError, ScanFailure, ScanSummary};
+use super::walk::FoundFile;
 use crate::catalog::{
-    Catalog, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source, TakenSource,
+    Catalog, KnownFile, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source, TakenSource,
 };
+use crate::imaging::thumbnail::Thumbnail;
 
 /// Rows per transaction, and the longest a row waits before its batch is written.
 const BATCH_ROWS: usize = 256;
 const BATCH_WAIT: Duration = Duration::from_millis(500);
+
+/// A file the workers must read.
+pub(super) struct Job {
+    pub(super) file: FoundFile,
+    pub(super) known: Option<KnownFile>,
+    pub(super) live_video: Option<PathBuf>,
+    pub(super) sidecar: Option<PathBuf>,
+}
+
+/// What a worker found out about one file.
+pub(super) enum Outcome {
+    /// Decoded and thumbnailed: content not in the catalog.
+    Decoded {
+        job: Job,
+        hash: String,
+        thumb: Thumbnail,
+        thumb_path: PathBuf,
+        facts: PhotoFacts,
+    },
+    /// A known path whose bytes are what the catalog says (only the mtime changed).
+    Same {
+        job: Job,
+    },
+    /// Bytes of a photo already in the catalog, at a path it does not know as that photo.
+    KnownContent {
+        job: Job,
+        id: PhotoId,
+    },
+    /// Bytes another file of this same scan is being decoded for.
+    CopyInThisRun {
+        job: Job,
+        hash: String,
+    },
+    Failed {
+        job: Job,
+        hash: String,
+        message: String,
+    },
+    /// The library's disk is full: no later file can be stored either, so the scan stops.
+    DiskFull {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// The single writer: turns outcomes into catalog ops and commits them in batches.
 pub(super) struct Writer<'c> {
@@ -160,7 +207,7 @@ impl<'c> Writer<'c> {
             Some(survivor) => {
                 let meta = std::fs::metadata(&survivor).ok();
                 let byte_size = meta.as_ref().map_or(0, |m| m.len());
-                let mtime_ns = meta.as_ref().map_or(0, super::walk::mtime_ns);
+                let mtime_ns = meta.as_ref().map_or(0, crate::files::mtime_ns);
                 primary.insert(id, survivor.clone());
                 self.push(ScanOp::Move { id, path: survivor, byte_size, mtime_ns }, None);
             }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use walkdir::WalkDir;
+
+use crate::files::{CONTACT_SHEET_STEM, EXPORT_MANIFEST, mtime_ns};
 
 /// Extensions of the formats a scan decodes (RAW ones through their embedded JPEG preview).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
@@ -153,12 +154,6 @@ pub fn walk(
     out
 }
 
-/// The manifest an export writes into its folder (see `export`): a folder holding one is an
-/// export, not a photo folder, and scans skip it.
-pub const EXPORT_MANIFEST: &str = ".photosift-export";
-/// The contact sheets an export draws are `picks-contact-sheet*.png`; scans skip them.
-pub const CONTACT_SHEET_STEM: &str = "picks-contact-sheet";
-
 /// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
 /// own folders, also reached through a link), a folder photosift exported into (it holds the export
 /// manifest; a scan root itself is still walked), and the contact sheets export draws.
@@ -193,15 +188,6 @@ fn walk_issue(err: &walkdir::Error) -> WalkIssue {
         err.to_string()
     };
     WalkIssue { path, message }
-}
-
-/// Modification time in nanoseconds since 1970 (0 when the file system has none).
-pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@ use crate::domain::{LabelValue, PhotoId};
 use crate::numeric::{SplitMix, dot};
 use crate::queue::{self, Candidate};
 
-pub use super::eval_report::{Evaluation, Stats, json, match_truth, parse_truth, table};
-
 /// Which photo to ask about next, and in which mode the answer is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -119,11 +117,46 @@ impl Curve {
         }
         from
     }
+}
 
-    /// The mean AUC after `labels` answers (the checkpoint at or before it).
-    pub fn auc_at(&self, labels: usize) -> Option<f64> {
-        self.points.iter().rev().find(|c| c.labels <= labels)?.auc
+/// Mean, standard deviation and range of some values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub mean: f64,
+    pub sd: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// `None` without values.
+    pub fn of(values: &[f64]) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Self { mean, sd: var.sqrt(), min, max })
     }
+}
+
+/// A whole evaluation: the set, the ceiling and one curve per strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub photos: usize,
+    pub positives: usize,
+    pub runs: usize,
+    /// Photos held out for testing in each run.
+    pub test_photos: usize,
+    pub retrain_every: usize,
+    pub examples: usize,
+    pub precision_k: usize,
+    /// Cross-validated AUC with every label known.
+    pub ceiling: Option<Stats>,
+    pub curves: Vec<Curve>,
 }
 
 /// A stratified test split: `fraction` of each class (rounded, at least one of each class

@@ -8,48 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::eval::{Curve, Strategy};
+use super::eval::{Evaluation, Stats};
 use crate::domain::PhotoId;
-
-/// Mean, standard deviation and range of some values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stats {
-    pub mean: f64,
-    pub sd: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Stats {
-    /// `None` without values.
-    pub fn of(values: &[f64]) -> Option<Self> {
-        if values.is_empty() {
-            return None;
-        }
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some(Self { mean, sd: var.sqrt(), min, max })
-    }
-}
-
-/// A whole evaluation: the set, the ceiling and one curve per strategy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    pub photos: usize,
-    pub positives: usize,
-    pub runs: usize,
-    /// Photos held out for testing in each run.
-    pub test_photos: usize,
-    pub retrain_every: usize,
-    pub examples: usize,
-    pub precision_k: usize,
-    /// Cross-validated AUC with every label known.
-    pub ceiling: Option<Stats>,
-    pub curves: Vec<Curve>,
-}
 
 /// The AUC targets "reaches X after N answers" is reported for.
 pub const TARGETS: [f64; 2] = [0.9, 0.95];
@@ -216,9 +176,4 @@ pub fn match_truth(
         }
     }
     (matched, unmatched)
-}
-
-/// The strategy named `name` ("ambiguous", "random", "best-first").
-pub fn strategy_named(name: &str) -> Option<Strategy> {
-    Strategy::ALL.into_iter().find(|s| s.name() == name)
 }

@@ -1,6 +1,7 @@
 //! Training, calibration, scoring and the eval simulation on generated data.
 
 use super::eval::{self, SimConfig, Strategy};
+use super::eval_report;
 use super::*;
 use crate::config::QueueConfig;
 use crate::domain::PhotoId;
@@ -191,8 +192,8 @@ fn eval_simulation_learns_a_known_rule() {
     let reach = |s: Strategy| curve(s).labels_to_reach(0.95).unwrap_or(usize::MAX);
     // Which order wins is what `photosift eval` measures on real photos; on these clean
     // scenes both get there quickly.
-    assert!(reach(Strategy::Ambiguous) <= 20, "{}", eval::table(&e));
-    assert!(reach(Strategy::Random) <= 20, "{}", eval::table(&e));
+    assert!(reach(Strategy::Ambiguous) <= 20, "{}", eval_report::table(&e));
+    assert!(reach(Strategy::Random) <= 20, "{}", eval_report::table(&e));
     for c in &curves {
         assert_eq!(c.auc_min.len(), c.points.len());
         assert_eq!(c.first_yes.len(), cfg.runs);
@@ -202,7 +203,7 @@ fn eval_simulation_learns_a_known_rule() {
             }
         }
     }
-    let table = eval::table(&e);
+    let table = eval_report::table(&e);
     assert!(table.contains("ambiguous") && table.contains("P@10"), "{table}");
     assert!(table.contains("ceiling: 0.980"), "{table}");
 
@@ -278,7 +279,7 @@ fn eval_json_has_the_documented_shape() {
     let cfg = SimConfig { max_labels: 12, runs: 2, ..sim_config() };
     let e = eval::evaluate(&data, dim, &truth, &[None; 60], &cfg, &|_| {}).unwrap();
     assert_eq!(e.test_photos, 20, "a stratified third of the photos");
-    let v = eval::json(&e);
+    let v = eval_report::json(&e);
     assert_eq!(v["photos"], 60);
     assert_eq!(v["positives"], truth.iter().filter(|&&t| t).count());
     assert_eq!(v["runs"], 2);
@@ -316,14 +317,14 @@ fn eval_json_has_the_documented_shape() {
 #[test]
 fn truth_files_with_any_header_are_read_and_matched_by_name() {
     let truth =
-        eval::parse_truth("file,person\n000009.jpg,0\nsub/b.jpg, 1\n\nc.jpg,yes\n").unwrap();
+        eval_report::parse_truth("file,person\n000009.jpg,0\nsub/b.jpg, 1\n\nc.jpg,yes\n").unwrap();
     assert_eq!(truth.len(), 3);
-    assert!(eval::parse_truth("a.jpg,1\nb.jpg,maybe\n").is_err());
+    assert!(eval_report::parse_truth("a.jpg,1\nb.jpg,maybe\n").is_err());
     let photos = vec![
         (PhotoId(1), std::path::PathBuf::from("/x/000009.jpg")),
         (PhotoId(2), std::path::PathBuf::from("/x/sub/b.jpg")),
     ];
-    let (matched, unmatched) = eval::match_truth(&photos, &truth);
+    let (matched, unmatched) = eval_report::match_truth(&photos, &truth);
     assert_eq!(matched, vec![(PhotoId(1), false), (PhotoId(2), true)]);
     assert_eq!(unmatched, vec!["c.jpg".to_owned()]);
 }

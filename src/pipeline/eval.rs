@@ -14,7 +14,7 @@ use super::embed::{embed_missing, load_thumb};
 use crate::catalog::{Catalog, PhotoId};
 use crate::config::Config;
 use crate::ingest::ScanProgress;
-use crate::learn::eval;
+use crate::learn::eval_report;
 use crate::library::Library;
 
 /// A library in a temporary folder, removed when this is dropped.
@@ -50,11 +50,11 @@ pub fn scan_into_scratch(
     Ok(ScratchLibrary { library, catalog, _dir: tmp })
 }
 
-/// Reads a truth file (`file,label` rows, see [`eval::parse_truth`]).
+/// Reads a truth file (`file,label` rows, see [`eval_report::parse_truth`]).
 pub fn read_truth(path: &Path) -> Result<Vec<(String, bool)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the truth file {}", path.display()))?;
-    eval::parse_truth(&text)
+    eval_report::parse_truth(&text)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("bad truth file {}", path.display()))
 }
@@ -77,7 +77,7 @@ pub fn truth_rows(catalog: &Catalog, truth: &[(String, bool)]) -> Result<TruthRo
     let backbone = require_backbone(catalog)?;
     let photos = catalog.photos()?;
     let pairs: Vec<(PhotoId, PathBuf)> = photos.iter().map(|p| (p.id, p.path.clone())).collect();
-    let (matched, unmatched) = eval::match_truth(&pairs, truth);
+    let (matched, unmatched) = eval_report::match_truth(&pairs, truth);
     let table = catalog.embedding_table(backbone.as_str())?;
     let row_of: HashMap<_, _> = table.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let taken: HashMap<_, _> = photos.iter().map(|p| (p.id, p.taken_at)).collect();
@@ -101,7 +101,7 @@ pub fn truth_thumbnails(
     let photos = catalog.photos()?;
     let pairs: Vec<_> = photos.iter().map(|p| (p.id, p.path.clone())).collect();
     let thumb_of: HashMap<_, _> = photos.iter().map(|p| (p.id, p.thumb_path.as_ref())).collect();
-    let (matched, _) = eval::match_truth(&pairs, truth);
+    let (matched, _) = eval_report::match_truth(&pairs, truth);
     let mut images = Vec::new();
     let mut labels = Vec::new();
     for (id, label) in matched {

@@ -12,9 +12,9 @@ use image::{ImageFormat, RgbImage};
 
 use crate::catalog::{Catalog, NewPhoto, Source};
 use crate::config::SeedConfig;
-use crate::ingest::thumbnail::store_resized_thumbnail;
+use crate::hub::WeightSources;
+use crate::ingest::thumbs::store_resized_thumbnail;
 use crate::library::Library;
-use crate::synth::hub::WeightSources;
 use crate::synth::pipeline::{self, Pipeline, Stage};
 use crate::synth::{DecoderKind, SdModel, SeedPlan, SynthError, loader, params_for, plan_seeds};
 

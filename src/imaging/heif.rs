@@ -12,10 +12,10 @@
 use image::RgbImage;
 use libheif_rs::{ColorSpace, HeifContext, ImageHandle, ItemId, LibHeif, RgbChroma};
 
+use super::error::ThumbError;
 use super::exif_meta::{ExifFacts, read_exif_tiff};
 use super::hevc_decoder::{self, DecodeMode, RgbMatrix};
 use super::resize::{Plane, fit_long_side, resize_plane, resize_rgb};
-use super::thumbnail::ThumbError;
 use super::ycbcr::Matrix;
 
 /// The reduction from the decoded picture's long side to `target` from which the decode skips

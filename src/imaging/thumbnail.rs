@@ -1,5 +1,6 @@
-//! Photo bytes to a stored thumbnail: header check against the pixel limit, DCT-scaled JPEG
-//! decoding (libjpeg-turbo), EXIF orientation, SIMD resize, JPEG encoding, `thumbs/` storage.
+//! Photo bytes to a thumbnail: header check against the pixel limit, DCT-scaled JPEG decoding
+//! (libjpeg-turbo), EXIF orientation, SIMD resize, JPEG encoding. Where thumbnails are stored
+//! is the library's business (`ingest::thumbs`).
 //!
 //! JPEGs are decoded by libjpeg-turbo at the smallest of its n/8 scales that still leaves the
 //! long side at least `thumb_size`: the inverse DCT then produces a quarter-size image directly
@@ -7,75 +8,19 @@
 //! through the `image` crate after the same header check.
 
 use std::cell::RefCell;
-use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::io::Cursor;
+use std::path::Path;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
-use thiserror::Error;
 use turbojpeg::{Compressor, Decompressor, PixelFormat, ScalingFactor, Subsamp};
 
+use super::error::ThumbError;
 use super::exif_meta::{ExifFacts, read_exif};
 use super::heif::{HeifDecode, decode_heif, is_heif};
 use super::raw_preview::{is_raw_container, largest_jpeg_preview};
-use super::resize::{ResizeError, resize_long_side};
+use super::resize::resize_long_side;
 use crate::config::ScanConfig;
-use crate::library::Library;
-
-/// Why a photo could not be turned into a thumbnail. The texts are shown to the user by
-/// `photosift status --errors`, so they say what is wrong with the file.
-#[derive(Debug, Error)]
-pub enum ThumbError {
-    #[error("cannot read the file: {0}")]
-    Read(#[source] std::io::Error),
-    #[error("not a regular file (a FIFO, socket or device named like a photo): skipped")]
-    NotRegularFile,
-    #[error(
-        "file is {} MB, larger than any picture within scan.max_pixels could be; not read",
-        size / 1_000_000
-    )]
-    FileTooBig { size: u64 },
-    #[error(
-        "the file changed while it was read ({expected} bytes when found, {found} when read); \
-         skipped this time, the next scan reads it again"
-    )]
-    ChangedWhileRead { expected: u64, found: u64 },
-    #[error("empty file (0 bytes)")]
-    Empty,
-    #[error(
-        "not a JPEG, PNG, WebP, TIFF, HEIC/HEIF or RAW image (the content is not a \
-         recognizable picture)"
-    )]
-    UnknownFormat,
-    #[error("cannot decode HEIC/HEIF: {0}")]
-    Heif(String),
-    #[error("unsupported RAW file: {0}")]
-    Raw(String),
-    #[error(
-        "image is {width}x{height} ({} MP), above the limit of {} MP (scan.max_pixels); \
-         not decoded",
-        (*width as u64 * *height as u64) / 1_000_000,
-        limit / 1_000_000
-    )]
-    TooLarge { width: u32, height: u32, limit: u64 },
-    #[error(
-        "the image header claims a size that would need more memory than scan.max_pixels \
-         allows; not decoded"
-    )]
-    HeaderTooLarge,
-    #[error("truncated or damaged JPEG ({0})")]
-    Truncated(String),
-    #[error("cannot decode JPEG: {0}")]
-    Jpeg(String),
-    #[error("cannot decode image: {0}")]
-    Image(#[from] image::ImageError),
-    #[error(transparent)]
-    Resize(#[from] ResizeError),
-    #[error("cannot encode the thumbnail: {0}")]
-    Encode(String),
-    #[error("cannot write the thumbnail {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-}
 
 /// A decoded, oriented, downsized photo.
 #[derive(Debug, Clone)]
@@ -99,17 +44,6 @@ pub enum PhotoFormat {
     /// A RAW file, read through its embedded JPEG preview.
     RawPreview,
     Other,
-}
-
-/// A thumbnail written under the library's `thumbs/` folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredThumb {
-    /// Relative to the library folder, e.g. `thumbs/3f/3f9a…c1.jpg`.
-    pub rel_path: PathBuf,
-    /// blake3 hex of the content the thumbnail was keyed by.
-    pub content_hash: String,
-    pub width: u32,
-    pub height: u32,
 }
 
 /// Reads `path` and makes its thumbnail (the whole decode → orient → resize path).
@@ -225,79 +159,6 @@ fn finish(
         _ => (fw, fh),
     };
     Ok(Thumbnail { image, width, height, exif, format })
-}
-
-/// Encodes `image` under `thumbs/`, keyed by the blake3 hash of its pixels, and returns where.
-/// For images made in memory (Stable Diffusion seeds, demos): scanned photos are keyed by the
-/// hash of their file instead, through [`store_thumbnail_keyed`].
-pub fn store_thumbnail(
-    library: &Library,
-    image: &RgbImage,
-    cfg: &ScanConfig,
-) -> Result<StoredThumb, ThumbError> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&image.width().to_le_bytes());
-    hasher.update(&image.height().to_le_bytes());
-    hasher.update(image.as_raw());
-    let hash = hasher.finalize().to_hex().to_string();
-    store_resized_thumbnail(library.root(), &hash, image, cfg.thumb_size, cfg.thumb_quality)
-}
-
-/// Shrinks `image` to `thumb_size` px on the long side (never enlarging) and stores it under
-/// `content_hash`, for images made in memory whose file hash the caller already knows.
-pub fn store_resized_thumbnail(
-    library_root: &Path,
-    content_hash: &str,
-    image: &RgbImage,
-    thumb_size: u32,
-    quality: u8,
-) -> Result<StoredThumb, ThumbError> {
-    let small = resize_long_side(image.clone(), thumb_size.max(1))?;
-    store_thumbnail_keyed(library_root, content_hash, &small, quality)
-}
-
-/// Writes `image` as a JPEG at `thumbs/<hash[..2]>/<hash>.jpg` under `library_root`
-/// (atomically: a temporary file renamed into place) and returns the relative path.
-pub fn store_thumbnail_keyed(
-    library_root: &Path,
-    content_hash: &str,
-    image: &RgbImage,
-    quality: u8,
-) -> Result<StoredThumb, ThumbError> {
-    let jpeg = encode_jpeg(image, quality)?;
-    let rel_path = thumb_rel_path(content_hash);
-    let path = library_root.join(&rel_path);
-    write_atomically(&path, &jpeg).map_err(|source| ThumbError::Write { path, source })?;
-    Ok(StoredThumb {
-        rel_path,
-        content_hash: content_hash.to_owned(),
-        width: image.width(),
-        height: image.height(),
-    })
-}
-
-/// Where the thumbnail of content `hash` lives, relative to the library folder.
-pub fn thumb_rel_path(content_hash: &str) -> PathBuf {
-    let fan = content_hash.get(..2).unwrap_or("00");
-    PathBuf::from("thumbs").join(fan).join(format!("{content_hash}.jpg"))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile_in(dir, path)?;
-    tmp.1.write_all(bytes)?;
-    drop(tmp.1);
-    std::fs::rename(&tmp.0, path)
-}
-
-/// A uniquely named temporary file beside `path` (pid + thread id make it unique per writer).
-fn tempfile_in(dir: &Path, path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("thumb");
-    let tmp =
-        dir.join(format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()));
-    let file = std::fs::File::create(&tmp)?;
-    Ok((tmp, file))
 }
 
 /// Encodes RGB pixels as a baseline 4:2:0 JPEG with libjpeg-turbo.
@@ -559,23 +420,5 @@ mod tests {
     fn small_image_is_never_enlarged() {
         let t = thumbnail_from_bytes(&jpeg_bytes(300, 200), &cfg()).unwrap();
         assert_eq!(t.image.dimensions(), (300, 200));
-    }
-
-    #[test]
-    fn thumb_path_fans_out_by_hash_prefix() {
-        assert_eq!(thumb_rel_path("abcdef"), PathBuf::from("thumbs/ab/abcdef.jpg"));
-    }
-
-    #[test]
-    fn in_memory_image_is_stored_by_pixel_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let lib = Library::create(dir.path()).unwrap();
-        let img = RgbImage::from_pixel(1024, 768, image::Rgb([10, 200, 30]));
-        let a = store_thumbnail(&lib, &img, &cfg()).unwrap();
-        let b = store_thumbnail(&lib, &img, &cfg()).unwrap();
-        assert_eq!(a, b);
-        assert_eq!((a.width, a.height), (512, 384));
-        let back = image::open(dir.path().join(&a.rel_path)).unwrap();
-        assert_eq!((back.width(), back.height()), (512, 384));
     }
 }

@@ -12,6 +12,9 @@
 //! originals: half-blocks, sixel, kitty, iTerm2 side by side, through ratatui's crossterm
 //! backend into a byte-counting sink (BENCH_GFX_KEYS=60, BENCH_GFX_PHOTOS=2000).
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 #[path = "../tests/it/common.rs"]
 mod common;
 
@@ -33,7 +36,7 @@ const DIM: usize = 1280;
 /// benchmark only needs the table filled.
 fn add_embeddings_and_scores(
     library: &photosift::library::Library,
-    ids: &[photosift::catalog::PhotoId],
+    ids: &[photosift::domain::PhotoId],
 ) {
     let mut seed = 42u64;
     let mut rng = move || {

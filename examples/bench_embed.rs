@@ -9,6 +9,9 @@
 //! thumbnail path — JPEG decode of 512 px thumbnails, resize, embed — through `Embedder`, for the
 //! 224² pooled embedding and for the photo features the catalog stores.
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Instant;
 
 use anyhow::{Context, Result};

@@ -3,13 +3,17 @@
 //! contact sheet. Usage: `cargo run --release --example bench_export [N] [MB]`
 //! (defaults: 200 files of 4 MB, a phone's JPEG size). Results go in docs/bench-export.md.
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{ModelId, Photo, PhotoId, PhotoState, Pick, Source};
+use photosift::catalog::{Photo, PhotoState, Pick, Source};
+use photosift::domain::{ModelId, PhotoId};
 use photosift::export::{ExportOptions, export_list};
 use photosift::print_check::PrintSpec;
 

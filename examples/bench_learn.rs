@@ -4,13 +4,15 @@
 //!
 //! `cargo run --release --example bench_learn [-- N_PHOTOS]`; results in docs/bench-learn.md.
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Instant;
 
-use photosift::catalog::{
-    Catalog, Decision, DecisionMode, LabelKind, LabelValue, NewPhoto, PhotoId, PhotoState, ScanOp,
-    Source,
-};
+use photosift::catalog::{Catalog, NewPhoto, PhotoState, ScanOp, Source};
+
 use photosift::config::Config;
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue, PhotoId};
 use photosift::queue::{self, Candidate};
 
 /// Length of the photo features (`EfficientNetLite::features`).
@@ -177,7 +179,7 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
         let scene = (id.0 as usize - 1) / 3 * 7919 % 300;
         let v = if scene < 60 || k % 7 == 0 { LabelValue::Yes } else { LabelValue::No };
         catalog
-            .record_decision(&Decision::single(id, DecisionMode::Ambiguous, LabelKind::Kind, v))
+            .record_decisions(&[Decision::single(id, DecisionMode::Ambiguous, LabelKind::Kind, v)])
             .expect("label");
     }
     let cfg = Config::default();

@@ -10,6 +10,9 @@
 //! `Conv3x3`) against candle's `conv2d` on the same input: the peer, side by side.
 //! Prints a markdown table (see docs/bench-seed.md).
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Instant;
 
 use anyhow::{Context, Result};

@@ -14,6 +14,9 @@
 //! feature files with this program, not with `photosift eval`. Capture times are unknown
 //! (every photo its own burst). 30 runs, up to 60 answers.
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use anyhow::{Context, Result, bail};
 use photosift::config::Config;
 use photosift::learn::{TrainSettings, eval, eval_report};

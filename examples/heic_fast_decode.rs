@@ -8,6 +8,9 @@
 //! thumbnails' channel values (before JPEG encoding) and the share of values that differ by
 //! more than 2 and 8 levels, then the median decode time of each (one thread, 3 runs each).
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::time::Instant;
 

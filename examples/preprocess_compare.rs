@@ -7,6 +7,9 @@
 //!    input. 2. With a folder of photos: how often the two inputs agree on the top-1 class,
 //!    the mean top-1 probability of each, and the mean cosine similarity of their embeddings.
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use anyhow::Result;
 use candle_core::{D, Device, Tensor};
 use candle_nn::ops::softmax;

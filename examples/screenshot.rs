@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release --example screenshot -- docs/screenshot.png [COLS ROWS]`
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 use std::time::Duration;
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};

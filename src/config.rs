@@ -38,9 +38,18 @@ pub struct ScanConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    pub backbone: String,
+    pub backbone: Backbone,
     pub weights: PathBuf,
     pub batch_size: usize,
+}
+
+/// The backbones `[model] backbone` may name: a name photosift does not know is refused when
+/// the config loads, so nothing downstream checks the name again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Backbone {
+    /// EfficientNet-Lite0 with the bundled ImageNet weights.
+    #[serde(rename = "lite0")]
+    Lite0,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +272,13 @@ mod tests {
                 assert!(err.contains("must be between"), "{toml}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn an_unknown_backbone_is_refused_with_the_known_ones() {
+        let err = Config::from_toml_over_defaults("[model]\nbackbone = \"lite1\"\n").unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("lite1") && err.contains("lite0"), "{err}");
     }
 
     #[test]

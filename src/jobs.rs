@@ -272,6 +272,24 @@ pub fn lowest_thread_priority() {
     set_thread_nice(19);
 }
 
+/// A rayon pool of its own, its threads named `name-i`: `threads` of them (rayon's default, one
+/// per CPU, when `None`), at the lowest CPU priority when `lowest` ([`lowest_thread_priority`]).
+/// Work that must not wait behind whatever keeps the global pool busy runs on one.
+pub fn rayon_pool(
+    name: &'static str,
+    threads: Option<usize>,
+    lowest: bool,
+) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    let mut builder = rayon::ThreadPoolBuilder::new().thread_name(move |i| format!("{name}-{i}"));
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    if lowest {
+        builder = builder.start_handler(|_| lowest_thread_priority());
+    }
+    builder.build()
+}
+
 /// Writes the thread count rayon picks by default (the CPUs this process may use) into
 /// `RAYON_NUM_THREADS` when it is not set. candle asks for a thread count on every matrix
 /// product and, without that variable, works it out from `/proc/cpuinfo`: a file read per

@@ -1,6 +1,9 @@
 //! The photosift command line: parses arguments, loads the config, opens the library, and hands
 //! each subcommand to the library crate.
 
+// The binary is where photosift prints (main.rs and cli/); the library crate may not.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

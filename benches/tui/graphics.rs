@@ -208,7 +208,7 @@ fn zoom_times(dir: &std::path::Path) {
             scan: Config::default().scan,
         };
         let req = PreviewRequest {
-            photo: photosift::catalog::PhotoId(1),
+            photo: photosift::domain::PhotoId(1),
             size: Size::new(160, 50),
             zoom: true,
             thumb: None,

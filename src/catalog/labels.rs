@@ -33,12 +33,6 @@ pub struct LabelCounts {
 }
 
 impl Catalog {
-    /// Appends a decision in one transaction; when this returns, the label survives a kill.
-    /// Returns the decision's batch number.
-    pub fn record_decision(&mut self, decision: &Decision) -> Result<i64> {
-        self.record_decisions(std::slice::from_ref(decision))
-    }
-
     /// Appends several decisions (one per photo) as one batch in one transaction: one keystroke
     /// that decides several photos (passing the rest of a burst) is written, and undone, as one.
     pub fn record_decisions(&mut self, decisions: &[Decision]) -> Result<i64> {
@@ -66,13 +60,6 @@ impl Catalog {
         }
         tx.commit()?;
         Ok(batch)
-    }
-
-    /// Marks the newest decision that is not undone as undone (only among `mode`'s decisions
-    /// when given) and returns it, so the caller can show that photo again. A batch of several
-    /// photos (a burst passed with one key) is undone whole; this returns its first photo's.
-    pub fn undo_last_decision(&mut self, mode: Option<DecisionMode>) -> Result<Option<Decision>> {
-        Ok(self.undo_last_batch(mode)?.into_iter().next())
     }
 
     /// Marks the newest batch that is not undone as undone (only among `mode`'s when given)
@@ -163,19 +150,19 @@ mod tests {
     fn relabeling_keeps_history_and_newest_wins() {
         let mut cat = catalog_with_photos(2);
         let p = PhotoId(1);
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             p,
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             p,
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::No,
-        ))
+        )])
         .unwrap();
         assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(p, LabelValue::No)]);
         let n: i64 =
@@ -187,49 +174,49 @@ mod tests {
     fn undo_restores_previous_label_and_is_multi_level() {
         let mut cat = catalog_with_photos(2);
         let (a, b) = (PhotoId(1), PhotoId(2));
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             a,
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
-        cat.record_decision(&Decision {
+        cat.record_decisions(&[Decision {
             photo: b,
             mode: DecisionMode::Best,
             events: vec![
                 LabelEvent { kind: LabelKind::Kind, value: LabelValue::No },
                 LabelEvent { kind: LabelKind::Print, value: LabelValue::No },
             ],
-        })
+        }])
         .unwrap();
-        let undone = cat.undo_last_decision(None).unwrap().unwrap();
+        let undone = cat.undo_last_batch(None).unwrap().remove(0);
         assert_eq!(undone.photo, b);
         assert_eq!(undone.events.len(), 2);
         assert_eq!(cat.current_labels(LabelKind::Kind).unwrap(), vec![(a, LabelValue::Yes)]);
         assert!(cat.current_labels(LabelKind::Print).unwrap().is_empty());
-        assert_eq!(cat.undo_last_decision(None).unwrap().unwrap().photo, a);
-        assert!(cat.undo_last_decision(None).unwrap().is_none());
+        assert_eq!(cat.undo_last_batch(None).unwrap().remove(0).photo, a);
+        assert!(cat.undo_last_batch(None).unwrap().is_empty());
     }
 
     #[test]
     fn undo_can_be_limited_to_one_mode() {
         let mut cat = catalog_with_photos(2);
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(1),
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(2),
             DecisionMode::Best,
             LabelKind::Print,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
-        let undone = cat.undo_last_decision(Some(DecisionMode::Ambiguous)).unwrap().unwrap();
+        let undone = cat.undo_last_batch(Some(DecisionMode::Ambiguous)).unwrap().remove(0);
         assert_eq!(undone.photo, PhotoId(1));
         assert_eq!(cat.label_counts().unwrap().picked, 1);
     }
@@ -237,12 +224,12 @@ mod tests {
     #[test]
     fn a_batch_of_decisions_is_one_transaction_and_one_undo() {
         let mut cat = catalog_with_photos(4);
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(1),
             DecisionMode::Best,
             LabelKind::Print,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
         let pass =
             |p| Decision::single(PhotoId(p), DecisionMode::Best, LabelKind::Print, LabelValue::No);

@@ -14,10 +14,9 @@ mod session;
 mod synthetic;
 mod videos;
 
-pub use crate::domain::{
-    Candidate, Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, ModelId, ModelKind,
-    PhotoId,
-};
+// The domain's nouns, for this module's files (`super::PhotoId`); callers import them from
+// `crate::domain`, where they live.
+use crate::domain::{Candidate, LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
 pub use labels::LabelCounts;
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photo_writes::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};

@@ -318,7 +318,7 @@ fn prune_old_scores(tx: &rusqlite::Transaction<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Decision, DecisionMode};
+    use crate::domain::{Decision, DecisionMode};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
@@ -466,12 +466,12 @@ mod tests {
             .unwrap();
         cat.insert_model(&model(1), &[(PhotoId(1), 0.1)]).unwrap();
         cat.insert_model(&model(1), &[(PhotoId(1), 0.7)]).unwrap();
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(2),
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::No,
-        ))
+        )])
         .unwrap();
         let c = cat.queue_rows("lite0").unwrap();
         assert_eq!(c.len(), 3, "synthetic photos are not shown");

@@ -506,7 +506,7 @@ fn upsert(tx: &rusqlite::Transaction<'_>, p: &NewPhoto, now: i64) -> Result<Phot
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Decision, DecisionMode, LabelKind, LabelValue};
+    use crate::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 
     fn photo(path: &str, hash: &str) -> NewPhoto {
         NewPhoto {
@@ -546,12 +546,12 @@ mod tests {
     fn moved_photo_keeps_id_and_labels() {
         let mut cat = Catalog::open_in_memory().unwrap();
         let a = cat.insert_photo(&photo("/p/a.jpg", "h1")).unwrap();
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             a,
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
         let mv = ScanOp::Move { id: a, path: "/q/b.jpg".into(), byte_size: 10, mtime_ns: 2 };
         cat.apply_scan_ops(&[mv]).unwrap();

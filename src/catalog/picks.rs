@@ -92,7 +92,7 @@ impl Catalog {
 mod tests {
 
     use super::*;
-    use crate::catalog::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
+    use crate::domain::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
@@ -111,12 +111,12 @@ mod tests {
     }
 
     fn pick(cat: &mut Catalog, photo: i64, value: LabelValue) {
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(photo),
             DecisionMode::Best,
             LabelKind::Print,
             value,
-        ))
+        )])
         .unwrap();
     }
 
@@ -128,13 +128,13 @@ mod tests {
         pick(&mut cat, 3, LabelValue::Yes);
         pick(&mut cat, 3, LabelValue::No); // changed their mind
         pick(&mut cat, 4, LabelValue::Yes);
-        cat.undo_last_decision(None).unwrap(); // 4 undone
+        cat.undo_last_batch(None).unwrap(); // 4 undone
         // A "kind" yes is not a pick.
-        cat.record_decision(&Decision {
+        cat.record_decisions(&[Decision {
             photo: PhotoId(2),
             mode: DecisionMode::Ambiguous,
             events: vec![LabelEvent { kind: LabelKind::Kind, value: LabelValue::Yes }],
-        })
+        }])
         .unwrap();
         let ids: Vec<_> = cat.picks().unwrap().iter().map(|p| p.photo.id).collect();
         assert_eq!(ids, vec![PhotoId(1)]);

@@ -64,8 +64,14 @@ impl ScoreTable {
         {
             return None;
         }
-        let ids = ids.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
-        let p = p.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let ids = ids
+            .chunks_exact(8)
+            .map(|b| b.try_into().ok().map(i64::from_le_bytes))
+            .collect::<Option<_>>()?;
+        let p = p
+            .chunks_exact(4)
+            .map(|b| b.try_into().ok().map(f32::from_le_bytes))
+            .collect::<Option<_>>()?;
         Some(Self { ids, p })
     }
 }

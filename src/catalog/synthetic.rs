@@ -35,7 +35,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::catalog::{NewPhoto, PhotoId, Source};
+    use crate::catalog::{NewPhoto, Source};
+    use crate::domain::PhotoId;
 
     fn sample(path: &str, wanted: bool) -> NewPhoto {
         NewPhoto {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::walk::WalkIssue;
-use crate::catalog::{CatalogError, PhotoId};
+use crate::catalog::CatalogError;
 
 #[derive(Debug, Error)]
 pub enum ScanError {
@@ -86,9 +86,6 @@ pub struct ScanSummary {
     pub files_read: u64,
     /// Files the scan decoded and thumbnailed (new or changed content).
     pub decoded: u64,
-    /// Photos that got a new thumbnail in this scan (new ones and changed ones): the ones
-    /// to embed next.
-    pub new_ids: Vec<PhotoId>,
     pub failures: Vec<ScanFailure>,
     pub walk_issues: Vec<WalkIssue>,
     pub elapsed: Duration,

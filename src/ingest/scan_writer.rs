@@ -10,8 +10,9 @@ use super::photo_facts::PhotoFacts;
 use super::scan_report::{ScanError, ScanFailure, ScanSummary};
 use super::walk::FoundFile;
 use crate::catalog::{
-    Catalog, KnownFile, NewPhoto, PhotoId, PhotoState, ScanIndex, ScanOp, Source, TakenSource,
+    Catalog, KnownFile, NewPhoto, PhotoState, ScanIndex, ScanOp, Source, TakenSource,
 };
+use crate::domain::PhotoId;
 use crate::imaging::thumbnail::Thumbnail;
 
 /// Rows per transaction, and the longest a row waits before its batch is written.
@@ -292,10 +293,7 @@ impl<'c> Writer<'c> {
             let hashes = std::mem::take(&mut self.inserted_hash);
             let ids = self.catalog.apply_scan_ops(&ops)?;
             for ((op, hash), id) in ops.iter().zip(hashes).zip(ids) {
-                if let (ScanOp::Upsert(p), Some(hash), Some(id)) = (op, hash, id) {
-                    if p.state == PhotoState::Ok {
-                        s.new_ids.push(id);
-                    }
+                if let (ScanOp::Upsert(_), Some(hash), Some(id)) = (op, hash, id) {
                     self.this_run.insert(hash, id);
                 }
             }

@@ -325,11 +325,6 @@ impl EfficientNetLite {
         &self.blocks[self.stage_starts[stage]..self.stage_starts[stage + 1]]
     }
 
-    /// Whether activations between layers are channels-last (the folded network).
-    pub fn is_folded(&self) -> bool {
-        self.folded
-    }
-
     /// Stem and blocks `0..stage_starts[stage]`, in the network's own layout.
     fn trunk(&self, xs: &Tensor, stage: usize, train: bool) -> Result<Tensor> {
         let mut h = self.stem.forward(xs, None, train)?;

@@ -5,7 +5,6 @@ use candle_core::Device;
 use image::RgbImage;
 
 use super::{BACKBONE_ID, EfficientNetLite, ModelError, WeightsSource, preprocess};
-use crate::config::ModelConfig;
 
 /// Which vector an [`Embedder`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +41,6 @@ impl Embedder {
     pub fn with_features(source: &WeightsSource, features: Features) -> Result<Self, ModelError> {
         let device = Device::Cpu;
         Ok(Self { model: source.load_folded(&device)?, device, features })
-    }
-
-    /// The photo features ([`Features::Photo`]) of the backbone the config names (only
-    /// "lite0" today) with its weights.
-    pub fn from_config(cfg: &ModelConfig) -> Result<Self, ModelError> {
-        if cfg.backbone != "lite0" {
-            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()));
-        }
-        Self::with_features(&WeightsSource::from_config(&cfg.weights), Features::Photo)
     }
 
     pub fn features(&self) -> Features {

@@ -45,8 +45,6 @@ pub enum ModelError {
     ReadWeights { path: PathBuf, source: std::io::Error },
     #[error("the weights file {path} is not usable EfficientNet-Lite0 safetensors: {source}")]
     BadWeights { path: PathBuf, source: candle_core::Error },
-    #[error("unknown backbone {0:?} in the config (model.backbone): photosift knows \"lite0\"")]
-    UnknownBackbone(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -52,7 +52,7 @@ mod tests {
     fn model(backbone: &str) -> NewModel {
         NewModel {
             backbone: backbone.into(),
-            kind: crate::catalog::ModelKind::Head,
+            kind: crate::domain::ModelKind::Head,
             n_positive: 1,
             n_negative: 1,
             n_synthetic: 0,

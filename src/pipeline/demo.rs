@@ -15,8 +15,9 @@ use super::backbone::current_backbone;
 use super::embed::{EmbedSummary, embed_missing};
 use super::train::{TrainReport, train_and_score};
 pub use crate::assets::{DEMO_PHOTOS, DemoPhoto, Subject};
-use crate::catalog::{Catalog, CatalogError, Decision, DecisionMode, LabelKind, LabelValue};
+use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
+use crate::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 use crate::ingest::{self, ScanProgress, ScanSummary};
 use crate::library::Library;
 use crate::model::BackboneId;
@@ -79,12 +80,12 @@ pub fn apply_built_in_labels(
         }
         let Some(demo) = DEMO_PHOTOS.iter().find(|d| d.file_name == name) else { continue };
         let value = if demo.subject.wanted() { LabelValue::Yes } else { LabelValue::No };
-        catalog.record_decision(&Decision::single(
+        catalog.record_decisions(&[Decision::single(
             photo.id,
             DecisionMode::Demo,
             LabelKind::Kind,
             value,
-        ))?;
+        )])?;
         recorded += 1;
     }
     Ok(recorded)

@@ -8,8 +8,10 @@ use anyhow::Context;
 use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::catalog::{Catalog, PhotoId};
+use crate::catalog::Catalog;
+
 use crate::config::ModelConfig;
+use crate::domain::PhotoId;
 use crate::library::Library;
 use crate::model::{BACKBONE_ID, Embedder, Features, ModelError, WeightsSource};
 
@@ -67,9 +69,6 @@ pub fn embed_missing(
         if todo.is_empty() {
             continue;
         }
-        if backbone == BACKBONE_ID && cfg.backbone != "lite0" {
-            return Err(ModelError::UnknownBackbone(cfg.backbone.clone()).into());
-        }
         let embedder = Embedder::with_features(&source, Features::of_backbone(&backbone))?;
         let part =
             embed_list(catalog, library, &backbone, &embedder, &todo, cfg.batch_size, progress)?;
@@ -78,6 +77,12 @@ pub fn embed_missing(
         summary.failed.extend(part.failed);
     }
     Ok(summary)
+}
+
+/// The embedder of the bundled backbone's photo features ([`BACKBONE_ID`]), with the weights
+/// `[model] weights` names (the bundled ones when empty).
+pub fn photo_embedder(cfg: &ModelConfig) -> Result<Embedder, ModelError> {
+    Embedder::with_features(&WeightsSource::from_config(&cfg.weights), Features::Photo)
 }
 
 /// Where the weights of a fine-tuned backbone version live: `<library>/models/<backbone>.safetensors`.

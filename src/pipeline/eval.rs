@@ -11,8 +11,9 @@ use tempfile::TempDir;
 
 use super::backbone::require_backbone;
 use super::embed::{embed_missing, load_thumb};
-use crate::catalog::{Catalog, PhotoId};
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::domain::PhotoId;
 use crate::ingest::ScanProgress;
 use crate::learn::eval_report;
 use crate::library::Library;

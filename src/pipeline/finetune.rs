@@ -11,8 +11,9 @@ use rayon::prelude::*;
 
 use super::embed::{embed_list, finetuned_weights_path, load_thumb};
 use super::train::{FinetuneInfo, Recording, TrainReport, train_and_record};
-use crate::catalog::{Catalog, LabelKind, LabelValue, PhotoId};
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::domain::{LabelKind, LabelValue, PhotoId};
 use crate::learn::LearnError;
 use crate::learn::finetune::{self, FinetuneSettings, Target};
 use crate::library::Library;

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use super::backbone::current_backbone;
-use crate::catalog::{Catalog, LabelCounts, LabelKind, PhotoId, PhotoState, Source, TakenSource};
+use crate::catalog::{Catalog, LabelCounts, PhotoState, Source, TakenSource};
 use crate::config::Config;
+use crate::domain::{LabelKind, PhotoId};
 use crate::library::Library;
 use crate::model::BackboneId;
 use crate::queue::{self, BestEntry, Candidate};

@@ -11,17 +11,18 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::backbone::require_backbone;
-use super::embed::{embed_list, embed_missing};
+use super::embed::{embed_list, embed_missing, photo_embedder};
 use super::finetune::finetune_and_score;
 use super::seed::{SeedPhase, SeedProgress, SeedSummary, generate_seeds};
 use super::train::{TrainReport, score_latest, train_and_score};
-use crate::catalog::{Catalog, ModelId};
+use crate::catalog::Catalog;
 use crate::config::{Config, ModelConfig};
+use crate::domain::ModelId;
 use crate::ingest::examples::{ExampleSummary, add_examples, example_folders};
 use crate::ingest::{ScanPhase, ScanProgress, ScanSummary};
-use crate::jobs::lowest_thread_priority;
+use crate::jobs::{lowest_thread_priority, rayon_pool};
 use crate::library::Library;
-use crate::model::{BACKBONE_ID, Embedder};
+use crate::model::BACKBONE_ID;
 use crate::synth::{Stage, plan_seeds};
 
 /// Share of the scan job's progress that reading and thumbnailing takes (embedding the rest):
@@ -116,10 +117,6 @@ fn embed_during_scan(
     scan_over: &AtomicBool,
     embedded: &AtomicUsize,
 ) -> Result<()> {
-    if cfg.backbone != "lite0" {
-        // The pass after the scan says why not.
-        return Ok(());
-    }
     let pool = lowest_priority_pool("embed")?;
     let mut catalog = library.open_catalog()?;
     let batch = cfg.batch_size.max(1);
@@ -139,7 +136,7 @@ fn embed_during_scan(
         }
         let embedder = match &mut embedder {
             Some(e) => e,
-            None => embedder.insert(Embedder::from_config(cfg)?),
+            None => embedder.insert(photo_embedder(cfg)?),
         };
         for chunk in todo.chunks(batch) {
             if scan_over.load(Ordering::Acquire) {
@@ -157,11 +154,7 @@ fn embed_during_scan(
 
 /// A rayon pool whose threads run at the lowest CPU priority.
 fn lowest_priority_pool(name: &'static str) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .thread_name(move |i| format!("{name}-{i}"))
-        .start_handler(|_| lowest_thread_priority())
-        .build()
-        .with_context(|| format!("cannot start the {name} threads"))
+    rayon_pool(name, None, true).with_context(|| format!("cannot start the {name} threads"))
 }
 
 /// A new model version from the current labels: fine-tuned when `[train] finetune` says so,

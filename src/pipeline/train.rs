@@ -9,10 +9,9 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::queues;
-use crate::catalog::{
-    Catalog, EmbeddingTable, LabelKind, LabelValue, ModelId, ModelKind, NewModel, PhotoId,
-};
+use crate::catalog::{Catalog, EmbeddingTable, NewModel};
 use crate::config::Config;
+use crate::domain::{LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
 use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated, lookahead};
 
 /// What one training run did, for the status line and `photosift train`.
@@ -263,7 +262,7 @@ fn ms(t: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Decision, DecisionMode};
+    use crate::domain::{Decision, DecisionMode};
 
     /// A catalog of `n` embedded photos (ids 1..=n, 16-d, "lite0"), with the toy data set's
     /// rows and truth.
@@ -286,20 +285,20 @@ mod tests {
         cat.insert_test_photo(101, Some(false), "lite0", &data[dim..2 * dim]);
         for (i, &yes) in y.iter().enumerate().take(20) {
             let v = if yes { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(
+            cat.record_decisions(&[Decision::single(
                 PhotoId(i as i64 + 1),
                 DecisionMode::Ambiguous,
                 LabelKind::Kind,
                 v,
-            ))
+            )])
             .unwrap();
         }
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             PhotoId(30),
             DecisionMode::Ambiguous,
             LabelKind::Kind,
             LabelValue::Skip,
-        ))
+        )])
         .unwrap();
         let cfg = Config::default();
         let steps = std::cell::RefCell::new(Vec::new());
@@ -340,12 +339,12 @@ mod tests {
         let (mut cat, _, y) = toy_catalog(80);
         let answer = |cat: &mut Catalog, i: usize| {
             let v = if y[i] { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(
+            cat.record_decisions(&[Decision::single(
                 PhotoId(i as i64 + 1),
                 DecisionMode::Ambiguous,
                 LabelKind::Kind,
                 v,
-            ))
+            )])
             .unwrap();
         };
         let cfg = Config::default();

@@ -21,9 +21,11 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use crate::catalog::{Catalog, PhotoId};
+use crate::catalog::Catalog;
+
 use crate::config::Config;
-use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started};
+use crate::domain::PhotoId;
+use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started, rayon_pool};
 use crate::library::Library;
 use crate::pipeline::queues::load_queues;
 use crate::print_check::PrintSpec;
@@ -679,11 +681,7 @@ fn own_pool<T>(f: impl FnOnce() -> Result<T> + Send) -> Result<T>
 where
     T: Send,
 {
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .thread_name(|i| format!("queues-{i}"))
-        .build()
-    {
+    match rayon_pool("queues", Some(2), false) {
         Ok(pool) => pool.install(f),
         Err(err) => {
             tracing::debug!("no pool of its own for the queues ({err}); using the global one");

@@ -13,8 +13,8 @@ use ratatui::layout::Size;
 
 use super::encode::{Encoded, encode};
 use super::graphics::Choice;
-use crate::catalog::PhotoId;
 use crate::config::ScanConfig;
+use crate::domain::PhotoId;
 use crate::imaging::resize::resize_rgb;
 
 /// One preview to make: a photo at a size in terminal cells, fitted or at 100% (zoom).

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::app::{JobFactory, Services};
-use super::state::{JobOutput, ModelSummary};
+use super::state::JobOutput;
 use crate::config::Config;
 use crate::jobs::{JobContext, JobFn};
 use crate::library::Library;
+use crate::pipeline::queues::ModelSummary;
 use crate::pipeline::session::{self, SeedJobReport};
 use crate::synth::SynthError;
 

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::catalog::{
-    Decision, DecisionMode, LabelCounts, LabelEvent, LabelKind, LabelValue, PhotoId,
-};
+use crate::catalog::LabelCounts;
+
+use crate::domain::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 use crate::jobs::{JobMsg, JobProgress};
-pub use crate::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
+use crate::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
 use crate::queue::BestEntry;
 
 use super::keymap::{Action, Keymap};

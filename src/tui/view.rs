@@ -9,14 +9,17 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
 
-use crate::catalog::{PhotoId, TakenSource};
+use crate::catalog::TakenSource;
+
+use crate::domain::PhotoId;
 use crate::print_check::PrintCheck;
 use crate::show;
 
 use super::encode::PreviewImage;
 use super::keymap::Action;
 use super::preview::{Preview, PreviewCache};
-use super::state::{Mode, PhotoInfo, State};
+use super::state::{Mode, State};
+use crate::pipeline::queues::PhotoInfo;
 
 /// Below this the screen shows a message instead of a squeezed UI.
 pub const MIN_WIDTH: u16 = 40;

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{NewPhoto, PhotoId};
+use photosift::catalog::NewPhoto;
+use photosift::domain::PhotoId;
 use photosift::library::Library;
 
 /// A 2023-06-14 12:00 UTC capture time, the fixtures' first photo.
@@ -69,7 +70,7 @@ pub fn score_all(library: &Library, ids: &[PhotoId], p: impl Fn(usize) -> f32) {
     let scores: Vec<(PhotoId, f32)> = ids.iter().enumerate().map(|(i, id)| (*id, p(i))).collect();
     let model = photosift::catalog::NewModel {
         backbone: "lite0".into(),
-        kind: photosift::catalog::ModelKind::Head,
+        kind: photosift::domain::ModelKind::Head,
         n_positive: 10,
         n_negative: 10,
         n_synthetic: 0,

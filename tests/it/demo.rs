@@ -6,7 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use photosift::catalog::{Catalog, LabelKind, LabelValue};
+use photosift::catalog::Catalog;
+
+use photosift::domain::{LabelKind, LabelValue};
 use photosift::pipeline::demo::{DEMO_PHOTOS, LABELED, PHOTOS_DIR};
 
 fn demo(args: &[&str], home: &Path) -> String {

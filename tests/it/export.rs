@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{DuplicateFile, ModelId, Photo, PhotoId, PhotoState, Pick, Source};
+use photosift::catalog::{DuplicateFile, Photo, PhotoState, Pick, Source};
+use photosift::domain::{ModelId, PhotoId};
 use photosift::export::{ExportOptions, ExportSummary, Outcome, export_list};
 use photosift::print_check::PrintSpec;
 

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue, NewModel};
+use photosift::catalog::{Catalog, NewModel};
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 
 fn photosift(library: &Path, config: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_photosift"))
@@ -50,11 +51,11 @@ fn export_command_copies_scanned_picks_and_resumes() {
         for name in ["big.jpg", "small.jpg"] {
             let d =
                 Decision::single(id(name), DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
-            catalog.record_decision(&d).unwrap();
+            catalog.record_decisions(std::slice::from_ref(&d)).unwrap();
         }
         let model = NewModel {
             backbone: "lite0".into(),
-            kind: photosift::catalog::ModelKind::Head,
+            kind: photosift::domain::ModelKind::Head,
             n_positive: 1,
             n_negative: 1,
             n_synthetic: 0,

@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use photosift::catalog::{Decision, DecisionMode, LabelKind, LabelValue};
 use photosift::config::Config;
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 use photosift::library::Library;
 use photosift::pipeline;
 
@@ -46,7 +46,12 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
         let num: u32 = name[3..5].parse().unwrap();
         let v = if num.is_multiple_of(2) { LabelValue::Yes } else { LabelValue::No };
         catalog
-            .record_decision(&Decision::single(p.id, DecisionMode::Ambiguous, LabelKind::Kind, v))
+            .record_decisions(&[Decision::single(
+                p.id,
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                v,
+            )])
             .unwrap();
     }
 

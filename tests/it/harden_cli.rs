@@ -7,7 +7,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use photosift::catalog::{DecisionMode, NewModel, NewPhoto, PhotoId};
+use photosift::catalog::{NewModel, NewPhoto};
+
+use photosift::domain::{DecisionMode, PhotoId};
 use photosift::library::Library;
 
 use crate::tools::Tmpfs;
@@ -44,7 +46,7 @@ fn library(root: &Path, n: usize) -> (PathBuf, Vec<PhotoId>) {
     catalog.put_embeddings(backbone, &vectors).unwrap();
     let model = NewModel {
         backbone: backbone.into(),
-        kind: photosift::catalog::ModelKind::Head,
+        kind: photosift::domain::ModelKind::Head,
         n_positive: 1,
         n_negative: 1,
         n_synthetic: 0,
@@ -165,13 +167,13 @@ fn a_read_only_library_is_read_not_called_damaged() {
     let (lib, ids) = library(&dir.path().join("disk"), 4);
     {
         let mut catalog = photosift::catalog::Catalog::open(&lib.join("catalog.sqlite")).unwrap();
-        let d = photosift::catalog::Decision::single(
+        let d = photosift::domain::Decision::single(
             ids[1],
             DecisionMode::Best,
-            photosift::catalog::LabelKind::Print,
-            photosift::catalog::LabelValue::Yes,
+            photosift::domain::LabelKind::Print,
+            photosift::domain::LabelValue::Yes,
         );
-        catalog.record_decision(&d).unwrap();
+        catalog.record_decisions(std::slice::from_ref(&d)).unwrap();
     }
     disk.remount("ro");
     let config = empty_config(dir.path());

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue};
+use photosift::catalog::Catalog;
+
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 
 use crate::hostile;
 
@@ -42,7 +44,7 @@ impl Env {
         let mut catalog = Catalog::open(&env.library.join("catalog.sqlite")).unwrap();
         for p in catalog.photos().unwrap() {
             let d = Decision::single(p.id, DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
-            catalog.record_decision(&d).unwrap();
+            catalog.record_decisions(std::slice::from_ref(&d)).unwrap();
         }
         env
     }

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use photosift::catalog::{
-    Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoId, PhotoState,
-};
+use photosift::catalog::{Catalog, PhotoState};
+
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue, PhotoId};
 use rusqlite::Connection;
 
 use crate::process::sigkill_and_wait;
@@ -170,12 +170,12 @@ fn scan_and_embed_survive_sigkill_at_random_moments() {
         }
         if let Some(p) = ok.get(rng.below(ok.len() as u64) as usize) {
             let value = if rng.below(2) == 0 { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(
+            cat.record_decisions(&[Decision::single(
                 p.id,
                 DecisionMode::Ambiguous,
                 LabelKind::Kind,
                 value,
-            ))
+            )])
             .unwrap();
             labels.retain(|(id, _)| *id != p.id);
             labels.push((p.id, value));
@@ -241,12 +241,12 @@ fn training_survives_sigkill_at_random_moments() {
         cat.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
         for (i, id) in ids.iter().take(40).enumerate() {
             let value = if i % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
-            cat.record_decision(&Decision::single(
+            cat.record_decisions(&[Decision::single(
                 *id,
                 DecisionMode::Ambiguous,
                 LabelKind::Kind,
                 value,
-            ))
+            )])
             .unwrap();
         }
     }
@@ -337,7 +337,7 @@ fn export_survives_sigkill_at_random_moments() {
         let mut cat = Catalog::open(&lib.join("catalog.sqlite")).unwrap();
         for p in cat.photos().unwrap() {
             let d = Decision::single(p.id, DecisionMode::Best, LabelKind::Print, LabelValue::Yes);
-            cat.record_decision(&d).unwrap();
+            cat.record_decisions(std::slice::from_ref(&d)).unwrap();
         }
     }
     let originals: Vec<Vec<u8>> = std::fs::read_dir(&photos)

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use photosift::catalog::{Catalog, Decision, DecisionMode, LabelKind, LabelValue, PhotoState};
+use photosift::catalog::{Catalog, PhotoState};
+
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue};
 
 use crate::hostile;
 use crate::tmux::{Tmux, shell_quote};
@@ -102,12 +104,12 @@ fn scan_labeling_and_export_leave_the_originals_byte_identical() {
         cat.photos().unwrap().into_iter().filter(|p| p.state == PhotoState::Ok).collect();
     assert!(ok.len() >= 8);
     for p in ok.iter().take(5) {
-        cat.record_decision(&Decision::single(
+        cat.record_decisions(&[Decision::single(
             p.id,
             DecisionMode::Best,
             LabelKind::Print,
             LabelValue::Yes,
-        ))
+        )])
         .unwrap();
     }
     drop(cat);

@@ -8,6 +8,9 @@
 //! `rule_images` (pictures a rule labels), `tmux` (the real binary in a terminal), `process`
 //! (signals), `tools` (tests that need a tool skip on a laptop and fail under CI).
 
+// Tests, examples and benchmarks print their findings and stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 mod common;
 mod encode;
 mod fixtures;
@@ -30,6 +33,7 @@ mod harden_hostile;
 mod harden_kill;
 mod harden_originals;
 mod harden_scan;
+mod layering;
 mod model_depthwise;
 mod model_embed;
 mod model_features;

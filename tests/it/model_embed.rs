@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use image::{Rgb, RgbImage};
-use photosift::catalog::PhotoId;
 use photosift::config::Config;
+use photosift::domain::PhotoId;
 use photosift::library::Library;
 use photosift::model::{BACKBONE_ID, Embedder, Features, WeightsSource};
 use photosift::pipeline::embed_missing;
@@ -112,14 +112,23 @@ fn an_interrupted_pass_resumes_where_it_stopped() {
 }
 
 #[test]
-fn unknown_backbone_is_a_clear_error() {
+fn unknown_backbone_is_a_clear_error_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let lib = library(dir.path(), 1);
-    let mut cat = lib.open_catalog().unwrap();
-    let mut cfg = config(4);
-    cfg.backbone = "resnet".into();
-    let err = embed_missing(&mut cat, &lib, &cfg, &|_, _| {}).unwrap_err();
-    assert!(format!("{err:#}").contains("resnet"), "{err:#}");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[model]\nbackbone = \"resnet\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_photosift"))
+        .arg("--library")
+        .arg(lib.root())
+        .arg("--config")
+        .arg(&config)
+        .arg("embed")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("resnet") && stderr.contains("lite0"), "{stderr}");
+    assert_eq!(lib.open_catalog().unwrap().embedding_count(BACKBONE_ID).unwrap(), 0);
 }
 
 #[test]

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use photosift::catalog::{LabelKind, LabelValue, PhotoState};
+use photosift::catalog::PhotoState;
 use photosift::config::Config;
+use photosift::domain::{LabelKind, LabelValue};
+use photosift::pipeline::queues::ModelSummary;
 use photosift::tui::graphics::Choice;
-use photosift::tui::state::{JobKind, JobOutput, ModelSummary};
+use photosift::tui::state::{JobKind, JobOutput};
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

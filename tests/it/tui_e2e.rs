@@ -5,14 +5,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use photosift::catalog::{Catalog, LabelKind, LabelValue};
+use photosift::catalog::Catalog;
+
+use photosift::domain::{LabelKind, LabelValue};
 
 use crate::common;
 use crate::process::sigkill_and_wait;
 use crate::tmux::{Tmux, shell_quote};
 use crate::tools::require_tmux;
 
-fn kind_label(cat: &Catalog, photo: photosift::catalog::PhotoId) -> Option<LabelValue> {
+fn kind_label(cat: &Catalog, photo: photosift::domain::PhotoId) -> Option<LabelValue> {
     cat.current_labels(LabelKind::Kind).unwrap().into_iter().find(|(p, _)| *p == photo).map(|x| x.1)
 }
 

@@ -6,12 +6,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use photosift::catalog::{LabelCounts, PhotoId};
+use photosift::catalog::LabelCounts;
+
+use photosift::domain::PhotoId;
 use photosift::jobs::{JobMsg, JobProgress};
+use photosift::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
 use photosift::queue::BestEntry;
 use photosift::tui::graphics::{Choice, Protocol};
 use photosift::tui::preview::{PreviewCache, PreviewRequest, PreviewSettings, make_preview};
-use photosift::tui::state::{JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update};
+use photosift::tui::state::{JobKind, JobOutput, Msg, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
 use ratatui::Terminal;

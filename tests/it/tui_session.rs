@@ -4,15 +4,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use photosift::catalog::{
-    Catalog, Decision, DecisionMode, LabelCounts, LabelKind, LabelValue, NewPhoto, PhotoId,
-};
+use photosift::catalog::{Catalog, LabelCounts, NewPhoto};
+
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue, PhotoId};
 use photosift::jobs::JobMsg;
+use photosift::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
 use photosift::queue::BestEntry;
 use photosift::tui::preview::PreviewCache;
-use photosift::tui::state::{
-    Effect, JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
-};
+use photosift::tui::state::{Effect, JobKind, JobOutput, Msg, update};
 use photosift::tui::view;
 use photosift::tui::{Action, Keymap, Mode, State};
 use ratatui::Terminal;

@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use photosift::catalog::{
-    Catalog, Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, NewPhoto, PhotoId,
-};
+use photosift::catalog::{Catalog, NewPhoto};
+
+use photosift::domain::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 use photosift::jobs::{JobMsg, JobProgress};
+use photosift::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
 use photosift::queue::BestEntry;
-use photosift::tui::state::{
-    Effect, JobKind, JobOutput, ModelSummary, Msg, PhotoInfo, QueueData, update,
-};
+use photosift::tui::state::{Effect, JobKind, JobOutput, Msg, update};
 use photosift::tui::{Action, Keymap, Mode, State};
 
 const AMB: [i64; 4] = [1, 2, 3, 4];

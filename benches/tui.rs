@@ -202,6 +202,9 @@ fn main() {
             ms(*waited.last().expect("waited"))
         );
     }
+    if env("BENCH_RETRAIN", 0) == 1 {
+        answer_to_rebuilt_queues(&mut app, env("BENCH_ANSWERS", 20) as usize);
+    }
     let me = std::process::id().to_string();
     println!(
         "in-process memory: VmRSS {} MB, VmHWM {} MB (includes generating the fixture)",
@@ -214,6 +217,44 @@ fn main() {
     if env("BENCH_GRAPHICS", 1) == 1 {
         graphics::run(pace);
     }
+}
+
+/// One answer at a time, each waited out: key -> the retrain it starts -> the queues rebuilt
+/// from the new model, applied in the session. The cost of keeping the ambiguous queue fresh.
+fn answer_to_rebuilt_queues(app: &mut App<TestBackend>, answers: usize) {
+    // Let what the keystroke run started settle first.
+    let _ = app.pump_until(Duration::from_secs(120), |a| a.state().jobs.is_empty());
+    let tx = app.sender();
+    let mut times = Vec::with_capacity(answers);
+    for i in 0..answers {
+        let version = app.state().model.map_or(0, |m| m.version);
+        let t = Instant::now();
+        let code = [KeyCode::Char('w'), KeyCode::Char('s')][i % 2];
+        tx.send(AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))))
+            .expect("send");
+        let ok = app
+            .pump_until(Duration::from_secs(60), |a| {
+                a.state().model.is_some_and(|m| m.version > version)
+            })
+            .expect("pump");
+        assert!(ok, "answer {i}: no new model");
+        let builds = app.queue_builds();
+        let ok = app
+            .pump_until(Duration::from_secs(60), |a| {
+                a.queue_builds() > builds && a.state().jobs.is_empty()
+            })
+            .expect("pump");
+        assert!(ok, "answer {i}: the queues were not rebuilt");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "answer -> retrained -> queues rebuilt and applied, {answers} answers: p50 {:.0} ms, \
+         p95 {:.0} ms, max {:.0} ms",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.95)),
+        ms(*times.last().expect("times"))
+    );
 }
 
 #[path = "tui/graphics.rs"]

@@ -389,13 +389,14 @@ pub fn simulate(
             Strategy::Ambiguous => (first_ambiguous(&cands, cfg), false),
             Strategy::BestFirst => match queue::best_first(&cands, &cfg.queue)
                 .iter()
-                .find(|e| is_open(&cands[e.photo.0 as usize]))
+                .find(|e| queue::is_open(&cands[e.photo.0 as usize]))
             {
                 Some(e) => (Some(e.photo.0 as usize), true),
                 None => (first_ambiguous(&cands, cfg), false),
             },
             Strategy::Random => {
-                let open: Vec<usize> = (0..cands.len()).filter(|&k| is_open(&cands[k])).collect();
+                let open: Vec<usize> =
+                    (0..cands.len()).filter(|&k| queue::is_open(&cands[k])).collect();
                 let pick =
                     (!open.is_empty()).then(|| open[(rng.next_u64() % open.len() as u64) as usize]);
                 (pick, false)
@@ -420,16 +421,12 @@ pub fn simulate(
     Ok(run)
 }
 
-fn is_open(c: &Candidate) -> bool {
-    c.kind_label.is_none() && c.print_label.is_none()
-}
-
 /// Labels the unasked near-duplicates of candidate `k` like it; returns how many.
 fn propagate(cands: &mut [Candidate], k: usize, answer: LabelValue, min_cosine: f32) -> usize {
     let Some(v) = cands[k].embedding.clone() else { return 0 };
     let mut n = 0;
     for (j, c) in cands.iter_mut().enumerate() {
-        if j == k || !is_open(c) {
+        if j == k || !queue::is_open(c) {
             continue;
         }
         if c.embedding.as_deref().is_some_and(|e| dot(e, &v) >= min_cosine) {

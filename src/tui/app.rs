@@ -132,6 +132,8 @@ pub struct App<B: Backend> {
     runtime: Runtime,
     dirty: bool,
     frames: u64,
+    /// Queue orders built and applied so far.
+    queue_builds: u64,
     fresh: Freshness,
     pacing: RetrainPacing,
     /// The photo on screen and its original, checked on each tick.
@@ -228,6 +230,7 @@ where
             runtime,
             dirty: true,
             frames: 0,
+            queue_builds: 0,
             fresh: Freshness::default(),
             pacing: RetrainPacing::default(),
             watched: None,
@@ -283,6 +286,12 @@ where
     /// Frames drawn so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Queue orders built and applied so far (the first ones at start, one after each retrain,
+    /// others after catalog changes).
+    pub fn queue_builds(&self) -> u64 {
+        self.queue_builds
     }
 
     /// Encoded previews held, in bytes, and how many.
@@ -431,6 +440,7 @@ where
                     JobMsg::Done { job: JobKind::Queues, elapsed, .. } => {
                         self.fresh.built(Instant::now(), *elapsed);
                         self.pacing.finished(*elapsed);
+                        self.queue_builds += 1;
                     }
                     JobMsg::Done { job: JobKind::Retrain, elapsed, .. } => {
                         self.pacing.finished(*elapsed);

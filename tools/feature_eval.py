@@ -1,8 +1,8 @@
-"""What the feature tools (feature_options, backbone_options, region_pooling, knn_smoothing)
-share: reading the truth files, the thumbnail-sized input, photosift's stored activation map
-(block 14's depthwise output of Lite0), and how a feature is scored (photosift's preparation of the
-vector, scikit-learn's class-balanced logistic regression, the cross-validated ceiling, the AUC
-at a few random labels)."""
+"""What the feature tools (feature_options, finetune_features, scale_block_mixes,
+loop_features) share: reading the truth files, the thumbnail-sized input, photosift's stored
+activation map (block 14's depthwise output of Lite0), and how a feature is scored (photosift's
+preparation of the vector, scikit-learn's class-balanced logistic regression, the
+cross-validated ceiling, the AUC at a few random labels)."""
 import csv
 import os
 

@@ -14,8 +14,9 @@ The classifier is scikit-learn's class-balanced logistic regression (C = 1).
         ../shared/data/coco-dev300/truth-food.csv
     python tools/feature_options.py ../shared/data/coco-dev ../shared/data/coco-dev/truth.csv
 
-Needs torch, pillow, numpy, scikit-learn and ../shared/bench/lite0_torch.py (see
-tools/feature_study.py); scoring in tools/feature_eval.py. Features are cached in /tmp/photosift-feature-options-*.npz.
+Needs torch, pillow, numpy, scikit-learn and ../shared/bench/lite0_torch.py (the reference
+model; it loads the .pth of the PyPI wheel, see scripts/bench-embed.sh for the setup);
+scoring in tools/feature_eval.py. Features are cached in /tmp/photosift-feature-options-*.npz.
 """
 import hashlib
 import os

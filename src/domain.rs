@@ -9,7 +9,7 @@ use std::fmt;
 pub struct PhotoId(pub i64);
 
 /// Row id of a trained model version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct ModelId(pub i64);
 
 /// What a label answers.

@@ -223,13 +223,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
-            let mut scan_cfg = config.scan.clone();
-            scan_cfg.include_hidden |= hidden;
+            let mut scan_cfg = config.clone();
+            scan_cfg.scan.include_hidden |= hidden;
+            scan_cfg.scan.embed &= !no_embed;
             cli::scan::run(&library, &dirs, &scan_cfg)?;
-            if config.scan.embed && !no_embed {
-                cli::embed::run(&config, &library)?;
-                learn::score_after_scan(&library)?;
-            }
         }
         Some(Command::Status { errors, missing }) => {
             cli::scan::status(&library, errors, missing, &command)?

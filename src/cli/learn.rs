@@ -1,18 +1,19 @@
-//! The `train`, `score`, `queue` and `eval` subcommands: argument handling, progress bars and
-//! printing around `photosift::learn` and `photosift::queue`.
+//! The `train`, `score`, `queue` and `eval` subcommands at the terminal: arguments, progress
+//! bars and the printing of the pipeline's reports.
 
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use photosift::catalog::Catalog;
 use photosift::config::Config;
-use photosift::learn::{self, TrainSettings, eval, eval_report};
+use photosift::learn::{self, eval_report};
 use photosift::library::Library;
-use photosift::pipeline::eval::{ScratchLibrary, ScratchProgress};
-use photosift::pipeline::{self, require_backbone};
-use photosift::queue;
+use photosift::pipeline::eval::{Comparison, EvalEvent, EvalOutcome, EvalRequest, Simulation};
+use photosift::pipeline::queues::{self, Listed};
+use photosift::pipeline::{self, Retrained};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QueueMode {
@@ -84,15 +85,14 @@ fn percent_bar() -> ProgressBar {
 }
 
 pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
-    let mut catalog = library.open_catalog()?;
     let bar = percent_bar();
     let progress = |f: f32, what: &str| {
         bar.set_position((f * 100.0) as u64);
         bar.set_message(what.to_owned());
     };
-    let report = if finetune {
-        let ft = pipeline::finetune_and_score(&mut catalog, library, config, &progress)?;
-        bar.finish_and_clear();
+    let retrained = pipeline::retrain(library, config, finetune, &progress)?;
+    bar.finish_and_clear();
+    if let Retrained::Finetuned(ft) = &retrained {
         let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();
         println!(
             "fine-tuned backbone {} on {} labeled images x {} views in {:.1} s (loss per epoch: {}); \
@@ -115,13 +115,8 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
             "note: the cross-validated AUC below is optimistic: the backbone was tuned on the \
              same labels"
         );
-        ft.train
-    } else {
-        let backbone = require_backbone(&catalog)?;
-        let report = pipeline::train_and_score(&mut catalog, config, backbone.as_str(), &progress)?;
-        bar.finish_and_clear();
-        report
-    };
+    }
+    let report = retrained.train();
     println!(
         "model {}: {} yes, {} no, {} seed images; cross-validated AUC {}",
         report.model.0,
@@ -144,7 +139,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
     if report.n_unembedded > 0 {
         println!("{} labeled photos are not embedded yet and were left out", report.n_unembedded);
     }
-    if let Some(note) = report.note {
+    if let Some(note) = &report.note {
         println!("note: {note}");
     }
     Ok(())
@@ -159,16 +154,6 @@ pub fn score(library: &Library) -> Result<()> {
     Ok(())
 }
 
-/// After a scan: the new photos get a score from the current model, so best mode and `queue`
-/// see them without a retrain.
-pub fn score_after_scan(library: &Library) -> Result<()> {
-    let mut catalog = library.open_catalog()?;
-    if let Some((model, n)) = pipeline::score_latest(&mut catalog)? {
-        println!("scored {n} photos with the current model v{} (new ones included)", model.0);
-    }
-    Ok(())
-}
-
 /// Prints the next `n` photos of a queue, one per line: `p<TAB>path` (ambiguous) or
 /// `p<TAB>group<TAB>path` (best; photos of one burst share the group number).
 pub fn print_queue(
@@ -179,199 +164,117 @@ pub fn print_queue(
     null: bool,
 ) -> Result<()> {
     let catalog = library.open_catalog()?;
-    if mode == QueueMode::Best && catalog.latest_model()?.is_none() {
+    let which = match mode {
+        QueueMode::Ambiguous => Listed::Ambiguous,
+        QueueMode::Best => Listed::Best,
+    };
+    let Some(rows) = queues::listing(&catalog, config, which, n)? else {
         // Best-first orders by the model's scores: nothing to print before there is one.
         eprintln!(
             "no model yet, so no best-first order: label some photos (photosift label), then \
              run `photosift train`"
         );
         return Ok(());
-    }
-    let cands = pipeline::queues::candidates(&catalog, config, true)?;
-    let p_of: std::collections::HashMap<_, _> = cands.iter().map(|c| (c.photo, c.p)).collect();
-    let fmt_p = |p: Option<f32>| p.map_or("-".to_owned(), |p| format!("{p:.3}"));
-    let path_of = |id| -> Result<std::path::PathBuf> {
-        let photo = catalog.photo(id)?.context("a queued photo vanished from the catalog")?;
-        Ok(photo.path)
     };
     // One photo per record: escaped on one line, or raw and NUL-terminated for scripts.
     let mut out = std::io::stdout().lock();
-    let mut emit = |fields: String, path: std::path::PathBuf| -> Result<()> {
-        use std::io::Write;
-        use std::os::unix::ffi::OsStrExt;
+    for row in rows {
+        let mut fields = row.p.map_or("-".to_owned(), |p| format!("{p:.3}")) + "\t";
+        if let Some(group) = row.group {
+            fields += &format!("{group}\t");
+        }
         if null {
             out.write_all(fields.as_bytes())?;
-            out.write_all(path.as_os_str().as_bytes())?;
+            out.write_all(row.path.as_os_str().as_bytes())?;
             out.write_all(b"\0")?;
         } else {
-            writeln!(out, "{fields}{}", photosift::show::path(&path))?;
-        }
-        Ok(())
-    };
-    match mode {
-        QueueMode::Ambiguous => {
-            for id in queue::ambiguous(&cands, &config.queue).into_iter().take(n) {
-                emit(format!("{}\t", fmt_p(p_of[&id])), path_of(id)?)?;
-            }
-        }
-        QueueMode::Best => {
-            for e in queue::best_first(&cands, &config.queue).into_iter().take(n) {
-                emit(format!("{}\t{}\t", fmt_p(p_of[&e.photo]), e.group), path_of(e.photo)?)?;
-            }
+            writeln!(out, "{fields}{}", photosift::show::path(&row.path))?;
         }
     }
     Ok(())
 }
 
-/// Runs the oracle simulation on the truth's photos in `catalog` (scanned and embedded),
-/// prints the table and writes the plot.
-fn eval_catalog(
-    config: &Config,
-    catalog: &Catalog,
-    truth: &[(String, bool)],
-    args: &EvalArgs,
-) -> Result<()> {
-    let rows = pipeline::eval::truth_rows(catalog, truth)?;
-    if !rows.unmatched.is_empty() {
-        eprintln!(
-            "{} truth rows match no scanned photo (e.g. {}); they are left out",
-            rows.unmatched.len(),
-            rows.unmatched[0]
-        );
+impl EvalArgs {
+    fn request(&self) -> EvalRequest {
+        EvalRequest {
+            truth: self.truth.clone(),
+            dir: self.dir.clone(),
+            every: self.every,
+            max_labels: self.max_labels,
+            k: self.k,
+            runs: self.runs,
+            examples: self.examples,
+            propagate: self.propagate,
+            lookahead: !self.no_lookahead,
+            json: self.json.clone(),
+            plot: self.plot.clone(),
+            finetune_compare: self.finetune_compare.clone(),
+            compare_runs: self.compare_runs,
+        }
     }
-    let (data, dim, labels, taken_at) = (rows.data, rows.dim, rows.labels, rows.taken_at);
-    let positives = labels.iter().filter(|&&l| l).count();
-    if positives == 0 || positives == labels.len() {
-        bail!("the truth file needs both desirable and other photos among the embedded ones");
-    }
-    let every = eval_cadence(config, args)?;
-    let cfg = eval::SimConfig {
-        retrain_every: every,
-        max_labels: args.max_labels,
-        precision_k: args.k,
-        runs: args.runs.max(1),
-        examples: args.examples,
-        example_weight: config.train.synthetic_weight,
-        propagate: args.propagate,
-        lookahead: !args.no_lookahead,
-        settings: TrainSettings { l2: config.train.l2 },
-        queue: config.queue.clone(),
-    };
-    let test_photos =
-        eval::test_split(&labels, eval::TEST_FRACTION, 1).iter().filter(|&&h| h).count();
-    println!(
-        "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
-         that no strategy asks about; retrain every {every} answers, up to {} answers{}{}",
-        labels.len(),
-        positives,
-        cfg.runs,
-        test_photos,
-        args.max_labels,
-        if args.examples > 0 {
-            format!(", {} example photos", args.examples)
-        } else {
-            String::new()
-        },
-        if cfg.lookahead { "" } else { "; ambiguous queue without the look-ahead" }
-    );
-    let bar = ProgressBar::new_spinner();
-    let evaluation = eval::evaluate(&data, dim, &labels, &taken_at, &cfg, &|what| {
-        bar.set_message(what.to_owned());
-        bar.tick();
-    })?;
-    bar.finish_and_clear();
-    print!("{}", eval_report::table(&evaluation));
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&eval_report::json(&evaluation))?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("json: {}", path.display());
-    }
-    let title = format!("photosift eval: {} photos, {positives} desirable", labels.len());
-    learn::plot::draw(&args.plot, &evaluation.curves, args.k, &title)?;
-    println!("plot: {}", args.plot.display());
-    Ok(())
-}
-
-/// How often the simulation retrains: `--every`, else the TUI's automatic cadence.
-fn eval_cadence(config: &Config, args: &EvalArgs) -> Result<usize> {
-    Ok(match args.every {
-        Some(n) => n.max(1),
-        None if config.train.retrain_every > 0 => config.train.retrain_every as usize,
-        None => bail!(
-            "[train] retrain_every = 0 (retrain only on R) has no cadence to simulate: pass \
-             --every N"
-        ),
-    })
 }
 
 /// `photosift eval --truth CSV DIR`: scans DIR into a temporary library, embeds it, and runs
-/// the simulation on the photos the truth file names.
+/// the simulation (or the fine-tuning comparison) on the photos the truth file names.
 pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
-    if args.finetune_compare.is_empty() {
-        eval_cadence(config, args)?;
-    }
-    let truth = pipeline::eval::read_truth(&args.truth)?;
     let bar = ProgressBar::new_spinner();
-    bar.set_message(format!("scanning {}", args.dir.display()));
-    let scratch = pipeline::eval::scan_into_scratch(&args.dir, config, &|p| {
-        match p {
-            ScratchProgress::Scanning { done, total } => {
+    bar.set_message(format!("scanning {}", photosift::show::path(&args.dir)));
+    let outcome = pipeline::eval::evaluate_dir(config, &args.request(), &|event| {
+        match event {
+            EvalEvent::Scanning { done, total } => {
                 bar.set_message(format!("scanning: {done}/{total}"))
             }
-            ScratchProgress::Embedding { done, total } => {
+            EvalEvent::Embedding { done, total } => {
                 bar.set_message(format!("embedding: {done}/{total}"))
             }
+            EvalEvent::Working(what) => bar.set_message(what),
         }
         bar.tick();
     })?;
     bar.finish_and_clear();
-    if args.finetune_compare.is_empty() {
-        eval_catalog(config, &scratch.catalog, &truth, args)
-    } else {
-        compare_catalog(config, &scratch, &truth, args)
+    match outcome {
+        EvalOutcome::Simulation(sim) => print_simulation(&sim),
+        EvalOutcome::Comparison(cmp) => print_comparison(&cmp, args.compare_runs),
     }
+    Ok(())
 }
 
-/// `eval --finetune-compare`: frozen head vs fine-tuning at fixed label counts on the photos
-/// the truth file names.
-fn compare_catalog(
-    config: &Config,
-    scratch: &ScratchLibrary,
-    truth: &[(String, bool)],
-    args: &EvalArgs,
-) -> Result<()> {
-    let (images, labels) =
-        pipeline::eval::truth_thumbnails(&scratch.catalog, &scratch.library, truth)?;
-    let positives = labels.iter().filter(|&&l| l).count();
-    println!(
-        "{} photos ({positives} desirable); {} random labeled subsets per count; fine-tuning from \
-         stage {}, {} epochs, {} views per image",
-        labels.len(),
-        args.compare_runs,
-        config.train.finetune_stage,
-        config.train.finetune_epochs,
-        config.train.finetune_views
-    );
-    let too_many: Vec<_> = args.finetune_compare.iter().filter(|&&c| c >= labels.len()).collect();
-    if !too_many.is_empty() {
-        println!("left out: {too_many:?} labels (not fewer than the {} photos)", labels.len());
+fn print_simulation(sim: &Simulation) {
+    let (e, cfg) = (&sim.evaluation, &sim.config);
+    if let Some(first) = sim.unmatched.first() {
+        eprintln!(
+            "{} truth rows match no scanned photo (e.g. {}); they are left out",
+            sim.unmatched.len(),
+            photosift::show::text(first)
+        );
     }
-    let bar = ProgressBar::new_spinner();
-    let rows = learn::compare_finetune(
-        &photosift::model::WeightsSource::from_config(&config.model.weights),
-        &images,
-        &labels,
-        &args.finetune_compare,
-        args.compare_runs,
-        &learn::FinetuneSettings::from_config(&config.train),
-        TrainSettings { l2: config.train.l2 },
-        &|what| {
-            bar.set_message(what.to_owned());
-            bar.tick();
-        },
-    )?;
-    bar.finish_and_clear();
-    print!("{}", learn::compare_table(&rows));
-    Ok(())
+    println!(
+        "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
+         that no strategy asks about; retrain every {} answers, up to {} answers{}{}",
+        e.photos,
+        e.positives,
+        e.runs,
+        e.test_photos,
+        e.retrain_every,
+        cfg.max_labels,
+        if e.examples > 0 { format!(", {} example photos", e.examples) } else { String::new() },
+        if cfg.lookahead { "" } else { "; ambiguous queue without the look-ahead" }
+    );
+    print!("{}", eval_report::table(e));
+    if let Some(path) = &sim.json {
+        println!("json: {}", photosift::show::path(path));
+    }
+    println!("plot: {}", photosift::show::path(&sim.plot));
+}
+
+fn print_comparison(cmp: &Comparison, runs: usize) {
+    println!(
+        "{} photos ({} desirable); {runs} random labeled subsets per count; fine-tuning from \
+         stage {}, {} epochs, {} views per image",
+        cmp.photos, cmp.positives, cmp.settings.from_stage, cmp.settings.epochs, cmp.settings.views
+    );
+    if !cmp.skipped.is_empty() {
+        println!("left out: {:?} labels (not fewer than the {} photos)", cmp.skipped, cmp.photos);
+    }
+    print!("{}", learn::compare_table(&cmp.rows));
 }

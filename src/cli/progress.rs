@@ -19,7 +19,8 @@ pub fn bar(what: &str, unit: &str) -> ProgressBar {
     bar
 }
 
-fn style(what: &str, unit: &str) -> ProgressStyle {
+/// The bars' look, for a bar that changes what it counts (the scan going on to embedding).
+pub fn style(what: &str, unit: &str) -> ProgressStyle {
     let template =
         format!("{{spinner}} {what:<12} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{msg}}  ETA {{eta}}");
     ProgressStyle::with_template(&template)

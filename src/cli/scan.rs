@@ -3,34 +3,61 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use photosift::config::ScanConfig;
-use photosift::ingest::{self, ScanPhase, ScanProgress, ScanSummary};
+use photosift::config::Config;
+use photosift::ingest::ScanSummary;
 use photosift::library::Library;
+use photosift::pipeline::scan::{ScanEvent, ScanReport, scan_embed_score};
 
 /// How many failures the scan summary prints before pointing at `status --errors`.
 const FAILURES_SHOWN: usize = 10;
 
-pub fn run(library: &Library, dirs: &[PathBuf], cfg: &ScanConfig) -> Result<()> {
-    let mut catalog = library.open_catalog()?;
+/// `photosift scan`: walks, thumbnails and records, embeds the new photos as they come
+/// (unless `[scan] embed` is off) and scores them with the current model.
+pub fn run(library: &Library, dirs: &[PathBuf], config: &Config) -> Result<()> {
     let bar = super::progress::bar("thumbnailing", "photos");
-    let on_progress = |p: &ScanProgress| match p.phase {
-        ScanPhase::Walking => {
-            bar.set_message(format!("listing folders: {} entries", p.done));
+    let embedding = std::sync::atomic::AtomicBool::new(false);
+    let on = |event: ScanEvent| match event {
+        ScanEvent::Listing { entries } => {
+            bar.set_message(format!("listing folders: {entries} entries"));
         }
-        ScanPhase::Reading => {
-            if bar.length() != Some(p.total) {
-                bar.set_length(p.total);
+        ScanEvent::Reading { done, total, embedded } => {
+            if bar.length() != Some(total) {
+                bar.set_length(total);
                 bar.reset_eta();
             }
-            bar.set_position(p.done);
+            bar.set_position(done);
+            bar.set_message(format!("{:.1} photos/s, {embedded} embedded", bar.per_sec()));
+        }
+        ScanEvent::Embedding { done, total } => {
+            if !embedding.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                bar.set_style(super::progress::style("embedding", "photos"));
+                bar.reset_eta();
+            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
             bar.set_message(format!("{:.1} photos/s", bar.per_sec()));
         }
     };
-    let summary = ingest::scan(&mut catalog, library, dirs, cfg, &on_progress)
+    let report = scan_embed_score(library, config, dirs, &on)
         .with_context(|| format!("scan of {} failed", join(dirs)))?;
     bar.finish_and_clear();
-    print_summary(&summary);
+    print_summary(&report.scan);
+    print_embedding(&report, config.scan.embed);
     Ok(())
+}
+
+fn print_embedding(report: &ScanReport, embed: bool) {
+    if !embed {
+        println!("not embedded ([scan] embed = false, or --no-embed): run `photosift embed` next");
+        return;
+    }
+    println!("embedded {} photos ({} failed)", report.embedded, report.embed_failed.len());
+    for (id, why) in report.embed_failed.iter().take(FAILURES_SHOWN) {
+        eprintln!("  photo {}: {}", id.0, photosift::show::text(why));
+    }
+    if let Some((model, n)) = report.scored {
+        println!("scored {n} photos with the current model v{} (new ones included)", model.0);
+    }
 }
 
 fn join(dirs: &[PathBuf]) -> String {

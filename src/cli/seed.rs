@@ -1,122 +1,132 @@
-//! `photosift seed` at the terminal: the plan, a progress bar with ETA, the summary, then the
-//! new images embedded.
+//! `photosift seed` at the terminal: the plan (`--dry-run`), a progress bar with ETA, then what
+//! the seed workflow added, generated and embedded.
 
 use anyhow::Result;
-use photosift::config::Config;
-use photosift::ingest::examples::add_examples;
+use indicatif::{ProgressBar, ProgressStyle};
+use photosift::config::{Config, SeedConfig};
 use photosift::library::Library;
+use photosift::pipeline::seed::{self, SeedEvent, SeedPhase, SeedReport};
+use photosift::show;
+use photosift::synth::Stage;
 
-pub fn run(
-    library: &Library,
-    config: &Config,
-    seed: &photosift::config::SeedConfig,
-    dry_run: bool,
-) -> Result<()> {
-    use anyhow::bail;
-    use photosift::ingest::examples::example_folders;
-    use photosift::pipeline::seed::{SeedPhase, SeedProgress, generate_seeds};
-    use photosift::synth::{Stage, plan_seeds};
-
-    let plans = plan_seeds(seed);
-    let folders = example_folders(seed);
-    if plans.is_empty() && folders.is_empty() {
-        bail!(
-            "no seed prompts and no example photos: add them to the [seed] section of your \
-             config.toml, e.g.\n  \
-             [seed]\n  want = [\"two friends on a mountain\", \"hummingbird on a flower\"]\n  \
-             dont_want = [\"blurry screenshot of a receipt\"]\n  \
-             examples_want = [\"~/Pictures/printed\"]"
-        );
-    }
+pub fn run(library: &Library, config: &Config, seed_cfg: &SeedConfig, dry_run: bool) -> Result<()> {
     if dry_run {
-        for (wanted, folder) in &folders {
-            let list = if *wanted { "examples_want" } else { "examples_dont_want" };
-            println!("{:12} {list:18} {}", "examples", folder.display());
-        }
-        for p in &plans {
-            let path = library.synthetic_dir().join(&p.file_name);
-            let state = if path.is_file() { "exists" } else { "to generate" };
-            let list = if p.wanted { "want" } else { "dont_want" };
-            println!("{state:12} {list:9} #{} {:?}  {}", p.index, p.prompt, path.display());
-        }
-        print_weights(library, seed)?;
-        return Ok(());
+        return print_plan(library, seed_cfg);
     }
-    let mut catalog = library.open_catalog()?;
-    if !folders.is_empty() {
-        add_example_photos(&mut catalog, library, config)?;
-    }
-    if plans.is_empty() {
-        return super::embed::run(config, library);
-    }
-    let bar = indicatif::ProgressBar::new(plans.len() as u64);
+    let bar = ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} images  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let progress = |p: SeedProgress| {
-        bar.set_position(p.done as u64);
-        let eta = p.eta.map(|d| format!(" | ETA {}", format_duration(d))).unwrap_or_default();
-        match p.phase {
-            SeedPhase::Loading(msg) => bar.set_message(msg),
-            SeedPhase::Generating { prompt, index, stage, .. } => {
-                let stage = match stage {
-                    Stage::TextEncoder => "text encoder".to_string(),
-                    Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
-                    Stage::Decode => "decoding".to_string(),
-                };
-                bar.set_message(format!("{prompt:?} #{index}: {stage}{eta}"));
+    let on = |event: SeedEvent| match event {
+        SeedEvent::Examples { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message("example photos");
+        }
+        SeedEvent::Generating(p) => {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+            let eta = p.eta.map(|d| format!(" | ETA {}", format_duration(d))).unwrap_or_default();
+            match p.phase {
+                SeedPhase::Loading(msg) => bar.set_message(msg),
+                SeedPhase::Generating { prompt, index, stage, .. } => {
+                    let stage = match stage {
+                        Stage::TextEncoder => "text encoder".to_string(),
+                        Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
+                        Stage::Decode => "decoding".to_string(),
+                    };
+                    bar.set_message(format!("images: {prompt:?} #{index}: {stage}{eta}"));
+                }
+                SeedPhase::Saved { .. } => bar.set_message(format!("images{eta}")),
             }
-            SeedPhase::Saved { .. } => bar.set_message(eta),
+        }
+        SeedEvent::Embedding { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message("embedding the seed photos");
         }
     };
-    let summary = generate_seeds(&mut catalog, library, seed, &progress, &|| false)?;
+    let report = seed::seed(library, config, seed_cfg, &on, &|| false)?;
     bar.finish_and_clear();
-    println!(
-        "seed images: {} generated, {} already there{}, {} planned; in {}",
-        summary.generated,
-        summary.existing,
-        if summary.recovered > 0 {
-            format!(", {} recovered from an interrupted run", summary.recovered)
-        } else {
-            String::new()
-        },
-        summary.planned,
-        format_duration(summary.elapsed),
-    );
-    println!("they are in {}", library.synthetic_dir().display());
-    // Training reads embeddings: embed the new images now, as a scan does.
-    super::embed::run(config, library)
+    print_report(library, &report);
+    Ok(())
 }
 
-/// Adds the `[seed] examples_*` folders' photos, with a progress bar and a summary.
-fn add_example_photos(
-    catalog: &mut photosift::catalog::Catalog,
-    library: &Library,
-    config: &Config,
-) -> Result<()> {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} example photos")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let s = add_examples(catalog, library, &config.seed, &config.scan, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    for folder in &s.missing_folders {
-        eprintln!("example folder {} does not exist; skipped", folder.display());
+fn print_report(library: &Library, report: &SeedReport) {
+    if let Some(e) = &report.examples {
+        for folder in &e.missing_folders {
+            eprintln!("example folder {} does not exist; skipped", show::path(folder));
+        }
+        for (path, why) in &e.failed {
+            eprintln!("example photo {} skipped: {}", show::path(path), show::text(why));
+        }
+        println!(
+            "example photos: {} added, {} already there, {} unreadable",
+            e.added,
+            e.existing,
+            e.failed.len()
+        );
     }
-    for (path, why) in &s.failed {
-        eprintln!("example photo {} skipped: {why}", path.display());
+    if let Some(s) = &report.generated {
+        println!(
+            "seed images: {} generated, {} already there{}, {} planned; in {}",
+            s.generated,
+            s.existing,
+            if s.recovered > 0 {
+                format!(", {} recovered from an interrupted run", s.recovered)
+            } else {
+                String::new()
+            },
+            s.planned,
+            format_duration(s.elapsed),
+        );
+        println!("they are in {}", show::path(&library.synthetic_dir()));
+    }
+    let embedded = &report.embedded;
+    println!(
+        "embedded {} of {} photos lacking an embedding ({} failed)",
+        embedded.embedded,
+        embedded.total,
+        embedded.failed.len()
+    );
+}
+
+/// `--dry-run`: the example folders, every planned image (there or to generate), and the
+/// weight files that are missing.
+fn print_plan(library: &Library, seed_cfg: &SeedConfig) -> Result<()> {
+    let outline = seed::plan(library, seed_cfg)?;
+    for (wanted, folder) in &outline.examples {
+        let list = if *wanted { "examples_want" } else { "examples_dont_want" };
+        println!("{:12} {list:18} {}", "examples", show::path(folder));
+    }
+    for image in &outline.images {
+        let state = if image.exists { "exists" } else { "to generate" };
+        let list = if image.plan.wanted { "want" } else { "dont_want" };
+        println!(
+            "{state:12} {list:9} #{} {:?}  {}",
+            image.plan.index,
+            image.plan.prompt,
+            show::path(&image.path)
+        );
+    }
+    if outline.missing_weights.is_empty() {
+        println!(
+            "weights: all {} files of {} are on this machine",
+            outline.weight_files,
+            show::text(&seed_cfg.model)
+        );
+        return Ok(());
     }
     println!(
-        "example photos: {} added, {} already there, {} unreadable",
-        s.added,
-        s.existing,
-        s.failed.len()
+        "weights: {} of {} files are missing{}:",
+        outline.missing_weights.len(),
+        outline.weight_files,
+        if seed_cfg.download { " (they will be downloaded on the first run)" } else { "" }
     );
+    for (file, local) in &outline.missing_weights {
+        println!("  {}  ->  {}", show::text(&file.url()), show::path(local));
+    }
     Ok(())
 }
 
@@ -129,30 +139,4 @@ fn format_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
-}
-
-/// The dry run's word on the Stable Diffusion weights: on this machine, or what is missing.
-fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Result<()> {
-    use photosift::hub;
-    use photosift::synth::{DecoderKind, SdModel};
-    let model = SdModel::parse(&seed.model)?;
-    let decoder = DecoderKind::parse(&seed.decoder)?;
-    let local_dir = photosift::pipeline::seed::weights_dir(library, seed);
-    let files = model.files(decoder, &photosift::synth::loader::weight_names(model, seed));
-    let missing: Vec<_> =
-        files.all().into_iter().filter(|f| hub::locate(f, &local_dir).is_none()).collect();
-    if missing.is_empty() {
-        println!("weights: all {} files of {} are on this machine", files.all().len(), seed.model);
-        return Ok(());
-    }
-    println!(
-        "weights: {} of {} files are missing{}:",
-        missing.len(),
-        files.all().len(),
-        if seed.download { " (they will be downloaded on the first run)" } else { "" }
-    );
-    for f in missing {
-        println!("  {}  ->  {}", f.url(), f.local_path(&local_dir).display());
-    }
-    Ok(())
 }

@@ -18,6 +18,7 @@ mod scan_writer;
 pub mod thumbs;
 pub mod walk;
 
-pub use scan::scan;
+pub use scan::{scan, scan_with};
 pub use scan_report::{ScanError, ScanFailure, ScanPhase, ScanProgress, ScanSummary};
+pub use scan_writer::NewPixels;
 pub use thumbs::{StoredThumb, store_thumbnail, thumb_rel_path};

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::companions::{Companions, pair};
 use super::photo_facts::{capture_time, photo_facts};
 use super::scan_report::{ScanError, ScanPhase, ScanProgress, ScanSummary};
-use super::scan_writer::{Job, Outcome, Writer, mark_missing};
+use super::scan_writer::{Job, NewPixels, Outcome, Writer, mark_missing};
 use super::thumbs::store_thumbnail_keyed;
 use super::walk::{FoundFile, walk};
 use crate::catalog::{Catalog, KnownFile, PhotoState, ScanIndex, ScanOp, TakenSource, VideoFile};
@@ -35,6 +35,19 @@ pub fn scan(
     roots: &[PathBuf],
     cfg: &ScanConfig,
     progress: &(dyn Fn(&ScanProgress) + Sync),
+) -> Result<ScanSummary, ScanError> {
+    scan_with(catalog, library, roots, cfg, progress, None)
+}
+
+/// [`scan`], handing every newly thumbnailed photo's pixels to `new_pixels` once the photo is
+/// committed (on the scan's writer thread: a listener that blocks slows the scan down to it).
+pub fn scan_with(
+    catalog: &mut Catalog,
+    library: &Library,
+    roots: &[PathBuf],
+    cfg: &ScanConfig,
+    progress: &(dyn Fn(&ScanProgress) + Sync),
+    new_pixels: Option<NewPixels<'_>>,
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let roots = roots
@@ -104,7 +117,7 @@ pub fn scan(
         }
     }
 
-    let mut writer = Writer::new(catalog, ops);
+    let mut writer = Writer::new(catalog, ops, new_pixels);
     let total = jobs.len() as u64;
     progress(&ScanProgress { phase: ScanPhase::Reading, done: 0, total });
     let files_read = AtomicU64::new(0);

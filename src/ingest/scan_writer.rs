@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use image::RgbImage;
+
 use super::photo_facts::PhotoFacts;
 use super::scan_report::{ScanError, ScanFailure, ScanSummary};
 use super::walk::FoundFile;
@@ -18,6 +20,13 @@ use crate::imaging::thumbnail::Thumbnail;
 /// Rows per transaction, and the longest a row waits before its batch is written.
 const BATCH_ROWS: usize = 256;
 const BATCH_WAIT: Duration = Duration::from_millis(500);
+/// Thumbnail pixels held for [`NewPixels`] until their photos are committed: a batch is
+/// written early rather than hold more (about 100 thumbnails of 512x384).
+const PIXELS_BYTES: usize = 64 << 20;
+
+/// Hears each newly thumbnailed photo once it is committed, with the thumbnail's pixels, so the
+/// embedding can start from them instead of reading the thumbnail file back.
+pub type NewPixels<'a> = &'a (dyn Fn(PhotoId, RgbImage) + Sync);
 
 /// A file the workers must read.
 pub(super) struct Job {
@@ -75,11 +84,20 @@ pub(super) struct Writer<'c> {
     pending: HashMap<String, Vec<Job>>,
     /// Duplicate paths recorded in this run, per photo.
     added_duplicates: HashMap<PhotoId, Vec<PathBuf>>,
+    /// Pixels of thumbnails decoded in this run, by content hash, until their photo is written
+    /// (only with a [`NewPixels`] listener).
+    pixels: HashMap<String, RgbImage>,
+    pixel_bytes: usize,
+    new_pixels: Option<NewPixels<'c>>,
     last_flush: Instant,
 }
 
 impl<'c> Writer<'c> {
-    pub(super) fn new(catalog: &'c mut Catalog, ops: Vec<ScanOp>) -> Self {
+    pub(super) fn new(
+        catalog: &'c mut Catalog,
+        ops: Vec<ScanOp>,
+        new_pixels: Option<NewPixels<'c>>,
+    ) -> Self {
         let inserted_hash = vec![None; ops.len()];
         Self {
             catalog,
@@ -88,6 +106,9 @@ impl<'c> Writer<'c> {
             this_run: HashMap::new(),
             pending: HashMap::new(),
             added_duplicates: HashMap::new(),
+            pixels: HashMap::new(),
+            pixel_bytes: 0,
+            new_pixels,
             last_flush: Instant::now(),
         }
     }
@@ -147,6 +168,10 @@ impl<'c> Writer<'c> {
                     live_video: job.live_video,
                     screenshot: facts.screenshot,
                 };
+                if self.new_pixels.is_some() {
+                    self.pixel_bytes += thumb.image.as_raw().len();
+                    self.pixels.insert(hash.clone(), thumb.image);
+                }
                 self.push(ScanOp::Upsert(photo), Some(hash));
             }
             Outcome::Same { job } => {
@@ -186,7 +211,10 @@ impl<'c> Writer<'c> {
                 }
             }
         }
-        if self.ops.len() >= BATCH_ROWS || self.last_flush.elapsed() >= BATCH_WAIT {
+        if self.ops.len() >= BATCH_ROWS
+            || self.last_flush.elapsed() >= BATCH_WAIT
+            || self.pixel_bytes >= PIXELS_BYTES
+        {
             self.flush(s)?;
         }
         Ok(())
@@ -294,6 +322,12 @@ impl<'c> Writer<'c> {
             let ids = self.catalog.apply_scan_ops(&ops)?;
             for ((op, hash), id) in ops.iter().zip(hashes).zip(ids) {
                 if let (ScanOp::Upsert(_), Some(hash), Some(id)) = (op, hash, id) {
+                    if let (Some(image), Some(listener)) =
+                        (self.pixels.remove(&hash), self.new_pixels)
+                    {
+                        self.pixel_bytes -= image.as_raw().len();
+                        listener(id, image);
+                    }
                     self.this_run.insert(hash, id);
                 }
             }

@@ -1,6 +1,7 @@
-//! What `photosift eval` needs from a folder of photos and a truth file: a scratch library
-//! the folder is scanned and embedded into, and the truth's photos as embedding rows (for the
-//! simulation) or thumbnails (for the fine-tuning comparison).
+//! `photosift eval`: a folder of photos and a truth file, scanned and embedded into a scratch
+//! library, then the label-efficiency simulation run on the truth's photos as embedding rows
+//! (its table's data, the JSON and the plot written where asked), or the fine-tuning
+//! comparison on their thumbnails. The command line only words the outcome.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,192 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::domain::PhotoId;
 use crate::ingest::ScanProgress;
-use crate::learn::eval_report;
+use crate::learn::eval::{self, Evaluation, SimConfig};
+use crate::learn::{self, CompareRow, FinetuneSettings, TrainSettings, eval_report};
 use crate::library::Library;
+use crate::model::WeightsSource;
+
+/// What to evaluate and how: `photosift eval`'s options.
+#[derive(Debug, Clone)]
+pub struct EvalRequest {
+    /// CSV of `file,label` (1 = desirable).
+    pub truth: PathBuf,
+    /// The photos the truth names.
+    pub dir: PathBuf,
+    /// Retrain after this many answers (`None`: the TUI's `[train] retrain_every`).
+    pub every: Option<usize>,
+    pub max_labels: usize,
+    /// K of precision@K.
+    pub k: usize,
+    pub runs: usize,
+    /// Known desirable photos given as example photos.
+    pub examples: usize,
+    pub propagate: bool,
+    pub lookahead: bool,
+    /// Also write the whole evaluation as JSON here.
+    pub json: Option<PathBuf>,
+    /// Where to draw the plot.
+    pub plot: PathBuf,
+    /// Instead of the simulation: compare fine-tuning with the frozen head at these counts.
+    pub finetune_compare: Vec<usize>,
+    pub compare_runs: usize,
+}
+
+/// Where the evaluation is.
+#[derive(Debug, Clone)]
+pub enum EvalEvent {
+    Scanning {
+        done: u64,
+        total: u64,
+    },
+    Embedding {
+        done: usize,
+        total: usize,
+    },
+    /// The simulation or the comparison, in its own words.
+    Working(String),
+}
+
+/// What the evaluation found.
+#[derive(Debug, Clone)]
+pub enum EvalOutcome {
+    Simulation(Box<Simulation>),
+    Comparison(Comparison),
+}
+
+/// The simulation on the truth's photos.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    pub evaluation: Evaluation,
+    pub config: SimConfig,
+    /// Truth rows that name no scanned photo.
+    pub unmatched: Vec<String>,
+    /// Where the JSON and the plot were written.
+    pub json: Option<PathBuf>,
+    pub plot: PathBuf,
+}
+
+/// Fine-tuning against the frozen head on the truth's photos.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub photos: usize,
+    pub positives: usize,
+    pub settings: FinetuneSettings,
+    /// Label counts left out: not fewer than the photos.
+    pub skipped: Vec<usize>,
+    pub rows: Vec<CompareRow>,
+}
+
+/// How often the simulation retrains: `every`, else the TUI's automatic cadence.
+pub fn cadence(config: &Config, every: Option<usize>) -> Result<usize> {
+    Ok(match every {
+        Some(n) => n.max(1),
+        None if config.train.retrain_every > 0 => config.train.retrain_every as usize,
+        None => anyhow::bail!(
+            "[train] retrain_every = 0 (retrain only on R) has no cadence to simulate: pass \
+             --every N"
+        ),
+    })
+}
+
+/// Scans `req.dir` into a scratch library, embeds it, and runs the simulation (writing the
+/// JSON and the plot) or the fine-tuning comparison on the photos the truth file names.
+pub fn evaluate_dir(
+    config: &Config,
+    req: &EvalRequest,
+    on: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<EvalOutcome> {
+    let comparing = !req.finetune_compare.is_empty();
+    if !comparing {
+        // A bad option is an error before minutes of scanning, not after.
+        cadence(config, req.every)?;
+    }
+    let truth = read_truth(&req.truth)?;
+    let scratch = scan_into_scratch(&req.dir, config, &|p| match p {
+        ScratchProgress::Scanning { done, total } => on(EvalEvent::Scanning { done, total }),
+        ScratchProgress::Embedding { done, total } => on(EvalEvent::Embedding { done, total }),
+    })?;
+    if comparing {
+        return compare(config, &scratch, &truth, req, on).map(EvalOutcome::Comparison);
+    }
+    simulate(config, &scratch.catalog, &truth, req, on)
+        .map(|s| EvalOutcome::Simulation(Box::new(s)))
+}
+
+fn simulate(
+    config: &Config,
+    catalog: &Catalog,
+    truth: &[(String, bool)],
+    req: &EvalRequest,
+    on: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<Simulation> {
+    let rows = truth_rows(catalog, truth)?;
+    let positives = rows.labels.iter().filter(|&&l| l).count();
+    if positives == 0 || positives == rows.labels.len() {
+        anyhow::bail!(
+            "the truth file needs both desirable and other photos among the embedded ones"
+        );
+    }
+    let sim = SimConfig {
+        retrain_every: cadence(config, req.every)?,
+        max_labels: req.max_labels,
+        precision_k: req.k,
+        runs: req.runs.max(1),
+        examples: req.examples,
+        example_weight: config.train.synthetic_weight,
+        propagate: req.propagate,
+        lookahead: req.lookahead,
+        settings: TrainSettings { l2: config.train.l2 },
+        queue: config.queue.clone(),
+    };
+    let evaluation =
+        eval::evaluate(&rows.data, rows.dim, &rows.labels, &rows.taken_at, &sim, &|what| {
+            on(EvalEvent::Working(what.to_owned()))
+        })?;
+    if let Some(path) = &req.json {
+        let text = serde_json::to_string_pretty(&eval_report::json(&evaluation))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let title = format!("photosift eval: {} photos, {positives} desirable", rows.labels.len());
+    learn::plot::draw(&req.plot, &evaluation.curves, req.k, &title)
+        .with_context(|| format!("cannot draw the plot {}", req.plot.display()))?;
+    Ok(Simulation {
+        evaluation,
+        config: sim,
+        unmatched: rows.unmatched,
+        json: req.json.clone(),
+        plot: req.plot.clone(),
+    })
+}
+
+fn compare(
+    config: &Config,
+    scratch: &ScratchLibrary,
+    truth: &[(String, bool)],
+    req: &EvalRequest,
+    on: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<Comparison> {
+    let (images, labels) = truth_thumbnails(&scratch.catalog, &scratch.library, truth)?;
+    let settings = FinetuneSettings::from_config(&config.train);
+    let rows = learn::compare_finetune(
+        &WeightsSource::from_config(&config.model.weights),
+        &images,
+        &labels,
+        &req.finetune_compare,
+        req.compare_runs,
+        &settings,
+        TrainSettings { l2: config.train.l2 },
+        &|what| on(EvalEvent::Working(what.to_owned())),
+    )?;
+    Ok(Comparison {
+        photos: labels.len(),
+        positives: labels.iter().filter(|&&l| l).count(),
+        skipped: req.finetune_compare.iter().copied().filter(|&c| c >= labels.len()).collect(),
+        settings,
+        rows,
+    })
+}
 
 /// A library in a temporary folder, removed when this is dropped.
 pub struct ScratchLibrary {

@@ -1,7 +1,8 @@
-//! The workflows that touch files and the catalog: embedding the photos, training and
-//! scoring, fine-tuning, generating seed images, building the demo library, loading the
-//! queues, and the labeling session's background jobs. Below this layer, `model`, `learn`,
-//! `synth` and `queue` compute on plain data; above it, `cli` and `tui` only present.
+//! The workflows, where the library, the catalog and the computation meet: scanning (with
+//! embedding and scoring), embedding, training and scoring, fine-tuning, seeding, the demo
+//! library, loading the queues, the evaluation. Each is written once here and run by both the
+//! command line and the TUI, which hear its typed progress and present its typed report; below
+//! this layer `model`, `learn`, `synth` and `queue` compute on plain data.
 
 pub mod backbone;
 pub mod demo;
@@ -9,13 +10,14 @@ pub mod embed;
 pub mod eval;
 pub mod finetune;
 pub mod queues;
+pub mod scan;
 pub mod seed;
-pub mod session;
 pub mod train;
 
 pub use backbone::{current_backbone, require_backbone};
 pub use embed::{EmbedSummary, embed_list, embed_missing, finetuned_weights_path, load_thumb};
 pub use finetune::{FinetuneReport, finetune_and_score};
 pub use train::{
-    FinetuneInfo, Recording, TrainReport, score_latest, train_and_record, train_and_score,
+    FinetuneInfo, Recording, Retrained, TrainReport, retrain, score_latest, train_and_record,
+    train_and_score,
 };

@@ -200,6 +200,63 @@ pub fn build_queues(
     })
 }
 
+/// Which queue [`listing`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    /// "Is this the sort of image I want?": the photos the model is least sure of.
+    Ambiguous,
+    /// "Is this an image I want?": the likeliest picks first, bursts together.
+    Best,
+}
+
+/// One photo of a printed queue: its p, its burst group (best-first), its original file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRow {
+    pub p: Option<f32>,
+    pub group: Option<usize>,
+    pub path: PathBuf,
+}
+
+/// The first `n` photos of a queue, in the order the TUI asks them (`photosift queue`);
+/// `None` for the best-first queue before any model has scored the photos.
+pub fn listing(
+    catalog: &Catalog,
+    config: &Config,
+    which: Listed,
+    n: usize,
+) -> Result<Option<Vec<QueueRow>>> {
+    if which == Listed::Best && catalog.latest_model()?.is_none() {
+        return Ok(None);
+    }
+    let cands = candidates(catalog, config, true)?;
+    let p: HashMap<PhotoId, Option<f32>> = cands.iter().map(|c| (c.photo, c.p)).collect();
+    let paths: HashMap<PhotoId, PathBuf> = catalog
+        .photos()
+        .context("reading the photos")?
+        .into_iter()
+        .map(|p| (p.id, p.path))
+        .collect();
+    let order: Vec<(PhotoId, Option<usize>)> = match which {
+        Listed::Ambiguous => {
+            queue::ambiguous(&cands, &config.queue).into_iter().map(|id| (id, None)).collect()
+        }
+        Listed::Best => queue::best_first(&cands, &config.queue)
+            .into_iter()
+            .map(|e| (e.photo, Some(e.group)))
+            .collect(),
+    };
+    order
+        .into_iter()
+        .take(n)
+        .map(|(id, group)| {
+            let path =
+                paths.get(&id).cloned().context("a queued photo vanished from the catalog")?;
+            Ok(QueueRow { p: p.get(&id).copied().flatten(), group, path })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

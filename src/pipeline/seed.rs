@@ -1,6 +1,8 @@
-//! The seed job: generates the `[seed]` images that do not exist yet, one at a time, into
-//! `<library>/synthetic/`, thumbnails them, and catalogs them as synthetic photos with their
-//! prompt and label. Resumable (what exists is kept) and cancellable.
+//! Seeding the classifier before the first answer: the `[seed]` example photos added, the
+//! prompts' images that do not exist yet generated one at a time into `<library>/synthetic/`
+//! (thumbnailed and cataloged as synthetic photos with their prompt and label), and all of them
+//! embedded. Resumable (what exists is kept) and cancellable. [`seed`] is the one workflow
+//! `photosift seed` and the session's G key run; [`plan`] is what `seed --dry-run` shows.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -10,9 +12,11 @@ use anyhow::{Context, Result};
 use candle_core::DType;
 use image::{ImageFormat, RgbImage};
 
+use super::embed::{EmbedSummary, embed_missing};
 use crate::catalog::{Catalog, NewPhoto, Source};
-use crate::config::SeedConfig;
-use crate::hub::WeightSources;
+use crate::config::{Config, SeedConfig};
+use crate::hub::{self, HubFile, WeightSources};
+use crate::ingest::examples::{ExampleSummary, add_examples, example_folders};
 use crate::ingest::thumbs::store_resized_thumbnail;
 use crate::library::Library;
 use crate::synth::pipeline::{self, Pipeline, Stage};
@@ -60,6 +64,114 @@ pub struct SeedSummary {
     pub recovered: usize,
     pub cancelled: bool,
     pub elapsed: Duration,
+}
+
+/// Where the seed workflow is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeedEvent {
+    /// Adding the example photos: `done` of `total` read.
+    Examples { done: usize, total: usize },
+    /// Generating the prompts' images.
+    Generating(SeedProgress),
+    /// Embedding the new seed photos: `done` of `total`.
+    Embedding { done: usize, total: usize },
+}
+
+/// What [`seed`] did: the example photos added and the images generated, where asked for,
+/// and the embedding of them all.
+#[derive(Debug, Clone)]
+pub struct SeedReport {
+    pub examples: Option<ExampleSummary>,
+    pub generated: Option<SeedSummary>,
+    pub embedded: EmbedSummary,
+}
+
+/// Adds the example photos of `seed` (`[seed] examples_*`) and generates the prompts' images
+/// that do not exist yet, then embeds them, so the next retrain uses them. Stops between
+/// images once `cancelled()` says so. `config` gives the scan and model settings; `seed` may
+/// differ from `config.seed` (the command line's overrides).
+pub fn seed(
+    library: &Library,
+    config: &Config,
+    seed: &SeedConfig,
+    on: &dyn Fn(SeedEvent),
+    cancelled: &dyn Fn() -> bool,
+) -> Result<SeedReport> {
+    let has_prompts = !plan_seeds(seed).is_empty();
+    let has_examples = !example_folders(seed).is_empty();
+    if !has_prompts && !has_examples {
+        anyhow::bail!(
+            "no seed prompts and no example photos: add them to the [seed] section of your \
+             config.toml, e.g.\n  \
+             [seed]\n  want = [\"two friends on a mountain\", \"hummingbird on a flower\"]\n  \
+             dont_want = [\"blurry screenshot of a receipt\"]\n  \
+             examples_want = [\"~/Pictures/printed\"]"
+        );
+    }
+    let mut catalog = library.open_catalog()?;
+    let examples = if has_examples {
+        Some(add_examples(&mut catalog, library, seed, &config.scan, &|done, total| {
+            on(SeedEvent::Examples { done, total })
+        })?)
+    } else {
+        None
+    };
+    let generated = if has_prompts {
+        let progress = |p: SeedProgress| on(SeedEvent::Generating(p));
+        Some(generate_seeds(&mut catalog, library, seed, &progress, cancelled)?)
+    } else {
+        None
+    };
+    // Training reads embeddings: the new seed photos are embedded before they count as ready.
+    let embedded = embed_missing(&mut catalog, library, &config.model, &|done, total| {
+        on(SeedEvent::Embedding { done, total })
+    })?;
+    Ok(SeedReport { examples, generated, embedded })
+}
+
+/// One image of the plan, and whether it is there already.
+#[derive(Debug, Clone)]
+pub struct PlannedImage {
+    pub plan: SeedPlan,
+    pub path: PathBuf,
+    pub exists: bool,
+}
+
+/// What `seed` would do: the example folders, every planned image, and the weight files it
+/// would need that are not on this machine (URL, where to put it).
+#[derive(Debug, Clone)]
+pub struct SeedOutline {
+    pub examples: Vec<(bool, PathBuf)>,
+    pub images: Vec<PlannedImage>,
+    pub weight_files: usize,
+    pub missing_weights: Vec<(HubFile, PathBuf)>,
+}
+
+/// The dry run of [`seed`]: nothing is written, loaded or downloaded.
+pub fn plan(library: &Library, seed: &SeedConfig) -> Result<SeedOutline> {
+    let images = plan_seeds(seed)
+        .into_iter()
+        .map(|plan| {
+            let path = library.synthetic_dir().join(&plan.file_name);
+            PlannedImage { exists: path.is_file(), path, plan }
+        })
+        .collect();
+    let model = SdModel::parse(&seed.model)?;
+    let decoder = DecoderKind::parse(&seed.decoder)?;
+    let local_dir = weights_dir(library, seed);
+    let model_files = model.files(decoder, &loader::weight_names(model, seed));
+    let files = model_files.all();
+    let missing_weights = files
+        .iter()
+        .filter(|f| hub::locate(f, &local_dir).is_none())
+        .map(|f| ((*f).clone(), f.local_path(&local_dir)))
+        .collect();
+    Ok(SeedOutline {
+        examples: example_folders(seed),
+        images,
+        weight_files: files.len(),
+        missing_weights,
+    })
 }
 
 /// Where the Stable Diffusion weights are looked for: `[seed] weights_dir`, else the library's

@@ -8,14 +8,17 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use super::backbone::require_backbone;
+use super::finetune::{FinetuneReport, finetune_and_score};
 use super::queues;
 use crate::catalog::{Catalog, EmbeddingTable, NewModel};
 use crate::config::Config;
 use crate::domain::{LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
 use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated, lookahead};
+use crate::library::Library;
 
 /// What one training run did, for the status line and `photosift train`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TrainReport {
     pub model: ModelId,
     pub n_positive: u64,
@@ -33,6 +36,42 @@ pub struct TrainReport {
     /// The look-ahead choosing which photos the ambiguous queue asks first.
     pub ask_ms: f64,
     pub write_ms: f64,
+}
+
+/// What a retrain did: a head on the current backbone's embeddings, or a fine-tuned backbone
+/// and the head on its new embeddings.
+#[derive(Debug, Clone)]
+pub enum Retrained {
+    Head(TrainReport),
+    Finetuned(Box<FinetuneReport>),
+}
+
+impl Retrained {
+    /// The head's training, whichever way it went.
+    pub fn train(&self) -> &TrainReport {
+        match self {
+            Retrained::Head(report) => report,
+            Retrained::Finetuned(report) => &report.train,
+        }
+    }
+}
+
+/// A new model version from the current labels: the backbone fine-tuned first when `finetune`
+/// (`photosift train --finetune`, `[train] finetune`), else a head on the current backbone's
+/// embeddings. Every photo is rescored. The one retrain of `photosift train` and the session.
+pub fn retrain(
+    library: &Library,
+    config: &Config,
+    finetune: bool,
+    progress: &dyn Fn(f32, &str),
+) -> anyhow::Result<Retrained> {
+    let mut catalog = library.open_catalog()?;
+    if finetune {
+        let report = finetune_and_score(&mut catalog, library, config, progress)?;
+        return Ok(Retrained::Finetuned(Box::new(report)));
+    }
+    let backbone = require_backbone(&catalog)?;
+    Ok(Retrained::Head(train_and_score(&mut catalog, config, backbone.as_str(), progress)?))
 }
 
 /// Trains a new head version on the current labels (and seed images), scores every embedded

@@ -12,6 +12,7 @@ pub mod encode;
 pub mod fresh;
 pub mod graphics;
 pub mod keymap;
+pub mod notices;
 pub mod pacing;
 pub mod preview;
 pub mod services;

@@ -1,6 +1,7 @@
-//! The session's background jobs on a real library: R retrains and rescores, G makes seed
-//! images, `label DIR` scans and embeds a folder while the user labels. The work is
-//! `pipeline::session`'s; this wraps it in jobs and words its results for the status bar.
+//! The session's background jobs on a real library: R retrains and rescores, G adds example
+//! photos and makes seed images, `label DIR` scans and embeds a folder while the user labels.
+//! The work is the pipeline's own workflows; this wraps each in a job, passes its progress to
+//! the status bar (in [`super::notices`]' words) and hands back its typed report.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -9,12 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::app::{JobFactory, Services};
+use super::notices;
 use super::state::JobOutput;
 use crate::config::Config;
 use crate::jobs::{JobContext, JobFn};
 use crate::library::Library;
-use crate::pipeline::queues::ModelSummary;
-use crate::pipeline::session::{self, SeedJobReport};
+use crate::pipeline::scan::scan_embed_score;
+use crate::pipeline::{retrain, seed};
 use crate::synth::SynthError;
 
 /// Progress notes with counts in them change with every photo: one every this often is plenty.
@@ -27,12 +29,15 @@ impl Services {
         let (lib, cfg) = (library.clone(), config.clone());
         let retrain = Box::new(move || -> JobFn<JobOutput> {
             let (lib, cfg) = (lib.clone(), cfg.clone());
-            Box::new(move |ctx: &JobContext| retrain(&lib, &cfg, ctx))
+            Box::new(move |ctx: &JobContext| {
+                let r = retrain(&lib, &cfg, cfg.train.finetune, &|f, what| ctx.progress(f, what))?;
+                Ok(JobOutput::Trained(Box::new(r)))
+            })
         });
         let (lib, cfg) = (library.clone(), config.clone());
         let seed = Box::new(move || -> JobFn<JobOutput> {
             let (lib, cfg) = (lib.clone(), cfg.clone());
-            Box::new(move |ctx: &JobContext| seed(&lib, &cfg, ctx))
+            Box::new(move |ctx: &JobContext| seed_job(&lib, &cfg, ctx))
         });
         Services {
             retrain: Some(retrain),
@@ -48,81 +53,37 @@ pub fn scan_factory(library: &Library, config: &Config, dirs: Vec<PathBuf>) -> J
     let (lib, cfg) = (library.clone(), config.clone());
     Box::new(move || -> JobFn<JobOutput> {
         let (lib, cfg, dirs) = (lib.clone(), cfg.clone(), dirs.clone());
-        Box::new(move |ctx: &JobContext| scan(&lib, &cfg, &dirs, ctx))
-    })
-}
-
-fn scan(
-    library: &Library,
-    config: &Config,
-    dirs: &[PathBuf],
-    ctx: &JobContext,
-) -> Result<JobOutput> {
-    // Notes are made per photo; only one every NOTE_INTERVAL is handed on.
-    let last = Mutex::new(None::<Instant>);
-    let report = |fraction: f32, note: String| {
-        let Ok(mut last) = last.lock() else { return };
-        if last.is_none_or(|t| t.elapsed() >= NOTE_INTERVAL) || fraction >= 1.0 {
-            *last = Some(Instant::now());
-            ctx.progress(fraction, &note);
-        }
-    };
-    let r = session::scan_embed_score(library, config, dirs, &report)?;
-    let scored = match r.scored {
-        Some((model, n)) => format!(", scored with model v{} ({n})", model.0),
-        None => String::new(),
-    };
-    Ok(JobOutput::Scanned(format!(
-        "scan done: {} new, {} unchanged, {} failed, {} missing; {} embedded{scored}",
-        r.scan.new, r.scan.unchanged, r.scan.failed, r.scan.missing, r.embedded
-    )))
-}
-
-fn retrain(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
-    let r = session::retrain(library, config, &|f, what| ctx.progress(f, what))?;
-    let auc = r.cv_auc.map_or("AUC – (too few labels)".to_owned(), |a| format!("AUC {a:.2}"));
-    let note = r.note.map(|n| format!(" ({n})")).unwrap_or_default();
-    Ok(JobOutput::Trained {
-        summary: format!(
-            "model v{}: {} yes, {} no, {} seed images, {auc}; {} photos rescored{note}",
-            r.model.0, r.n_positive, r.n_negative, r.n_synthetic, r.scored
-        ),
-        model: Some(ModelSummary { version: r.model.0, auc: r.cv_auc }),
-    })
-}
-
-fn seed(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
-    let report =
-        session::seed(library, config, &|f, what| ctx.progress(f, what), &|| ctx.is_cancelled())
-            .map_err(|e| match e.chain().find_map(|c| c.downcast_ref::<SynthError>()) {
-                Some(missing @ SynthError::MissingWeights(_)) => {
-                    anyhow::anyhow!(short_seed_error(missing))
+        Box::new(move |ctx: &JobContext| {
+            // Events come per photo; only one note every NOTE_INTERVAL is handed on.
+            let last = Mutex::new(None::<Instant>);
+            let on = |event: crate::pipeline::scan::ScanEvent| {
+                let Ok(mut last) = last.lock() else { return };
+                let fraction = event.fraction();
+                if last.is_none_or(|t| t.elapsed() >= NOTE_INTERVAL) || fraction >= 1.0 {
+                    *last = Some(Instant::now());
+                    ctx.progress(fraction, &notices::scan_progress(&event));
                 }
-                _ => e,
-            })?;
-    Ok(JobOutput::Seeded(seed_summary(&report)))
+            };
+            let report = scan_embed_score(&lib, &cfg, &dirs, &on)?;
+            Ok(JobOutput::Scanned(Box::new(report)))
+        })
+    })
 }
 
-fn seed_summary(report: &SeedJobReport) -> String {
-    let mut said = Vec::new();
-    if let Some(e) = &report.examples {
-        said.push(format!(
-            "example photos: {} added, {} already there, {} unreadable",
-            e.added,
-            e.existing,
-            e.failed.len()
-        ));
-    }
-    if let Some(s) = &report.generated {
-        said.push(format!(
-            "seed images: {} generated, {} already there, {} planned{}",
-            s.generated,
-            s.existing,
-            s.planned,
-            if s.cancelled { " (stopped)" } else { "" }
-        ));
-    }
-    format!("{}; press R to train with them", said.join("; "))
+fn seed_job(library: &Library, config: &Config, ctx: &JobContext) -> Result<JobOutput> {
+    let on = |event: seed::SeedEvent| {
+        let (fraction, note) = notices::seed_progress(&event);
+        ctx.progress(fraction, &note);
+    };
+    let report = seed::seed(library, config, &config.seed, &on, &|| ctx.is_cancelled()).map_err(
+        |e| match e.chain().find_map(|c| c.downcast_ref::<SynthError>()) {
+            Some(missing @ SynthError::MissingWeights(_)) => {
+                anyhow::anyhow!(short_seed_error(missing))
+            }
+            _ => e,
+        },
+    )?;
+    Ok(JobOutput::Seeded(Box::new(report)))
 }
 
 /// The seed error as one status line: the missing-weights message lists every file with

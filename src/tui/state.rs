@@ -8,10 +8,14 @@ use crate::catalog::LabelCounts;
 
 use crate::domain::{Decision, DecisionMode, LabelEvent, LabelKind, LabelValue, PhotoId};
 use crate::jobs::{JobMsg, JobProgress};
+use crate::pipeline::Retrained;
 use crate::pipeline::queues::{ModelSummary, PhotoInfo, QueueData};
+use crate::pipeline::scan::ScanReport;
+use crate::pipeline::seed::SeedReport;
 use crate::queue::BestEntry;
 
 use super::keymap::{Action, Keymap};
+use super::notices;
 
 /// The session's background jobs: each runs at most once at a time, with at most one more
 /// waiting (see [`crate::jobs::Jobs`]).
@@ -201,18 +205,16 @@ pub struct JobStatus {
     pub eta: Option<Duration>,
 }
 
-/// What a finished job produced.
+/// What a finished job produced: the pipeline's own reports, worded for the status bar by
+/// [`super::notices`] when they arrive.
 #[derive(Debug)]
 pub enum JobOutput {
-    /// Retraining: a one-line summary (model version, AUC).
-    Trained {
-        summary: String,
-        model: Option<ModelSummary>,
-    },
-    /// Seed generation: a one-line summary.
-    Seeded(String),
-    /// Scanning and embedding a folder in the background: a one-line summary.
-    Scanned(String),
+    /// A retrain: the new model version and how it was trained.
+    Trained(Box<Retrained>),
+    /// The seed job: example photos added, seed images generated, all embedded.
+    Seeded(Box<SeedReport>),
+    /// A folder scanned, embedded and scored in the background.
+    Scanned(Box<ScanReport>),
     Queues(Box<QueueData>),
 }
 
@@ -673,29 +675,32 @@ fn on_job_result(
             }
             Vec::new()
         }
-        Ok(JobOutput::Trained { summary, model }) => {
+        Ok(JobOutput::Trained(report)) => {
             state.last_error = None;
-            state.notice = Some(summary);
-            if model.is_some() {
-                state.model = model;
-            }
+            state.notice = Some(notices::trained(&report));
+            let t = report.train();
+            state.model = Some(ModelSummary { version: t.model.0, auc: t.cv_auc });
             vec![Effect::RebuildQueues]
         }
-        Ok(JobOutput::Seeded(summary)) | Ok(JobOutput::Scanned(summary)) => {
-            state.last_error = None;
-            state.notice = Some(summary);
-            let mut effects = vec![Effect::RebuildQueues];
-            // New seed or example photos: train on them without waiting for an answer.
-            if state.retrain_every > 0 {
-                effects.extend(request_retrain(state));
-            }
-            effects
-        }
+        Ok(JobOutput::Seeded(report)) => new_photos(state, notices::seeded(&report)),
+        Ok(JobOutput::Scanned(report)) => new_photos(state, notices::scanned(&report)),
         Ok(JobOutput::Queues(data)) => {
             apply_queues(state, *data);
             Vec::new()
         }
     }
+}
+
+/// A job added photos (scanned, seed or example ones): the queues take them, and a retrain
+/// takes them into the model without waiting for an answer.
+fn new_photos(state: &mut State, notice: String) -> Vec<Effect> {
+    state.last_error = None;
+    state.notice = Some(notice);
+    let mut effects = vec![Effect::RebuildQueues];
+    if state.retrain_every > 0 {
+        effects.extend(request_retrain(state));
+    }
+    effects
 }
 
 fn apply_queues(state: &mut State, data: QueueData) {

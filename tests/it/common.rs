@@ -80,3 +80,22 @@ pub fn score_all(library: &Library, ids: &[PhotoId], p: impl Fn(usize) -> f32) {
     };
     catalog.insert_model(&model, &scores).unwrap();
 }
+
+/// A retrain job's result: model `version` with cross-validated `auc`, 10 yes and 10 no.
+pub fn trained(version: i64, auc: Option<f64>) -> photosift::tui::JobOutput {
+    let report = photosift::pipeline::TrainReport {
+        model: photosift::domain::ModelId(version),
+        n_positive: 10,
+        n_negative: 10,
+        cv_auc: auc,
+        ..Default::default()
+    };
+    photosift::tui::JobOutput::Trained(Box::new(photosift::pipeline::Retrained::Head(report)))
+}
+
+/// A background scan's result: `new` photos found.
+pub fn scanned(new: u64) -> photosift::tui::JobOutput {
+    let scan = photosift::ingest::ScanSummary { new, ..Default::default() };
+    let report = photosift::pipeline::scan::ScanReport { scan, ..Default::default() };
+    photosift::tui::JobOutput::Scanned(Box::new(report))
+}

@@ -7,9 +7,8 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use photosift::catalog::PhotoState;
 use photosift::config::Config;
 use photosift::domain::{LabelKind, LabelValue};
-use photosift::pipeline::queues::ModelSummary;
 use photosift::tui::graphics::Choice;
-use photosift::tui::state::{JobKind, JobOutput};
+use photosift::tui::state::JobKind;
 use photosift::tui::{App, AppEvent, Mode, Services};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -120,10 +119,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
             Box::new(move |ctx| {
                 ctx.progress(0.5, "training");
                 rx.lock().unwrap().recv().ok();
-                Ok(JobOutput::Trained {
-                    summary: "trained model v7".into(),
-                    model: Some(ModelSummary { version: 7, auc: Some(0.88) }),
-                })
+                Ok(common::trained(7, Some(0.88)))
             })
         })),
         ..Default::default()
@@ -135,7 +131,7 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
     press(&app, KeyCode::Char('w'));
     assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Ambiguous).done == 1).unwrap());
     tx.send(()).unwrap();
-    assert!(app.pump_until(WAIT, |a| screen(a).contains("trained model v7")).unwrap());
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("model v7: 10 yes, 10 no")).unwrap());
     // The answer given while it trained is taken by one more, automatic, retrain.
     tx.send(()).unwrap();
     // The rebuilt queues keep the photo on screen (IMG_0002) first.
@@ -336,7 +332,7 @@ fn photos_a_background_scan_adds_show_while_it_runs() {
                 cat.insert_photos(&photos)?;
                 ctx.progress(0.3, "reading 3/10 photos");
                 rx.lock().unwrap().recv().ok();
-                Ok(JobOutput::Scanned("scan done: 3 new".into()))
+                Ok(common::scanned(3))
             })
         })),
         ..Default::default()

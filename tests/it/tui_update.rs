@@ -14,6 +14,8 @@ use photosift::queue::BestEntry;
 use photosift::tui::state::{Effect, JobKind, JobOutput, Msg, update};
 use photosift::tui::{Action, Keymap, Mode, State};
 
+use crate::common;
+
 const AMB: [i64; 4] = [1, 2, 3, 4];
 /// Best queue: photo 10 alone, then a burst of 11, 12, 13, then 14.
 const BEST: [(i64, usize); 5] = [(10, 0), (11, 1), (12, 1), (13, 1), (14, 2)];
@@ -325,10 +327,7 @@ fn retrain_runs_in_the_background_and_new_queues_keep_the_photo_on_screen() {
         &mut s,
         Msg::Job(JobMsg::Done {
             job: JobKind::Retrain,
-            result: Ok(JobOutput::Trained {
-                summary: "model v2".into(),
-                model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
-            }),
+            result: Ok(common::trained(2, Some(0.9))),
             elapsed: Duration::from_secs(1),
         }),
     );
@@ -369,10 +368,7 @@ fn retrain_done(s: &mut State) -> Vec<Effect> {
         s,
         Msg::Job(JobMsg::Done {
             job: JobKind::Retrain,
-            result: Ok(JobOutput::Trained {
-                summary: "model v2".into(),
-                model: Some(ModelSummary { version: 2, auc: Some(0.9) }),
-            }),
+            result: Ok(common::trained(2, Some(0.9))),
             elapsed: Duration::from_millis(300),
         }),
     )

@@ -154,6 +154,14 @@ enum Command {
     },
 }
 
+/// How the process ends.
+enum Exit {
+    Code(ExitCode),
+    /// A labeling session was ended by this signal: the process dies of it, after the
+    /// terminal and the library's lock were put back.
+    Signal(i32),
+}
+
 fn main() -> ExitCode {
     // SAFETY: the first thing the process does, before any thread exists.
     unsafe { photosift::jobs::settle_compute_threads() };
@@ -161,7 +169,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(code) => code,
+        Ok(Exit::Code(code)) => code,
+        Ok(Exit::Signal(sig)) => photosift::tui::terminal::die_of(sig),
         Err(err) => {
             eprintln!("photosift: {err:#}");
             ExitCode::FAILURE
@@ -189,11 +198,11 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<Exit> {
     let config = Config::load(cli.config.as_deref())?;
     if let Some(Command::Doctor) = cli.command {
         cli::doctor::run(&config)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Code(ExitCode::SUCCESS));
     }
     let library_dir = match (&cli.command, cli.library.as_deref()) {
         // The demo never mixes its sample photos into the user's own library.
@@ -217,6 +226,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let command = match &cli.library {
         Some(dir) => format!("photosift --library {}", dir.display()),
         None => "photosift".to_owned(),
+    };
+    // A labeling session ended by a signal: die of it once everything is put back.
+    let ended = |ending: photosift::tui::Ending| match ending {
+        photosift::tui::Ending::Signal(sig) => Some(Exit::Signal(sig)),
+        _ => None,
     };
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
@@ -248,14 +262,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 scan_cfg.scan.include_hidden |= hidden;
                 services.scan = Some(scan_factory(&library, &scan_cfg, dirs));
             }
-            photosift::tui::run(&library, &config, services)?;
+            if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                return Ok(exit);
+            }
         }
         None => {
-            photosift::tui::run(
-                &library,
-                &config,
-                Services::for_library(&library, &config, &command),
-            )?;
+            let services = Services::for_library(&library, &config, &command);
+            if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                return Ok(exit);
+            }
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
             let mut seed = config.seed.clone();
@@ -277,7 +292,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::demo::run(&library, &config)?;
             if !no_tui {
                 let services = Services::for_library(&library, &config, &command);
-                photosift::tui::run(&library, &config, services)?;
+                if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                    return Ok(exit);
+                }
             }
         }
         Some(Command::Doctor) => cli::doctor::run(&config)?,
@@ -291,7 +308,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::export::run(&library, &options)?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Code(ExitCode::SUCCESS))
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! queues); [`tui`] is the labeling session; [`export`] copies the picks out for printing,
 //! [`print_check`] flagging those with too few pixels. ARCHITECTURE.md draws the layers.
 
+// The library never prints: progress goes through callbacks, text to the binary's one door.
+#![cfg_attr(not(test), warn(clippy::print_stdout, clippy::print_stderr))]
+
 pub mod assets;
 pub mod catalog;
 pub mod config;

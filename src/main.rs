@@ -1,6 +1,9 @@
 //! The photosift command line: parses arguments, loads the config, opens the library, and hands
 //! each subcommand to the library crate.
 
+// Every line goes through `cli::out` (escaped); printing around it takes a visible `#[allow]`.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -166,13 +169,21 @@ fn main() -> ExitCode {
     // SAFETY: the first thing the process does, before any thread exists.
     unsafe { photosift::jobs::settle_compute_threads() };
     restore_sigpipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and the version are photosift's own text; an error may quote an argument.
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            cli::out::stderr_text(&err.render().to_string());
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
     init_logging(cli.verbose);
     match run(cli) {
         Ok(Exit::Code(code)) => code,
         Ok(Exit::Signal(sig)) => photosift::tui::terminal::die_of(sig),
         Err(err) => {
-            eprintln!("photosift: {err:#}");
+            cli::out::note!("photosift: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -195,7 +206,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Through the door like every other line; no colours (they would be escaped).
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(|| cli::out::LogWriter)
+        .init();
 }
 
 fn run(cli: Cli) -> Result<Exit> {
@@ -224,7 +240,7 @@ fn run(cli: Cli) -> Result<Exit> {
     };
     // How the hints should call photosift on this library: with the --library the user gave.
     let command = match &cli.library {
-        Some(dir) => format!("photosift --library {}", dir.display()),
+        Some(dir) => format!("photosift --library {}", photosift::show::path(dir)),
         None => "photosift".to_owned(),
     };
     // A labeling session ended by a signal: die of it once everything is put back.

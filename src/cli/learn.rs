@@ -13,6 +13,9 @@ use photosift::library::Library;
 use photosift::pipeline::eval::{ScratchLibrary, ScratchProgress};
 use photosift::pipeline::{self, require_backbone};
 use photosift::queue;
+use photosift::show;
+
+use super::out::{note, say};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QueueMode {
@@ -94,7 +97,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         let ft = pipeline::finetune_and_score(&mut catalog, library, config, &progress)?;
         bar.finish_and_clear();
         let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();
-        println!(
+        say!(
             "fine-tuned backbone {} on {} labeled images x {} views in {:.1} s (loss per epoch: {}); \
              weights {}",
             ft.backbone,
@@ -102,16 +105,13 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
             ft.views,
             ft.finetune_ms / 1000.0,
             loss.join(" "),
-            ft.weights.display()
+            show::path(&ft.weights)
         );
-        println!("embedded {} photos with it in {:.1} s", ft.embedded, ft.embed_ms / 1000.0);
+        say!("embedded {} photos with it in {:.1} s", ft.embedded, ft.embed_ms / 1000.0);
         if ft.n_unreadable > 0 {
-            println!(
-                "{} labeled photos have no readable thumbnail and were left out",
-                ft.n_unreadable
-            );
+            say!("{} labeled photos have no readable thumbnail and were left out", ft.n_unreadable);
         }
-        println!(
+        say!(
             "note: the cross-validated AUC below is optimistic: the backbone was tuned on the \
              same labels"
         );
@@ -122,7 +122,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         bar.finish_and_clear();
         report
     };
-    println!(
+    say!(
         "model {}: {} yes, {} no, {} seed images; cross-validated AUC {}",
         report.model.0,
         report.n_positive,
@@ -130,7 +130,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         report.n_synthetic,
         report.cv_auc.map_or("- (too few labels)".to_owned(), |a| format!("{a:.3}")),
     );
-    println!(
+    say!(
         "scored {} photos in {:.0} ms (read {:.0}, train {:.0}, score {:.0}, look-ahead {:.0}, \
          save {:.0})",
         report.scored,
@@ -142,10 +142,10 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         report.write_ms
     );
     if report.n_unembedded > 0 {
-        println!("{} labeled photos are not embedded yet and were left out", report.n_unembedded);
+        say!("{} labeled photos are not embedded yet and were left out", report.n_unembedded);
     }
     if let Some(note) = report.note {
-        println!("note: {note}");
+        say!("note: {note}");
     }
     Ok(())
 }
@@ -153,7 +153,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
 pub fn score(library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     match pipeline::score_latest(&mut catalog)? {
-        Some((model, n)) => println!("scored {n} photos with model {}", model.0),
+        Some((model, n)) => say!("scored {n} photos with model {}", model.0),
         None => bail!("no model yet: label some photos and run `photosift train`"),
     }
     Ok(())
@@ -164,7 +164,7 @@ pub fn score(library: &Library) -> Result<()> {
 pub fn score_after_scan(library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     if let Some((model, n)) = pipeline::score_latest(&mut catalog)? {
-        println!("scored {n} photos with the current model v{} (new ones included)", model.0);
+        say!("scored {n} photos with the current model v{} (new ones included)", model.0);
     }
     Ok(())
 }
@@ -181,7 +181,7 @@ pub fn print_queue(
     let catalog = library.open_catalog()?;
     if mode == QueueMode::Best && catalog.latest_model()?.is_none() {
         // Best-first orders by the model's scores: nothing to print before there is one.
-        eprintln!(
+        note!(
             "no model yet, so no best-first order: label some photos (photosift label), then \
              run `photosift train`"
         );
@@ -195,16 +195,21 @@ pub fn print_queue(
         Ok(photo.path)
     };
     // One photo per record: escaped on one line, or raw and NUL-terminated for scripts.
-    let mut out = std::io::stdout().lock();
+    #[allow(clippy::disallowed_methods, reason = "--null writes raw paths for `xargs -0`")]
+    let mut raw = null.then(|| std::io::stdout().lock());
     let mut emit = |fields: String, path: std::path::PathBuf| -> Result<()> {
         use std::io::Write;
         use std::os::unix::ffi::OsStrExt;
-        if null {
-            out.write_all(fields.as_bytes())?;
-            out.write_all(path.as_os_str().as_bytes())?;
-            out.write_all(b"\0")?;
-        } else {
-            writeln!(out, "{fields}{}", photosift::show::path(&path))?;
+        match &mut raw {
+            // The one output that is not escaped, on purpose: scripts need the exact bytes,
+            // and NUL (which no path holds) ends each record, so a newline or an escape in
+            // a name cannot be taken for anything else. Not for a terminal.
+            Some(out) => {
+                out.write_all(fields.as_bytes())?;
+                out.write_all(path.as_os_str().as_bytes())?;
+                out.write_all(b"\0")?;
+            }
+            None => say!("{fields}{}", show::path(&path)),
         }
         Ok(())
     };
@@ -233,10 +238,10 @@ fn eval_catalog(
 ) -> Result<()> {
     let rows = pipeline::eval::truth_rows(catalog, truth)?;
     if !rows.unmatched.is_empty() {
-        eprintln!(
+        note!(
             "{} truth rows match no scanned photo (e.g. {}); they are left out",
             rows.unmatched.len(),
-            rows.unmatched[0]
+            show::text(&rows.unmatched[0])
         );
     }
     let (data, dim, labels, taken_at) = (rows.data, rows.dim, rows.labels, rows.taken_at);
@@ -259,7 +264,7 @@ fn eval_catalog(
     };
     let test_photos =
         eval::test_split(&labels, eval::TEST_FRACTION, 1).iter().filter(|&&h| h).count();
-    println!(
+    say!(
         "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
          that no strategy asks about; retrain every {every} answers, up to {} answers{}{}",
         labels.len(),
@@ -280,16 +285,16 @@ fn eval_catalog(
         bar.tick();
     })?;
     bar.finish_and_clear();
-    print!("{}", eval::table(&evaluation));
+    super::out::stdout_text(&eval::table(&evaluation));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&eval::json(&evaluation))?;
         std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("json: {}", path.display());
+            .with_context(|| format!("cannot write {}", show::path(path)))?;
+        say!("json: {}", show::path(path));
     }
     let title = format!("photosift eval: {} photos, {positives} desirable", labels.len());
     learn::plot::draw(&args.plot, &evaluation.curves, args.k, &title)?;
-    println!("plot: {}", args.plot.display());
+    say!("plot: {}", show::path(&args.plot));
     Ok(())
 }
 
@@ -313,7 +318,7 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
     }
     let truth = pipeline::eval::read_truth(&args.truth)?;
     let bar = ProgressBar::new_spinner();
-    bar.set_message(format!("scanning {}", args.dir.display()));
+    bar.set_message(format!("scanning {}", show::path(&args.dir)));
     let scratch = pipeline::eval::scan_into_scratch(&args.dir, config, &|p| {
         match p {
             ScratchProgress::Scanning { done, total } => {
@@ -344,7 +349,7 @@ fn compare_catalog(
     let (images, labels) =
         pipeline::eval::truth_thumbnails(&scratch.catalog, &scratch.library, truth)?;
     let positives = labels.iter().filter(|&&l| l).count();
-    println!(
+    say!(
         "{} photos ({positives} desirable); {} random labeled subsets per count; fine-tuning from \
          stage {}, {} epochs, {} views per image",
         labels.len(),
@@ -355,7 +360,7 @@ fn compare_catalog(
     );
     let too_many: Vec<_> = args.finetune_compare.iter().filter(|&&c| c >= labels.len()).collect();
     if !too_many.is_empty() {
-        println!("left out: {too_many:?} labels (not fewer than the {} photos)", labels.len());
+        say!("left out: {too_many:?} labels (not fewer than the {} photos)", labels.len());
     }
     let bar = ProgressBar::new_spinner();
     let rows = learn::compare_finetune(
@@ -372,6 +377,6 @@ fn compare_catalog(
         },
     )?;
     bar.finish_and_clear();
-    print!("{}", learn::compare_table(&rows));
+    super::out::stdout_text(&learn::compare_table(&rows));
     Ok(())
 }

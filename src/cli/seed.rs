@@ -5,6 +5,9 @@ use anyhow::Result;
 use photosift::config::Config;
 use photosift::ingest::examples::add_examples;
 use photosift::library::Library;
+use photosift::show;
+
+use super::out::{note, say};
 
 pub fn run(
     library: &Library,
@@ -31,13 +34,18 @@ pub fn run(
     if dry_run {
         for (wanted, folder) in &folders {
             let list = if *wanted { "examples_want" } else { "examples_dont_want" };
-            println!("{:12} {list:18} {}", "examples", folder.display());
+            say!("{:12} {list:18} {}", "examples", show::path(folder));
         }
         for p in &plans {
             let path = library.synthetic_dir().join(&p.file_name);
             let state = if path.is_file() { "exists" } else { "to generate" };
             let list = if p.wanted { "want" } else { "dont_want" };
-            println!("{state:12} {list:9} #{} {:?}  {}", p.index, p.prompt, path.display());
+            say!(
+                "{state:12} {list:9} #{} \"{}\"  {}",
+                p.index,
+                show::text(&p.prompt),
+                show::path(&path)
+            );
         }
         print_weights(library, seed)?;
         return Ok(());
@@ -65,14 +73,14 @@ pub fn run(
                     Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
                     Stage::Decode => "decoding".to_string(),
                 };
-                bar.set_message(format!("{prompt:?} #{index}: {stage}{eta}"));
+                bar.set_message(format!("\"{}\" #{index}: {stage}{eta}", show::text(&prompt)));
             }
             SeedPhase::Saved { .. } => bar.set_message(eta),
         }
     };
     let summary = generate_seeds(&mut catalog, library, seed, &progress, &|| false)?;
     bar.finish_and_clear();
-    println!(
+    say!(
         "seed images: {} generated, {} already there{}, {} planned; in {}",
         summary.generated,
         summary.existing,
@@ -84,7 +92,7 @@ pub fn run(
         summary.planned,
         format_duration(summary.elapsed),
     );
-    println!("they are in {}", library.synthetic_dir().display());
+    say!("they are in {}", show::path(&library.synthetic_dir()));
     // Training reads embeddings: embed the new images now, as a scan does.
     super::embed::run(config, library)
 }
@@ -106,12 +114,12 @@ fn add_example_photos(
     })?;
     bar.finish_and_clear();
     for folder in &s.missing_folders {
-        eprintln!("example folder {} does not exist; skipped", folder.display());
+        note!("example folder {} does not exist; skipped", show::path(folder));
     }
     for (path, why) in &s.failed {
-        eprintln!("example photo {} skipped: {why}", path.display());
+        note!("example photo {} skipped: {}", show::path(path), show::text(why));
     }
-    println!(
+    say!(
         "example photos: {} added, {} already there, {} unreadable",
         s.added,
         s.existing,
@@ -141,17 +149,17 @@ fn print_weights(library: &Library, seed: &photosift::config::SeedConfig) -> Res
     let missing: Vec<_> =
         files.all().into_iter().filter(|f| hub::locate(f, &local_dir).is_none()).collect();
     if missing.is_empty() {
-        println!("weights: all {} files of {} are on this machine", files.all().len(), seed.model);
+        say!("weights: all {} files of {} are on this machine", files.all().len(), seed.model);
         return Ok(());
     }
-    println!(
+    say!(
         "weights: {} of {} files are missing{}:",
         missing.len(),
         files.all().len(),
         if seed.download { " (they will be downloaded on the first run)" } else { "" }
     );
     for f in missing {
-        println!("  {}  ->  {}", f.url(), f.local_path(&local_dir).display());
+        say!("  {}  ->  {}", f.url(), show::path(&f.local_path(&local_dir)));
     }
     Ok(())
 }

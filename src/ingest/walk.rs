@@ -182,7 +182,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 fn walk_issue(err: &walkdir::Error) -> WalkIssue {
     let path = err.path().map(Path::to_path_buf).unwrap_or_default();
     let message = if let Some(ancestor) = err.loop_ancestor() {
-        format!("symbolic link loop back to {}: not followed", ancestor.display())
+        format!("symbolic link loop back to {}: not followed", crate::show::path(ancestor))
     } else if let Some(io) = err.io_error() {
         match io.kind() {
             std::io::ErrorKind::NotFound => "broken symbolic link or vanished file".to_owned(),

@@ -101,6 +101,17 @@ impl ExportedPick {
         }
     }
 
+    /// [`ExportedPick::exported_name`] escaped for people (see `show::name`): no control or
+    /// bidi character, bytes that are not UTF-8 as `\xff`.
+    pub fn exported_name_escaped(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Copied { target, .. } | Outcome::AlreadyThere { target } => {
+                target.file_name().map(crate::show::name)
+            }
+            Outcome::Missing | Outcome::Failed { .. } => None,
+        }
+    }
+
     pub fn too_small(&self) -> bool {
         self.print.is_some_and(|c| c.is_too_small())
     }

@@ -4,7 +4,9 @@
 //! outside it that photosift did not write is modified; no exported byte differs from what the
 //! catalog identified.
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -24,12 +26,18 @@ struct Env {
 impl Env {
     /// `names` are written as distinct JPEGs (PNG for `.png` names), scanned, and all picked.
     fn with_picks(names: &[&str]) -> Env {
+        let names: Vec<&OsStr> = names.iter().map(OsStr::new).collect();
+        Env::with_pick_names(&names)
+    }
+
+    /// [`Env::with_picks`] for any file names (bytes that are not UTF-8 included).
+    fn with_pick_names(names: &[&OsStr]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let photos = dir.path().join("photos");
         fs::create_dir_all(&photos).unwrap();
         for (i, name) in names.iter().enumerate() {
             let img = hostile::picture(160 + 8 * i as u32, 120, i as u8 * 40);
-            if name.ends_with(".png") {
+            if name.as_bytes().ends_with(b".png") {
                 img.save(photos.join(name)).unwrap();
             } else {
                 fs::write(photos.join(name), hostile::jpeg(&img)).unwrap();
@@ -310,4 +318,84 @@ fn two_exports_to_one_folder_at_once_both_succeed() {
 fn binary() -> PathBuf {
     std::env::var_os("PHOTOSIFT_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")), PathBuf::from)
+}
+
+/// Splits one CSV record (RFC 4180: quoted fields, doubled quotes) into its fields.
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted, mut chars) =
+        (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Issue 31, item 6: picks named `=HYPERLINK("http://x","y").jpg` and `+cmd.jpg` went into
+/// picks.csv as they were (a spreadsheet runs them as formulas), an ESC byte went in raw, and
+/// a name that is not UTF-8 became U+FFFD, so `original_path` no longer found the file.
+#[test]
+fn picks_csv_neutralises_formulas_escapes_controls_and_keeps_the_exact_path() {
+    let names: [&OsStr; 5] = [
+        OsStr::new("=HYPERLINK(\"evil.example\",\"y\").jpg"),
+        OsStr::new("+cmd.jpg"),
+        OsStr::new("@SUM(A1).jpg"),
+        OsStr::new("esc\u{1b}]52;c;aGk=\u{7}\u{202e}.jpg"),
+        OsStr::from_bytes(b"caf\xe9 -1.jpg"),
+    ];
+    let env = Env::with_pick_names(&names);
+    env.export();
+    let bytes = fs::read(env.dest().join("picks.csv")).unwrap();
+    assert!(!bytes.contains(&0x1b) && !bytes.contains(&0x07), "control bytes in picks.csv");
+    let text = String::from_utf8(bytes).expect("picks.csv is UTF-8");
+    assert!(!text.contains('\u{202e}'), "a bidi override in picks.csv");
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let header = csv_fields(lines.next().unwrap());
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (exported, original, exact) =
+        (col("exported_file"), col("original_path"), col("original_path_bytes"));
+    let mut found = Vec::new();
+    for line in lines {
+        let fields = csv_fields(line);
+        for f in &fields {
+            assert!(!f.starts_with(['=', '+', '-', '@', '\t', '\r']), "a formula cell: {f:?}");
+        }
+        // The exact path: percent-decoded, it is the original, byte for byte.
+        let path = PathBuf::from(OsStr::from_bytes(&percent_decode(&fields[exact])));
+        assert!(path.is_file(), "{path:?} does not find the original");
+        assert_eq!(path.parent().unwrap(), env.photos);
+        found.push(path.file_name().unwrap().to_owned());
+        assert!(fields[original].contains("/photos/"), "{:?}", fields[original]);
+        assert!(!fields[exported].is_empty());
+    }
+    found.sort();
+    let mut want: Vec<_> = names.iter().map(|n| n.to_os_string()).collect();
+    want.sort();
+    assert_eq!(found, want);
+    assert!(text.contains("'=HYPERLINK("), "{text}");
+    assert!(text.contains(r"caf\xe9 -1.jpg"), "{text}");
 }

@@ -257,10 +257,14 @@ fn export_one(
     // catalog identified is skipped for the next one.
     let mut first_error: Option<(PathBuf, String)> = None;
     for (path, byte_size, mtime_ns) in std::iter::once(own).chain(dups) {
-        // Gone (or a retired photo's path, which holds a NUL and names no file).
+        // Gone (or a retired photo's path, which holds a NUL and names no file), or no longer
+        // a file at all (a folder, a FIFO, a link to /dev/null: the next scan marks it
+        // missing, so "scan again" would be advice in a circle).
         let absent = [io::ErrorKind::NotFound, io::ErrorKind::InvalidInput];
-        if fs::symlink_metadata(&path).is_err_and(|e| absent.contains(&e.kind())) {
-            continue;
+        match fs::metadata(&path) {
+            Err(e) if absent.contains(&e.kind()) => continue,
+            Ok(meta) if !meta.is_file() => continue,
+            _ => {}
         }
         let expected = Expected { byte_size, mtime_ns, content_hash: &photo.content_hash };
         let error = match copy::copy_into(&path, expected, dir) {

@@ -289,10 +289,16 @@ pub(super) fn mark_missing(
 ) {
     let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
     // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
+    // A path that now names a folder, a FIFO, a device (a link to /dev/null) holds no photo
+    // either: left "ok", export would refuse it and send the user back to a scan that
+    // changes nothing.
     let gone = |p: &Path| {
         !seen.contains(p)
             && under_roots(p)
-            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            && match std::fs::metadata(p) {
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                Ok(meta) => !meta.is_file(),
+            }
     };
     let mut ids: Vec<_> = primary.iter().collect();
     ids.sort();

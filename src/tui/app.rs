@@ -616,7 +616,10 @@ where
         }
         let (checking, tx) = (self.checking.clone(), self.tx.clone());
         self.runtime.handle.spawn_blocking(move || {
-            if std::fs::symlink_metadata(&path).is_err() {
+            // Gone, or no longer a file (a folder, a FIFO, a link to /dev/null).
+            if std::fs::metadata(&path).is_ok_and(|m| !m.is_file())
+                || std::fs::symlink_metadata(&path).is_err()
+            {
                 let _ = tx.send(AppEvent::OriginalGone(photo));
             }
             checking.store(false, Ordering::Release);

@@ -399,3 +399,30 @@ fn picks_csv_neutralises_formulas_escapes_controls_and_keeps_the_exact_path() {
     assert!(text.contains("'=HYPERLINK("), "{text}");
     assert!(text.contains(r"caf\xe9 -1.jpg"), "{text}");
 }
+
+/// Issue 31, item 7: a photo replaced by a folder, a FIFO or a link to /dev/null stayed "ok":
+/// `status` counted it, `export` refused it with "run `photosift scan` on its folder", and
+/// the scan changed nothing. Now the next scan marks such a path missing.
+#[test]
+fn a_photo_replaced_by_a_folder_a_fifo_or_a_dev_null_link_becomes_missing() {
+    let env = Env::with_picks(&["a.jpg", "b.jpg", "c.jpg", "d.jpg"]);
+    let (a, b, c) = (env.photos.join("a.jpg"), env.photos.join("b.jpg"), env.photos.join("c.jpg"));
+    fs::remove_file(&a).unwrap();
+    fs::create_dir(&a).unwrap();
+    fs::remove_file(&b).unwrap();
+    let fifo = std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) on a valid path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    fs::remove_file(&c).unwrap();
+    symlink("/dev/null", &c).unwrap();
+    let out = env.ok(&["scan", env.photos.to_str().unwrap()]);
+    assert!(out.contains("missing 3 "), "{out}");
+    let status = env.ok(&["status"]);
+    assert!(status.contains("(1 ok, 3 missing, 0 failed"), "{status}");
+    let out = env.export();
+    assert!(out.contains("Exported 1 of 4"), "{out}");
+    assert!(!out.contains("run `photosift scan`"), "advice in a circle: {out}");
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        assert!(out.contains(&format!("{name}: missing")), "{name}: {out}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod export_manifest;
 pub mod ingest;
 pub mod jobs;
 pub mod learn;

@@ -154,6 +154,11 @@ enum Command {
         /// Do not draw the contact sheet.
         #[arg(long)]
         no_contact_sheet: bool,
+        /// Export even when DEST is inside (or above) a scanned photo folder or inside the
+        /// library folder; refused otherwise, since the copies would mix with the originals.
+        /// Later scans skip the copies (the export's manifest lists them).
+        #[arg(long)]
+        into_photo_folder: bool,
     },
 }
 
@@ -314,13 +319,14 @@ fn run(cli: Cli) -> Result<Exit> {
             }
         }
         Some(Command::Doctor) => cli::doctor::run(&config)?,
-        Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
+        Some(Command::Export { dest, print_size, dpi, no_contact_sheet, into_photo_folder }) => {
             let print = PrintSpec::from_config(
                 print_size.as_deref().unwrap_or(&config.export.print_size),
                 dpi.unwrap_or(config.export.dpi),
             )
             .context("bad print size (--print-size, or [export] print_size in the config)")?;
-            let options = ExportOptions { dest, print, contact_sheet: !no_contact_sheet };
+            let contact_sheet = !no_contact_sheet;
+            let options = ExportOptions { dest, print, contact_sheet, into_photo_folder };
             cli::export::run(&library, &options)?;
         }
     }

@@ -78,7 +78,7 @@ fn percent_encoded(path: &Path) -> String {
 fn status(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Copied { .. } => "copied".into(),
-        Outcome::AlreadyThere { .. } => "already exported".into(),
+        Outcome::AlreadyThere { .. } => "already there".into(),
         Outcome::Missing => "missing original".into(),
         Outcome::Failed { error } => format!("failed: {error}"),
     }

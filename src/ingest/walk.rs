@@ -2,11 +2,13 @@
 //! we cannot read (some RAW formats), and what could not be walked (symlink loops, unreadable
 //! folders).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use walkdir::WalkDir;
+
+use crate::export_manifest::Manifest;
 
 /// Extensions of the formats a scan decodes (RAW ones through their embedded JPEG preview).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
@@ -92,12 +94,14 @@ pub fn walk(
 ) -> WalkResult {
     let mut out = WalkResult::default();
     let mut seen = 0u64;
+    // Each folder's export manifest, read once.
+    let mut manifests: HashMap<PathBuf, Option<Manifest>> = HashMap::new();
     for root in roots {
         let entries =
             WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
                 |e| {
                     (e.depth() == 0 || include_hidden || !is_hidden(e.file_name()))
-                        && !is_photosifts_own(e, skip)
+                        && !is_photosifts_own(e, skip, &mut manifests)
                 },
             );
         for entry in entries {
@@ -153,25 +157,44 @@ pub fn walk(
     out
 }
 
-/// The manifest an export writes into its folder (see `export`): a folder holding one is an
-/// export, not a photo folder, and scans skip it.
-pub const EXPORT_MANIFEST: &str = ".photosift-export";
+/// The manifest an export writes into its folder (see `export_manifest`): scans skip the
+/// files it lists.
+pub const EXPORT_MANIFEST: &str = crate::export_manifest::FILE_NAME;
 /// The contact sheets an export draws are `picks-contact-sheet*.png`; scans skip them.
 pub const CONTACT_SHEET_STEM: &str = "picks-contact-sheet";
 
 /// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
-/// own folders, also reached through a link), a folder photosift exported into (it holds the export
-/// manifest; a scan root itself is still walked), and the contact sheets export draws.
-fn is_photosifts_own(entry: &walkdir::DirEntry, skip: &[PathBuf]) -> bool {
+/// own folders, also reached through a link), the files an export wrote (its manifest lists
+/// them; the folder's other files are photos like any others), and the contact sheets export
+/// draws. A folder with a version 1 manifest, which does not list the copies, is skipped whole
+/// (a scan root itself is still walked).
+fn is_photosifts_own(
+    entry: &walkdir::DirEntry,
+    skip: &[PathBuf],
+    manifests: &mut HashMap<PathBuf, Option<Manifest>>,
+) -> bool {
+    let mut manifest_of = |folder: &Path| -> Option<Manifest> {
+        manifests
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| Manifest::read(folder).ok().flatten())
+            .clone()
+    };
     if entry.file_type().is_dir() {
-        if entry.depth() > 0 && entry.path().join(EXPORT_MANIFEST).is_file() {
+        if entry.depth() > 0 && manifest_of(entry.path()).is_some_and(|m| m.legacy) {
             return true;
         }
         return std::fs::canonicalize(entry.path())
             .is_ok_and(|real| skip.iter().any(|s| real.starts_with(s)));
     }
     let name = entry.file_name().to_string_lossy();
-    name.starts_with(CONTACT_SHEET_STEM) && name.ends_with(".png")
+    if name.starts_with(CONTACT_SHEET_STEM) && name.ends_with(".png") {
+        return true;
+    }
+    entry
+        .path()
+        .parent()
+        .and_then(&mut manifest_of)
+        .is_some_and(|m| !m.legacy && m.lists(entry.file_name()))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {

@@ -118,6 +118,7 @@ fn options(dest: &Path) -> ExportOptions {
         dest: dest.to_path_buf(),
         print: Some(PrintSpec::from_config("8x10in", 300).unwrap().unwrap()),
         contact_sheet: true,
+        into_photo_folder: false,
     }
 }
 

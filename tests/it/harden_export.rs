@@ -320,6 +320,18 @@ fn binary() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")), PathBuf::from)
 }
 
+/// A failing run: its stderr.
+fn refused(env: &Env, args: &[&str]) -> String {
+    let out = env.run_limited(args, Duration::from_secs(120)).expect("photosift hung");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "photosift {args:?} was not refused:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
 /// Splits one CSV record (RFC 4180: quoted fields, doubled quotes) into its fields.
 fn csv_fields(line: &str) -> Vec<String> {
     let (mut fields, mut field, mut quoted, mut chars) =
@@ -400,6 +412,49 @@ fn picks_csv_neutralises_formulas_escapes_controls_and_keeps_the_exact_path() {
     assert!(text.contains(r"caf\xe9 -1.jpg"), "{text}");
 }
 
+/// Issue 31, item 8 (and 11: exporting into the library): exporting into a scanned photo
+/// folder marked it "not photos" for later scans (a new photo there was never found), and
+/// exporting into the picks' own folder reported "already there from an earlier export" for
+/// every pick. Now such a DEST (inside or above a scanned folder, or inside the library) is
+/// refused unless asked for with `--into-photo-folder`, and the manifest lists the copies, so
+/// scans skip exactly them.
+#[test]
+fn export_into_a_photo_folder_or_the_library_is_refused_unless_asked_and_hides_nothing() {
+    let env = Env::with_picks(&["a.jpg", "b.jpg"]);
+    let photos = env.photos.to_str().unwrap().to_owned();
+    let inside = env.photos.join("prints");
+    let above = env.dir.path().to_path_buf();
+    let in_library = env.library.join("prints");
+    for (dest, says) in [
+        (env.photos.clone(), "inside the scanned photo folder"),
+        (inside.clone(), "inside the scanned photo folder"),
+        (above.clone(), "above the scanned photo folder"),
+        (in_library.clone(), "inside the library folder"),
+    ] {
+        let err = refused(&env, &["export", dest.to_str().unwrap()]);
+        assert!(err.contains(says) && err.contains("--into-photo-folder"), "{dest:?}: {err}");
+    }
+    assert!(!env.photos.join(".photosift-export").exists() && !inside.exists());
+    assert!(!env.photos.join("picks.csv").exists());
+    let thumbs = env.library.join("thumbs");
+    let err = refused(&env, &["export", "--into-photo-folder", thumbs.to_str().unwrap()]);
+    assert!(err.contains("photosift's own"), "{err}");
+
+    // Asked for: the picks' own folder. Copies, not "already there" (the originals are not
+    // earlier copies of themselves).
+    let out = env.ok(&["export", "--into-photo-folder", &photos]);
+    assert!(out.contains("2 copied") && !out.contains("already there"), "{out}");
+    assert!(env.photos.join("a-2.jpg").is_file() && env.photos.join("b-2.jpg").is_file());
+    // A new photo copied there later is found; the copies are not taken for duplicates.
+    fs::write(env.photos.join("c.jpg"), hostile::jpeg(&hostile::picture(200, 150, 99))).unwrap();
+    let out = env.ok(&["scan", &photos]);
+    assert!(out.contains("new 1 ") && out.contains("duplicates 0"), "{out}");
+    // Exported into the library and the library scanned: the copies are not added either.
+    env.ok(&["export", "--into-photo-folder", in_library.to_str().unwrap()]);
+    let out = env.ok(&["scan", env.library.to_str().unwrap()]);
+    assert!(out.contains("new 0 ") && out.contains("duplicates 0"), "{out}");
+}
+
 /// Issue 31, item 7: a photo replaced by a folder, a FIFO or a link to /dev/null stayed "ok":
 /// `status` counted it, `export` refused it with "run `photosift scan` on its folder", and
 /// the scan changed nothing. Now the next scan marks such a path missing.
@@ -425,4 +480,26 @@ fn a_photo_replaced_by_a_folder_a_fifo_or_a_dev_null_link_becomes_missing() {
     for name in ["a.jpg", "b.jpg", "c.jpg"] {
         assert!(out.contains(&format!("{name}: missing")), "{name}: {out}");
     }
+}
+
+/// Issue 31, item 11: a full disk while the contact sheet was written printed the error twice
+/// ("No space left on device (os error 28): No space left on device (os error 28)") and did
+/// not say that a rerun resumes.
+#[test]
+fn a_full_disk_while_drawing_the_contact_sheet_is_said_once_with_how_to_resume() {
+    let env = Env::with_picks(&["a.jpg", "b.jpg", "c.jpg"]);
+    let Some(_disk) = crate::tools::Tmpfs::mount(&env.dest(), "4m", "contact sheet disk-full test")
+    else {
+        return;
+    };
+    let dest = env.dest().to_str().unwrap().to_owned();
+    env.ok(&["export", "--no-contact-sheet", &dest]);
+    let filler = crate::harden_faults::fill_disk(&env.dest(), 24 * 1024);
+    let err = refused(&env, &["export", &dest]);
+    eprintln!("full disk while drawing the contact sheet: {err}");
+    assert_eq!(err.matches("No space left on device").count(), 1, "{err}");
+    assert!(err.contains("run the export again to resume"), "{err}");
+    fs::remove_file(filler).unwrap();
+    let out = env.export();
+    assert!(out.contains("3 already there"), "{out}");
 }

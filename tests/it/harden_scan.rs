@@ -102,3 +102,21 @@ fn contact_sheets_and_export_folders_are_not_scanned() {
     let s = env.scan();
     assert_eq!((s.files, s.new), (1, 1), "{s:?}");
 }
+
+/// Issue 31, item 8: a folder photosift exported into was skipped whole, so a photo the user
+/// put there later was never found. Now only the files the manifest lists are skipped (a
+/// version 1 manifest, which did not list the copies, still hides its folder: above).
+#[test]
+fn only_the_files_an_export_wrote_are_skipped_in_its_folder() {
+    let mut env = Env::new();
+    env.write("prints/IMG_0001.jpg", &jpeg(&pattern(300, 200, 5)));
+    env.write("prints/a-2.jpg", &jpeg(&pattern(300, 200, 6)));
+    let hex: String = b"a-2.jpg".iter().map(|b| format!("{b:02x}")).collect();
+    env.write(
+        "prints/.photosift-export",
+        format!("photosift export manifest v2\ncopy {} {hex}\n", "0".repeat(64)).as_bytes(),
+    );
+    let s = env.scan();
+    assert_eq!((s.files, s.new, s.duplicates), (1, 1, 0), "{s:?}");
+    photo_at(&env, "prints/IMG_0001.jpg");
+}

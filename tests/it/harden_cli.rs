@@ -204,3 +204,31 @@ fn binary() -> PathBuf {
     std::env::var_os("PHOTOSIFT_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")), PathBuf::from)
 }
+
+/// Issue 31, item 9: `library = "~/x"` was used as written, so a `./~/x` folder appeared
+/// wherever the command ran and the labels split between libraries.
+#[test]
+fn a_library_under_home_in_the_config_is_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, cwd) = (dir.path().join("home"), dir.path().join("cwd"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "library = \"~/pics-library\"\n").unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let img = crate::encode::jpeg(&crate::encode::pattern(200, 150, 3));
+    std::fs::write(photos.join("a.jpg"), img).unwrap();
+    let out = Command::new(binary())
+        .current_dir(&cwd)
+        .env("HOME", &home)
+        .arg("--config")
+        .arg(&config)
+        .args(["scan", "--no-embed"])
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(home.join("pics-library/catalog.sqlite").is_file(), "not under HOME");
+    assert!(!cwd.join("~").exists(), "a literal ~ folder was created");
+}

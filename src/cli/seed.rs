@@ -20,7 +20,7 @@ pub fn run(
     use photosift::pipeline::seed::{SeedPhase, SeedProgress, generate_seeds};
     use photosift::synth::{Stage, plan_seeds};
 
-    let plans = plan_seeds(seed);
+    let plans = plan_seeds(seed)?;
     let folders = example_folders(seed);
     if plans.is_empty() && folders.is_empty() {
         bail!(

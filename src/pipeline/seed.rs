@@ -104,7 +104,7 @@ pub fn generate_seeds_with(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<SeedSummary> {
     let start = Instant::now();
-    let plans = plan_seeds(cfg);
+    let plans = plan_seeds(cfg)?;
     let total = plans.len();
     let dir = library.synthetic_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

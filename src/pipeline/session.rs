@@ -195,7 +195,7 @@ pub fn seed(
     progress: &dyn Fn(f32, &str),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<SeedJobReport> {
-    let has_prompts = !plan_seeds(&config.seed).is_empty();
+    let has_prompts = !plan_seeds(&config.seed)?.is_empty();
     let has_examples = !example_folders(&config.seed).is_empty();
     if !has_prompts && !has_examples {
         bail!(

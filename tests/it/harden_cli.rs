@@ -232,3 +232,34 @@ fn a_library_under_home_in_the_config_is_expanded() {
     assert!(home.join("pics-library/catalog.sqlite").is_file(), "not under HOME");
     assert!(!cwd.join("~").exists(), "a literal ~ folder was created");
 }
+
+/// Issue 31, item 10: 10,000 prompts x 10,000 images each made `seed --dry-run` grow to
+/// 22.6 GB before it was killed; refused now, at once, with the total.
+#[test]
+fn a_seed_plan_too_large_is_refused_before_it_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts: Vec<String> = (0..10_000).map(|i| format!("\"prompt {i}\"")).collect();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[seed]\nimages_per_prompt = 10000\nwant = [{}]\n", prompts.join(", ")),
+    )
+    .unwrap();
+    let lib = dir.path().join("lib");
+    let start = std::time::Instant::now();
+    let mut cmd = photosift(&lib, &config, &["seed", "--dry-run"]);
+    // A build that tries to plan it all must not take the machine down with it: 4 GB.
+    // SAFETY: setrlimit in the child between fork and exec only sets its own limit.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit { rlim_cur: 4 << 30, rlim_max: 4 << 30 };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted");
+    assert!(stderr.contains("100000000 images"), "{stderr}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "{:?}", start.elapsed());
+}

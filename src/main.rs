@@ -241,6 +241,8 @@ fn run(cli: Cli) -> Result<Exit> {
             | Command::Queue { .. }
             | Command::Export { .. },
         ) => Library::open_existing(library_dir)?,
+        // A dry run only looks: it creates no folder.
+        Some(Command::Seed { dry_run: true, .. }) => Library::at(library_dir),
         _ => Library::create(library_dir)?,
     };
     // How the hints should call photosift on this library: with the --library the user gave.

@@ -97,6 +97,9 @@ pub fn walk(
     // Each folder's export manifest, read once.
     let mut manifests: HashMap<PathBuf, Option<Manifest>> = HashMap::new();
     for root in roots {
+        // The folder open at each depth: an error reading a folder's entries names no path
+        // (a /proc link's `map_files`), so it is reported on the folder.
+        let mut folders: Vec<PathBuf> = Vec::new();
         let entries =
             WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
                 |e| {
@@ -112,10 +115,20 @@ pub fn walk(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
-                    out.issues.push(walk_issue(&err));
+                    let mut issue = walk_issue(&err);
+                    if issue.path.as_os_str().is_empty() {
+                        let folder = err.depth().checked_sub(1).and_then(|d| folders.get(d));
+                        issue.path = folder.cloned().unwrap_or_else(|| root.clone());
+                        issue.message = format!("some entries cannot be listed: {}", issue.message);
+                    }
+                    out.issues.push(issue);
                     continue;
                 }
             };
+            if entry.file_type().is_dir() {
+                folders.truncate(entry.depth());
+                folders.push(entry.path().to_path_buf());
+            }
             if !entry.file_type().is_file() {
                 // A FIFO, socket or device named like a photo is never opened: say so.
                 if !entry.file_type().is_dir() && classify(entry.path()) == FileKind::Photo {

@@ -49,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         dest,
         print: PrintSpec::from_config("8x10in", 300).ok().flatten(),
         contact_sheet: sheet,
+        into_photo_folder: false,
     };
     let ours = dir.path().join("export");
     let t = Instant::now();

@@ -153,14 +153,35 @@ impl Config {
         paths
     }
 
-    /// Parses `user` and merges it over the embedded defaults, table by table.
+    /// Parses `user` and merges it over the embedded defaults, table by table; every path
+    /// key gets `~` and `$HOME` expanded (see [`expand_path`]).
     pub fn from_toml_over_defaults(user: &str) -> Result<Self> {
         let mut merged: toml::Table = DEFAULT_CONFIG.parse().context("embedded defaults")?;
         let user: toml::Table = user.parse()?;
         merge(&mut merged, user);
-        let config: Self = toml::Value::Table(merged).try_into()?;
+        let mut config: Self = toml::Value::Table(merged).try_into()?;
+        config.expand_paths()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Every path key, in one place: `library`, `model.weights`, `seed.weights_dir`,
+    /// `seed.examples_want`, `seed.examples_dont_want`.
+    fn expand_paths(&mut self) -> Result<()> {
+        let expand = |key: &str, p: &mut PathBuf| -> Result<()> {
+            *p = expand_path(p).with_context(|| format!("{key} = {:?}", crate::show::path(p)))?;
+            Ok(())
+        };
+        expand("library", &mut self.library)?;
+        expand("model.weights", &mut self.model.weights)?;
+        expand("seed.weights_dir", &mut self.seed.weights_dir)?;
+        for p in &mut self.seed.examples_want {
+            expand("seed.examples_want", p)?;
+        }
+        for p in &mut self.seed.examples_dont_want {
+            expand("seed.examples_dont_want", p)?;
+        }
+        Ok(())
     }
 
     /// Every number has a range; a value outside it is refused here, naming the key, the value
@@ -169,8 +190,9 @@ impl Config {
         let (s, t, q) = (&self.scan, &self.train, &self.queue);
         check("scan.thumb_size", f64::from(s.thumb_size), 64.0, 4096.0)?;
         check("scan.thumb_quality", f64::from(s.thumb_quality), 1.0, 100.0)?;
-        check("scan.max_pixels", s.max_pixels as f64, 1.0e4, 4.0e9)?;
-        check("model.batch_size", self.model.batch_size as f64, 1.0, 1024.0)?;
+        check_shown("scan.max_pixels", &s.max_pixels, s.max_pixels as f64, 1.0e4, 4.0e9)?;
+        let batch = self.model.batch_size;
+        check_shown("model.batch_size", &batch, batch as f64, 1.0, 1024.0)?;
         check("train.synthetic_weight", f64::from(t.synthetic_weight), 0.0, 100.0)?;
         check("train.l2", f64::from(t.l2), 1e-6, 100.0)?;
         check("train.finetune_stage", f64::from(t.finetune_stage), 0.0, 6.0)?;
@@ -184,14 +206,16 @@ impl Config {
         check("export.dpi", f64::from(self.export.dpi), 1.0, 10_000.0)?;
         crate::print_check::PrintSpec::from_config(&self.export.print_size, self.export.dpi)
             .with_context(|| format!("export.print_size = {:?}", self.export.print_size))?;
-        check("tui.prefetch", self.tui.prefetch as f64, 0.0, 64.0)?;
+        let prefetch = self.tui.prefetch;
+        check_shown("tui.prefetch", &prefetch, prefetch as f64, 0.0, 64.0)?;
         let seed = &self.seed;
-        check("seed.images_per_prompt", seed.images_per_prompt as f64, 0.0, 10_000.0)?;
-        check("seed.size", seed.size as f64, 0.0, 2048.0)?;
+        let n = seed.images_per_prompt;
+        check_shown("seed.images_per_prompt", &n, n as f64, 0.0, 10_000.0)?;
+        check_shown("seed.size", &seed.size, seed.size as f64, 0.0, 2048.0)?;
         if !seed.size.is_multiple_of(8) {
             bail!("seed.size = {} is not a multiple of 8 (0 for the model's own)", seed.size);
         }
-        check("seed.steps", seed.steps as f64, 0.0, 1000.0)?;
+        check_shown("seed.steps", &seed.steps, seed.steps as f64, 0.0, 1000.0)?;
         // Negative: the model's usual guidance.
         check("seed.guidance", seed.guidance, -1.0e9, 100.0)?;
         Ok(())
@@ -211,12 +235,44 @@ impl Config {
     }
 }
 
-/// `value` of `key` must be a number within `min..=max` (NaN never is).
-fn check(key: &str, value: f64, min: f64, max: f64) -> Result<()> {
+/// The one expansion of a path from the config: a leading `~` (alone or before `/`),
+/// `$HOME` or `${HOME}` becomes the home folder (the `HOME` variable); nothing else is
+/// touched (`~user` and other variables are not a shell's to expand here).
+pub fn expand_path(path: &Path) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let rest = ["~", "$HOME", "${HOME}"].iter().find_map(|prefix| {
+        let rest = bytes.strip_prefix(prefix.as_bytes())?;
+        (rest.is_empty() || rest[0] == b'/').then_some(rest)
+    });
+    let Some(rest) = rest else { return Ok(path.to_path_buf()) };
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("it starts with ~ or $HOME, but HOME is not set: write the full path")?;
+    let mut out = home.into_encoded_bytes();
+    out.extend_from_slice(rest);
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&out)))
+}
+
+/// `value` of `key` must be a number within `min..=max` (NaN never is). `shown` is the value
+/// as written (an integer read as f64 would print rounded: 9223372036854775807 as
+/// 9223372036854775808).
+fn check_shown(
+    key: &str,
+    shown: &dyn std::fmt::Display,
+    value: f64,
+    min: f64,
+    max: f64,
+) -> Result<()> {
     if value >= min && value <= max {
         return Ok(());
     }
-    bail!("{key} = {value} is out of range: it must be between {min} and {max}")
+    bail!("{key} = {shown} is out of range: it must be between {min} and {max}")
+}
+
+/// [`check_shown`] of a value that prints the same as a float.
+fn check(key: &str, value: f64, min: f64, max: f64) -> Result<()> {
+    check_shown(key, &value, value, min, max)
 }
 
 /// Deep-merges `over` into `base`: tables merge key by key, anything else replaces.
@@ -272,6 +328,37 @@ mod tests {
                 assert!(err.contains("must be between"), "{toml}: {err}");
             }
         }
+    }
+
+    /// Issue 31, items 9 and 11: `library = "~/x"` was used as a literal `./~/x`;
+    /// `max_pixels = 9223372036854775807` was echoed as `9223372036854776000`.
+    #[test]
+    fn every_path_key_expands_home_the_same_way() {
+        let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else { return };
+        let home = PathBuf::from(home);
+        let c = Config::from_toml_over_defaults(
+            "library = \"~/lib\"\n[model]\nweights = \"$HOME/w.safetensors\"\n\
+             [seed]\nweights_dir = \"${HOME}/sd\"\nexamples_want = [\"~\"]\n\
+             examples_dont_want = [\"~other/x\", \"/abs/~/x\", \"$HOMEx\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.library, home.join("lib"));
+        assert_eq!(c.model.weights, home.join("w.safetensors"));
+        assert_eq!(c.seed.weights_dir, home.join("sd"));
+        assert_eq!(c.seed.examples_want, vec![home.clone()]);
+        let untouched: Vec<PathBuf> = ["~other/x", "/abs/~/x", "$HOMEx"].map(PathBuf::from).into();
+        assert_eq!(c.seed.examples_dont_want, untouched);
+        assert_eq!(c.library_dir(None).unwrap(), home.join("lib"));
+    }
+
+    #[test]
+    fn huge_integers_are_echoed_as_written() {
+        let err = format!(
+            "{:#}",
+            Config::from_toml_over_defaults("[scan]\nmax_pixels = 9223372036854775807")
+                .unwrap_err()
+        );
+        assert!(err.contains("scan.max_pixels = 9223372036854775807 is out of range"), "{err}");
     }
 
     #[test]

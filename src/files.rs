@@ -1,12 +1,9 @@
 //! Facts about files that the scan and the export share: a file's modification time as the
-//! catalog stores it, and the names of the files an export leaves in its folder, which a scan
-//! must never take for photos.
+//! catalog stores it, and the name of the contact sheets an export leaves in its folder, which a
+//! scan never takes for photos (the export's manifest, which lists the rest, is
+//! `export_manifest`).
 
 use std::time::UNIX_EPOCH;
-
-/// The manifest an export writes into its folder (see `export`): a folder holding one is an
-/// export, not a photo folder, and scans skip it.
-pub const EXPORT_MANIFEST: &str = ".photosift-export";
 
 /// The contact sheets an export draws are `picks-contact-sheet*.png`; scans skip them.
 pub const CONTACT_SHEET_STEM: &str = "picks-contact-sheet";

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogError};
+use crate::show;
 
 /// File name of the SQLite catalog inside a library folder.
 pub const CATALOG_FILE: &str = "catalog.sqlite";
@@ -14,12 +15,15 @@ pub const CATALOG_FILE: &str = "catalog.sqlite";
 #[derive(Debug, Clone)]
 pub struct Library {
     root: PathBuf,
+    /// Opened by a command that only reads ([`Library::open_existing`]): its catalog is
+    /// never initialized, even when empty.
+    reading: bool,
 }
 
 impl Library {
     /// Uses `root` as the library folder, creating it and its subfolders when missing.
     pub fn create(root: impl Into<PathBuf>) -> Result<Self> {
-        let lib = Self { root: root.into() };
+        let lib = Self { root: root.into(), reading: false };
         for dir in [lib.root.clone(), lib.thumbs_dir(), lib.synthetic_dir(), lib.models_dir()] {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create library folder {}", dir.display()))?;
@@ -30,15 +34,27 @@ impl Library {
     /// Uses `root` as the library folder only if it holds a catalog: commands that read a
     /// library (`status`, `queue`, `export`, ...) never start a new one on a mistyped path.
     pub fn open_existing(root: impl Into<PathBuf>) -> Result<Self> {
-        let lib = Self { root: root.into() };
-        if !lib.catalog_path().is_file() {
-            anyhow::bail!(
+        let lib = Self { root: root.into(), reading: true };
+        match std::fs::symlink_metadata(lib.catalog_path()) {
+            Ok(meta) if meta.is_dir() => anyhow::bail!(
+                "{} is a folder, not photosift's catalog file: move it aside, or restore the \
+                 catalog there",
+                show::path(&lib.catalog_path())
+            ),
+            Ok(_) => {}
+            Err(_) => anyhow::bail!(
                 "{} is not a photosift library (it has no {CATALOG_FILE}): check --library, or \
                  start one with `photosift scan DIR`",
-                lib.root.display()
-            );
+                show::path(&lib.root)
+            ),
         }
         Ok(lib)
+    }
+
+    /// Names `root` as the library folder without creating or checking anything: for a
+    /// command that only looks (`seed --dry-run`).
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into(), reading: true }
     }
 
     pub fn root(&self) -> &Path {
@@ -64,8 +80,87 @@ impl Library {
         self.root.join("models")
     }
 
+    /// Opens the catalog, bringing its schema up to date. An empty catalog file is given a
+    /// schema only in a library that holds nothing yet and by a command that writes; an
+    /// empty or damaged one in a used library is refused with how to restore its newest
+    /// backup.
     pub fn open_catalog(&self) -> Result<Catalog> {
-        Catalog::open(&self.catalog_path())
-            .with_context(|| format!("cannot open the catalog {}", self.catalog_path().display()))
+        let path = self.catalog_path();
+        let opened = if self.reading || self.holds_work() {
+            Catalog::open_refusing_empty(&path)
+        } else {
+            Catalog::open(&path)
+        };
+        opened.map_err(|e| {
+            let advice = match &e {
+                CatalogError::Empty { .. } | CatalogError::Corrupt { .. } => {
+                    Some(self.restore_advice(matches!(e, CatalogError::Empty { .. })))
+                }
+                _ => None,
+            };
+            match advice {
+                // One sentence after the other (not a chain: the cause reads first).
+                Some(advice) => anyhow::anyhow!("{e}. {advice}"),
+                None => anyhow::Error::new(e)
+                    .context(format!("cannot open the catalog {}", show::path(&path))),
+            }
+        })
+    }
+
+    /// Whether thumbnails or models show that this library was used: then an empty catalog
+    /// means the real one was lost, not that nothing was scanned yet.
+    pub fn holds_work(&self) -> bool {
+        let has_entries =
+            |dir: PathBuf| std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+        has_entries(self.thumbs_dir()) || has_entries(self.models_dir())
+    }
+
+    /// The catalog's backups (`catalog.sqlite.bak-vN`, made before each upgrade of its
+    /// schema), newest (highest N) first.
+    pub fn catalog_backups(&self) -> Vec<PathBuf> {
+        let prefix = format!("{CATALOG_FILE}.bak-v");
+        let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let version = name.to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+                e.file_type().ok()?.is_file().then(|| (version, e.path()))
+            })
+            .collect();
+        found.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+        found.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// What to do about an empty or damaged catalog: restore the newest backup (the exact
+    /// commands), or, without one, what starting anew costs.
+    fn restore_advice(&self, empty: bool) -> String {
+        let catalog = show::path(&self.catalog_path());
+        let used = self.holds_work();
+        let what = match (empty, used) {
+            (true, true) => {
+                "the catalog is empty, but this library has thumbnails or models:                              its real catalog was lost or emptied"
+            }
+            (true, false) => "the catalog is empty: nothing was scanned into this library yet",
+            (false, _) => "the catalog cannot be read",
+        };
+        match self.catalog_backups().first() {
+            Some(backup) => format!(
+                "{what}. Restore its newest backup (the catalog as it was before photosift \
+                 last upgraded it): `mv {catalog} {catalog}.broken && cp {} {catalog}`",
+                show::path(backup)
+            ),
+            None if empty && !used => format!(
+                "{what}: `photosift --library {} scan DIR` starts it",
+                show::path(&self.root)
+            ),
+            None => format!(
+                "{what}. There is no backup (catalog.sqlite.bak-v*) in {}: restore {CATALOG_FILE} \
+                 from your own backups, or move it aside to start a new catalog (labels and \
+                 models would be lost; thumbnails are remade)",
+                show::path(&self.root)
+            ),
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! The photosift command line: parses arguments, loads the config, opens the library, and hands
 //! each subcommand to the library crate.
 
-// The binary is where photosift prints (main.rs and cli/); the library crate may not.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+// Every line goes through `cli::out` (escaped): `println!`/`eprintln!` are denied for the
+// whole package (Cargo.toml's [lints]), so printing around that door takes a visible `#[allow]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -154,19 +154,41 @@ enum Command {
         /// Do not draw the contact sheet.
         #[arg(long)]
         no_contact_sheet: bool,
+        /// Export even when DEST is inside (or above) a scanned photo folder or inside the
+        /// library folder; refused otherwise, since the copies would mix with the originals.
+        /// Later scans skip the copies (the export's manifest lists them).
+        #[arg(long)]
+        into_photo_folder: bool,
     },
+}
+
+/// How the process ends.
+enum Exit {
+    Code(ExitCode),
+    /// A labeling session was ended by this signal: the process dies of it, after the
+    /// terminal and the library's lock were put back.
+    Signal(i32),
 }
 
 fn main() -> ExitCode {
     // SAFETY: the first thing the process does, before any thread exists.
     unsafe { photosift::jobs::settle_compute_threads() };
     restore_sigpipe();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and the version are photosift's own text; an error may quote an argument.
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            cli::out::stderr_text(&err.render().to_string());
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
     init_logging(cli.verbose);
     match run(cli) {
-        Ok(code) => code,
+        Ok(Exit::Code(code)) => code,
+        Ok(Exit::Signal(sig)) => photosift::tui::terminal::die_of(sig),
         Err(err) => {
-            eprintln!("photosift: {err:#}");
+            cli::out::note!("photosift: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -189,14 +211,19 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Through the door like every other line; no colours (they would be escaped).
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(|| cli::out::LogWriter)
+        .init();
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<Exit> {
     let config = Config::load(cli.config.as_deref())?;
     if let Some(Command::Doctor) = cli.command {
         cli::doctor::run(&config)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Code(ExitCode::SUCCESS));
     }
     let library_dir = match (&cli.command, cli.library.as_deref()) {
         // The demo never mixes its sample photos into the user's own library.
@@ -214,12 +241,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             | Command::Queue { .. }
             | Command::Export { .. },
         ) => Library::open_existing(library_dir)?,
+        // A dry run only looks: it creates no folder.
+        Some(Command::Seed { dry_run: true, .. }) => Library::at(library_dir),
         _ => Library::create(library_dir)?,
     };
     // How the hints should call photosift on this library: with the --library the user gave.
     let command = match &cli.library {
-        Some(dir) => format!("photosift --library {}", dir.display()),
+        Some(dir) => format!("photosift --library {}", photosift::show::path(dir)),
         None => "photosift".to_owned(),
+    };
+    // A labeling session ended by a signal: die of it once everything is put back.
+    let ended = |ending: photosift::tui::Ending| match ending {
+        photosift::tui::Ending::Signal(sig) => Some(Exit::Signal(sig)),
+        _ => None,
     };
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
@@ -248,14 +282,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 scan_cfg.scan.include_hidden |= hidden;
                 services.scan = Some(scan_factory(&library, &scan_cfg, dirs));
             }
-            photosift::tui::run(&library, &config, services)?;
+            if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                return Ok(exit);
+            }
         }
         None => {
-            photosift::tui::run(
-                &library,
-                &config,
-                Services::for_library(&library, &config, &command),
-            )?;
+            let services = Services::for_library(&library, &config, &command);
+            if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                return Ok(exit);
+            }
         }
         Some(Command::Seed { dry_run, images_per_prompt, model, decoder, offline }) => {
             let mut seed = config.seed.clone();
@@ -277,21 +312,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::demo::run(&library, &config)?;
             if !no_tui {
                 let services = Services::for_library(&library, &config, &command);
-                photosift::tui::run(&library, &config, services)?;
+                if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
+                    return Ok(exit);
+                }
             }
         }
         Some(Command::Doctor) => cli::doctor::run(&config)?,
-        Some(Command::Export { dest, print_size, dpi, no_contact_sheet }) => {
+        Some(Command::Export { dest, print_size, dpi, no_contact_sheet, into_photo_folder }) => {
             let print = PrintSpec::from_config(
                 print_size.as_deref().unwrap_or(&config.export.print_size),
                 dpi.unwrap_or(config.export.dpi),
             )
             .context("bad print size (--print-size, or [export] print_size in the config)")?;
-            let options = ExportOptions { dest, print, contact_sheet: !no_contact_sheet };
+            let contact_sheet = !no_contact_sheet;
+            let options = ExportOptions { dest, print, contact_sheet, into_photo_folder };
             cli::export::run(&library, &options)?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Code(ExitCode::SUCCESS))
 }
 
 #[cfg(test)]

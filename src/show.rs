@@ -1,13 +1,41 @@
-//! How values are written for people: paths and file names made safe to print on a terminal
-//! (a newline, or an escape sequence that would drive the terminal, is shown escaped), and
-//! capture times as calendar dates.
+//! How values are written for people: the one escaping path for text that comes from outside
+//! (file and folder names, EXIF fields, the config, the environment) on its way to a
+//! terminal or a log — control characters and the invisible characters that reorder or hide
+//! text (bidi overrides and isolates, zero-width marks) are shown escaped, so a name can
+//! neither drive the terminal (`ESC ] 52` writes the clipboard) nor disguise itself
+//! (`U+202E` shows `gpj.exe` as `exe.jpg`) — and capture times as calendar dates.
+//!
+//! Two forms: [`text`], [`path`] and [`name`] put one value on one line (a newline in a name
+//! is `\n`); [`layout`] keeps the newlines and tabs of a whole message and escapes the rest,
+//! for the command line's single door to the terminal (`src/cli/out.rs`) and its log.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// `path` on one line without terminal control: control characters are written as Rust
-/// escapes (`\n`, `\u{1b}`), bytes that are not UTF-8 as `\xff`.
+/// Whether `c` must not reach a terminal raw: C0/C1 controls and DEL, the bidirectional
+/// formatting characters (embeddings, overrides, isolates and marks), and the invisible
+/// separators and marks that hide or break text. Joiners (U+200C/U+200D) are left alone:
+/// emoji and several scripts need them.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'               // ARABIC LETTER MARK
+            | '\u{200B}'             // ZERO WIDTH SPACE
+            | '\u{200E}' | '\u{200F}' // LEFT-TO-RIGHT / RIGHT-TO-LEFT MARK
+            | '\u{2028}' | '\u{2029}' // LINE / PARAGRAPH SEPARATOR
+            | '\u{202A}'..='\u{202E}' // LRE, RLE, PDF, LRO, RLO
+            | '\u{2060}'..='\u{2064}' // WORD JOINER, invisible operators
+            | '\u{2066}'..='\u{2069}' // LRI, RLI, FSI, PDI
+            | '\u{206A}'..='\u{206F}' // deprecated format characters
+            | '\u{FEFF}'             // ZERO WIDTH NO-BREAK SPACE (BOM)
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        )
+}
+
+/// `path` on one line without terminal control: unsafe characters (see [`is_unsafe`]) are
+/// written as Rust escapes (`\n`, `\u{1b}`, `\u{202e}`), bytes that are not UTF-8 as `\xff`.
 pub fn path(path: &Path) -> String {
     name(path.as_os_str())
 }
@@ -16,18 +44,44 @@ pub fn path(path: &Path) -> String {
 pub fn name(name: &OsStr) -> String {
     match name.to_str() {
         Some(s) => text(s),
-        None => name.as_bytes().escape_ascii().to_string(),
+        None => {
+            // Valid stretches are escaped like text; each invalid byte as \xNN.
+            let mut out = String::new();
+            for chunk in name.as_bytes().utf8_chunks() {
+                out.push_str(&text(chunk.valid()));
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out
+        }
     }
 }
 
-/// `s` with its control characters escaped.
+/// `s` on one line with its unsafe characters escaped (see [`is_unsafe`]).
 pub fn text(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    escape(s, |_| false)
+}
+
+/// A whole message, possibly over several lines: like [`text`], except that its newlines and
+/// tabs stay (they are the message's own layout).
+pub fn layout(s: &str) -> String {
+    escape(s, |c| c == '\n' || c == '\t')
+}
+
+fn escape(s: &str, keep: impl Fn(char) -> bool) -> String {
+    if !s.chars().any(|c| is_unsafe(c) && !keep(c)) {
         return s.to_owned();
     }
-    s.chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) && !keep(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `YYYY-MM-DD HH:MM:SS` for seconds since 1970 read as UTC. The catalog stores the camera's
@@ -76,7 +130,28 @@ mod tests {
         assert_eq!(path(Path::new("/photos/a\nb.jpg")), "/photos/a\\nb.jpg");
         assert_eq!(path(Path::new("/photos/\u{1b}[3;3Hx.jpg")), "/photos/\\u{1b}[3;3Hx.jpg");
         let bytes = Path::new(OsStr::from_bytes(b"/photos/\xff\x1b.jpg"));
-        assert_eq!(path(bytes), "/photos/\\xff\\x1b.jpg");
+        assert_eq!(path(bytes), "/photos/\\xff\\u{1b}.jpg");
+    }
+
+    #[test]
+    fn bidi_overrides_isolates_and_invisible_marks_are_escaped() {
+        for c in ['\u{202e}', '\u{202a}', '\u{2066}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}']
+        {
+            let shown = text(&format!("photo{c}gpj.exe"));
+            assert!(!shown.contains(c), "{c:?} reached the output: {shown}");
+            assert!(shown.contains(&format!("\\u{{{:x}}}", c as u32)), "{shown}");
+        }
+        // A name that is not UTF-8 still has its bidi characters escaped.
+        let mixed = OsStr::from_bytes(b"\xff\xe2\x80\xae.jpg");
+        assert_eq!(name(mixed), "\\xff\\u{202e}.jpg");
+        // Emoji and scripts that need joiners are left as they are.
+        assert_eq!(text("👩\u{200d}👩\u{200d}👧 été"), "👩\u{200d}👩\u{200d}👧 été");
+    }
+
+    #[test]
+    fn a_layout_keeps_newlines_and_tabs_and_escapes_the_rest() {
+        assert_eq!(layout("a\tb\nc\u{1b}[2J\r\u{202e}"), "a\tb\nc\\u{1b}[2J\\r\\u{202e}");
+        assert_eq!(text("a\tb\nc"), "a\\tb\\nc");
     }
 
     #[test]

@@ -66,13 +66,32 @@ pub enum CatalogError {
          ({supported}); upgrade photosift (the file was left untouched)"
     )]
     NewerSchema { path: PathBuf, found: i64, supported: i64 },
-    #[error(
-        "{path} is not a photosift catalog or is damaged ({source}); it was left untouched: \
-         move it aside to start a new catalog, or restore a backup (catalog.sqlite.bak-v*)"
-    )]
+    /// Not an SQLite file at all, or its header is broken. The library adds how to restore
+    /// its newest backup (it knows where they are).
+    #[error("{path} is not a photosift catalog or is damaged ({source}); it was left untouched")]
     Corrupt { path: PathBuf, source: rusqlite::Error },
-    #[error("cannot back up the catalog to {path} before migrating: {source}")]
-    Backup { path: PathBuf, source: rusqlite::Error },
+    /// A 0-byte file, or one with no table in it: nothing to lose, but nothing to read either,
+    /// and writing a new schema over it would hide that the real catalog is gone.
+    #[error(
+        "the catalog {path} is empty (it holds no photos, labels or models); it was left untouched"
+    )]
+    Empty { path: PathBuf },
+    /// The catalog or its `-wal`/`-shm` file may not be read or written by this user (one
+    /// `sudo photosift` leaves them owned by root). Labels may be in the `-wal` file, so this
+    /// is never called damage.
+    #[error(
+        "photosift may not {need} {file} ({owner}): a permission problem, nothing wrong with \
+         the catalog itself; labels may still be in that file, so do not move or delete it. \
+         Give it back to your user, e.g. `sudo chown \"$USER\" {file}` (one `sudo photosift` \
+         run leaves its files owned by root)"
+    )]
+    Permission { file: PathBuf, need: &'static str, owner: String },
+    #[error("{path} is not a file (a folder?): it cannot be photosift's catalog; move it aside")]
+    NotAFile { path: PathBuf },
+    #[error("cannot open the catalog {path}: {source}")]
+    CannotOpen { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot back up the catalog to {path} before migrating: {error}")]
+    Backup { path: PathBuf, error: rusqlite::Error },
     #[error(
         "the catalog {path} is damaged inside ({}); photosift left it as it is: copy it aside, \
          then restore a backup (catalog.sqlite.bak-v*) or salvage what is readable with \
@@ -92,8 +111,8 @@ pub enum CatalogError {
              {supported}: open it once where it is writable to upgrade it"
     )]
     ReadOnlyOld { path: PathBuf, found: i64, supported: i64 },
-    #[error("cannot flush the folder of the new catalog {path} to disk: {source}")]
-    SyncFolder { path: PathBuf, source: std::io::Error },
+    #[error("cannot flush the folder of the new catalog {path} to disk: {error}")]
+    SyncFolder { path: PathBuf, error: std::io::Error },
     #[error(transparent)]
     Sqlite(rusqlite::Error),
 }
@@ -153,30 +172,58 @@ pub struct Catalog {
     path: PathBuf,
 }
 
+/// What opening does with a catalog file that exists but is empty (0 bytes, or no table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenEmpty {
+    /// Write a new schema into it: a library that holds nothing yet.
+    Initialize,
+    /// Refuse it ([`CatalogError::Empty`]) without writing: a command that only reads, or a
+    /// library whose thumbnails or models show that a real catalog was there.
+    Refuse,
+}
+
 impl Catalog {
     /// Opens (creating when missing) the catalog file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, MIGRATIONS)
+        Self::open_with(path, MIGRATIONS, WhenEmpty::Initialize)
+    }
+
+    /// [`Catalog::open`] that never writes a schema into an existing empty file
+    /// ([`WhenEmpty::Refuse`]); a missing file is still created unless the caller checked.
+    pub fn open_refusing_empty(path: &Path) -> Result<Self> {
+        Self::open_with(path, MIGRATIONS, WhenEmpty::Refuse)
     }
 
     /// [`Catalog::open`] with a given migration list (tests add a future migration).
-    fn open_with(path: &Path, migrations: &[Migration]) -> Result<Self> {
+    fn open_with(path: &Path, migrations: &[Migration], empty: WhenEmpty) -> Result<Self> {
         let supported = migrations.len() as i64;
-        let is_new = !path.exists();
-        if !is_new && !writable(path) {
-            return Self::open_read_only(path, supported);
+        let is_new = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(CatalogError::NotAFile { path: path.to_path_buf() });
+            }
+            Ok(meta) if meta.len() == 0 && empty == WhenEmpty::Refuse => {
+                return Err(CatalogError::Empty { path: path.to_path_buf() });
+            }
+            Ok(_) => false,
+            Err(_) => true,
+        };
+        if !is_new {
+            match access_problem(path) {
+                Access::Fine => {}
+                Access::ReadOnly => return Self::open_read_only(path, supported),
+                Access::Denied { file, need, owner } => {
+                    return Err(CatalogError::Permission { file, need, owner });
+                }
+            }
         }
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        // A busy catalog (another photosift opening or writing it) is a wait, never "damaged".
-        let corrupt = |source: rusqlite::Error| match source.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => CatalogError::from(source),
-            _ => CatalogError::Corrupt { path: path.to_path_buf(), source },
-        };
+        )
+        .map_err(|source| CatalogError::CannotOpen { path: path.to_path_buf(), source })?;
+        let corrupt = |source: rusqlite::Error| corrupt_or_not(path, source);
         // Before the first read: another photosift writing must mean a wait, not "damaged".
         conn.busy_handler(Some(retry_every_millisecond))?;
         // The first read of the header is where a non-database file shows itself.
@@ -189,6 +236,16 @@ impl Catalog {
                 supported,
             });
         }
+        if version == 0 && !is_new && empty == WhenEmpty::Refuse {
+            // Still nothing written: the journal mode is switched only below.
+            let tables: i64 = while_busy(|| {
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            })
+            .map_err(corrupt)?;
+            if tables == 0 {
+                return Err(CatalogError::Empty { path: path.to_path_buf() });
+            }
+        }
         let mut catalog = Self { conn, path: path.to_path_buf() };
         while_busy(|| catalog.configure()).map_err(corrupt)?;
         if version > 0 && version < supported {
@@ -198,7 +255,7 @@ impl Catalog {
         if is_new {
             // The new file's name must survive a power cut as well as its contents.
             sync_folder_of(path)
-                .map_err(|source| CatalogError::SyncFolder { path: path.to_path_buf(), source })?;
+                .map_err(|error| CatalogError::SyncFolder { path: path.to_path_buf(), error })?;
         }
         Ok(catalog)
     }
@@ -223,8 +280,9 @@ impl Catalog {
             OpenFlags::SQLITE_OPEN_READ_ONLY
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let corrupt = |source| CatalogError::Corrupt { path: path.to_path_buf(), source };
+        )
+        .map_err(|source| CatalogError::CannotOpen { path: path.to_path_buf(), source })?;
+        let corrupt = |source| corrupt_or_not(path, source);
         let version: i64 =
             conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
         if version > supported {
@@ -304,7 +362,7 @@ impl Catalog {
         self.conn
             .execute("VACUUM INTO ?1", [&target])
             .map(|_| ())
-            .map_err(|source| CatalogError::Backup { path: backup, source })
+            .map_err(|error| CatalogError::Backup { path: backup, error })
     }
 
     fn migrate(&mut self, migrations: &[Migration], from: i64) -> Result<()> {
@@ -332,17 +390,112 @@ impl Catalog {
     }
 }
 
-/// Whether photosift may write `path` and create files beside it (SQLite's `-wal` and
-/// `-shm`): false on a read-only disk, or (for other users than root) read-only permissions.
-fn writable(path: &Path) -> bool {
+/// An error met while opening or first reading a catalog: damage only when SQLite says the
+/// file is not a database or is malformed; a busy catalog is a wait (see [`while_busy`]); a
+/// file SQLite cannot open (permissions, a vanished folder) is said as such.
+fn corrupt_or_not(path: &Path, source: rusqlite::Error) -> CatalogError {
+    match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            CatalogError::Corrupt { path: path.to_path_buf(), source }
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::ReadOnly) => {
+            CatalogError::from(source)
+        }
+        Some(_) => match access_problem(path) {
+            Access::Denied { file, need, owner } => CatalogError::Permission { file, need, owner },
+            Access::Fine | Access::ReadOnly => {
+                CatalogError::CannotOpen { path: path.to_path_buf(), source }
+            }
+        },
+        None => CatalogError::Sqlite(source),
+    }
+}
+
+/// How this process may use an existing catalog and the files beside it.
+#[derive(Debug, PartialEq, Eq)]
+enum Access {
+    Fine,
+    /// Readable, but photosift may not write it: a read-only disk, or (for users other than
+    /// root) read-only permissions on the catalog or its folder with no `-wal` file holding
+    /// changes (immutable reading would not see them).
+    ReadOnly,
+    /// `file` may not be read, or is a `-wal`/`-shm` file that SQLite must write.
+    Denied {
+        file: PathBuf,
+        need: &'static str,
+        owner: String,
+    },
+}
+
+/// Looks at the catalog, its `-wal` and `-shm` files and its folder with access(2): a
+/// permission problem is named with its file, so it is never taken for damage.
+fn access_problem(path: &Path) -> Access {
     use std::os::unix::ffi::OsStrExt;
-    let ok = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            // SAFETY: access(2) on a valid NUL-terminated path.
-            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    let check = |p: &Path, mode: libc::c_int| -> Option<i32> {
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
+        // SAFETY: access(2) on a valid NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), mode) } == 0 {
+            None
+        } else {
+            std::io::Error::last_os_error().raw_os_error()
+        }
     };
+    let denied = |e: i32| e == libc::EACCES || e == libc::EPERM;
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    ok(path) && ok(folder)
+    let beside = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let (wal, shm) = (beside("-wal"), beside("-shm"));
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).ok();
+    let deny = |file: &Path, need: &'static str| Access::Denied {
+        file: file.to_path_buf(),
+        need,
+        owner: owner_of(file),
+    };
+    // Reading: the catalog, and the -wal/-shm files where they exist.
+    for file in [path, &wal, &shm] {
+        if (file == path || std::fs::symlink_metadata(file).is_ok())
+            && check(file, libc::R_OK).is_some_and(denied)
+        {
+            return deny(file, "read");
+        }
+    }
+    if check(folder, libc::X_OK).is_some_and(denied) {
+        return deny(folder, "enter the folder");
+    }
+    // Writing: a read-only disk is read as it is; so are read-only permissions, unless the
+    // -wal file holds changes that only a connection able to write its -shm can read.
+    let mut read_only = false;
+    for (file, mode) in [(path, libc::W_OK), (folder, libc::W_OK)] {
+        match check(file, mode) {
+            None => {}
+            Some(libc::EROFS) => read_only = true,
+            Some(e) if denied(e) && wal_len.unwrap_or(0) == 0 => read_only = true,
+            Some(e) if denied(e) => return deny(file, "write"),
+            Some(_) => {}
+        }
+    }
+    for file in [&wal, &shm] {
+        if std::fs::symlink_metadata(file).is_ok()
+            && let Some(e) = check(file, libc::W_OK)
+            && e != libc::EROFS
+            && denied(e)
+        {
+            return deny(file, "write");
+        }
+    }
+    if read_only { Access::ReadOnly } else { Access::Fine }
+}
+
+/// "owned by uid 0, mode 0000", for a permission message.
+fn owner_of(file: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(file) {
+        Ok(m) => format!("owned by uid {}, mode {:04o}", m.uid(), m.mode() & 0o7777),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// fsync of the folder holding `path`, so that a new name in it is on disk.
@@ -433,14 +586,14 @@ mod tests {
         // A future migration that fails: refused, the catalog stays as it was, backup made.
         let mut broken = MIGRATIONS.to_vec();
         broken.push(Migration::sql("CREATE TABLE extra (x INTEGER); THIS IS NOT SQL;"));
-        assert!(Catalog::open_with(&path, &broken).is_err());
+        assert!(Catalog::open_with(&path, &broken, WhenEmpty::Initialize).is_err());
         assert_eq!(version(&path), SCHEMA_VERSION);
         assert!(backup.exists());
         std::fs::remove_file(&backup).unwrap();
 
         let mut next = MIGRATIONS.to_vec();
         next.push(Migration::sql("CREATE TABLE extra (x INTEGER);"));
-        let cat = Catalog::open_with(&path, &next).unwrap();
+        let cat = Catalog::open_with(&path, &next, WhenEmpty::Initialize).unwrap();
         assert_eq!(version(&path), SCHEMA_VERSION + 1);
         let rows: i64 =
             cat.conn().query_row("SELECT count(*) FROM photos", [], |r| r.get(0)).unwrap();

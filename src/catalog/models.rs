@@ -403,7 +403,12 @@ mod tests {
         let path = dir.path().join("catalog.sqlite");
         {
             // A catalog as photosift 3 schemas ago wrote it, with rows in `scores`.
-            let old = Catalog::open_with(&path, &super::super::MIGRATIONS[..3]).unwrap();
+            let old = Catalog::open_with(
+                &path,
+                &super::super::MIGRATIONS[..3],
+                super::super::WhenEmpty::Initialize,
+            )
+            .unwrap();
             for (id, photo) in [(1, "/a.jpg"), (2, "/b.jpg"), (3, "/c.jpg")] {
                 old.conn()
                     .execute(

@@ -161,4 +161,20 @@ impl Catalog {
         let rows = stmt.query_map([], photo_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// The folders holding scanned photo files (camera photos and their duplicate paths),
+    /// each once: where an export must not mix its copies in unasked.
+    pub fn photo_folders(&self) -> Result<Vec<PathBuf>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path FROM photos WHERE source = 'camera' UNION SELECT path FROM duplicate_paths",
+        )?;
+        let paths = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut folders = std::collections::BTreeSet::new();
+        for path in paths {
+            if let Some(folder) = path_from_blob(path?).parent() {
+                folders.insert(folder.to_path_buf());
+            }
+        }
+        Ok(folders.into_iter().collect())
+    }
 }

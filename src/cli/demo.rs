@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use photosift::config::Config;
 use photosift::library::Library;
 
+use super::out::say;
+
 /// `photosift demo` up to the TUI: one progress line per stage, then what was built.
 pub fn run(library: &Library, config: &Config) -> Result<()> {
     use photosift::pipeline::demo::DemoProgress;
@@ -31,23 +33,28 @@ pub fn run(library: &Library, config: &Config) -> Result<()> {
             bar.set_position((fraction * 100.0) as u64);
         }
     })
-    .with_context(|| format!("cannot build the demo library in {}", library.root().display()))?;
+    .with_context(|| {
+        format!("cannot build the demo library in {}", photosift::show::path(library.root()))
+    })?;
     bar.finish_and_clear();
     let t = &summary.train;
-    println!("Demo library: {}", library.root().display());
-    println!(
+    say!("Demo library: {}", photosift::show::path(library.root()));
+    say!(
         "  {} sample photos in {} ({} new this run), {} embedded",
         summary.scan.files,
-        summary.photos_dir.display(),
+        photosift::show::path(&summary.photos_dir),
         summary.scan.new,
         summary.embed.embedded
     );
-    println!(
+    say!(
         "  built-in labels (\"has a person or an animal\"): {} yes, {} no; model {} scored {} photos",
-        t.n_positive, t.n_negative, t.model.0, t.scored
+        t.n_positive,
+        t.n_negative,
+        t.model.0,
+        t.scored
     );
-    let lib = library.root().display();
-    println!(
+    let lib = photosift::show::path(library.root());
+    say!(
         "  then: `photosift --library {lib} label` (Tab: best-first, W picks for print), and \
          `photosift --library {lib} export DEST` to copy the picks out"
     );

@@ -5,12 +5,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use photosift::config::Config;
+use photosift::show;
 use photosift::tui::graphics::{self, TermEnv, TermReport};
+
+use super::out::say;
 
 /// Probes the terminal as the labeling TUI does and prints what it found.
 pub fn run(config: &Config) -> Result<()> {
     let forced = graphics::parse_setting(&config.tui.graphics).map_err(anyhow::Error::msg)?;
     let env = TermEnv::current();
+    #[allow(clippy::disallowed_methods, reason = "asks whether stdout is a terminal")]
     let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let (report, took) = if terminal {
         crossterm::terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
@@ -23,23 +27,24 @@ pub fn run(config: &Config) -> Result<()> {
         (TermReport::default(), Duration::ZERO)
     };
     let choice = graphics::choose(&report, &env, forced);
-    let or_none = |v: Option<String>| v.unwrap_or_else(|| "–".into());
-    println!("photosift {} doctor", env!("CARGO_PKG_VERSION"));
-    println!();
+    // Values from the environment and the terminal's replies: outside text, one line each.
+    let or_none = |v: Option<String>| v.map_or_else(|| "–".into(), |v| show::text(&v));
+    say!("photosift {} doctor", env!("CARGO_PKG_VERSION"));
+    say!();
     if !terminal {
-        println!("stdin/stdout are not both a terminal: nothing to ask (the TUI needs one).");
+        say!("stdin/stdout are not both a terminal: nothing to ask (the TUI needs one).");
     }
-    println!("terminal            {}", choice.terminal);
-    println!("TERM                {}", or_none(env.term.clone()));
-    println!("TERM_PROGRAM        {}", or_none(env.term_program.clone()));
-    println!("inside tmux/screen  {}", if env.in_tmux { "yes" } else { "no" });
+    say!("terminal            {}", show::text(&choice.terminal));
+    say!("TERM                {}", or_none(env.term.clone()));
+    say!("TERM_PROGRAM        {}", or_none(env.term_program.clone()));
+    say!("inside tmux/screen  {}", if env.in_tmux { "yes" } else { "no" });
     if let Some((c, r, w, h)) = env.winsize {
-        println!("window              {c}×{r} cells, {w}×{h} px (TIOCGWINSZ; 0 = not reported)");
+        say!("window              {c}×{r} cells, {w}×{h} px (TIOCGWINSZ; 0 = not reported)");
     }
-    println!();
-    println!("probe replies ({} ms):", took.as_millis());
-    println!("  kitty graphics    {}", if report.kitty_graphics { "OK" } else { "no reply" });
-    println!(
+    say!();
+    say!("probe replies ({} ms):", took.as_millis());
+    say!("  kitty graphics    {}", if report.kitty_graphics { "OK" } else { "no reply" });
+    say!(
         "  device attributes {}",
         if report.device_attrs.is_empty() {
             "no reply".into()
@@ -48,19 +53,19 @@ pub fn run(config: &Config) -> Result<()> {
             format!("{} (sixel: {})", attrs.join(";"), if report.sixel() { "yes" } else { "no" })
         }
     );
-    println!("  XTVERSION         {}", or_none(report.version.clone()));
+    say!("  XTVERSION         {}", or_none(report.version.clone()));
     let px = |v: Option<(u32, u32)>| v.map(|(w, h)| format!("{w}×{h} px"));
-    println!("  cell size         {}", or_none(report.cell_px.map(|(w, h)| format!("{w}×{h} px"))));
-    println!("  text area         {}", or_none(px(report.window_px)));
-    println!("  sixel max size    {}", or_none(px(report.sixel_max)));
-    println!("  colour registers  {}", or_none(report.color_registers.map(|n| n.to_string())));
-    println!();
-    println!("[tui] graphics      {:?}", config.tui.graphics);
-    println!("protocol            {}", choice.protocol.name());
-    println!("cell size used      {}×{} px", choice.cell.0, choice.cell.1);
+    say!("  cell size         {}", or_none(report.cell_px.map(|(w, h)| format!("{w}×{h} px"))));
+    say!("  text area         {}", or_none(px(report.window_px)));
+    say!("  sixel max size    {}", or_none(px(report.sixel_max)));
+    say!("  colour registers  {}", or_none(report.color_registers.map(|n| n.to_string())));
+    say!();
+    say!("[tui] graphics      \"{}\"", show::text(&config.tui.graphics));
+    say!("protocol            {}", choice.protocol.name());
+    say!("cell size used      {}×{} px", choice.cell.0, choice.cell.1);
     if let Some((w, h)) = choice.max_px {
-        println!("largest image       {w}×{h} px (the terminal's limit)");
+        say!("largest image       {w}×{h} px (the terminal's limit)");
     }
-    println!("why                 {}", choice.why);
+    say!("why                 {}", show::text(&choice.why));
     Ok(())
 }

@@ -4,6 +4,8 @@ use anyhow::Result;
 use photosift::config::Config;
 use photosift::library::Library;
 
+use super::out::{note, say};
+
 pub fn run(config: &Config, library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     let bar = super::progress::bar("embedding", "photos");
@@ -18,17 +20,17 @@ pub fn run(config: &Config, library: &Library) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    println!(
+    say!(
         "embedded {} of {} photos lacking an embedding ({} failed)",
         summary.embedded,
         summary.total,
         summary.failed.len()
     );
     for (id, why) in summary.failed.iter().take(20) {
-        eprintln!("  photo {}: {why}", id.0);
+        note!("  photo {}: {why}", id.0);
     }
     if summary.failed.len() > 20 {
-        eprintln!("  ... and {} more", summary.failed.len() - 20);
+        note!("  ... and {} more", summary.failed.len() - 20);
     }
     Ok(())
 }

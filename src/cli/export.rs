@@ -27,8 +27,8 @@ pub fn run(library: &Library, options: &ExportOptions) -> Result<()> {
                 bar.set_message(format!("drawing the contact sheet ({pages} pages)"));
             }
         })
-        .with_context(|| format!("cannot export to {}", options.dest.display()))?;
+        .with_context(|| format!("cannot export to {}", photosift::show::path(&options.dest)))?;
     bar.finish_and_clear();
-    print!("{}", summary.report());
+    super::out::stdout_text(&summary.report());
     Ok(())
 }

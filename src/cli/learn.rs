@@ -15,6 +15,8 @@ use photosift::pipeline::eval::{Comparison, EvalEvent, EvalOutcome, EvalRequest,
 use photosift::pipeline::queues::{self, Listed};
 use photosift::pipeline::{self, Retrained};
 
+use super::out::{note, say};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QueueMode {
     /// "Is this the sort of image I want?": the photos the model is least sure of.
@@ -94,7 +96,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
     bar.finish_and_clear();
     if let Retrained::Finetuned(ft) = &retrained {
         let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();
-        println!(
+        say!(
             "fine-tuned backbone {} on {} labeled images x {} views in {:.1} s (loss per epoch: {}); \
              weights {}",
             ft.backbone,
@@ -102,22 +104,19 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
             ft.views,
             ft.finetune_ms / 1000.0,
             loss.join(" "),
-            ft.weights.display()
+            photosift::show::path(&ft.weights)
         );
-        println!("embedded {} photos with it in {:.1} s", ft.embedded, ft.embed_ms / 1000.0);
+        say!("embedded {} photos with it in {:.1} s", ft.embedded, ft.embed_ms / 1000.0);
         if ft.n_unreadable > 0 {
-            println!(
-                "{} labeled photos have no readable thumbnail and were left out",
-                ft.n_unreadable
-            );
+            say!("{} labeled photos have no readable thumbnail and were left out", ft.n_unreadable);
         }
-        println!(
+        say!(
             "note: the cross-validated AUC below is optimistic: the backbone was tuned on the \
              same labels"
         );
     }
     let report = retrained.train();
-    println!(
+    say!(
         "model {}: {} yes, {} no, {} seed images; cross-validated AUC {}",
         report.model.0,
         report.n_positive,
@@ -125,7 +124,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         report.n_synthetic,
         report.cv_auc.map_or("- (too few labels)".to_owned(), |a| format!("{a:.3}")),
     );
-    println!(
+    say!(
         "scored {} photos in {:.0} ms (read {:.0}, train {:.0}, score {:.0}, look-ahead {:.0}, \
          save {:.0})",
         report.scored,
@@ -137,10 +136,10 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         report.write_ms
     );
     if report.n_unembedded > 0 {
-        println!("{} labeled photos are not embedded yet and were left out", report.n_unembedded);
+        say!("{} labeled photos are not embedded yet and were left out", report.n_unembedded);
     }
     if let Some(note) = &report.note {
-        println!("note: {note}");
+        say!("note: {note}");
     }
     Ok(())
 }
@@ -148,7 +147,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
 pub fn score(library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     match pipeline::score_latest(&mut catalog)? {
-        Some((model, n)) => println!("scored {n} photos with model {}", model.0),
+        Some((model, n)) => say!("scored {n} photos with model {}", model.0),
         None => bail!("no model yet: label some photos and run `photosift train`"),
     }
     Ok(())
@@ -170,25 +169,30 @@ pub fn print_queue(
     };
     let Some(rows) = queues::listing(&catalog, config, which, n)? else {
         // Best-first orders by the model's scores: nothing to print before there is one.
-        eprintln!(
+        note!(
             "no model yet, so no best-first order: label some photos (photosift label), then \
              run `photosift train`"
         );
         return Ok(());
     };
     // One photo per record: escaped on one line, or raw and NUL-terminated for scripts.
-    let mut out = std::io::stdout().lock();
+    #[allow(clippy::disallowed_methods, reason = "--null writes raw paths for `xargs -0`")]
+    let mut raw = null.then(|| std::io::stdout().lock());
     for row in rows {
         let mut fields = row.p.map_or("-".to_owned(), |p| format!("{p:.3}")) + "\t";
         if let Some(group) = row.group {
             fields += &format!("{group}\t");
         }
-        if null {
-            out.write_all(fields.as_bytes())?;
-            out.write_all(row.path.as_os_str().as_bytes())?;
-            out.write_all(b"\0")?;
-        } else {
-            writeln!(out, "{fields}{}", photosift::show::path(&row.path))?;
+        match &mut raw {
+            // The one output that is not escaped, on purpose: scripts need the exact bytes,
+            // and NUL (which no path holds) ends each record, so a newline or an escape in
+            // a name cannot be taken for anything else. Not for a terminal.
+            Some(out) => {
+                out.write_all(fields.as_bytes())?;
+                out.write_all(row.path.as_os_str().as_bytes())?;
+                out.write_all(b"\0")?;
+            }
+            None => say!("{fields}{}", photosift::show::path(&row.path)),
         }
     }
     Ok(())
@@ -242,13 +246,13 @@ pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
 fn print_simulation(sim: &Simulation) {
     let (e, cfg) = (&sim.evaluation, &sim.config);
     if let Some(first) = sim.unmatched.first() {
-        eprintln!(
+        note!(
             "{} truth rows match no scanned photo (e.g. {}); they are left out",
             sim.unmatched.len(),
             photosift::show::text(first)
         );
     }
-    println!(
+    say!(
         "{} photos ({} desirable); {} runs, each testing on its own stratified third ({} photos) \
          that no strategy asks about; retrain every {} answers, up to {} answers{}{}",
         e.photos,
@@ -260,21 +264,25 @@ fn print_simulation(sim: &Simulation) {
         if e.examples > 0 { format!(", {} example photos", e.examples) } else { String::new() },
         if cfg.lookahead { "" } else { "; ambiguous queue without the look-ahead" }
     );
-    print!("{}", eval_report::table(e));
+    super::out::stdout_text(&eval_report::table(e));
     if let Some(path) = &sim.json {
-        println!("json: {}", photosift::show::path(path));
+        say!("json: {}", photosift::show::path(path));
     }
-    println!("plot: {}", photosift::show::path(&sim.plot));
+    say!("plot: {}", photosift::show::path(&sim.plot));
 }
 
 fn print_comparison(cmp: &Comparison, runs: usize) {
-    println!(
+    say!(
         "{} photos ({} desirable); {runs} random labeled subsets per count; fine-tuning from \
          stage {}, {} epochs, {} views per image",
-        cmp.photos, cmp.positives, cmp.settings.from_stage, cmp.settings.epochs, cmp.settings.views
+        cmp.photos,
+        cmp.positives,
+        cmp.settings.from_stage,
+        cmp.settings.epochs,
+        cmp.settings.views
     );
     if !cmp.skipped.is_empty() {
-        println!("left out: {:?} labels (not fewer than the {} photos)", cmp.skipped, cmp.photos);
+        say!("left out: {:?} labels (not fewer than the {} photos)", cmp.skipped, cmp.photos);
     }
-    print!("{}", learn::compare_table(&cmp.rows));
+    super::out::stdout_text(&learn::compare_table(&cmp.rows));
 }

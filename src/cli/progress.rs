@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// A bar for `what` (e.g. "embedding") counting `unit`s (e.g. "photos"); its message shows
 /// what the count cannot (the rate, a phase).
 pub fn bar(what: &str, unit: &str) -> ProgressBar {
+    #[allow(clippy::disallowed_methods, reason = "asks whether stderr is a terminal")]
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
     } else {

@@ -8,6 +8,8 @@ use photosift::ingest::ScanSummary;
 use photosift::library::Library;
 use photosift::pipeline::scan::{ScanEvent, ScanReport, scan_embed_score};
 
+use super::out::{note, say};
+
 /// How many failures the scan summary prints before pointing at `status --errors`.
 const FAILURES_SHOWN: usize = 10;
 
@@ -48,32 +50,32 @@ pub fn run(library: &Library, dirs: &[PathBuf], config: &Config) -> Result<()> {
 
 fn print_embedding(report: &ScanReport, embed: bool) {
     if !embed {
-        println!("not embedded ([scan] embed = false, or --no-embed): run `photosift embed` next");
+        say!("not embedded ([scan] embed = false, or --no-embed): run `photosift embed` next");
         return;
     }
-    println!("embedded {} photos ({} failed)", report.embedded, report.embed_failed.len());
+    say!("embedded {} photos ({} failed)", report.embedded, report.embed_failed.len());
     for (id, why) in report.embed_failed.iter().take(FAILURES_SHOWN) {
-        eprintln!("  photo {}: {}", id.0, photosift::show::text(why));
+        note!("  photo {}: {}", id.0, photosift::show::text(why));
     }
     if let Some((model, n)) = report.scored {
-        println!("scored {n} photos with the current model v{} (new ones included)", model.0);
+        say!("scored {n} photos with the current model v{} (new ones included)", model.0);
     }
 }
 
 fn join(dirs: &[PathBuf]) -> String {
-    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    dirs.iter().map(|d| show(d)).collect::<Vec<_>>().join(", ")
 }
 
 fn print_summary(s: &ScanSummary) {
     let secs = s.elapsed.as_secs_f64();
-    println!(
+    say!(
         "scanned {} photo files in {secs:.1} s: {} thumbnailed ({:.1} photos/s), {} read",
         s.files,
         s.decoded,
         s.decoded_per_second(),
         s.files_read
     );
-    println!(
+    say!(
         "  new {}  unchanged {}  moved {}  duplicates {}  changed {}  restored {}  missing {}  \
          failed {}  unsupported {}",
         s.new,
@@ -86,37 +88,46 @@ fn print_summary(s: &ScanSummary) {
         s.failed,
         s.unsupported
     );
-    println!(
+    say!(
         "  videos {} (not read)  Live Photos {}  Takeout sidecars {}  screenshots {}  \
          capture time guessed from the file time {}",
-        s.videos, s.live_photos, s.sidecars, s.screenshots, s.time_guessed
+        s.videos,
+        s.live_photos,
+        s.sidecars,
+        s.screenshots,
+        s.time_guessed
     );
     if s.unsupported > 0 {
         let by_ext: Vec<String> =
             s.unsupported_by_ext.iter().map(|(ext, n)| format!("{n} .{ext}")).collect();
-        println!(
+        say!(
             "unsupported (not read: photosift reads JPEG, PNG, WebP, TIFF, HEIC/HEIF and RAW \
              files with an embedded preview): {}",
             by_ext.join(", ")
         );
     }
     for f in s.failures.iter().take(FAILURES_SHOWN) {
-        println!("failed: {}: {}", show(&f.path), f.message);
+        say!("failed: {}: {}", show(&f.path), text(&f.message));
     }
     if s.failures.len() > FAILURES_SHOWN {
-        println!(
+        say!(
             "... and {} more: `photosift status --errors` lists them all",
             s.failures.len() - FAILURES_SHOWN
         );
     }
     for issue in &s.walk_issues {
-        println!("skipped: {}: {}", show(&issue.path), issue.message);
+        say!("skipped: {}: {}", show(&issue.path), text(&issue.message));
     }
 }
 
-/// A path for the terminal (see `photosift::show`).
+/// A path for the terminal, on one line (see `photosift::show`).
 fn show(path: &Path) -> String {
     photosift::show::path(path)
+}
+
+/// A message that may quote outside text (a decoder's words about a file), on one line.
+fn text(message: &str) -> String {
+    photosift::show::text(message)
 }
 
 pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> Result<()> {
@@ -125,30 +136,42 @@ pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> 
     catalog.check()?;
     let c = catalog.photo_counts()?;
     let labels = catalog.label_counts()?;
-    println!("library: {} (catalog checked: ok)", library.root().display());
-    println!(
+    say!("library: {} (catalog checked: ok)", show(library.root()));
+    say!(
         "photos: {} ({} ok, {} missing, {} failed; {} camera, {} synthetic), {} duplicate paths",
-        c.total, c.ok, c.missing, c.error, c.camera, c.synthetic, c.duplicate_paths
+        c.total,
+        c.ok,
+        c.missing,
+        c.error,
+        c.camera,
+        c.synthetic,
+        c.duplicate_paths
     );
-    println!(
+    say!(
         "videos: {} (counted, not read); Live Photos: {}; screenshots: {}",
-        c.videos, c.live_photos, c.screenshots
+        c.videos,
+        c.live_photos,
+        c.screenshots
     );
-    println!(
+    say!(
         "labels: {} wanted, {} not wanted, {} skipped; {} picked for print, {} passed",
-        labels.kind_yes, labels.kind_no, labels.kind_skip, labels.picked, labels.passed
+        labels.kind_yes,
+        labels.kind_no,
+        labels.kind_skip,
+        labels.picked,
+        labels.passed
     );
     let embedded: Vec<String> = catalog
         .embedding_backbones()?
         .into_iter()
         .map(|(backbone, n)| format!("{n} ({backbone})"))
         .collect();
-    println!(
+    say!(
         "embeddings: {}",
         if embedded.is_empty() { "none yet".to_owned() } else { embedded.join(", ") }
     );
     match catalog.latest_model()? {
-        Some(m) => println!(
+        Some(m) => say!(
             "model: v{} ({}, {} wanted / {} not wanted labels{}){}",
             m.id.0,
             m.kind,
@@ -161,29 +184,29 @@ pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> 
                 String::new()
             }
         ),
-        None => println!("model: none yet (label some photos, then `{command} train` or R)"),
+        None => say!("model: none yet (label some photos, then `{command} train` or R)"),
     }
     if errors {
         let failed = catalog.failed_photos()?;
         if failed.is_empty() {
-            println!("no failed files");
+            say!("no failed files");
         }
         for p in failed {
-            println!("{}: {}", show(&p.path), p.error.as_deref().unwrap_or("unknown error"));
+            say!("{}: {}", show(&p.path), text(p.error.as_deref().unwrap_or("unknown error")));
         }
     } else if c.error > 0 {
-        println!("`{command} status --errors` lists the failed files and why");
+        say!("`{command} status --errors` lists the failed files and why");
     }
     if missing {
         let gone = catalog.missing_photos()?;
         if gone.is_empty() {
-            println!("no missing originals");
+            say!("no missing originals");
         }
         for p in gone {
-            println!("missing: {}", show(&p.path));
+            say!("missing: {}", show(&p.path));
         }
     } else if c.missing > 0 {
-        println!(
+        say!(
             "`{command} status --missing` lists the photos whose original file is gone \
              (a scan finds them again if they come back)"
         );

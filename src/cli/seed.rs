@@ -9,6 +9,8 @@ use photosift::pipeline::seed::{self, SeedEvent, SeedPhase, SeedReport};
 use photosift::show;
 use photosift::synth::Stage;
 
+use super::out::{note, say};
+
 pub fn run(library: &Library, config: &Config, seed_cfg: &SeedConfig, dry_run: bool) -> Result<()> {
     if dry_run {
         return print_plan(library, seed_cfg);
@@ -36,7 +38,10 @@ pub fn run(library: &Library, config: &Config, seed_cfg: &SeedConfig, dry_run: b
                         Stage::Denoise { step, steps } => format!("denoising {}/{steps}", step + 1),
                         Stage::Decode => "decoding".to_string(),
                     };
-                    bar.set_message(format!("images: {prompt:?} #{index}: {stage}{eta}"));
+                    bar.set_message(format!(
+                        "images: \"{}\" #{index}: {stage}{eta}",
+                        show::text(&prompt)
+                    ));
                 }
                 SeedPhase::Saved { .. } => bar.set_message(format!("images{eta}")),
             }
@@ -56,12 +61,12 @@ pub fn run(library: &Library, config: &Config, seed_cfg: &SeedConfig, dry_run: b
 fn print_report(library: &Library, report: &SeedReport) {
     if let Some(e) = &report.examples {
         for folder in &e.missing_folders {
-            eprintln!("example folder {} does not exist; skipped", show::path(folder));
+            note!("example folder {} does not exist; skipped", show::path(folder));
         }
         for (path, why) in &e.failed {
-            eprintln!("example photo {} skipped: {}", show::path(path), show::text(why));
+            note!("example photo {} skipped: {}", show::path(path), show::text(why));
         }
-        println!(
+        say!(
             "example photos: {} added, {} already there, {} unreadable",
             e.added,
             e.existing,
@@ -69,7 +74,7 @@ fn print_report(library: &Library, report: &SeedReport) {
         );
     }
     if let Some(s) = &report.generated {
-        println!(
+        say!(
             "seed images: {} generated, {} already there{}, {} planned; in {}",
             s.generated,
             s.existing,
@@ -81,10 +86,10 @@ fn print_report(library: &Library, report: &SeedReport) {
             s.planned,
             format_duration(s.elapsed),
         );
-        println!("they are in {}", show::path(&library.synthetic_dir()));
+        say!("they are in {}", show::path(&library.synthetic_dir()));
     }
     let embedded = &report.embedded;
-    println!(
+    say!(
         "embedded {} of {} photos lacking an embedding ({} failed)",
         embedded.embedded,
         embedded.total,
@@ -98,34 +103,34 @@ fn print_plan(library: &Library, seed_cfg: &SeedConfig) -> Result<()> {
     let outline = seed::plan(library, seed_cfg)?;
     for (wanted, folder) in &outline.examples {
         let list = if *wanted { "examples_want" } else { "examples_dont_want" };
-        println!("{:12} {list:18} {}", "examples", show::path(folder));
+        say!("{:12} {list:18} {}", "examples", show::path(folder));
     }
     for image in &outline.images {
         let state = if image.exists { "exists" } else { "to generate" };
         let list = if image.plan.wanted { "want" } else { "dont_want" };
-        println!(
-            "{state:12} {list:9} #{} {:?}  {}",
+        say!(
+            "{state:12} {list:9} #{} \"{}\"  {}",
             image.plan.index,
-            image.plan.prompt,
+            show::text(&image.plan.prompt),
             show::path(&image.path)
         );
     }
     if outline.missing_weights.is_empty() {
-        println!(
+        say!(
             "weights: all {} files of {} are on this machine",
             outline.weight_files,
             show::text(&seed_cfg.model)
         );
         return Ok(());
     }
-    println!(
+    say!(
         "weights: {} of {} files are missing{}:",
         outline.missing_weights.len(),
         outline.weight_files,
         if seed_cfg.download { " (they will be downloaded on the first run)" } else { "" }
     );
     for (file, local) in &outline.missing_weights {
-        println!("  {}  ->  {}", show::text(&file.url()), show::path(local));
+        say!("  {}  ->  {}", show::text(&file.url()), show::path(local));
     }
     Ok(())
 }

@@ -76,6 +76,9 @@ pub fn copy_into(
         }
         let target = dest.path().join(&candidate);
         match fs::symlink_metadata(&target) {
+            // The original itself (an export into its own folder): its name is taken, it is
+            // not a copy made earlier.
+            Ok(existing) if same_file(&existing, &meta) => continue,
             Ok(existing) => {
                 if existing.is_file() && existing.len() == expected.byte_size {
                     let dst_err = |e| CopyError::Destination { path: target.clone(), source: e };
@@ -107,6 +110,12 @@ pub fn copy_into(
     }
     // Dropping `staged` removes the staging file.
     Err(CopyError::NoFreeName { name: Path::new(name).display().to_string() })
+}
+
+/// Whether two metadata are of one file (device and inode).
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
 }
 
 /// Opens the original without blocking on a FIFO and checks the opened file: a regular file
@@ -282,6 +291,21 @@ mod tests {
         facts.0 += 1;
         let err = copy(&src, &facts, &s.dst).unwrap_err();
         assert!(err.to_string().contains("changed since the last scan"), "{err}");
+    }
+
+    /// Issue 31, item 8: exported into the picks' own folder, every pick was "already there
+    /// from an earlier export" (the original found itself).
+    #[test]
+    fn the_original_itself_is_not_an_earlier_copy() {
+        let s = setup();
+        let src = s.dst.join("IMG.jpg");
+        let facts = original(&src, b"the photo");
+        let out = copy(&src, &facts, &s.dst).unwrap();
+        assert_eq!(out, CopyOutcome::Copied { target: s.dst.join("IMG-2.jpg"), bytes: 9 });
+        assert_eq!(fs::read(s.dst.join("IMG-2.jpg")).unwrap(), b"the photo");
+        // The copy, found by the next run, is one.
+        let again = copy(&src, &facts, &s.dst).unwrap();
+        assert_eq!(again, CopyOutcome::AlreadyThere { target: s.dst.join("IMG-2.jpg") });
     }
 
     #[test]

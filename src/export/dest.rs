@@ -3,25 +3,25 @@
 //! files created exclusively under unpredictable names, and publishing that never follows a
 //! link or replaces a name photosift cannot prove it wrote.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-/// The manifest: which files of this folder photosift wrote, with their content hashes. A
-/// folder holding one is also skipped by scans (it is an export, not a photo folder).
-pub use crate::files::EXPORT_MANIFEST as MANIFEST_NAME;
+/// The manifest: which files of this folder photosift wrote, with their content hashes (see
+/// `export_manifest`); scans skip exactly those files.
+pub use crate::export_manifest::FILE_NAME as MANIFEST_NAME;
+use crate::export_manifest::Manifest;
+pub use crate::export_manifest::open_regular;
 /// Held (flock) for the whole export, so two exports to one folder take turns.
 const LOCK_NAME: &str = ".photosift-export.lock";
 /// Staging files: `.photosift-partial-` and random characters, created with O_EXCL.
 const STAGING_PREFIX: &str = ".photosift-partial-";
-const MANIFEST_HEADER: &str = "photosift export manifest v1";
 /// Numbered names (`IMG-2.jpg`, ...) tried before a file is reported as having no free name.
 pub const MAX_NAME_TRIES: u32 = 10_000;
 
@@ -52,8 +52,9 @@ pub fn numbered_name(name: &OsStr, n: u32) -> OsString {
 pub struct DestDir {
     path: PathBuf,
     _lock: File,
-    /// File name -> the blake3 hashes photosift wrote under it (two while one is replaced).
-    manifest: BTreeMap<OsString, Vec<String>>,
+    /// What photosift wrote here: its own files (blake3 hashes per name, two while one is
+    /// replaced) and the photos it copied.
+    manifest: Manifest,
 }
 
 impl DestDir {
@@ -89,7 +90,8 @@ impl DestDir {
                 }
             }
         }
-        let manifest = read_manifest(&path.join(MANIFEST_NAME))?;
+        // A file by that name that is not a manifest proves nothing: nothing is replaced.
+        let manifest = Manifest::read(path)?.unwrap_or_default();
         let dest = Self { path: path.to_path_buf(), _lock: lock, manifest };
         dest.remove_stale_staging();
         Ok(dest)
@@ -149,7 +151,7 @@ impl DestDir {
 
     /// Whether `name` holds a file photosift wrote and nobody changed since.
     fn is_ours(&self, name: &OsStr) -> bool {
-        let Some(hashes) = self.manifest.get(name) else { return false };
+        let Some(hashes) = self.manifest.own.get(name) else { return false };
         match hash_regular_file(&self.path.join(name), None) {
             Ok(Some((hash, _))) => hashes.contains(&hash),
             _ => false,
@@ -180,7 +182,7 @@ impl DestDir {
             staged.as_file().sync_all()?;
             // Recorded before it is published: a kill in between leaves a name whose file
             // matches one of the recorded hashes, so the next run still knows it.
-            self.manifest.entry(name.clone()).or_default().push(hash.clone());
+            self.manifest.own.entry(name.clone()).or_default().push(hash.clone());
             self.save_manifest()?;
             let target = self.path.join(&name);
             if ours {
@@ -189,10 +191,10 @@ impl DestDir {
                 self.sync()?;
             } else if let Err(_staged) = self.publish_new(staged, &name)? {
                 // Taken since the check (by someone else): forget it, try the next name.
-                self.manifest.remove(&name);
+                self.manifest.own.remove(&name);
                 continue;
             }
-            self.manifest.insert(name, vec![hash]);
+            self.manifest.own.insert(name, vec![hash]);
             self.save_manifest()?;
             return Ok(target);
         }
@@ -204,28 +206,25 @@ impl DestDir {
     /// changed since photosift wrote it is left alone and forgotten.
     pub fn remove_stale_own(&mut self, keep: &[OsString]) -> io::Result<()> {
         let stale: Vec<OsString> =
-            self.manifest.keys().filter(|n| !keep.contains(n)).cloned().collect();
+            self.manifest.own.keys().filter(|n| !keep.contains(n)).cloned().collect();
         for name in stale {
             if self.is_ours(&name) {
                 fs::remove_file(self.path.join(&name))?;
             }
-            self.manifest.remove(&name);
+            self.manifest.own.remove(&name);
         }
         self.save_manifest()?;
         self.sync()
     }
 
+    /// Records that `name` holds the copy of a photo with content `hash` (saved with the next
+    /// manifest write): scans skip it; it is never replaced or removed.
+    pub fn record_copy(&mut self, name: &OsStr, hash: &str) {
+        self.manifest.copies.insert(name.to_owned(), hash.to_owned());
+    }
+
     fn save_manifest(&self) -> io::Result<()> {
-        let mut text = String::from(MANIFEST_HEADER);
-        text.push('\n');
-        for (name, hashes) in &self.manifest {
-            for hash in hashes {
-                text.push_str(hash);
-                text.push(' ');
-                text.push_str(&hex(name.as_bytes()));
-                text.push('\n');
-            }
-        }
+        let text = self.manifest.render();
         let target = self.path.join(MANIFEST_NAME);
         if let Ok(meta) = fs::symlink_metadata(&target)
             && !meta.is_file()
@@ -260,49 +259,6 @@ fn context(e: io::Error, path: &Path, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what} {}: {why}", path.display()))
 }
 
-fn read_manifest(path: &Path) -> io::Result<BTreeMap<OsString, Vec<String>>> {
-    let mut out: BTreeMap<OsString, Vec<String>> = BTreeMap::new();
-    let text = match open_regular(path) {
-        Ok(Some(mut f)) => {
-            let mut text = String::new();
-            // A manifest is a few lines per exported file; 16 MB is far beyond any real one.
-            (&mut f).take(16 << 20).read_to_string(&mut text)?;
-            text
-        }
-        Ok(None) => return Ok(out),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    let mut lines = text.lines();
-    if lines.next() != Some(MANIFEST_HEADER) {
-        // Not ours (or damaged): it proves nothing, so nothing is replaced.
-        return Ok(out);
-    }
-    for line in lines {
-        if let Some((hash, name)) = line.split_once(' ')
-            && let Some(name) = unhex(name)
-        {
-            out.entry(OsString::from_vec(name)).or_default().push(hash.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-/// Opens `path` for reading without following a link or blocking on a FIFO; `None` when it
-/// is not a regular file.
-pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path);
-    let f = match f {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    Ok(if f.metadata()?.is_file() { Some(f) } else { None })
-}
-
 /// blake3 and length of a regular file (never through a link); `None` for anything else.
 /// With `limit`, reading stops one byte past it.
 pub fn hash_regular_file(path: &Path, limit: Option<u64>) -> io::Result<Option<(String, u64)>> {
@@ -313,17 +269,6 @@ pub fn hash_regular_file(path: &Path, limit: Option<u64>) -> io::Result<Option<(
         None => io::copy(&mut { f }, &mut hasher)?,
     };
     Ok(Some((hasher.finalize().to_hex().to_string(), n)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

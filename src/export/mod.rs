@@ -19,6 +19,7 @@ use thiserror::Error;
 use crate::catalog::{Catalog, CatalogError, Pick};
 use crate::library::Library;
 use crate::print_check::{PrintCheck, PrintSpec};
+use crate::show;
 
 pub use copy::{CopyError, CopyOutcome, Expected};
 pub use dest::{DestDir, MANIFEST_NAME};
@@ -35,20 +36,39 @@ pub use crate::files::CONTACT_SHEET_STEM as SHEET_STEM;
 pub enum ExportError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    #[error("{0} exists and is not a folder")]
+    #[error("{} exists and is not a folder", show::path(.0))]
     DestNotFolder(PathBuf),
-    #[error("cannot create the export folder {path}: {source}")]
-    CreateDest { path: PathBuf, source: io::Error },
-    #[error("cannot use the export folder {path}: {source}")]
-    Dest { path: PathBuf, source: io::Error },
+    // `error`, not `source`: the message says it already, and a source would print it twice.
+    #[error("cannot create the export folder {}: {error}", show::path(path))]
+    CreateDest { path: PathBuf, error: io::Error },
+    #[error("cannot use the export folder {}: {error}", show::path(path))]
+    Dest { path: PathBuf, error: io::Error },
     #[error("export stopped: {0} (the photos copied so far are complete; run again to resume)")]
     Destination(CopyError),
-    #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot write {}: {error}. The photos copied so far are complete: fix that (free some \
+         space?) and run the export again to resume",
+        show::path(path)
+    )]
+    Write { path: PathBuf, error: io::Error },
     #[error(transparent)]
     Sheet(#[from] SheetError),
-    #[error("cannot write the contact sheet {path}: {source}")]
-    SheetImage { path: PathBuf, source: image::ImageError },
+    #[error("cannot draw the contact sheet {}: {error}", show::path(path))]
+    SheetImage { path: PathBuf, error: image::ImageError },
+    /// DEST would mix the copies into the user's photos or photosift's own folders.
+    #[error(
+        "the export folder {} is {where_}: the copies would be mixed in with what is there. \
+         Export to a folder of its own, or pass --into-photo-folder to export there anyway \
+         (scans skip the copies: the export lists them in its manifest)",
+        show::path(dest)
+    )]
+    DestInside { dest: PathBuf, where_: String },
+    #[error(
+        "the export folder {} is inside photosift's own {} folder: export elsewhere",
+        show::path(dest),
+        show::path(folder)
+    )]
+    DestInLibraryData { dest: PathBuf, folder: PathBuf },
 }
 
 /// What to export where.
@@ -58,6 +78,8 @@ pub struct ExportOptions {
     /// The print size to check picks against; `None`: no check.
     pub print: Option<PrintSpec>,
     pub contact_sheet: bool,
+    /// Export even into a scanned photo folder or the library folder (refused otherwise).
+    pub into_photo_folder: bool,
 }
 
 /// What happened to one pick.
@@ -96,6 +118,17 @@ impl ExportedPick {
         match &self.outcome {
             Outcome::Copied { target, .. } | Outcome::AlreadyThere { target } => {
                 target.file_name().map(|n| n.to_string_lossy().into_owned())
+            }
+            Outcome::Missing | Outcome::Failed { .. } => None,
+        }
+    }
+
+    /// [`ExportedPick::exported_name`] escaped for people (see `show::name`): no control or
+    /// bidi character, bytes that are not UTF-8 as `\xff`.
+    pub fn exported_name_escaped(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Copied { target, .. } | Outcome::AlreadyThere { target } => {
+                target.file_name().map(crate::show::name)
             }
             Outcome::Missing | Outcome::Failed { .. } => None,
         }
@@ -160,14 +193,81 @@ impl ExportSummary {
     }
 }
 
-/// Exports every current pick of the catalog (see [`export_list`]).
+/// Exports every current pick of the catalog (see [`export_list`]), into a folder that is not
+/// inside a scanned photo folder or the library, unless `options.into_photo_folder`.
 pub fn export_picks(
     catalog: &Catalog,
     library: &Library,
     options: &ExportOptions,
     on_event: &mut dyn FnMut(ExportEvent<'_>),
 ) -> Result<ExportSummary, ExportError> {
+    check_placement(catalog, library, &options.dest, options.into_photo_folder)?;
     export_list(catalog.picks()?, library.root(), options, on_event)
+}
+
+/// Refuses a DEST inside photosift's own folders (thumbnails, models, seed images), and,
+/// unless `allowed`, one inside (or holding) a folder of scanned photos or inside the
+/// library: copies there would be mixed in with the originals, and an export into the picks'
+/// own folder looks like one done before.
+fn check_placement(
+    catalog: &Catalog,
+    library: &Library,
+    dest: &Path,
+    allowed: bool,
+) -> Result<(), ExportError> {
+    let dest_forms = real_forms(dest);
+    let inside = |folder: &Path| {
+        real_forms(folder).iter().any(|f| dest_forms.iter().any(|d| d.starts_with(f)))
+    };
+    let holds = |folder: &Path| {
+        real_forms(folder).iter().any(|f| dest_forms.iter().any(|d| f.starts_with(d)))
+    };
+    for folder in [library.thumbs_dir(), library.models_dir(), library.synthetic_dir()] {
+        if inside(&folder) {
+            return Err(ExportError::DestInLibraryData { dest: dest.to_path_buf(), folder });
+        }
+    }
+    if allowed {
+        return Ok(());
+    }
+    let refuse = |where_: String| Err(ExportError::DestInside { dest: dest.to_path_buf(), where_ });
+    if inside(library.root()) {
+        return refuse(format!("inside the library folder {}", show::path(library.root())));
+    }
+    for folder in catalog.photo_folders()? {
+        if inside(&folder) {
+            return refuse(format!("inside the scanned photo folder {}", show::path(&folder)));
+        }
+        if holds(&folder) {
+            return refuse(format!("above the scanned photo folder {}", show::path(&folder)));
+        }
+    }
+    Ok(())
+}
+
+/// `path` as written (made absolute) and with links resolved (its longest existing part), so
+/// that a folder reached through a link is still recognized.
+fn real_forms(path: &Path) -> Vec<PathBuf> {
+    let Ok(absolute) = std::path::absolute(path) else { return Vec::new() };
+    let mut real = None;
+    let mut rest = Vec::new();
+    let mut at = absolute.as_path();
+    loop {
+        if let Ok(found) = fs::canonicalize(at) {
+            real = Some(rest.iter().rev().fold(found, |p: PathBuf, c| p.join(c)));
+            break;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut forms = vec![absolute];
+    forms.extend(real.filter(|r| *r != forms[0]));
+    forms
 }
 
 /// Exports `picks` in their order; thumbnails are found under `library_root`. With no picks
@@ -191,11 +291,16 @@ pub fn export_list(
     }
     prepare_dest(&dest)?;
     let mut dir = DestDir::open(&dest, &mut || on_event(ExportEvent::Waiting))
-        .map_err(|source| ExportError::Dest { path: dest.clone(), source })?;
+        .map_err(|error| ExportError::Dest { path: dest.clone(), error })?;
     let total = picks.len();
     on_event(ExportEvent::Started { total });
     for (index, pick) in picks.into_iter().enumerate() {
         let exported = export_one(pick, &dir, options.print.as_ref())?;
+        if let Outcome::Copied { target, .. } | Outcome::AlreadyThere { target } = &exported.outcome
+        {
+            // Saved with the list below: a scan skips the copies, never the folder's photos.
+            dir.record_copy(&own_name(target), &exported.pick.photo.content_hash);
+        }
         on_event(ExportEvent::Exported { index, total, pick: &exported });
         summary.picks.push(exported);
     }
@@ -207,7 +312,7 @@ pub fn export_list(
             write_contact_sheets(&mut dir, &summary, library_root, &mut written, on_event)?;
     }
     dir.remove_stale_own(&written)
-        .map_err(|source| ExportError::Dest { path: dest.clone(), source })?;
+        .map_err(|error| ExportError::Dest { path: dest.clone(), error })?;
     Ok(summary)
 }
 
@@ -216,7 +321,7 @@ fn prepare_dest(dest: &Path) -> Result<(), ExportError> {
         return Err(ExportError::DestNotFolder(dest.to_path_buf()));
     }
     fs::create_dir_all(dest)
-        .map_err(|source| ExportError::CreateDest { path: dest.to_path_buf(), source })
+        .map_err(|error| ExportError::CreateDest { path: dest.to_path_buf(), error })
 }
 
 fn own_name(path: &Path) -> OsString {
@@ -230,7 +335,7 @@ fn write_own(
     taken: &[OsString],
 ) -> Result<PathBuf, ExportError> {
     dir.write_own(base.as_ref(), bytes, taken)
-        .map_err(|source| ExportError::Write { path: dir.path().join(base), source })
+        .map_err(|error| ExportError::Write { path: dir.path().join(base), error })
 }
 
 fn export_one(
@@ -246,10 +351,14 @@ fn export_one(
     // catalog identified is skipped for the next one.
     let mut first_error: Option<(PathBuf, String)> = None;
     for (path, byte_size, mtime_ns) in std::iter::once(own).chain(dups) {
-        // Gone (or a retired photo's path, which holds a NUL and names no file).
+        // Gone (or a retired photo's path, which holds a NUL and names no file), or no longer
+        // a file at all (a folder, a FIFO, a link to /dev/null: the next scan marks it
+        // missing, so "scan again" would be advice in a circle).
         let absent = [io::ErrorKind::NotFound, io::ErrorKind::InvalidInput];
-        if fs::symlink_metadata(&path).is_err_and(|e| absent.contains(&e.kind())) {
-            continue;
+        match fs::metadata(&path) {
+            Err(e) if absent.contains(&e.kind()) => continue,
+            Ok(meta) if !meta.is_file() => continue,
+            _ => {}
         }
         let expected = Expected { byte_size, mtime_ns, content_hash: &photo.content_hash };
         let error = match copy::copy_into(&path, expected, dir) {
@@ -314,7 +423,7 @@ fn write_contact_sheets(
         let base = name(i + 1);
         let mut png = Vec::new();
         page.write_to(&mut io::Cursor::new(&mut png), image::ImageFormat::Png)
-            .map_err(|source| ExportError::SheetImage { path: summary.dest.join(&base), source })?;
+            .map_err(|error| ExportError::SheetImage { path: summary.dest.join(&base), error })?;
         let path = write_own(dir, &base, &png, written)?;
         written.push(own_name(&path));
         paths.push(path);

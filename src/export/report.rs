@@ -32,7 +32,7 @@ impl ExportSummary {
             let _ = write!(out, " ({})", human_bytes(self.bytes_copied()));
         }
         if self.already_there() > 0 {
-            let _ = write!(out, ", {} already there from an earlier export", self.already_there());
+            let _ = write!(out, ", {} already there (not copied again)", self.already_there());
         }
         out.push_str(".\n");
 

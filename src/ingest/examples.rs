@@ -27,18 +27,12 @@ pub struct ExampleSummary {
     pub missing_folders: Vec<PathBuf>,
 }
 
-/// The example folders `cfg` names, with `~` expanded: (wanted, folder).
+/// The example folders `cfg` names: (wanted, folder). `~` and `$HOME` were expanded when
+/// the config was read, as in every path key (`config::expand_path`).
 pub fn example_folders(cfg: &SeedConfig) -> Vec<(bool, PathBuf)> {
-    let want = cfg.examples_want.iter().map(|f| (true, f));
-    let dont = cfg.examples_dont_want.iter().map(|f| (false, f));
-    want.chain(dont).map(|(w, f)| (w, expand_home(f))).collect()
-}
-
-fn expand_home(path: &Path) -> PathBuf {
-    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
-        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => path.to_path_buf(),
-    }
+    let want = cfg.examples_want.iter().map(|f| (true, f.clone()));
+    let dont = cfg.examples_dont_want.iter().map(|f| (false, f.clone()));
+    want.chain(dont).collect()
 }
 
 /// Where an example is recorded: a key of its own under the library (`examples/<wanted|
@@ -170,8 +164,10 @@ mod tests {
 
     #[test]
     fn home_is_expanded_in_example_folders() {
-        let mut cfg = Config::default().seed;
-        cfg.examples_want = vec![PathBuf::from("~/Pictures/printed")];
+        let cfg =
+            Config::from_toml_over_defaults("[seed]\nexamples_want = [\"~/Pictures/printed\"]")
+                .unwrap()
+                .seed;
         let folders = example_folders(&cfg);
         if let Some(home) = std::env::var_os("HOME") {
             assert_eq!(folders, vec![(true, PathBuf::from(home).join("Pictures/printed"))]);

@@ -193,10 +193,13 @@ impl WorkerCtx<'_> {
         {
             return Outcome::Same { job };
         }
-        // A changed file at a photo's own path is re-thumbnailed in place (same id); bytes
-        // anywhere else that the catalog knows are that photo.
+        // Bytes the catalog knows are that photo: at a new path, or at another photo's own
+        // path (overwritten with a copy of it: a duplicate, not a second photo asked about
+        // twice). A file changed into content the catalog does not know is decoded below.
         let own_path = job.known.as_ref().is_some_and(|k| !k.duplicate);
-        if !own_path && let Some(&id) = self.index.by_hash.get(&hash) {
+        if let Some(&id) = self.index.by_hash.get(&hash)
+            && job.known.as_ref().is_none_or(|k| k.duplicate || k.photo_id != id)
+        {
             return Outcome::KnownContent { job, id };
         }
         let first = self.claimed.lock().map(|mut set| set.insert(hash.clone())).unwrap_or(true);

@@ -84,6 +84,9 @@ pub(super) struct Writer<'c> {
     pending: HashMap<String, Vec<Job>>,
     /// Duplicate paths recorded in this run, per photo.
     added_duplicates: HashMap<PhotoId, Vec<PathBuf>>,
+    /// Content that failed in this run → why: a copy arriving after its original failed
+    /// fails for the same reason.
+    failed: HashMap<String, String>,
     /// Pixels of thumbnails decoded in this run, by content hash, until their photo is written
     /// (only with a [`NewPixels`] listener).
     pixels: HashMap<String, RgbImage>,
@@ -106,6 +109,7 @@ impl<'c> Writer<'c> {
             this_run: HashMap::new(),
             pending: HashMap::new(),
             added_duplicates: HashMap::new(),
+            failed: HashMap::new(),
             pixels: HashMap::new(),
             pixel_bytes: 0,
             new_pixels,
@@ -198,16 +202,25 @@ impl<'c> Writer<'c> {
                 }
             }
             Outcome::KnownContent { job, id } => {
-                self.place_known_content(job, id, primary, seen, s)
+                self.place_known_content(job, id, primary, seen, duplicates, s)
             }
-            Outcome::CopyInThisRun { job, hash } => match self.this_run.get(&hash) {
-                Some(&id) => self.add_duplicate(job, id, s),
-                None => self.pending.entry(hash).or_default().push(job),
-            },
+            Outcome::CopyInThisRun { job, hash } => {
+                if let Some(&id) = self.this_run.get(&hash) {
+                    self.add_duplicate(job, id, s);
+                } else if let Some(message) = self.failed.get(&hash).cloned() {
+                    self.fail(job, &hash, &message, s);
+                } else {
+                    self.pending.entry(hash).or_default().push(job);
+                }
+            }
             Outcome::Failed { job, hash, message } => {
                 let copies = self.pending.remove(&hash).unwrap_or_default();
                 for j in std::iter::once(job).chain(copies) {
                     self.fail(j, &hash, &message, s);
+                }
+                // An empty hash: the file could not even be read, so no copy can match it.
+                if !hash.is_empty() {
+                    self.failed.insert(hash, message);
                 }
             }
         }
@@ -248,15 +261,21 @@ impl<'c> Writer<'c> {
     }
 
     /// Bytes of photo `id` at a new path: a move when the photo's own file is gone, else a
-    /// duplicate.
+    /// duplicate. When the path was another photo's own file, that photo's picture is gone
+    /// from it: it is retired first (labels kept), as for any changed file.
     fn place_known_content(
         &mut self,
         job: Job,
         id: PhotoId,
         primary: &mut HashMap<PhotoId, PathBuf>,
         seen: &HashSet<PathBuf>,
+        duplicates: &HashMap<PhotoId, Vec<PathBuf>>,
         s: &mut ScanSummary,
     ) {
+        if let Some(k) = job.known.as_ref().filter(|k| !k.duplicate && k.photo_id != id) {
+            s.changed += 1;
+            self.retire(k.photo_id, &job.file.path, primary, seen, duplicates);
+        }
         let old = primary.get(&id).cloned();
         let old_exists = old.as_ref().is_some_and(|p| seen.contains(p) || p.exists());
         if old_exists {
@@ -368,10 +387,16 @@ pub(super) fn mark_missing(
 ) {
     let under_roots = |p: &Path| roots.iter().any(|r| p.starts_with(r));
     // Only a file that is certainly gone is missing: one behind an unreadable folder is not.
+    // A path that now names a folder, a FIFO, a device (a link to /dev/null) holds no photo
+    // either: left "ok", export would refuse it and send the user back to a scan that
+    // changes nothing.
     let gone = |p: &Path| {
         !seen.contains(p)
             && under_roots(p)
-            && matches!(std::fs::metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            && match std::fs::metadata(p) {
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                Ok(meta) => !meta.is_file(),
+            }
     };
     let mut ids: Vec<_> = primary.iter().collect();
     ids.sort();

@@ -2,12 +2,13 @@
 //! we cannot read (some RAW formats), and what could not be walked (symlink loops, unreadable
 //! folders).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::files::{CONTACT_SHEET_STEM, EXPORT_MANIFEST, mtime_ns};
+use crate::export_manifest::Manifest;
+use crate::files::{CONTACT_SHEET_STEM, mtime_ns};
 
 /// Extensions of the formats a scan decodes (RAW ones through their embedded JPEG preview).
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
@@ -93,12 +94,17 @@ pub fn walk(
 ) -> WalkResult {
     let mut out = WalkResult::default();
     let mut seen = 0u64;
+    // Each folder's export manifest, read once.
+    let mut manifests: HashMap<PathBuf, Option<Manifest>> = HashMap::new();
     for root in roots {
+        // The folder open at each depth: an error reading a folder's entries names no path
+        // (a /proc link's `map_files`), so it is reported on the folder.
+        let mut folders: Vec<PathBuf> = Vec::new();
         let entries =
             WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
                 |e| {
                     (e.depth() == 0 || include_hidden || !is_hidden(e.file_name()))
-                        && !is_photosifts_own(e, skip)
+                        && !is_photosifts_own(e, skip, &mut manifests)
                 },
             );
         for entry in entries {
@@ -109,10 +115,20 @@ pub fn walk(
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
-                    out.issues.push(walk_issue(&err));
+                    let mut issue = walk_issue(&err);
+                    if issue.path.as_os_str().is_empty() {
+                        let folder = err.depth().checked_sub(1).and_then(|d| folders.get(d));
+                        issue.path = folder.cloned().unwrap_or_else(|| root.clone());
+                        issue.message = format!("some entries cannot be listed: {}", issue.message);
+                    }
+                    out.issues.push(issue);
                     continue;
                 }
             };
+            if entry.file_type().is_dir() {
+                folders.truncate(entry.depth());
+                folders.push(entry.path().to_path_buf());
+            }
             if !entry.file_type().is_file() {
                 // A FIFO, socket or device named like a photo is never opened: say so.
                 if !entry.file_type().is_dir() && classify(entry.path()) == FileKind::Photo {
@@ -155,18 +171,37 @@ pub fn walk(
 }
 
 /// What a walk never takes for photos: a folder inside `skip` by its real path (the library's
-/// own folders, also reached through a link), a folder photosift exported into (it holds the export
-/// manifest; a scan root itself is still walked), and the contact sheets export draws.
-fn is_photosifts_own(entry: &walkdir::DirEntry, skip: &[PathBuf]) -> bool {
+/// own folders, also reached through a link), the files an export wrote (its manifest lists
+/// them; the folder's other files are photos like any others), and the contact sheets export
+/// draws. A folder with a version 1 manifest, which does not list the copies, is skipped whole
+/// (a scan root itself is still walked).
+fn is_photosifts_own(
+    entry: &walkdir::DirEntry,
+    skip: &[PathBuf],
+    manifests: &mut HashMap<PathBuf, Option<Manifest>>,
+) -> bool {
+    let mut manifest_of = |folder: &Path| -> Option<Manifest> {
+        manifests
+            .entry(folder.to_path_buf())
+            .or_insert_with(|| Manifest::read(folder).ok().flatten())
+            .clone()
+    };
     if entry.file_type().is_dir() {
-        if entry.depth() > 0 && entry.path().join(EXPORT_MANIFEST).is_file() {
+        if entry.depth() > 0 && manifest_of(entry.path()).is_some_and(|m| m.legacy) {
             return true;
         }
         return std::fs::canonicalize(entry.path())
             .is_ok_and(|real| skip.iter().any(|s| real.starts_with(s)));
     }
     let name = entry.file_name().to_string_lossy();
-    name.starts_with(CONTACT_SHEET_STEM) && name.ends_with(".png")
+    if name.starts_with(CONTACT_SHEET_STEM) && name.ends_with(".png") {
+        return true;
+    }
+    entry
+        .path()
+        .parent()
+        .and_then(&mut manifest_of)
+        .is_some_and(|m| !m.legacy && m.lists(entry.file_name()))
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -177,7 +212,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 fn walk_issue(err: &walkdir::Error) -> WalkIssue {
     let path = err.path().map(Path::to_path_buf).unwrap_or_default();
     let message = if let Some(ancestor) = err.loop_ancestor() {
-        format!("symbolic link loop back to {}: not followed", ancestor.display())
+        format!("symbolic link loop back to {}: not followed", crate::show::path(ancestor))
     } else if let Some(io) = err.io_error() {
         match io.kind() {
             std::io::ErrorKind::NotFound => "broken symbolic link or vanished file".to_owned(),

@@ -23,11 +23,15 @@ pub fn current_backbone(catalog: &Catalog) -> Result<Option<BackboneId>, Catalog
     Ok(catalog.embedding_backbones()?.into_iter().next().map(|(b, _)| BackboneId::new(b)))
 }
 
-/// [`current_backbone`], or an error saying what to do when nothing is embedded yet.
+/// [`current_backbone`], or an error saying what to do when nothing is embedded yet: embed
+/// the photos the catalog has (after `scan --no-embed`), or scan some first.
 pub fn require_backbone(catalog: &Catalog) -> anyhow::Result<BackboneId> {
     match current_backbone(catalog)? {
         Some(backbone) => Ok(backbone),
-        None => bail!("no photo is embedded yet: run `photosift scan DIR` first"),
+        None if catalog.photo_counts()?.ok > 0 => {
+            bail!("no photo is embedded yet: run `photosift embed` to embed the scanned photos")
+        }
+        None => bail!("no photo is scanned yet: run `photosift scan DIR` first"),
     }
 }
 
@@ -104,5 +108,15 @@ mod tests {
         assert_eq!(current(&cat).as_deref(), Some("lite0-mid-s224"));
         cat.put_embeddings(BACKBONE_ID, &rows).unwrap();
         assert_eq!(current(&cat).as_deref(), Some(BACKBONE_ID));
+    }
+
+    /// Issue 31, item 11: after `scan --no-embed`, retraining in the TUI said "run `photosift
+    /// scan DIR` first", and that scan (nothing new) changed nothing.
+    #[test]
+    fn scanned_photos_without_embeddings_point_to_embed_not_scan() {
+        let err = require_backbone(&catalog(2)).unwrap_err().to_string();
+        assert!(err.contains("photosift embed"), "{err}");
+        let err = require_backbone(&catalog(0)).unwrap_err().to_string();
+        assert!(err.contains("photosift scan"), "{err}");
     }
 }

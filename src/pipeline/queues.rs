@@ -169,7 +169,9 @@ pub fn build_queues(
 
     let mut infos = HashMap::with_capacity(candidates.len());
     for photo in photos {
-        if photo.source != Source::Camera {
+        // Files that could not be read are never asked about, so they are not in the
+        // session's "answered of N" either (100,000 empty files are not 100,000 photos).
+        if photo.source != Source::Camera || photo.state == PhotoState::Error {
             continue;
         }
         infos.insert(
@@ -295,6 +297,26 @@ mod tests {
         // side by side; with them, they are kept apart.
         let at = |id| data.ambiguous.iter().position(|p| *p == id).unwrap();
         assert!(at(ids[0]).abs_diff(at(ids[1])) > 1, "{:?}", data.ambiguous);
+    }
+
+    /// Issue 31, item 11: 100,000 empty files made the session say "0/100000 answered".
+    #[test]
+    fn failed_files_are_not_counted_among_the_photos_to_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::create(dir.path()).unwrap();
+        let mut catalog = library.open_catalog().unwrap();
+        let photos: Vec<NewPhoto> = (0..5)
+            .map(|i| NewPhoto {
+                path: format!("/p/{i}.jpg").into(),
+                content_hash: format!("h{i}"),
+                state: if i < 2 { PhotoState::Ok } else { PhotoState::Error },
+                error: (i >= 2).then(|| "empty file".to_owned()),
+                ..Default::default()
+            })
+            .collect();
+        catalog.insert_photos(&photos).unwrap();
+        let data = build_queues(&catalog, &library, &Config::default(), false).unwrap();
+        assert_eq!(data.total_photos, 2);
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn seed(
     on: &dyn Fn(SeedEvent),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<SeedReport> {
-    let has_prompts = !plan_seeds(seed).is_empty();
+    let has_prompts = !plan_seeds(seed)?.is_empty();
     let has_examples = !example_folders(seed).is_empty();
     if !has_prompts && !has_examples {
         anyhow::bail!(
@@ -149,7 +149,7 @@ pub struct SeedOutline {
 
 /// The dry run of [`seed`]: nothing is written, loaded or downloaded.
 pub fn plan(library: &Library, seed: &SeedConfig) -> Result<SeedOutline> {
-    let images = plan_seeds(seed)
+    let images = plan_seeds(seed)?
         .into_iter()
         .map(|plan| {
             let path = library.synthetic_dir().join(&plan.file_name);
@@ -216,7 +216,7 @@ pub fn generate_seeds_with(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<SeedSummary> {
     let start = Instant::now();
-    let plans = plan_seeds(cfg);
+    let plans = plan_seeds(cfg)?;
     let total = plans.len();
     let dir = library.synthetic_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -139,7 +139,8 @@ pub fn train_and_record(
     let table = catalog.embedding_table(backbone).context("reading the embeddings")?;
     if table.is_empty() {
         bail!(
-            "no embeddings for backbone {backbone:?}: run `photosift scan` (it embeds new photos)"
+            "no photo has an embedding from backbone {backbone:?}: run `photosift embed` (a \
+             scan without --no-embed also embeds the photos it adds)"
         );
     }
     let row_of: HashMap<PhotoId, usize> =
@@ -277,8 +278,13 @@ fn ask_first_order(
 /// how many were scored; `None` when no model was trained yet.
 pub fn score_latest(catalog: &mut Catalog) -> anyhow::Result<Option<(ModelId, usize)>> {
     let Some(model) = catalog.latest_model()? else { return Ok(None) };
-    let bytes = catalog.model_params(model.id)?.context("the model's parameters are missing")?;
-    let head = Head::from_safetensors(&bytes)?;
+    let retrain = "train a new one: `photosift train` (or R in the labeling session)";
+    let bytes = catalog.model_params(model.id)?.with_context(|| {
+        format!("model v{} has no weights in the catalog; {retrain}", model.id.0)
+    })?;
+    let head = Head::from_safetensors(&bytes).with_context(|| {
+        format!("the weights of model v{} in the catalog cannot be read; {retrain}", model.id.0)
+    })?;
     let table = catalog.embedding_table(&model.backbone)?;
     if table.dim != head.weight.len() {
         bail!(

@@ -40,6 +40,7 @@ use super::preview::{
     PreviewWorker,
 };
 use super::state::{Effect, JobEvent, JobKind, JobOutput, Mode, Msg, State, update};
+use super::terminal::{Ending, Signals};
 use super::view;
 
 /// Everything the loop reacts to.
@@ -52,6 +53,10 @@ pub enum AppEvent {
     Tick,
     /// The original file of this photo is gone.
     OriginalGone(PhotoId),
+    /// SIGTERM, SIGHUP or SIGINT arrived: the session ends (labels are already saved).
+    Signal(i32),
+    /// The terminal closed (end of input, repeated read errors, a hang-up): the session ends.
+    TerminalGone,
 }
 
 /// The terminal's events, as crossterm's `EventStream` gives them.
@@ -60,8 +65,8 @@ pub type InputStream = dyn Stream<Item = std::io::Result<Event>> + Unpin;
 /// How often the loop ticks (catalog changes, the original on screen).
 const TICK: Duration = Duration::from_millis(500);
 
-/// Consecutive input errors taken for a closed terminal: a stray reply the parser does not
-/// know is not the end of input.
+/// Consecutive input errors taken for a closed terminal (the session ends): a stray reply
+/// the parser does not know is not the end of input.
 const INPUT_ERRORS: u32 = 20;
 
 /// The tokio runtime a session runs on: threads besides the caller's, which runs the loop
@@ -80,6 +85,8 @@ impl SessionRuntime {
             .worker_threads(1)
             .thread_name("photosift-rt")
             .enable_time()
+            // The signal driver (`terminal::Signals`) runs on the I/O driver.
+            .enable_io()
             .build()?;
         Ok(Self { handle: runtime.handle().clone(), runtime: Some(runtime) })
     }
@@ -144,6 +151,10 @@ pub struct App<B: Backend> {
     graphics: Protocol,
     /// What the photo area showed in the last frame (see [`App::screen_signature`]).
     last_signature: Option<ScreenSignature>,
+    /// Set when a signal or a closed terminal ends the session.
+    ending: Option<Ending>,
+    /// The signals that end the session (given by [`App::run`]).
+    signals: Option<Signals>,
 }
 
 /// What decides the pixels a graphics protocol has put on screen: when it changes, the
@@ -237,6 +248,8 @@ where
             checking: Arc::new(AtomicBool::new(false)),
             graphics: protocol,
             last_signature: None,
+            ending: None,
+            signals: None,
         };
         if let Ok(version) = app.catalog.data_version() {
             app.fresh.observe(version);
@@ -316,20 +329,34 @@ where
         }
     }
 
-    /// Runs until the user quits, on the terminal's events (`input`: crossterm's
-    /// `EventStream`). Runs on the caller's thread (`block_on`), which the panic hook knows as
-    /// the UI thread.
-    pub async fn run(&mut self, input: &mut InputStream) -> Result<()> {
-        let mut input = Input { stream: Some(input), errors: 0 };
+    /// Runs until the user quits, a signal comes or the terminal closes, on the terminal's
+    /// events (`input`: crossterm's `EventStream`; `tty`: the descriptor it reads, watched
+    /// for a hang-up on each tick). Runs on the caller's thread (`block_on`), which the panic
+    /// hook knows as the UI thread.
+    pub async fn run(
+        &mut self,
+        input: &mut InputStream,
+        signals: Signals,
+        tty: i32,
+    ) -> Result<Ending> {
+        self.signals = Some(signals);
+        let mut input = Input { stream: Some(input), errors: 0, tty: Some(tty) };
         self.draw_if_dirty()?;
-        while !self.state.quit {
+        while !self.done() {
             let Some(ev) = self.next_event(&mut input, true).await else { break };
             self.handle(ev)?;
             self.handle_queued(&mut input).await?;
-            self.draw_if_dirty()?;
+            if self.ending.is_none() {
+                self.draw_if_dirty()?;
+            }
         }
         self.jobs.cancel_all();
-        Ok(())
+        Ok(self.ending.unwrap_or(Ending::Quit))
+    }
+
+    /// The user quit, or a signal or a closed terminal ended the session.
+    fn done(&self) -> bool {
+        self.state.quit || self.ending.is_some()
     }
 
     /// Handles events (drawing after each batch) until `done` holds or `timeout` passes;
@@ -342,7 +369,7 @@ where
 
     async fn pump(&mut self, timeout: Duration, done: impl Fn(&Self) -> bool) -> Result<bool> {
         let end = tokio::time::Instant::now() + timeout;
-        let mut input = Input { stream: None, errors: 0 };
+        let mut input = Input { stream: None, errors: 0, tty: None };
         loop {
             self.draw_if_dirty()?;
             if done(self) {
@@ -358,7 +385,7 @@ where
 
     /// Handles whatever else is ready now, so that a burst of events costs one draw.
     async fn handle_queued(&mut self, input: &mut Input<'_>) -> Result<()> {
-        while !self.state.quit {
+        while !self.done() {
             let Some(ev) = self.next_event(input, false).await else { break };
             self.handle(ev)?;
         }
@@ -373,6 +400,7 @@ where
         loop {
             tokio::select! {
                 biased;
+                sig = next_signal(&mut self.signals) => return Some(AppEvent::Signal(sig)),
                 // Never `None`: the app holds a sender.
                 ev = self.rx.recv() => return ev,
                 ev = input.next() => match ev {
@@ -384,13 +412,20 @@ where
                         tracing::debug!("terminal input: {err}");
                         input.errors += 1;
                         if input.errors > INPUT_ERRORS {
-                            input.stream = None;
+                            return Some(AppEvent::TerminalGone);
                         }
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    None => input.stream = None,
+                    None => return Some(AppEvent::TerminalGone),
                 },
-                _ = self.tick.tick() => return Some(AppEvent::Tick),
+                _ = self.tick.tick() => {
+                    // crossterm's input thread reads a closed terminal in a loop without
+                    // reporting it: look at the terminal itself.
+                    if input.tty.is_some_and(super::terminal::hung_up) {
+                        return Some(AppEvent::TerminalGone);
+                    }
+                    return Some(AppEvent::Tick);
+                }
                 () = std::future::ready(()), if !wait => return None,
             }
         }
@@ -470,6 +505,14 @@ where
                 }
             }
             AppEvent::OriginalGone(photo) => self.apply(Msg::PhotoMissing(photo)),
+            AppEvent::Signal(sig) => {
+                tracing::info!("signal {sig}: ending the session");
+                self.ending = Some(Ending::Signal(sig));
+            }
+            AppEvent::TerminalGone => {
+                tracing::info!("the terminal closed: ending the session");
+                self.ending = Some(Ending::TerminalGone);
+            }
         }
         Ok(())
     }
@@ -585,7 +628,10 @@ where
         }
         let (checking, tx) = (self.checking.clone(), self.tx.clone());
         self.runtime.handle.spawn_blocking(move || {
-            if std::fs::symlink_metadata(&path).is_err() {
+            // Gone, or no longer a file (a folder, a FIFO, a link to /dev/null).
+            if std::fs::metadata(&path).is_ok_and(|m| !m.is_file())
+                || std::fs::symlink_metadata(&path).is_err()
+            {
                 let _ = tx.send(AppEvent::OriginalGone(photo));
             }
             checking.store(false, Ordering::Release);
@@ -700,10 +746,20 @@ where
     }
 }
 
-/// The terminal's events, or none (tests), with how many errors came in a row.
+/// The next signal that ends the session; never without [`Signals`] (tests).
+async fn next_signal(signals: &mut Option<Signals>) -> i32 {
+    match signals {
+        Some(signals) => signals.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The terminal's events, or none (tests), with how many errors came in a row, and the
+/// terminal's descriptor, watched for a hang-up.
 struct Input<'a> {
     stream: Option<&'a mut InputStream>,
     errors: u32,
+    tty: Option<i32>,
 }
 
 impl Input<'_> {

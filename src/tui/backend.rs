@@ -3,6 +3,11 @@
 //! `Terminal::clear`, which the graphics protocols need, asks), and the session hides the
 //! cursor anyway. It remembers where it last put the cursor instead.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the session draws the terminal; outside text reaches it only in ratatui cells"
+)]
+
 use std::io::{self, Stdout};
 
 use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};

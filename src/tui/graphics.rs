@@ -9,6 +9,8 @@
 //! asked for (XTSMGRAPHICS) and respected; kitty before 0.28 does not know unicode
 //! placeholders (`U=1`) and shows boxes, so kitty graphics are placed directly at the cursor.
 
+#![allow(clippy::disallowed_methods, reason = "probes and sizes the terminal the session draws on")]
+
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};

@@ -198,6 +198,11 @@ pub enum KeymapError {
     BadKey(String),
     #[error("the key {key} is bound to both `{first}` and `{second}` in [keys]")]
     Conflict { key: String, first: Action, second: Action },
+    #[error(
+        "[keys] {action} = [] leaves `{action}` without a key: give it at least one (by \
+         default {default})"
+    )]
+    Unbound { action: Action, default: String },
 }
 
 /// Keys to actions, built from config.toml's `[keys]`.
@@ -215,6 +220,12 @@ impl Keymap {
                 let names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
                 KeymapError::UnknownAction(name.clone(), names.join(", "))
             })?;
+            // Every action needs a key: a session where `yes` cannot be pressed is no use.
+            if specs.is_empty() {
+                let defaults = crate::config::Config::default().keys;
+                let default = defaults.get(name).map(|k| format!("{k:?}")).unwrap_or_default();
+                return Err(KeymapError::Unbound { action, default });
+            }
             for spec in specs {
                 let key = Key::parse(spec)?;
                 if let Some(&first) = map.by_key.get(&key)
@@ -297,6 +308,15 @@ mod tests {
         assert_eq!(km.action(&press(KeyCode::Char('z'), none)), Some(Action::Zoom));
         assert_eq!(km.action(&press(KeyCode::Char('y'), none)), None);
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
+    }
+
+    /// Issue 31, item 11: `[keys] yes = []` was accepted, and the session could not label.
+    #[test]
+    fn an_action_left_without_keys_is_refused() {
+        let c = crate::config::Config::from_toml_over_defaults("[keys]\nyes = []\n").unwrap();
+        let err = Keymap::from_config(&c.keys).unwrap_err();
+        assert!(matches!(err, KeymapError::Unbound { action: Action::Yes, .. }), "{err}");
+        assert!(err.to_string().contains(r#"["w", "up"]"#), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod pacing;
 pub mod preview;
 pub mod services;
 pub mod state;
+pub mod terminal;
 pub mod view;
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -32,11 +33,16 @@ use crate::library::Library;
 pub use app::{App, AppEvent, JobFactory, Services};
 pub use keymap::{Action, Keymap};
 pub use state::{JobOutput, Mode, State};
+pub use terminal::Ending;
 
-/// Opens the labeling session on `library` in this terminal and returns when the user quits.
+/// Opens the labeling session on `library` in this terminal and returns when the user quits,
+/// a signal (SIGTERM, SIGHUP, SIGINT) asks it to end, or the terminal closes; the terminal is
+/// put back as it was in every case, and the library's lock is released on return. For
+/// [`Ending::Signal`] the caller should then die of that signal ([`terminal::die_of`]).
 /// A second session on the same library is refused while this one runs.
-pub fn run(library: &Library, config: &Config, services: Services) -> Result<()> {
+pub fn run(library: &Library, config: &Config, services: Services) -> Result<Ending> {
     let _lock = SessionLock::acquire(library)?;
+    #[allow(clippy::disallowed_methods, reason = "asks whether stdout is a terminal")]
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!("the labeling session needs a terminal (stdin and stdout are not both one)");
     }
@@ -44,15 +50,21 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
     Keymap::from_config(&config.keys).context("bad [keys] in the config")?;
     let forced = graphics::parse_setting(&config.tui.graphics).map_err(anyhow::Error::msg)?;
     drop(library.open_catalog()?);
+    let rt = app::SessionRuntime::new().context("cannot start the async runtime")?;
+    // Before the terminal changes: from here on these signals end the loop, which puts the
+    // terminal back, instead of the process with the terminal left raw.
+    let signals = {
+        let _in_runtime = rt.handle().enter();
+        terminal::Signals::new().context("cannot listen for signals")?
+    };
 
-    // Installs a panic hook that restores the terminal before the panic message prints.
     // Raw mode, the alternate screen and a panic hook that restores them; then the same
     // crossterm backend minus its cursor queries (see `backend`).
     drop(ratatui::try_init().context("cannot set up the terminal")?);
-    let terminal =
-        ratatui::Terminal::new(backend::TuiBackend::new()).context("cannot set up the terminal")?;
-    only_the_ui_thread_restores_on_panic();
     let result = (|| {
+        let terminal = ratatui::Terminal::new(backend::TuiBackend::new())
+            .context("cannot set up the terminal")?;
+        only_the_ui_thread_restores_on_panic();
         let choice = graphics::detect(forced, QUERY_TIMEOUT);
         tracing::info!(
             "graphics: {} ({}): {}",
@@ -60,17 +72,22 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<()>
             choice.terminal,
             choice.why
         );
-        let rt = app::SessionRuntime::new().context("cannot start the async runtime")?;
         // The loop runs here, on this (the UI) thread; the jobs on the runtime's threads.
         // Those still running when it returns were asked to stop; dropping `rt` does not
         // wait for them.
         rt.handle().block_on(async {
             let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
-            app.run(&mut crossterm::event::EventStream::new()).await
+            // crossterm reads stdin when it is a terminal (checked above).
+            let tty = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
+            app.run(&mut crossterm::event::EventStream::new(), signals, tty).await
         })
     })();
-    ratatui::restore();
-    result
+    terminal::restore();
+    let ending = result?;
+    if ending == Ending::TerminalGone {
+        bail!("the terminal closed, so the labeling session ended (every label answered is saved)");
+    }
+    Ok(ending)
 }
 
 /// How long the terminal may take to say what graphics it supports. A local terminal answers

@@ -119,6 +119,7 @@ fn options(dest: &Path) -> ExportOptions {
         dest: dest.to_path_buf(),
         print: Some(PrintSpec::from_config("8x10in", 300).unwrap().unwrap()),
         contact_sheet: true,
+        into_photo_folder: false,
     }
 }
 
@@ -209,16 +210,20 @@ fn export_writes_picks_csv_and_a_contact_sheet() {
     assert_eq!(lines.len(), 4, "{csv}");
     assert_eq!(
         lines[0],
-        "exported_file,original_path,date,p,model_version,width,height,print_check,status"
+        "exported_file,original_path,date,p,model_version,width,height,print_check,status,\
+         original_path_bytes"
     );
+    // A plain path (letters, digits, `.`, `/`) is its own percent-encoding.
     let original = f.picks[0].photo.path.display();
     assert_eq!(
         lines[1],
-        format!("IMG_0001.jpg,{original},2023-11-14 22:13:20,0.9700,3,4032,3024,ok,copied")
+        format!(
+            "IMG_0001.jpg,{original},2023-11-14 22:13:20,0.9700,3,4032,3024,ok,copied,{original}"
+        )
     );
     assert!(lines[3].starts_with("IMG_0001-2.jpg,"), "{}", lines[3]);
     assert!(
-        lines[3].contains(",,,3000,4000,ok,copied"),
+        lines[3].contains(",,,3000,4000,ok,copied,"),
         "unscored: empty p and model: {}",
         lines[3]
     );

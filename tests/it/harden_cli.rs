@@ -206,3 +206,112 @@ fn binary() -> PathBuf {
     std::env::var_os("PHOTOSIFT_BIN")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")), PathBuf::from)
 }
+
+/// Issue 31, item 11: walking through a link into /proc printed `skipped: : permission
+/// denied` (an entry of a folder that cannot be listed came without a path). Where /proc
+/// lets root list `map_files`, there is nothing to report and this checks nothing.
+#[test]
+fn a_folder_whose_entries_cannot_be_listed_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::os::unix::fs::symlink("/proc/1/map_files", photos.join("proc")).unwrap();
+    let config = empty_config(dir.path());
+    let out = photosift(&dir.path().join("lib"), &config, &["scan", "--no-embed"])
+        .arg(&photos)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for line in stdout.lines().filter(|l| l.starts_with("skipped:")) {
+        assert!(!line.starts_with("skipped: :"), "a walk issue without its path: {line}");
+        assert!(line.contains("/photos/proc"), "{line}");
+    }
+}
+
+/// Issue 31, item 9: `library = "~/x"` was used as written, so a `./~/x` folder appeared
+/// wherever the command ran and the labels split between libraries.
+#[test]
+fn a_library_under_home_in_the_config_is_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, cwd) = (dir.path().join("home"), dir.path().join("cwd"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "library = \"~/pics-library\"\n").unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let img = crate::encode::jpeg(&crate::encode::pattern(200, 150, 3));
+    std::fs::write(photos.join("a.jpg"), img).unwrap();
+    let out = Command::new(binary())
+        .current_dir(&cwd)
+        .env("HOME", &home)
+        .arg("--config")
+        .arg(&config)
+        .args(["scan", "--no-embed"])
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(home.join("pics-library/catalog.sqlite").is_file(), "not under HOME");
+    assert!(!cwd.join("~").exists(), "a literal ~ folder was created");
+}
+
+/// Issue 31, item 11: `seed --dry-run` on a new library created its folders (a dry run only
+/// looks).
+#[test]
+fn a_seed_dry_run_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[seed]\nwant = [\"a dog\"]\nimages_per_prompt = 1\n").unwrap();
+    let lib = dir.path().join("new-library");
+    let out = photosift(&lib, &config, &["seed", "--dry-run", "--offline"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to generate"));
+    assert!(!lib.exists(), "the dry run created {}", lib.display());
+}
+
+/// Issue 31, item 11: `score` with a damaged model in the catalog said only `header too
+/// large`, naming neither the model nor what to do.
+#[test]
+fn a_damaged_model_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _) = library(dir.path(), 3);
+    let config = empty_config(dir.path());
+    // The helper's model has one garbage byte for weights.
+    let out = photosift(&lib, &config, &["score"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("model v1") && stderr.contains("photosift train"), "{stderr}");
+}
+
+/// Issue 31, item 10: 10,000 prompts x 10,000 images each made `seed --dry-run` grow to
+/// 22.6 GB before it was killed; refused now, at once, with the total.
+#[test]
+fn a_seed_plan_too_large_is_refused_before_it_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts: Vec<String> = (0..10_000).map(|i| format!("\"prompt {i}\"")).collect();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[seed]\nimages_per_prompt = 10000\nwant = [{}]\n", prompts.join(", ")),
+    )
+    .unwrap();
+    let lib = dir.path().join("lib");
+    let start = std::time::Instant::now();
+    let mut cmd = photosift(&lib, &config, &["seed", "--dry-run"]);
+    // A build that tries to plan it all must not take the machine down with it: 4 GB.
+    // SAFETY: setrlimit in the child between fork and exec only sets its own limit.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit { rlim_cur: 4 << 30, rlim_max: 4 << 30 };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted");
+    assert!(stderr.contains("100000000 images"), "{stderr}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30), "{:?}", start.elapsed());
+}

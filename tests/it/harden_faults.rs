@@ -272,7 +272,7 @@ fn a_full_disk_stops_the_scan_clearly_and_a_rerun_after_freeing_space_continues(
 
 /// Fills the file system of `dir` with one file until a write fails for space, then frees
 /// `leave` bytes of it: the disk is left with about that much room.
-fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
+pub(crate) fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
     use std::io::Write;
     let path = dir.join("filler");
     let mut f = std::fs::File::create(&path).unwrap();
@@ -319,4 +319,188 @@ fn a_full_disk_stops_embedding_clearly_and_a_rerun_after_freeing_space_finishes(
     assert_eq!(count(&l.catalog(), "SELECT count(*) FROM embeddings"), total);
     assert_eq!(count(&l.catalog(), "SELECT count(*) FROM label_events"), 1);
     drop(disk);
+}
+
+/// The binary under test; `PHOTOSIFT_BIN` runs these tests against another build (an older
+/// one, to show a test fails there).
+fn binary() -> PathBuf {
+    std::env::var_os("PHOTOSIFT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_photosift")))
+}
+
+/// Everything in the catalog written to the main file and the -wal/-shm files gone: a copy of
+/// the file is then the whole catalog.
+fn checkpoint(catalog: &Path) {
+    Connection::open(catalog)
+        .unwrap()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    for ext in ["sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(catalog.with_extension(ext));
+    }
+}
+
+/// Issue 31, item 1: `: > catalog.sqlite` in a used library. Before: `status` said "catalog
+/// checked: ok", photos 0, and wrote a new schema over it; the next scan re-added every
+/// photo without its labels.
+#[test]
+fn an_empty_catalog_in_a_used_library_is_refused_with_the_newest_backup_named() {
+    let l = Lib::new();
+    l.add_photos(0, 3, (200, 150));
+    assert!(l.scan().status.success());
+    l.label_first_photo();
+    checkpoint(&l.catalog());
+    // The backups a schema upgrade leaves (v1 older than v3): the newest must be named.
+    let v3 = l.lib.join("catalog.sqlite.bak-v3");
+    std::fs::copy(l.catalog(), &v3).unwrap();
+    std::fs::copy(l.catalog(), l.lib.join("catalog.sqlite.bak-v1")).unwrap();
+    std::fs::write(l.catalog(), b"").unwrap();
+    let photos = l.photos.to_str().unwrap().to_owned();
+    for args in [vec!["status"], vec!["queue"], vec!["scan", "--no-embed", &photos]] {
+        let out = Command::new(binary())
+            .arg("--library")
+            .arg(&l.lib)
+            .arg("--config")
+            .arg(&l.config)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} accepted an empty catalog: {}", stdout(&out));
+        assert!(err.contains("is empty") && err.contains("thumbnails"), "{args:?}: {err}");
+        assert!(err.contains(&format!("cp {}", v3.display())), "{args:?}: {err}");
+        assert_eq!(std::fs::metadata(l.catalog()).unwrap().len(), 0, "{args:?} wrote to it");
+    }
+    // The advice works: the backup restored, the label is there.
+    std::fs::copy(&v3, l.catalog()).unwrap();
+    let out = l.run(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("labels: 1 wanted"), "{}", stdout(&out));
+
+    // A damaged catalog gets the same advice (the backup to restore), never "start anew".
+    checkpoint(&l.catalog());
+    std::fs::write(l.catalog(), b"my shopping list\n").unwrap();
+    let err = stderr(&l.run(&["status"]));
+    assert!(err.contains(&format!("cp {}", v3.display())), "{err}");
+
+    // A library that holds nothing yet: `status` says so without writing; `scan` starts it.
+    let fresh = Lib::new();
+    fresh.add_photos(0, 1, (200, 150));
+    std::fs::create_dir_all(&fresh.lib).unwrap();
+    std::fs::write(fresh.catalog(), b"").unwrap();
+    let out = fresh.run(&["status"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("nothing was scanned"), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(fresh.catalog()).unwrap().len(), 0, "status wrote to it");
+    let out = fresh.scan();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Issue 31, item 11: a `catalog.sqlite` that is a folder. Before: "not a photosift library
+/// (it has no catalog.sqlite)" for `status`, "not a photosift catalog or is damaged" for
+/// `scan`.
+#[test]
+fn a_catalog_that_is_a_folder_is_called_a_folder() {
+    let l = Lib::new();
+    l.add_photos(0, 1, (200, 150));
+    std::fs::create_dir_all(l.catalog()).unwrap();
+    let photos = l.photos.to_str().unwrap().to_owned();
+    for args in [vec!["status"], vec!["scan", "--no-embed", &photos]] {
+        let out = Command::new(binary())
+            .arg("--library")
+            .arg(&l.lib)
+            .arg("--config")
+            .arg(&l.config)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("is a folder") || err.contains("not a file"), "{args:?}: {err}");
+        assert!(!err.contains("no catalog.sqlite") && !err.contains("damaged"), "{args:?}: {err}");
+    }
+}
+
+/// Issue 31, item 2: as a user other than root, a `catalog.sqlite-wal` it may not read (what
+/// one `sudo photosift` leaves behind). Before: "is not a photosift catalog or is damaged ...
+/// move it aside to start a new catalog", which would have dropped the labels in that WAL.
+/// Runs the binary as `nobody` (setpriv); needs root, so it is SKIPPED elsewhere and fails
+/// under CI if it cannot run.
+#[test]
+fn an_unreadable_wal_is_a_permission_problem_named_with_its_file() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = crate::tools::runs("setpriv", &["--version"]);
+    if !crate::tools::require(
+        root && setpriv,
+        "permission test",
+        "needs root and setpriv (util-linux) to run photosift as nobody",
+    ) {
+        return;
+    }
+    let l = Lib::new();
+    l.add_photos(0, 2, (200, 150));
+    assert!(l.scan().status.success());
+    // The state a killed process leaves: a label only in the WAL. A copy of the live files
+    // while a connection holds that change uncheckpointed is that state.
+    let crashed = l.dir.path().join("crashed");
+    {
+        let conn = Connection::open(l.catalog()).unwrap();
+        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        conn.execute(
+            "INSERT INTO label_events (batch, photo_id, kind, value, mode, at_ms)
+             SELECT 1, id, 'kind', 1, 'cli', 1 FROM photos ORDER BY id LIMIT 1",
+            [],
+        )
+        .unwrap();
+        let cp = Command::new("cp").arg("-a").arg(&l.lib).arg(&crashed).status().unwrap();
+        assert!(cp.success());
+    }
+    let wal = crashed.join("catalog.sqlite-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the label is in the WAL");
+    // Everything belongs to nobody, except the WAL: root's, mode 000.
+    std::fs::set_permissions(l.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = l.dir.path().join("photosift");
+    std::fs::copy(binary(), &exe).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(&crashed)
+        .arg(&l.config)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    assert!(Command::new("chown").arg("root:root").arg(&wal).status().unwrap().success());
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(&exe)
+            .arg("--library")
+            .arg(&crashed)
+            .arg("--config")
+            .arg(&l.config)
+            .args(args)
+            .env("HOME", l.dir.path())
+            .output()
+            .unwrap()
+    };
+    let photos = l.photos.to_str().unwrap().to_owned();
+    for args in [vec!["status"], vec!["scan", "--no-embed", &photos]] {
+        let out = as_nobody(&args);
+        let err = stderr(&out);
+        eprintln!("{args:?} as nobody with an unreadable WAL: {err}");
+        assert!(!out.status.success(), "{args:?}: {}", stdout(&out));
+        assert!(err.contains("catalog.sqlite-wal"), "{args:?}: {err}");
+        assert!(err.contains("may not read"), "{args:?}: {err}");
+        assert!(!err.contains("damaged") && !err.contains("move it aside"), "{args:?}: {err}");
+    }
+    // Given back to the user, nothing was lost: the label from the WAL is there.
+    let chown = Command::new("chown").arg("nobody:nogroup").arg(&wal).status().unwrap();
+    assert!(chown.success());
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = as_nobody(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("labels: 1 wanted"), "{}", stdout(&out));
 }

@@ -4,6 +4,11 @@
 //! their thumbnails, a model is never recorded without its scores, the export folder holds
 //! only complete files (or photosift's staging files), and the next run resumes.
 //!
+//! The polite signals too (issue 31): SIGTERM, SIGHUP and SIGINT while labeling and while a
+//! retrain runs must leave the terminal as it was (`stty -g` before and after, the main screen,
+//! the cursor), exit with 128 + the signal and keep every label; a terminal that closes with
+//! SIGHUP ignored must end the session and free the library.
+//!
 //! `cargo test --release --test it harden_kill` kills each 6 times; the full run:
 //! `HARDEN_KILLS=100 cargo test --release --test it harden_kill -- --nocapture --test-threads 1`.
 
@@ -461,4 +466,213 @@ fn labeling_survives_sigkill_at_random_moments() {
          goes a few ms before the kill); {} labels in the catalog; all checks passed",
         y + n
     );
+}
+
+/// The binary under test; `PHOTOSIFT_BIN` runs these tests against another build (an older
+/// one, to show a test fails there).
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("PHOTOSIFT_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_photosift").into())
+}
+
+/// The photosift process under `pid` (a pane's shell, or the shell it started), once it runs.
+fn photosift_under(pid: i32) -> i32 {
+    let exe = std::fs::canonicalize(binary()).unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut queue = vec![pid];
+        while let Some(p) = queue.pop() {
+            if std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe) {
+                return p;
+            }
+            let children =
+                std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+            queue.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+        }
+        assert!(Instant::now() < end, "no photosift process under {pid}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (up to 20 s) until `path` exists and returns its contents.
+fn wait_for_file(path: &Path) -> String {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.ends_with('\n')
+        {
+            return text;
+        }
+        assert!(Instant::now() < end, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A tmux format of the session's pane (`#{alternate_on}`, `#{cursor_flag}`).
+fn pane_flag(tmux: &Tmux, session: &str, format: &str) -> String {
+    let out = tmux.cmd(&["display-message", "-p", "-t", session, format]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Issue 31, item 3: SIGTERM, SIGHUP and SIGINT during labeling and during a retrain. The TUI
+/// runs from a `sh` line in tmux that records `stty -g` before it starts and after it ends,
+/// and its exit status. After each signal: the terminal modes are exactly those from before,
+/// the alternate screen is left and the cursor shown, the status is 128 + the signal, the
+/// catalog holds every acknowledged label and is intact, a model is never without its scores,
+/// and the next session opens (the library's lock was released). Before: `stty` showed
+/// `-icanon -echo -isig -opost`, the alternate screen stayed on and the cursor hidden.
+#[test]
+fn labeling_and_retraining_put_the_terminal_back_on_sigterm_sighup_and_sigint() {
+    if !require_tmux("signal test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 3000, 8, (64, 48));
+    let catalog_path = library.catalog_path();
+    {
+        // Embedded, with labels of both kinds: R retrains on 3000 photos (a second or more).
+        let mut cat = library.open_catalog().unwrap();
+        let vectors: Vec<(PhotoId, Vec<f32>)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let v = (0..1152).map(|k| ((i * 31 + k * 17) % 97) as f32 / 97.0).collect();
+                (*id, v)
+            })
+            .collect();
+        cat.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
+        for (i, id) in ids.iter().take(20).enumerate() {
+            let value = if i % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
+            let d = Decision::single(*id, DecisionMode::Ambiguous, LabelKind::Kind, value);
+            cat.record_decisions(std::slice::from_ref(&d)).unwrap();
+        }
+    }
+    let config = dir.path().join("config.toml");
+    // No automatic retrain: only R starts one, so the labeling rounds are labeling only.
+    std::fs::write(&config, "[train]\nretrain_every = 0\n").unwrap();
+    let tmux = Tmux::new("signals");
+    let cases = [
+        (libc::SIGTERM, false),
+        (libc::SIGHUP, false),
+        (libc::SIGINT, false),
+        (libc::SIGTERM, true),
+        (libc::SIGHUP, true),
+        (libc::SIGINT, true),
+    ];
+    for (round, (sig, retrain)) in cases.into_iter().enumerate() {
+        let (before, after, status) = (
+            dir.path().join(format!("stty-before-{round}")),
+            dir.path().join(format!("stty-after-{round}")),
+            dir.path().join(format!("status-{round}")),
+        );
+        let script = dir.path().join(format!("run-{round}.sh"));
+        std::fs::write(
+            &script,
+            format!(
+                "stty -g > '{}'\n'{}' --library '{}' --config '{}'\necho $? > '{}'\n\
+                 stty -g > '{}'\nexec sleep 60\n",
+                before.display(),
+                binary().display(),
+                dir.path().display(),
+                config.display(),
+                status.display(),
+                after.display()
+            ),
+        )
+        .unwrap();
+        let session = format!("s{round}");
+        tmux.start(&session, 110, 32, &format!("sh '{}'", script.display()));
+        let pid = photosift_under(tmux.pane_pid(&session));
+        let (y0, n0) = counts(&catalog_path);
+        tmux.wait_for(&session, &["AMBIGUOUS", &format!("yes {y0} no {n0} ")]);
+        tmux.keys(&session, "w");
+        tmux.keys(&session, "s");
+        let screen = tmux.wait_for(&session, &[&format!("yes {} no {} ", y0 + 1, n0 + 1)]);
+        if retrain {
+            tmux.keys(&session, "r");
+            tmux.wait_for_within(&session, &["⟳ retrain"], Duration::from_secs(20));
+        }
+        crate::process::signal(pid, sig);
+        crate::process::wait_gone(pid);
+        let code = wait_for_file(&status);
+        let (b, a) = (wait_for_file(&before), wait_for_file(&after));
+        let what = format!(
+            "round {round}: signal {sig}{}",
+            if retrain { " during a retrain" } else { "" }
+        );
+        assert_eq!(b, a, "{what}: the terminal modes changed (stty -g before/after)");
+        assert_eq!(code.trim(), (128 + sig).to_string(), "{what}: exit status");
+        assert_eq!(pane_flag(&tmux, &session, "#{alternate_on}"), "0", "{what}: alternate screen");
+        assert_eq!(pane_flag(&tmux, &session, "#{cursor_flag}"), "1", "{what}: cursor hidden");
+        let _ = tmux.cmd(&["kill-session", "-t", &session]);
+
+        integrity(&catalog_path);
+        let (y, n) = counts(&catalog_path);
+        let (ay, an) = shown_counts(&screen).unwrap();
+        assert!(y >= ay && n >= an, "{what}: catalog {y}/{n} < screen {ay}/{an}");
+        let conn = Connection::open(&catalog_path).unwrap();
+        let partial: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM models m WHERE coalesce((SELECT length(s.photo_ids) \
+                 FROM model_scores s WHERE s.model_id = m.id), 0) <> 3000 * 8",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(partial, 0, "{what}: a model without all its scores");
+    }
+    eprintln!(
+        "signal test: SIGTERM, SIGHUP and SIGINT while labeling and while retraining: the \
+         terminal modes, the main screen and the cursor were back each time, exit status 128 + \
+         the signal, every acknowledged label kept"
+    );
+}
+
+/// Issue 31, item 4: the terminal closes without a SIGHUP reaching the TUI (ignored, as under
+/// `nohup`; `tmux kill-session`). Before: the TUI spun at ~90% CPU forever and kept the
+/// library locked, so the next `photosift label` was refused.
+#[test]
+fn a_closed_terminal_ends_the_session_and_frees_the_library() {
+    if !require_tmux("closed terminal test") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (library, _ids) = common::library_with_photos(dir.path(), 50, 8, (96, 72));
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let log = dir.path().join("stderr.log");
+    // `trap '' HUP` is what nohup does to the signal (nohup would also take stdout away).
+    let command = format!(
+        "trap '' HUP; exec '{}' --library '{}' --config '{}' label 2> '{}'",
+        binary().display(),
+        dir.path().display(),
+        config.display(),
+        log.display()
+    );
+    let tmux = Tmux::new("closed");
+    tmux.start("c", 100, 30, &format!("sh -c \"{command}\""));
+    let pid = photosift_under(tmux.pane_pid("c"));
+    tmux.wait_for("c", &["AMBIGUOUS"]);
+    tmux.keys("c", "w");
+    tmux.wait_for("c", &["yes 1 no 0 "]);
+    let _ = tmux.cmd(&["kill-session", "-t", "c"]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}/exe")).exists() {
+        if Instant::now() > end {
+            sigkill(pid as u32);
+            panic!("the session kept running after its terminal closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!said.contains("panicked"), "{said}");
+    assert_eq!(counts(&library.catalog_path()).0, 1, "the label is kept");
+    // The lock is free: another session may open the library.
+    let lock = std::fs::File::open(dir.path().join("lock")).unwrap();
+    // SAFETY: flock on a file this test opened.
+    let free = unsafe {
+        libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB)
+    };
+    assert_eq!(free, 0, "the library is still locked");
 }

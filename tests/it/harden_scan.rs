@@ -100,3 +100,71 @@ fn contact_sheets_and_export_folders_are_not_scanned() {
     let s = env.scan();
     assert_eq!((s.files, s.new), (1, 1), "{s:?}");
 }
+
+/// Issue 31, item 8: a folder photosift exported into was skipped whole, so a photo the user
+/// put there later was never found. Now only the files the manifest lists are skipped (a
+/// version 1 manifest, which did not list the copies, still hides its folder: above).
+#[test]
+fn only_the_files_an_export_wrote_are_skipped_in_its_folder() {
+    let mut env = Env::new();
+    env.write("prints/IMG_0001.jpg", &jpeg(&pattern(300, 200, 5)));
+    env.write("prints/a-2.jpg", &jpeg(&pattern(300, 200, 6)));
+    let hex: String = b"a-2.jpg".iter().map(|b| format!("{b:02x}")).collect();
+    env.write(
+        "prints/.photosift-export",
+        format!("photosift export manifest v2\ncopy {} {hex}\n", "0".repeat(64)).as_bytes(),
+    );
+    let s = env.scan();
+    assert_eq!((s.files, s.new, s.duplicates), (1, 1, 0), "{s:?}");
+    photo_at(&env, "prints/IMG_0001.jpg");
+}
+
+/// Issue 31, item 11: two copies of a broken file: the second was recorded as "its identical
+/// copy was not ingested" instead of the reason (when it reached the writer after the first
+/// had failed).
+#[test]
+fn every_copy_of_a_broken_file_fails_for_the_real_reason() {
+    let mut env = Env::new();
+    let broken = b"\xff\xd8\xff\xe0 not really a JPEG".repeat(40);
+    for i in 0..12 {
+        env.write(&format!("copy{i:02}.jpg"), &broken);
+    }
+    let s = env.scan();
+    assert_eq!(s.failed, 12, "{s:?}");
+    let reasons: std::collections::BTreeSet<_> = s.failures.iter().map(|f| &f.message).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(!reasons.iter().any(|r| r.contains("not ingested")), "{reasons:?}");
+    for p in env.catalog.failed_photos().unwrap() {
+        assert!(!p.error.unwrap().contains("not ingested"), "{}", p.path.display());
+    }
+}
+
+/// Issue 31, item 11: an original overwritten in place with the bytes of another photo of the
+/// library became a second photo with the same content (asked about twice). Now the path is a
+/// duplicate of that photo; the overwritten picture keeps its labels and is missing.
+#[test]
+fn a_file_overwritten_with_another_photos_bytes_becomes_its_duplicate() {
+    let mut env = Env::new();
+    let a = env.write("a.jpg", &jpeg(&pattern(300, 200, 1)));
+    let b_bytes = jpeg(&pattern(300, 200, 2));
+    env.write("b.jpg", &b_bytes);
+    env.scan();
+    let (old_a, b) = (photo_at(&env, "a.jpg"), photo_at(&env, "b.jpg"));
+    let d = Decision::single(old_a.id, DecisionMode::Ambiguous, LabelKind::Kind, LabelValue::Yes);
+    env.catalog.record_decisions(std::slice::from_ref(&d)).unwrap();
+
+    std::fs::write(&a, &b_bytes).unwrap();
+    let s = env.scan();
+    assert_eq!((s.new, s.duplicates, s.decoded), (0, 1, 0), "{s:?}");
+    let ok: Vec<Photo> =
+        env.catalog.photos().unwrap().into_iter().filter(|p| p.state == PhotoState::Ok).collect();
+    assert_eq!(ok.iter().map(|p| p.id).collect::<Vec<_>>(), vec![b.id], "one photo per picture");
+    assert_eq!(env.catalog.duplicate_paths(b.id).unwrap(), vec![env.stored("a.jpg")]);
+    let gone = env.catalog.photo(old_a.id).unwrap().unwrap();
+    assert_eq!(gone.state, PhotoState::Missing);
+    let labels = env.catalog.current_labels(LabelKind::Kind).unwrap();
+    assert_eq!(labels, vec![(old_a.id, LabelValue::Yes)]);
+    // A rescan changes nothing more.
+    let s = env.scan();
+    assert_eq!((s.new, s.duplicates, s.changed, s.missing), (0, 0, 0, 0), "{s:?}");
+}

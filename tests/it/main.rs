@@ -32,6 +32,7 @@ mod harden_faults;
 mod harden_hostile;
 mod harden_kill;
 mod harden_originals;
+mod harden_output;
 mod harden_scan;
 mod layering;
 mod model_depthwise;

@@ -88,7 +88,7 @@ fn scan_labeling_and_export_leave_the_originals_byte_identical() {
             shell_quote(&config)
         );
         tmux.start("l", 110, 32, &command);
-        tmux.wait_for("l", &["AMBIGUOUS"]);
+        tmux.wait_loaded("l");
         for (key, shown) in [("w", "yes 1 no 0"), ("s", "yes 1 no 1"), ("w", "yes 2 no 1")] {
             tmux.keys("l", key);
             tmux.wait_for("l", &[shown]);

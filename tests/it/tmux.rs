@@ -57,6 +57,20 @@ impl Tmux {
         self.wait_for_within(session, needles, Duration::from_secs(30))
     }
 
+    /// Waits until the labeling session in `session` has loaded its queues: a key pressed
+    /// before that has no photo to act on.
+    pub fn wait_loaded(&self, session: &str) -> String {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.wait_for(session, &["AMBIGUOUS"]);
+            if !screen.contains("Loading the queues") {
+                return screen;
+            }
+            assert!(Instant::now() < end, "the queues never loaded; screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
     /// The process id of the program in `session`'s pane.
     pub fn pane_pid(&self, session: &str) -> i32 {
         let out = self.cmd(&["list-panes", "-t", session, "-F", "#{pane_pid}"]);

@@ -188,8 +188,14 @@ fn bench_train(embeddings: &[Vec<f32>], n_labels: usize) {
     let cpu0 = cpu_ms();
     for _ in 0..3 {
         let t = Instant::now();
-        let r = photosift::pipeline::train_and_score(&mut catalog, &cfg, "bench", &|_, _| {})
-            .expect("train");
+        let r = photosift::pipeline::train_and_score(
+            &mut catalog,
+            &cfg,
+            "bench",
+            &mut photosift::pipeline::SessionData::default(),
+            &|_, _| {},
+        )
+        .expect("train");
         totals.push(t.elapsed().as_secs_f64() * 1000.0);
         last = Some(r);
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::{Catalog, CatalogError, PhotoId, Result};
 
@@ -41,6 +41,35 @@ impl Catalog {
             Ok((PhotoId(r.get(0)?), from_blob(&r.get::<_, Vec<u8>>(1)?)))
         })?;
         rows.collect::<rusqlite::Result<_>>().map_err(CatalogError::from)
+    }
+
+    /// The photos with an embedding of `backbone`, in id order (no vector is read).
+    pub fn embedded_ids(&self, backbone: &str) -> Result<Vec<PhotoId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT photo_id FROM embeddings WHERE backbone = ?1 ORDER BY photo_id",
+        )?;
+        let rows = stmt.query_map([backbone], |r| Ok(PhotoId(r.get(0)?)))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(CatalogError::from)
+    }
+
+    /// The embeddings of `backbone` of the photos `ids` (those that have one), in `ids`' order.
+    pub fn embeddings_of(
+        &self,
+        backbone: &str,
+        ids: &[PhotoId],
+    ) -> Result<Vec<(PhotoId, Vec<f32>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT vector FROM embeddings WHERE photo_id = ?1 AND backbone = ?2",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let vector: Option<Vec<u8>> =
+                stmt.query_row(rusqlite::params![id.0, backbone], |r| r.get(0)).optional()?;
+            if let Some(bytes) = vector {
+                out.push((*id, from_blob(&bytes)));
+            }
+        }
+        Ok(out)
     }
 
     /// How many photos have an embedding of `backbone`.

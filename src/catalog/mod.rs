@@ -16,7 +16,7 @@ mod videos;
 
 // The domain's nouns, for this module's files (`super::PhotoId`); callers import them from
 // `crate::domain`, where they live.
-use crate::domain::{Candidate, LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
+use crate::domain::{ModelId, ModelKind, PhotoId};
 pub use labels::LabelCounts;
 pub use models::{EmbeddingTable, ModelInfo, NewModel};
 pub use photo_writes::{KnownFile, NewPhoto, PhotoCounts, ScanIndex, ScanOp};
@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("schema_004_score_blobs.sql"),
         then: Some(score_blobs::migrate_rows_to_blobs),
+    },
+    Migration {
+        sql: include_str!("schema_005_ask_first.sql"),
+        then: Some(models::migrate_ask_first),
     },
 ];
 

@@ -1,14 +1,10 @@
 //! Model versions and their scores, and the reads that training and the queues need:
-//! embeddings as one flat matrix, the synthetic seed labels, and the queue candidates.
-
-use std::collections::HashMap;
+//! embeddings as one flat matrix, the synthetic seed labels, and each model's ask-first order.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::score_blobs::{self, ScoreTable};
-use super::{
-    Candidate, Catalog, LabelKind, LabelValue, ModelId, ModelKind, PhotoId, Result, now_secs,
-};
+use super::{Catalog, CatalogError, ModelId, ModelKind, PhotoId, Result, now_secs};
 
 /// A trained model version to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +93,7 @@ impl Catalog {
     /// Records a model version together with its scores, in one transaction: a model is never
     /// visible without them.
     pub fn insert_model(&mut self, model: &NewModel, scores: &[(PhotoId, f32)]) -> Result<ModelId> {
-        self.insert_model_as(None, model, scores)
+        self.insert_model_as(None, model, scores, &[])
     }
 
     /// The id the next model version will get (a fine-tuned backbone is named after it before
@@ -115,6 +111,7 @@ impl Catalog {
         id: Option<ModelId>,
         model: &NewModel,
         scores: &[(PhotoId, f32)],
+        ask_first: &[PhotoId],
     ) -> Result<ModelId> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -136,9 +133,20 @@ impl Catalog {
         )?;
         let id = ModelId(tx.last_insert_rowid());
         score_blobs::write(&tx, id, &ScoreTable::from_scores(scores))?;
+        write_ask_first(&tx, id, ask_first)?;
         prune_old_scores(&tx)?;
         tx.commit()?;
         Ok(id)
+    }
+
+    /// The photos model `model` says to ask first (`learn::lookahead`), in order; empty for a
+    /// model with too few answers for the look-ahead.
+    pub fn ask_first(&self, model: ModelId) -> Result<Vec<PhotoId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT photo_id FROM ask_first WHERE model_id = ?1 ORDER BY rank")?;
+        let rows = stmt.query_map([model.0], |r| Ok(PhotoId(r.get(0)?)))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(CatalogError::from)
     }
 
     /// Adds or replaces scores of a model version (`photosift score` after new photos).
@@ -176,6 +184,17 @@ impl Catalog {
     /// The scores of one model version, in photo id order.
     pub fn scores(&self, model: ModelId) -> Result<Vec<(PhotoId, f32)>> {
         Ok(score_blobs::read(&self.conn, model)?.rows().collect())
+    }
+
+    /// How many photos model `model` has scores for (0 when its scores were pruned): a cheap
+    /// check of whether scores held in memory are still all of them.
+    pub fn score_count(&self, model: ModelId) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT coalesce((SELECT length(photo_ids) / 8 FROM model_scores WHERE model_id = ?1), 0)",
+            [model.0],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     /// Every embedding of `backbone`, as one matrix (rows of a different length than the
@@ -219,48 +238,6 @@ impl Catalog {
         )?;
         let rows = stmt.query_map([], |r| Ok((PhotoId(r.get(0)?), r.get::<_, i64>(1)? != 0)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// What the queues need about every camera photo that can be shown: the latest model's
-    /// score, capture time, current labels, and the `backbone` embedding as stored.
-    pub fn queue_rows(&self, backbone: &str) -> Result<Vec<Candidate>> {
-        let scores = match self.latest_model()? {
-            Some(m) => score_blobs::read(&self.conn, m.id)?,
-            None => ScoreTable::default(),
-        };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT p.id, p.taken_at, e.vector FROM photos p
-             LEFT JOIN embeddings e ON e.photo_id = p.id AND e.backbone = ?1
-             WHERE p.source = 'camera' AND p.state = 'ok' ORDER BY p.id",
-        )?;
-        let kind: HashMap<PhotoId, LabelValue> =
-            self.current_labels(LabelKind::Kind)?.into_iter().collect();
-        let print: HashMap<PhotoId, LabelValue> =
-            self.current_labels(LabelKind::Print)?.into_iter().collect();
-        let mut rows = stmt.query([backbone])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let photo = PhotoId(row.get(0)?);
-            let embedding =
-                match row.get_ref(2)?.as_blob_or_null().map_err(rusqlite::Error::from)? {
-                    Some(bytes) if !bytes.is_empty() => {
-                        let mut v = Vec::with_capacity(bytes.len() / 4);
-                        f32s_from_le(bytes, &mut v);
-                        Some(v)
-                    }
-                    _ => None,
-                };
-            out.push(Candidate {
-                photo,
-                p: scores.get(photo),
-                taken_at: row.get(1)?,
-                embedding,
-                kind_label: kind.get(&photo).copied(),
-                print_label: print.get(&photo).copied(),
-                ask_first: None,
-            });
-        }
-        Ok(out)
     }
 }
 
@@ -307,18 +284,57 @@ pub const KEEP_SCORED_MODELS: usize = 3;
 /// The TUI retrains after every answer: without pruning, a session of 300 answers would
 /// keep 300 copies of every photo's score.
 fn prune_old_scores(tx: &rusqlite::Transaction<'_>) -> Result<()> {
-    tx.prepare_cached(
-        "DELETE FROM model_scores WHERE model_id <
-             (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))",
-    )?
-    .execute([KEEP_SCORED_MODELS as i64])?;
+    for table in ["model_scores", "ask_first"] {
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE model_id <
+                 (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))"
+        ))?
+        .execute([KEEP_SCORED_MODELS as i64])?;
+    }
+    Ok(())
+}
+
+fn write_ask_first(
+    tx: &rusqlite::Transaction<'_>,
+    model: ModelId,
+    order: &[PhotoId],
+) -> Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO ask_first (model_id, rank, photo_id) VALUES (?1, ?2, ?3)")?;
+    for (rank, photo) in order.iter().enumerate() {
+        insert.execute(params![model.0, rank as i64, photo.0])?;
+    }
+    Ok(())
+}
+
+/// Migration 005: the look-ahead lists models recorded in their info JSON (`"ask_first":
+/// [ids]`) become rows of `ask_first`. Ids of photos no longer in the catalog are dropped.
+pub(super) fn migrate_ask_first(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    #[derive(serde::Deserialize, Default)]
+    struct Info {
+        #[serde(default)]
+        ask_first: Vec<i64>,
+    }
+    let models: Vec<(i64, Option<String>)> = tx
+        .prepare("SELECT id, info FROM models ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut insert = tx.prepare(
+        "INSERT INTO ask_first (model_id, rank, photo_id)
+         SELECT ?1, ?2, id FROM photos WHERE id = ?3",
+    )?;
+    for (model, info) in models {
+        let info: Info = serde_json::from_str(info.as_deref().unwrap_or("{}")).unwrap_or_default();
+        for (rank, photo) in info.ask_first.into_iter().enumerate() {
+            insert.execute(params![model, rank as i64, photo])?;
+        }
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Decision, DecisionMode};
 
     use crate::catalog::test_catalog_with_photos as catalog_with_photos;
 
@@ -449,6 +465,48 @@ mod tests {
     }
 
     #[test]
+    fn ask_first_lists_in_the_info_json_become_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            // A catalog of schema 004, where the order lived in the model's info JSON.
+            let old = Catalog::open_with(
+                &path,
+                &super::super::MIGRATIONS[..4],
+                super::super::WhenEmpty::Initialize,
+            )
+            .unwrap();
+            for id in 1..=3 {
+                old.conn()
+                    .execute(
+                        "INSERT INTO photos (id, path, content_hash, byte_size, mtime_ns,
+                                             added_at, updated_at)
+                         VALUES (?1, ?2, ?3, 1, 1, 1, 1)",
+                        params![id, format!("/{id}.jpg").into_bytes(), format!("h{id}")],
+                    )
+                    .unwrap();
+            }
+            for (model, info) in
+                [(1, None), (2, Some(r#"{"l2":1.0,"ask_first":[3,1,77]}"#)), (3, Some("{}"))]
+            {
+                old.conn()
+                    .execute(
+                        "INSERT INTO models (id, created_at, backbone, kind, n_positive,
+                                             n_negative, n_synthetic, params, info)
+                         VALUES (?1, 0, 'lite0', 'head', 1, 1, 0, x'00', ?2)",
+                        params![model, info],
+                    )
+                    .unwrap();
+            }
+        }
+        let cat = Catalog::open(&path).unwrap();
+        // Photo 77 is no longer in the catalog: left out.
+        assert_eq!(cat.ask_first(ModelId(2)).unwrap(), [PhotoId(3), PhotoId(1)]);
+        assert!(cat.ask_first(ModelId(1)).unwrap().is_empty());
+        assert!(cat.ask_first(ModelId(3)).unwrap().is_empty());
+    }
+
+    #[test]
     fn embedding_table_is_flat_and_in_photo_order() {
         let cat = catalog_with_photos(3);
         put_embedding(&cat, 2, "lite0", &[3.0, 4.0]);
@@ -459,32 +517,5 @@ mod tests {
         assert_eq!((t.dim, t.row(1)), (2, &[3.0f32, 4.0][..]));
         let backbones = cat.embedding_backbones().unwrap();
         assert_eq!(backbones, vec![("lite0".to_owned(), 2), ("other".to_owned(), 1)]);
-    }
-
-    #[test]
-    fn queue_rows_join_latest_scores_labels_and_embeddings() {
-        let mut cat = catalog_with_photos(4);
-        put_embedding(&cat, 1, "lite0", &[3.0, 4.0]);
-        put_embedding(&cat, 4, "lite0", &[2.0, 0.0]);
-        cat.conn()
-            .execute("UPDATE photos SET source = 'synthetic', seed_label = 1 WHERE id = 3", [])
-            .unwrap();
-        cat.insert_model(&model(1), &[(PhotoId(1), 0.1)]).unwrap();
-        cat.insert_model(&model(1), &[(PhotoId(1), 0.7)]).unwrap();
-        cat.record_decisions(&[Decision::single(
-            PhotoId(2),
-            DecisionMode::Ambiguous,
-            LabelKind::Kind,
-            LabelValue::No,
-        )])
-        .unwrap();
-        let c = cat.queue_rows("lite0").unwrap();
-        assert_eq!(c.len(), 3, "synthetic photos are not shown");
-        assert_eq!(c[0].p, Some(0.7));
-        assert_eq!(c[0].embedding, Some(vec![3.0, 4.0]), "as stored");
-        assert_eq!(c[0].taken_at, Some(1001));
-        assert_eq!((c[1].p, c[1].embedding.clone()), (None, None));
-        assert_eq!(c[1].kind_label, Some(LabelValue::No));
-        assert_eq!(cat.synthetic_seed_labels().unwrap(), vec![(PhotoId(3), true)]);
     }
 }

@@ -429,13 +429,6 @@ impl Catalog {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Photos marked as screenshots (the queues leave them out unless configured not to).
-    pub fn screenshot_ids(&self) -> Result<std::collections::HashSet<PhotoId>> {
-        let mut stmt = self.conn.prepare_cached("SELECT id FROM photos WHERE screenshot = 1")?;
-        let rows = stmt.query_map([], |r| Ok(PhotoId(r.get(0)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// The duplicate paths of a photo (other files with the same bytes).
     pub fn duplicate_paths(&self, id: PhotoId) -> Result<Vec<PathBuf>> {
         let mut stmt = self

@@ -92,7 +92,7 @@ pub fn train(config: &Config, library: &Library, finetune: bool) -> Result<()> {
         bar.set_position((f * 100.0) as u64);
         bar.set_message(what.to_owned());
     };
-    let retrained = pipeline::retrain(library, config, finetune, &progress)?;
+    let retrained = pipeline::retrain(library, config, finetune, &Default::default(), &progress)?;
     bar.finish_and_clear();
     if let Retrained::Finetuned(ft) = &retrained {
         let loss: Vec<String> = ft.epoch_loss.iter().map(|l| format!("{l:.3}")).collect();

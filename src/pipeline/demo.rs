@@ -13,6 +13,7 @@ use anyhow::Context;
 
 use super::backbone::current_backbone;
 use super::embed::{EmbedSummary, embed_missing};
+use super::session_data::SessionData;
 use super::train::{TrainReport, train_and_score};
 pub use crate::assets::{DEMO_PHOTOS, DemoPhoto, Subject};
 use crate::catalog::{Catalog, CatalogError};
@@ -153,7 +154,8 @@ pub fn build(
     let backbone = current_backbone(&catalog)
         .context("reading which embeddings the demo has")?
         .unwrap_or_else(BackboneId::bundled);
-    let train = train_and_score(&mut catalog, config, backbone.as_str(), &|f, what| {
+    let mut data = SessionData::default();
+    let train = train_and_score(&mut catalog, config, backbone.as_str(), &mut data, &|f, what| {
         progress(DemoProgress::Training { fraction: f, what: what.to_owned() })
     })
     .context("training on the demo labels")?;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use super::embed::{embed_list, finetuned_weights_path, load_thumb};
+use super::session_data::SessionData;
 use super::train::{FinetuneInfo, Recording, TrainReport, train_and_record};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -50,6 +51,7 @@ pub fn finetune_and_score(
     catalog: &mut Catalog,
     library: &Library,
     cfg: &Config,
+    data: &mut SessionData,
     progress: &dyn Fn(f32, &str),
 ) -> anyhow::Result<FinetuneReport> {
     let t0 = Instant::now();
@@ -135,7 +137,7 @@ pub fn finetune_and_score(
             embed_ms,
         }),
     };
-    let train = train_and_record(catalog, cfg, &backbone, &recording, &|f, what| {
+    let train = train_and_record(catalog, cfg, &backbone, &recording, data, &|f, what| {
         progress(0.9 + 0.1 * f, what);
     })?;
     Ok(FinetuneReport {

@@ -12,11 +12,13 @@ pub mod finetune;
 pub mod queues;
 pub mod scan;
 pub mod seed;
+pub mod session_data;
 pub mod train;
 
 pub use backbone::{current_backbone, require_backbone};
 pub use embed::{EmbedSummary, embed_list, embed_missing, finetuned_weights_path, load_thumb};
 pub use finetune::{FinetuneReport, finetune_and_score};
+pub use session_data::SessionData;
 pub use train::{
     FinetuneInfo, Recording, Retrained, TrainReport, retrain, score_latest, train_and_record,
     train_and_score,

@@ -4,12 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
 
 use super::backbone::current_backbone;
-use crate::catalog::{Catalog, LabelCounts, PhotoState, Source, TakenSource};
+use super::session_data::SessionData;
+use crate::catalog::{Catalog, LabelCounts, Photo, PhotoState, Source, TakenSource};
 use crate::config::Config;
 use crate::domain::{LabelKind, PhotoId};
 use crate::library::Library;
@@ -60,34 +61,62 @@ pub struct QueueData {
     pub complete: bool,
 }
 
-/// The queue candidates: every camera photo that can be shown (screenshots only when
-/// `[queue] include_screenshots`). `complete` reads the embeddings of the backbone training
-/// uses (before the first model too: the cold start orders typical photos first by them),
-/// normalized and centered; without it, only scores and labels (reading 25,000 embeddings
-/// takes seconds, and the first photo should not wait for them).
-pub fn candidates(catalog: &Catalog, config: &Config, complete: bool) -> Result<Vec<Candidate>> {
-    let mut cands: Vec<Candidate> = if complete {
-        let backbone = current_backbone(catalog)
-            .context("reading which embeddings the library has")?
-            .unwrap_or_else(BackboneId::bundled);
-        let mut cands =
-            catalog.queue_rows(backbone.as_str()).context("reading the queue candidates")?;
-        queue::center_embeddings(&mut cands);
-        cands
-    } else {
-        let scores: HashMap<PhotoId, f32> = match catalog.latest_model()? {
-            Some(m) => catalog.scores(m.id)?.into_iter().collect(),
-            None => HashMap::new(),
-        };
-        quick_candidates(catalog, &scores)?
-    };
-    drop_screenshots(catalog, config, &mut cands)?;
-    if let Some(model) = catalog.latest_model().context("reading the latest model")? {
-        let rank: HashMap<PhotoId, u32> = ask_first(&model.info).into_iter().zip(0..).collect();
-        for c in &mut cands {
-            c.ask_first = rank.get(&c.photo).copied();
+/// How much a queue build reads.
+#[derive(Clone, Copy)]
+pub enum Build<'a> {
+    /// Scores and labels only: reading 25,000 embeddings takes seconds, and the first photo
+    /// should not wait for them.
+    Quick,
+    /// With the embeddings of the backbone training uses, normalized and centered (before the
+    /// first model too: the cold start orders typical photos first by them), read through the
+    /// session's memory, which the retrain before this build filled.
+    Complete(&'a Mutex<SessionData>),
+}
+
+/// The queue candidates among `photos` (the catalog's): every camera photo that can be shown
+/// (screenshots only when `[queue] include_screenshots`), with the latest model's scores and
+/// ask-first order, and with embeddings when the build is [`Build::Complete`].
+pub fn candidates(
+    catalog: &Catalog,
+    config: &Config,
+    photos: &[Photo],
+    build: Build<'_>,
+) -> Result<Vec<Candidate>> {
+    let model = catalog.latest_model().context("reading the latest model")?;
+    let mut cands = match build {
+        Build::Quick => {
+            let (scores, ask_first) = match &model {
+                Some(m) => (catalog.scores(m.id)?.into_iter().collect(), catalog.ask_first(m.id)?),
+                None => (HashMap::new(), Vec::new()),
+            };
+            let mut cands = quick_candidates(catalog, photos, &scores)?;
+            mark_ask_first(&mut cands, &ask_first);
+            cands
         }
-    }
+        Build::Complete(data) => {
+            let backbone = current_backbone(catalog)
+                .context("reading which embeddings the library has")?
+                .unwrap_or_else(BackboneId::bundled);
+            let mut data = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut cands = match &model {
+                Some(m) => {
+                    let latest = data.scores(catalog, m.id).context("reading the scores")?;
+                    let mut cands = quick_candidates(catalog, photos, &latest.p)?;
+                    mark_ask_first(&mut cands, &latest.ask_first);
+                    cands
+                }
+                None => quick_candidates(catalog, photos, &HashMap::new())?,
+            };
+            let features = data.features(catalog, &backbone).context("reading the embeddings")?;
+            for c in &mut cands {
+                c.embedding = features.of(c.photo).map(<[f32]>::to_vec);
+            }
+            drop(data);
+            queue::center_embeddings(&mut cands);
+            cands
+        }
+    };
+    drop_screenshots(photos, config, &mut cands);
     Ok(cands)
 }
 
@@ -98,41 +127,39 @@ pub fn scored_candidates(
     config: &Config,
     scores: &HashMap<PhotoId, f32>,
 ) -> Result<Vec<Candidate>> {
-    let mut cands = quick_candidates(catalog, scores)?;
-    drop_screenshots(catalog, config, &mut cands)?;
+    let photos = catalog.photos().context("reading the photos")?;
+    let mut cands = quick_candidates(catalog, &photos, scores)?;
+    drop_screenshots(&photos, config, &mut cands);
     Ok(cands)
 }
 
 /// Screenshots leave the queues unless `[queue] include_screenshots`.
-fn drop_screenshots(catalog: &Catalog, config: &Config, cands: &mut Vec<Candidate>) -> Result<()> {
+fn drop_screenshots(photos: &[Photo], config: &Config, cands: &mut Vec<Candidate>) {
     if !config.queue.include_screenshots {
-        let shots: HashSet<PhotoId> = catalog.screenshot_ids()?;
+        let shots: HashSet<PhotoId> =
+            photos.iter().filter(|p| p.screenshot).map(|p| p.id).collect();
         cands.retain(|c| !shots.contains(&c.photo));
     }
-    Ok(())
 }
 
-/// What the queues read back from a model's info column (`train` writes it).
-#[derive(Debug, Default, Deserialize)]
-struct QueueInfo {
-    #[serde(default)]
-    ask_first: Vec<i64>,
+/// Marks the photos a model version says to ask first (`learn::lookahead`) with their rank.
+fn mark_ask_first(cands: &mut [Candidate], order: &[PhotoId]) {
+    let rank: HashMap<PhotoId, u32> = order.iter().copied().zip(0..).collect();
+    for c in cands {
+        c.ask_first = rank.get(&c.photo).copied();
+    }
 }
 
-/// The photos a model version says to ask first, in order (`learn::lookahead`). Models
-/// recorded before the look-ahead, or with too few answers for it, name none.
-fn ask_first(info: &str) -> Vec<PhotoId> {
-    let parsed: QueueInfo = serde_json::from_str(info).unwrap_or_default();
-    parsed.ask_first.into_iter().map(PhotoId).collect()
-}
-
-/// Scores (`scores`) and labels only, from the photos table: no embedding is read.
-fn quick_candidates(catalog: &Catalog, scores: &HashMap<PhotoId, f32>) -> Result<Vec<Candidate>> {
+/// Scores (`scores`) and labels of the camera photos among `photos` that can be shown; no
+/// embedding is read.
+fn quick_candidates(
+    catalog: &Catalog,
+    photos: &[Photo],
+    scores: &HashMap<PhotoId, f32>,
+) -> Result<Vec<Candidate>> {
     let kind: HashMap<_, _> = catalog.current_labels(LabelKind::Kind)?.into_iter().collect();
     let print: HashMap<_, _> = catalog.current_labels(LabelKind::Print)?.into_iter().collect();
-    Ok(catalog
-        .photos()
-        .context("reading the photos")?
+    Ok(photos
         .iter()
         .filter(|p| p.source == Source::Camera && p.state == PhotoState::Ok)
         .map(|p| Candidate {
@@ -148,23 +175,22 @@ fn quick_candidates(catalog: &Catalog, scores: &HashMap<PhotoId, f32>) -> Result
 }
 
 /// Reads the catalog and orders both queues. Runs on a job thread with its own connection.
-/// `complete: false` leaves the embeddings out (see [`candidates`]): the session starts on an
-/// order by score alone and takes the full one (diversity, bursts, typical photos first) when
-/// it lands.
-pub fn load_queues(library: &Library, config: &Config, complete: bool) -> Result<QueueData> {
+/// A [`Build::Quick`] leaves the embeddings out: the session starts on an order by score alone
+/// and takes the complete one (diversity, bursts, typical photos first) when it lands.
+pub fn load_queues(library: &Library, config: &Config, build: Build<'_>) -> Result<QueueData> {
     let catalog = library.open_catalog()?;
-    build_queues(&catalog, library, config, complete)
+    build_queues(&catalog, library, config, build)
 }
 
 pub fn build_queues(
     catalog: &Catalog,
     library: &Library,
     config: &Config,
-    complete: bool,
+    build: Build<'_>,
 ) -> Result<QueueData> {
     let model = catalog.latest_model().context("reading the latest model")?;
     let photos = catalog.photos().context("reading the photos")?;
-    let candidates = candidates(catalog, config, complete)?;
+    let candidates = candidates(catalog, config, &photos, build)?;
     let p: HashMap<_, _> = candidates.iter().filter_map(|c| Some((c.photo, c.p?))).collect();
 
     let mut infos = HashMap::with_capacity(candidates.len());
@@ -196,7 +222,7 @@ pub fn build_queues(
         best: queue::best_first(&candidates, &config.queue),
         total_photos: infos.len(),
         photos: infos,
-        complete,
+        complete: matches!(build, Build::Complete(_)),
         model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
         counts: catalog.label_counts()?,
     })
@@ -230,14 +256,10 @@ pub fn listing(
     if which == Listed::Best && catalog.latest_model()?.is_none() {
         return Ok(None);
     }
-    let cands = candidates(catalog, config, true)?;
+    let photos = catalog.photos().context("reading the photos")?;
+    let cands = candidates(catalog, config, &photos, Build::Complete(&Mutex::default()))?;
     let p: HashMap<PhotoId, Option<f32>> = cands.iter().map(|c| (c.photo, c.p)).collect();
-    let paths: HashMap<PhotoId, PathBuf> = catalog
-        .photos()
-        .context("reading the photos")?
-        .into_iter()
-        .map(|p| (p.id, p.path))
-        .collect();
+    let paths: HashMap<PhotoId, PathBuf> = photos.into_iter().map(|p| (p.id, p.path)).collect();
     let order: Vec<(PhotoId, Option<usize>)> = match which {
         Listed::Ambiguous => {
             queue::ambiguous(&cands, &config.queue).into_iter().map(|id| (id, None)).collect()
@@ -290,7 +312,13 @@ mod tests {
             [unit(0, 0.0), unit(0, 0.01), unit(2, 0.0), unit(3, 0.0), unit(4, 0.0), unit(5, 0.0)];
         let rows: Vec<_> = ids.iter().copied().zip(vectors).collect();
         catalog.put_embeddings(BACKBONE_ID, &rows).unwrap();
-        let data = build_queues(&catalog, &library, &Config::default(), true).unwrap();
+        let data = build_queues(
+            &catalog,
+            &library,
+            &Config::default(),
+            Build::Complete(&Mutex::default()),
+        )
+        .unwrap();
         assert!(data.model.is_none());
         assert_eq!(data.ambiguous.len(), 6);
         // Without embeddings the cold start falls back to id order with the near-duplicates
@@ -315,7 +343,7 @@ mod tests {
             })
             .collect();
         catalog.insert_photos(&photos).unwrap();
-        let data = build_queues(&catalog, &library, &Config::default(), false).unwrap();
+        let data = build_queues(&catalog, &library, &Config::default(), Build::Quick).unwrap();
         assert_eq!(data.total_photos, 2);
     }
 
@@ -328,7 +356,9 @@ mod tests {
                 &[(PhotoId(1), vec![3.0, 4.0]), (PhotoId(3), vec![2.0, 0.0])],
             )
             .unwrap();
-        let c = candidates(&catalog, &Config::default(), true).unwrap();
+        let photos = catalog.photos().unwrap();
+        let complete = Build::Complete(&Mutex::default());
+        let c = candidates(&catalog, &Config::default(), &photos, complete).unwrap();
         assert_eq!(c.len(), 3);
         // Unit vectors (0.6, 0.8) and (1, 0) around their mean (0.8, 0.4), re-normalized.
         let e = c[0].embedding.clone().unwrap();
@@ -336,7 +366,49 @@ mod tests {
         assert!(e.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6), "{e:?}");
         assert_eq!(c[1].embedding, None);
         // The quick order reads no embedding at all.
-        let quick = candidates(&catalog, &Config::default(), false).unwrap();
+        let quick = candidates(&catalog, &Config::default(), &photos, Build::Quick).unwrap();
         assert!(quick.iter().all(|c| c.embedding.is_none()) && quick.len() == 3);
+    }
+
+    #[test]
+    fn candidates_join_the_latest_scores_labels_and_embeddings() {
+        use crate::catalog::NewModel;
+        use crate::domain::{Decision, DecisionMode, LabelValue, ModelKind};
+        let mut cat = Catalog::open_in_memory().unwrap();
+        cat.insert_test_photo(1, None, BACKBONE_ID, &[3.0, 4.0]);
+        cat.insert_test_photo(2, None, "another backbone", &[1.0]);
+        cat.insert_test_photo(3, Some(true), BACKBONE_ID, &[1.0, 1.0]);
+        cat.insert_test_photo(4, None, BACKBONE_ID, &[2.0, 0.0]);
+        let model = NewModel {
+            backbone: BACKBONE_ID.into(),
+            kind: ModelKind::Head,
+            n_positive: 1,
+            n_negative: 1,
+            n_synthetic: 0,
+            cv_auc: None,
+            params: vec![],
+            info: "{}".into(),
+        };
+        cat.insert_model(&model, &[(PhotoId(1), 0.1)]).unwrap();
+        cat.insert_model_as(None, &model, &[(PhotoId(1), 0.7)], &[PhotoId(4)]).unwrap();
+        cat.record_decisions(&[Decision::single(
+            PhotoId(2),
+            DecisionMode::Ambiguous,
+            LabelKind::Kind,
+            LabelValue::No,
+        )])
+        .unwrap();
+        let photos = cat.photos().unwrap();
+        let data = Mutex::default();
+        for build in [Build::Quick, Build::Complete(&data), Build::Complete(&data)] {
+            let c = candidates(&cat, &Config::default(), &photos, build).unwrap();
+            assert_eq!(c.len(), 3, "synthetic photos are not shown");
+            assert_eq!(c[0].p, Some(0.7), "the latest model's score");
+            assert_eq!((c[1].p, c[1].kind_label), (None, Some(LabelValue::No)));
+            assert_eq!((c[0].ask_first, c[2].ask_first), (None, Some(0)));
+            let complete = matches!(build, Build::Complete(_));
+            assert_eq!(c[0].embedding.is_some(), complete);
+            assert_eq!(c[1].embedding, None);
+        }
     }
 }

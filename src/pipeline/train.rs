@@ -1,8 +1,13 @@
 //! Training and scoring on the catalog: a new head version from the current labels and seed
 //! images, recorded with the scores of every embedded photo; and rescoring with the latest
 //! model after new photos arrive.
+//!
+//! A session's retrains read the embeddings from its [`SessionData`] (loaded once, topped up
+//! with new photos) and leave the scores and ask-first order there for the queue build after
+//! them; everything is committed to the catalog first.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -11,11 +16,13 @@ use serde::Serialize;
 use super::backbone::require_backbone;
 use super::finetune::{FinetuneReport, finetune_and_score};
 use super::queues;
-use crate::catalog::{Catalog, EmbeddingTable, NewModel};
+use super::session_data::{Features, LatestScores, SessionData};
+use crate::catalog::{Catalog, NewModel};
 use crate::config::Config;
 use crate::domain::{LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
 use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated, lookahead};
 use crate::library::Library;
+use crate::model::BackboneId;
 
 /// What one training run did, for the status line and `photosift train`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -58,20 +65,24 @@ impl Retrained {
 
 /// A new model version from the current labels: the backbone fine-tuned first when `finetune`
 /// (`photosift train --finetune`, `[train] finetune`), else a head on the current backbone's
-/// embeddings. Every photo is rescored. The one retrain of `photosift train` and the session.
+/// embeddings. Every photo is rescored. The one retrain of `photosift train` and the session;
+/// `data` is the session's memory (held for the whole retrain), a fresh one for a command.
 pub fn retrain(
     library: &Library,
     config: &Config,
     finetune: bool,
+    data: &Mutex<SessionData>,
     progress: &dyn Fn(f32, &str),
 ) -> anyhow::Result<Retrained> {
     let mut catalog = library.open_catalog()?;
+    let mut data = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if finetune {
-        let report = finetune_and_score(&mut catalog, library, config, progress)?;
+        let report = finetune_and_score(&mut catalog, library, config, &mut data, progress)?;
         return Ok(Retrained::Finetuned(Box::new(report)));
     }
     let backbone = require_backbone(&catalog)?;
-    Ok(Retrained::Head(train_and_score(&mut catalog, config, backbone.as_str(), progress)?))
+    let report = train_and_score(&mut catalog, config, backbone.as_str(), &mut data, progress)?;
+    Ok(Retrained::Head(report))
 }
 
 /// Trains a new head version on the current labels (and seed images), scores every embedded
@@ -81,9 +92,10 @@ pub fn train_and_score(
     catalog: &mut Catalog,
     cfg: &Config,
     backbone: &str,
+    data: &mut SessionData,
     progress: &dyn Fn(f32, &str),
 ) -> anyhow::Result<TrainReport> {
-    train_and_record(catalog, cfg, backbone, &Recording::default(), progress)
+    train_and_record(catalog, cfg, backbone, &Recording::default(), data, progress)
 }
 
 /// How [`train_and_record`] records the model version.
@@ -121,9 +133,6 @@ struct TrainInfo<'a> {
     score_ms: f64,
     ask_ms: f64,
     note: Option<&'a str>,
-    /// The photos the ambiguous queue asks first, in this order (`learn::lookahead`); read
-    /// back by `queues::candidates`.
-    ask_first: &'a [i64],
 }
 
 /// [`train_and_score`], recorded as `recording` says.
@@ -132,19 +141,20 @@ pub fn train_and_record(
     cfg: &Config,
     backbone: &str,
     recording: &Recording,
+    data: &mut SessionData,
     progress: &dyn Fn(f32, &str),
 ) -> anyhow::Result<TrainReport> {
     let t0 = Instant::now();
     progress(0.0, "reading embeddings");
-    let table = catalog.embedding_table(backbone).context("reading the embeddings")?;
+    let features =
+        data.features(catalog, &BackboneId::new(backbone)).context("reading the embeddings")?;
+    let table = features.table();
     if table.is_empty() {
         bail!(
             "no photo has an embedding from backbone {backbone:?}: run `photosift embed` (a \
              scan without --no-embed also embeds the photos it adds)"
         );
     }
-    let row_of: HashMap<PhotoId, usize> =
-        table.ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut manual = Vec::new();
     let mut n_unembedded = 0;
     for (photo, value) in catalog.current_labels(LabelKind::Kind)? {
@@ -153,8 +163,8 @@ pub fn train_and_record(
             LabelValue::No => false,
             LabelValue::Skip => continue,
         };
-        match row_of.get(&photo) {
-            Some(&row) => manual.push(Example { row, positive, weight: 1.0 }),
+        match features.row_index(photo) {
+            Some(row) => manual.push(Example { row, positive, weight: 1.0 }),
             None => n_unembedded += 1,
         }
     }
@@ -162,7 +172,7 @@ pub fn train_and_record(
         .synthetic_seed_labels()?
         .into_iter()
         .filter_map(|(photo, positive)| {
-            let row = *row_of.get(&photo)?;
+            let row = features.row_index(photo)?;
             Some(Example { row, positive, weight: cfg.train.synthetic_weight })
         })
         .collect();
@@ -184,11 +194,8 @@ pub fn train_and_record(
 
     progress(0.87, "choosing what to ask next");
     let t_ask = Instant::now();
-    let ask_first: Vec<i64> =
-        ask_first_order(catalog, cfg, &table, &row_of, &fitted.head, &manual, &synthetic, &scores)?
-            .into_iter()
-            .map(|id| id.0)
-            .collect();
+    let ask_first =
+        ask_first_order(catalog, cfg, features, &fitted.head, &manual, &synthetic, &scores)?;
     let ask_ms = ms(t_ask);
 
     progress(0.9, "saving");
@@ -207,7 +214,6 @@ pub fn train_and_record(
         score_ms,
         ask_ms,
         note: fitted.note.as_deref(),
-        ask_first: &ask_first,
     })
     .context("writing the model's info")?;
     let model = NewModel {
@@ -221,9 +227,11 @@ pub fn train_and_record(
         info,
     };
     let id = catalog
-        .insert_model_as(recording.id, &model, &scores)
+        .insert_model_as(recording.id, &model, &scores, &ask_first)
         .context("saving the model and its scores")?;
     let write_ms = ms(t3);
+    let scored = scores.len();
+    data.remember(LatestScores { model: id, p: scores.into_iter().collect(), ask_first });
     progress(1.0, "done");
     Ok(TrainReport {
         model: id,
@@ -233,7 +241,7 @@ pub fn train_and_record(
         n_unembedded,
         cv_auc: fitted.cv_auc,
         note: fitted.note,
-        scored: scores.len(),
+        scored,
         read_ms,
         train_ms,
         score_ms,
@@ -244,12 +252,10 @@ pub fn train_and_record(
 
 /// The look-ahead over the ambiguous queue's candidates as the new model scores them
 /// (`scores`): the photos to ask first, in order. Empty before the look-ahead applies.
-#[allow(clippy::too_many_arguments)]
 fn ask_first_order(
     catalog: &Catalog,
     cfg: &Config,
-    table: &EmbeddingTable,
-    row_of: &HashMap<PhotoId, usize>,
+    features: &Features,
     head: &Head,
     manual: &[Example],
     synthetic: &[Example],
@@ -260,6 +266,7 @@ fn ask_first_order(
     }
     let p: HashMap<PhotoId, f32> = scores.iter().copied().collect();
     let cands = queues::scored_candidates(catalog, cfg, &p)?;
+    let table = features.table();
     let order = lookahead::ask_order(
         &table.data,
         table.dim,
@@ -268,7 +275,7 @@ fn ask_first_order(
         synthetic,
         TrainSettings { l2: cfg.train.l2 },
         &cands,
-        &|k| row_of.get(&cands[k].photo).copied(),
+        &|k| features.row_index(cands[k].photo),
     )
     .context("choosing which photos to ask first")?;
     Ok(order.into_iter().map(|k| cands[k].photo).collect())
@@ -348,7 +355,10 @@ mod tests {
         let cfg = Config::default();
         let steps = std::cell::RefCell::new(Vec::new());
         let report =
-            train_and_score(&mut cat, &cfg, "lite0", &|f, _| steps.borrow_mut().push(f)).unwrap();
+            train_and_score(&mut cat, &cfg, "lite0", &mut SessionData::default(), &|f, _| {
+                steps.borrow_mut().push(f)
+            })
+            .unwrap();
         let n_yes = y[..20].iter().filter(|&&v| v).count() as u64;
         assert_eq!(
             (report.n_positive, report.n_negative, report.n_synthetic),
@@ -359,7 +369,9 @@ mod tests {
         let steps = steps.into_inner();
         assert!(steps.windows(2).all(|w| w[0] <= w[1]) && steps.last() == Some(&1.0));
 
-        let second = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        let second =
+            train_and_score(&mut cat, &cfg, "lite0", &mut SessionData::default(), &|_, _| {})
+                .unwrap();
         assert_ne!(second.model, report.model);
         assert_eq!(cat.latest_model().unwrap().unwrap().id, second.model);
         assert_eq!(cat.scores(report.model).unwrap().len(), 62);
@@ -371,7 +383,9 @@ mod tests {
         for ((_, a), (_, b)) in before.iter().zip(&after) {
             assert!((a - b).abs() < 1e-5);
         }
-        let rows = cat.queue_rows("lite0").unwrap();
+        let photos = cat.photos().unwrap();
+        let complete = queues::Build::Complete(&Mutex::default());
+        let rows = queues::candidates(&cat, &cfg, &photos, complete).unwrap();
         assert_eq!(rows.len(), 60);
         assert!(rows.iter().all(|c| c.p.is_some() && c.embedding.is_some()));
     }
@@ -394,7 +408,8 @@ mod tests {
         };
         let cfg = Config::default();
         let ask_first = |cat: &Catalog| {
-            let cands = queues::candidates(cat, &cfg, false).unwrap();
+            let photos = cat.photos().unwrap();
+            let cands = queues::candidates(cat, &cfg, &photos, queues::Build::Quick).unwrap();
             let mut ranked: Vec<(u32, PhotoId)> =
                 cands.iter().filter_map(|c| Some((c.ask_first?, c.photo))).collect();
             ranked.sort();
@@ -409,21 +424,24 @@ mod tests {
         for &i in &answered {
             answer(&mut cat, i);
         }
-        let report = train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        let report =
+            train_and_score(&mut cat, &cfg, "lite0", &mut SessionData::default(), &|_, _| {})
+                .unwrap();
         assert!(ask_first(&cat).is_empty(), "{report:?}");
 
         let last = (0..80).find(|i| !answered.contains(i)).unwrap();
         answered.push(last);
         answer(&mut cat, last);
         assert_eq!(answered.len(), lookahead::MIN_ANSWERS);
-        train_and_score(&mut cat, &cfg, "lite0", &|_, _| {}).unwrap();
+        train_and_score(&mut cat, &cfg, "lite0", &mut SessionData::default(), &|_, _| {}).unwrap();
         let first = ask_first(&cat);
         assert_eq!(first.len(), lookahead::CANDIDATES);
         assert!(first.iter().all(|id| !answered.contains(&(id.0 as usize - 1))), "{first:?}");
-        let info = cat.latest_model().unwrap().unwrap().info;
-        assert!(info.contains("\"ask_first\":["), "{info}");
+        let latest = cat.latest_model().unwrap().unwrap();
+        assert_eq!(cat.ask_first(latest.id).unwrap(), first, "its own table");
 
-        let cands = queues::candidates(&cat, &cfg, false).unwrap();
+        let photos = cat.photos().unwrap();
+        let cands = queues::candidates(&cat, &cfg, &photos, queues::Build::Quick).unwrap();
         let queue = crate::queue::ambiguous(&cands, &cfg.queue);
         assert_eq!(queue[..first.len()], first[..]);
     }

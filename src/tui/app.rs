@@ -6,8 +6,8 @@
 use std::future::poll_fn;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -27,7 +27,8 @@ use crate::config::Config;
 use crate::domain::PhotoId;
 use crate::jobs::{JobFn, JobMsg, JobProgress, Jobs, Started, rayon_pool};
 use crate::library::Library;
-use crate::pipeline::queues::load_queues;
+use crate::pipeline::SessionData;
+use crate::pipeline::queues::{Build, load_queues};
 use crate::print_check::PrintSpec;
 
 use super::encode::KITTY_DELETE_ALL;
@@ -121,6 +122,9 @@ pub struct Services {
     pub scan: Option<JobFactory>,
     /// How the user calls photosift on this library (`photosift --library DIR`), for hints.
     pub command: Option<String>,
+    /// The session's memory (embeddings, the newest scores), shared by the retrains and the
+    /// queue builds after them.
+    pub data: Arc<Mutex<SessionData>>,
 }
 
 pub struct App<B: Backend> {
@@ -262,7 +266,7 @@ where
         // compete for the CPU, and keeps that photo on screen.
         let (library, config) = (app.library.clone(), app.config.clone());
         let quick: JobFn<JobOutput> = Box::new(move |_| {
-            own_pool(|| load_queues(&library, &config, false))
+            own_pool(|| load_queues(&library, &config, Build::Quick))
                 .map(|d| JobOutput::Queues(Box::new(d)))
         });
         if let Some(msg) = app.start_job(JobKind::Queues, quick, false) {
@@ -561,8 +565,9 @@ where
             }
             Effect::RebuildQueues => {
                 let (library, config) = (self.library.clone(), self.config.clone());
+                let data = self.services.data.clone();
                 let work: JobFn<JobOutput> = Box::new(move |_| {
-                    own_pool(|| load_queues(&library, &config, true))
+                    own_pool(|| load_queues(&library, &config, Build::Complete(&data)))
                         .map(|d| JobOutput::Queues(Box::new(d)))
                 });
                 self.start_job(JobKind::Queues, work, false)

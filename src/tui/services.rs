@@ -4,7 +4,7 @@
 //! the status bar (in [`super::notices`]' words) and hands back its typed report.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::jobs::{JobContext, JobFn};
 use crate::library::Library;
 use crate::pipeline::scan::scan_embed_score;
-use crate::pipeline::{retrain, seed};
+use crate::pipeline::{SessionData, retrain, seed};
 use crate::synth::SynthError;
 
 /// Progress notes with counts in them change with every photo: one every this often is plenty.
@@ -26,11 +26,13 @@ impl Services {
     /// Retraining and seed generation on `library`; `command` is how the user calls photosift
     /// on it, for hints.
     pub fn for_library(library: &Library, config: &Config, command: &str) -> Self {
-        let (lib, cfg) = (library.clone(), config.clone());
+        let data = Arc::<Mutex<SessionData>>::default();
+        let (lib, cfg, shared) = (library.clone(), config.clone(), data.clone());
         let retrain = Box::new(move || -> JobFn<JobOutput> {
-            let (lib, cfg) = (lib.clone(), cfg.clone());
+            let (lib, cfg, data) = (lib.clone(), cfg.clone(), shared.clone());
             Box::new(move |ctx: &JobContext| {
-                let r = retrain(&lib, &cfg, cfg.train.finetune, &|f, what| ctx.progress(f, what))?;
+                let progress = |f, what: &str| ctx.progress(f, what);
+                let r = retrain(&lib, &cfg, cfg.train.finetune, &data, &progress)?;
                 Ok(JobOutput::Trained(Box::new(r)))
             })
         });
@@ -44,6 +46,7 @@ impl Services {
             seed: Some(seed),
             scan: None,
             command: Some(command.to_owned()),
+            data,
         }
     }
 }

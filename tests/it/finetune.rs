@@ -56,9 +56,15 @@ fn finetuning_writes_a_backbone_reembeds_and_scores_every_photo() {
     }
 
     let steps = std::cell::RefCell::new(Vec::new());
-    let report = pipeline::finetune_and_score(&mut catalog, &library, &cfg, &|f, _| {
-        steps.borrow_mut().push(f);
-    })
+    let report = pipeline::finetune_and_score(
+        &mut catalog,
+        &library,
+        &cfg,
+        &mut Default::default(),
+        &|f, _| {
+            steps.borrow_mut().push(f);
+        },
+    )
     .unwrap();
     let model = report.train.model;
     assert_eq!(report.backbone, format!("lite0-ft-{}", model.0));

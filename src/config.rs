@@ -19,9 +19,45 @@ pub struct Config {
     pub queue: QueueConfig,
     pub export: ExportConfig,
     pub tui: TuiConfig,
-    /// Action name (see `tui::keymap::Action`) -> the keys bound to it.
-    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    pub keys: KeysConfig,
+    pub session: SessionConfig,
     pub seed: SeedConfig,
+}
+
+/// `[keys]`: a preset and, over it, the keys of any action named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeysConfig {
+    pub preset: KeyPreset,
+    /// Action name (see `tui::keymap::Action`) -> the keys bound to it instead of the preset's.
+    #[serde(flatten)]
+    pub bindings: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The keymaps `[keys] preset` may name (their keys: `tui::keymap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyPreset {
+    /// W/A/S/D or the arrows: yes, undo, no, ask later.
+    Wasd,
+    /// Lightroom's culling keys: P pick, X reject, U undecided.
+    Lightroom,
+}
+
+impl KeyPreset {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyPreset::Wasd => "wasd",
+            KeyPreset::Lightroom => "lightroom",
+        }
+    }
+}
+
+/// `[session]`: the labeling session.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// What the user is looking for, shown as the side panel's title (`label --want`).
+    pub question: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,7 +28,7 @@ use photosift::tui::services::scan_factory;
 )]
 struct Cli {
     /// The library folder (catalog, thumbnails, models). Default: the config's `library`, else
-    /// ~/.local/share/photosift.
+    /// ~/.local/share/photosift (`demo`: ~/.local/share/photosift-demo).
     #[arg(long, global = true, value_name = "DIR")]
     library: Option<PathBuf>,
     /// Config file. Default: ./config.toml if present, then ~/.config/photosift/config.toml.
@@ -103,6 +103,10 @@ enum Command {
         /// Folders to scan (recursively) while labeling; new and changed photos only.
         #[arg(value_name = "DIR")]
         dirs: Vec<PathBuf>,
+        /// What you are looking for, in your words ("animals in the garden"): the screen's
+        /// title in both modes, remembered by the library. Default: `[session] question`.
+        #[arg(long, value_name = "TEXT")]
+        want: Option<String>,
         /// Also walk into hidden folders and files.
         #[arg(long)]
         hidden: bool,
@@ -231,6 +235,13 @@ fn run(cli: Cli) -> Result<Exit> {
             .context("no home folder to put the demo library in: pass --library DIR")?,
         (_, dir) => config.library_dir(dir)?,
     };
+    // A folder that is not there (a typo) stops here, before a library is created for it.
+    if let Some(Command::Scan { dirs, .. } | Command::Label { dirs, .. }) = &cli.command
+        && let Err(msg) = cli::label::check_folders(dirs)
+    {
+        cli::out::note!("photosift: {msg}");
+        return Ok(Exit::Code(ExitCode::from(2)));
+    }
     // Only the commands that fill a library start a new one.
     let library = match &cli.command {
         Some(
@@ -250,10 +261,15 @@ fn run(cli: Cli) -> Result<Exit> {
         Some(dir) => format!("photosift --library {}", photosift::show::path(dir)),
         None => "photosift".to_owned(),
     };
-    // A labeling session ended by a signal: die of it once everything is put back.
-    let ended = |ending: photosift::tui::Ending| match ending {
+    // A labeling session ended by a signal: die of it once everything is put back; else
+    // say what it did and what comes next.
+    let ended = |(ending, summary): (photosift::tui::Ending, photosift::tui::Summary)| match ending
+    {
         photosift::tui::Ending::Signal(sig) => Some(Exit::Signal(sig)),
-        _ => None,
+        _ => {
+            cli::label::print_summary(&summary, &command);
+            None
+        }
     };
     match cli.command {
         Some(Command::Scan { dirs, hidden, no_embed }) => {
@@ -275,7 +291,8 @@ fn run(cli: Cli) -> Result<Exit> {
             learn::print_queue(&config, &library, mode, n, null)?
         }
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
-        Some(Command::Label { dirs, hidden }) => {
+        Some(Command::Label { dirs, hidden, want }) => {
+            cli::label::store_question(&library, want.as_deref(), &config.session.question)?;
             let mut services = Services::for_library(&library, &config, &command);
             if !dirs.is_empty() {
                 let mut scan_cfg = config.clone();
@@ -287,6 +304,7 @@ fn run(cli: Cli) -> Result<Exit> {
             }
         }
         None => {
+            cli::label::store_question(&library, None, &config.session.question)?;
             let services = Services::for_library(&library, &config, &command);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);

@@ -280,17 +280,23 @@ impl Catalog {
 /// parameters) but lose their per-photo scores.
 pub const KEEP_SCORED_MODELS: usize = 3;
 
-/// Deletes the scores of all but the newest [`KEEP_SCORED_MODELS`] versions (one row each).
-/// The TUI retrains after every answer: without pruning, a session of 300 answers would
-/// keep 300 copies of every photo's score.
+/// Model versions kept at all: a session retrains after every answer, so one afternoon makes
+/// hundreds. Older head versions go (a fine-tuned version stays: its backbone is named after
+/// it).
+pub const KEEP_MODEL_VERSIONS: usize = 20;
+
+/// Deletes the scores of all but the newest [`KEEP_SCORED_MODELS`] versions (one row each),
+/// and the head versions older than the newest [`KEEP_MODEL_VERSIONS`]. The TUI retrains
+/// after every answer: without pruning, a session of 300 answers would keep 300 copies of
+/// every photo's score.
 fn prune_old_scores(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let older_than = "(SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))";
     for table in ["model_scores", "ask_first"] {
-        tx.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE model_id <
-                 (SELECT min(id) FROM (SELECT id FROM models ORDER BY id DESC LIMIT ?1))"
-        ))?
-        .execute([KEEP_SCORED_MODELS as i64])?;
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE model_id < {older_than}"))?
+            .execute([KEEP_SCORED_MODELS as i64])?;
     }
+    tx.prepare_cached(&format!("DELETE FROM models WHERE kind = 'head' AND id < {older_than}"))?
+        .execute([KEEP_MODEL_VERSIONS as i64])?;
     Ok(())
 }
 
@@ -386,6 +392,13 @@ mod tests {
             assert_eq!(cat.scores(*id).unwrap().len(), if kept { 2 } else { 0 }, "model {n}");
         }
         assert_eq!(cat.models().unwrap().len(), 5, "the versions themselves stay");
+        // Issue 30: one session made 80 versions. Only the newest few are kept.
+        for i in 0..KEEP_MODEL_VERSIONS as u64 {
+            cat.insert_model(&model(i), &[(PhotoId(1), 0.5)]).unwrap();
+        }
+        let models = cat.models().unwrap();
+        assert_eq!(models.len(), KEEP_MODEL_VERSIONS);
+        assert!(models.iter().all(|m| m.id > ids[4]), "the oldest went first");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use super::photos::{PHOTO_COLUMNS, photo_from_row};
 use super::{Catalog, Photo, PhotoId, Result, now_secs};
 
+/// The session setting that holds [`Catalog::question`].
+const QUESTION_SETTING: &str = "question";
+
 impl Catalog {
     /// SQLite's `data_version`: changes whenever another connection (another process, or a
     /// job's connection in this one) commits. Cheap: no table is read.
@@ -29,6 +32,15 @@ impl Catalog {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// What the user is looking for (`label --want`, `[session] question`), as last given.
+    pub fn question(&self) -> Result<Option<String>> {
+        Ok(self.session_setting(QUESTION_SETTING)?.filter(|q| !q.trim().is_empty()))
+    }
+
+    pub fn set_question(&mut self, question: &str) -> Result<()> {
+        self.set_session_setting(QUESTION_SETTING, question.trim())
     }
 
     /// Camera photos whose original file is gone (as the last scan or session found), by path.

@@ -47,7 +47,8 @@ pub fn run(library: &Library, config: &Config) -> Result<()> {
         summary.embed.embedded
     );
     say!(
-        "  built-in labels (\"has a person or an animal\"): {} yes, {} no; model {} scored {} photos",
+        "  built-in labels ({:?}): {} yes, {} no; model {} scored {} photos",
+        photosift::pipeline::demo::QUESTION,
         t.n_positive,
         t.n_negative,
         t.model.0,

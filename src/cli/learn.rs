@@ -175,6 +175,11 @@ pub fn print_queue(
         );
         return Ok(());
     };
+    if rows.is_empty() {
+        // Nothing printed on stdout; say why on stderr.
+        note!("{}", empty_queue_reason(which, config));
+        return Ok(());
+    }
     // One photo per record: escaped on one line, or raw and NUL-terminated for scripts.
     #[allow(clippy::disallowed_methods, reason = "--null writes raw paths for `xargs -0`")]
     let mut raw = null.then(|| std::io::stdout().lock());
@@ -285,4 +290,19 @@ fn print_comparison(cmp: &Comparison, runs: usize) {
         say!("left out: {:?} labels (not fewer than the {} photos)", cmp.skipped, cmp.photos);
     }
     super::out::stdout_text(&learn::compare_table(&cmp.rows));
+}
+
+/// Why a queue has nothing in it.
+fn empty_queue_reason(which: Listed, config: &Config) -> String {
+    match which {
+        Listed::Ambiguous => "the ambiguous queue is empty: every photo has an answer (or none \
+                              is scanned yet: `photosift scan DIR`)"
+            .to_owned(),
+        Listed::Best => format!(
+            "the best-first queue is empty: no undecided photo scores above [queue] \
+             best_threshold = {} (every such photo is picked or passed, or the model ranks none \
+             that high: answer more in `photosift label`, then retrain)",
+            config.queue.best_threshold
+        ),
+    }
 }

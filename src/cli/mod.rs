@@ -6,6 +6,7 @@ pub mod demo;
 pub mod doctor;
 pub mod embed;
 pub mod export;
+pub mod label;
 pub mod learn;
 pub mod out;
 pub mod progress;

@@ -23,6 +23,9 @@ use crate::ingest::{self, ScanProgress, ScanSummary};
 use crate::library::Library;
 use crate::model::BackboneId;
 
+/// The demo's question, the labeling screen's title.
+pub const QUESTION: &str = "has a person or an animal in it";
+
 /// The folder inside the demo library that the photos are written to and scanned from.
 pub const PHOTOS_DIR: &str = "demo-photos";
 
@@ -148,6 +151,7 @@ pub fn build(
     .context("embedding the demo photos")?;
 
     progress(DemoProgress::Labeling);
+    catalog.set_question(QUESTION).context("saving the demo's question")?;
     let labels_recorded = apply_built_in_labels(&mut catalog, &photos_dir)
         .context("recording the demo's built-in labels")?;
 

@@ -229,6 +229,10 @@ where
         if let Some(command) = &services.command {
             state.command = command.clone();
         }
+        match catalog.question() {
+            Ok(question) => state.question = question.unwrap_or_default(),
+            Err(e) => tracing::warn!("cannot read the question: {e}"),
+        }
         let mut app = Self {
             terminal,
             state,
@@ -445,7 +449,11 @@ where
                     None if self.state.help && key.kind == KeyEventKind::Press => {
                         self.apply(Msg::Action(Action::Help));
                     }
-                    None => {}
+                    None => {
+                        if let Some(hint) = self.state.keymap.unbound_hint(&key) {
+                            self.apply(Msg::KeyNotBound(hint));
+                        }
+                    }
                 }
             }
             AppEvent::Input(Event::Resize(..)) => {

@@ -1,11 +1,54 @@
-//! The keymap: actions with stable names, the keys bound to them in config.toml's `[keys]`,
-//! and the descriptions the `?` help overlay shows.
+//! The keymap: actions with stable names, the keys bound to them (a preset, `wasd` or
+//! `lightroom`, with config.toml's `[keys]` overrides over it), the descriptions the `?` help
+//! overlay shows, and what an unbound key is told.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use thiserror::Error;
+
+use crate::config::{KeyPreset, KeysConfig};
+
+impl KeyPreset {
+    /// Every action's keys in this preset.
+    fn bindings(self) -> [(Action, &'static [&'static str]); 12] {
+        // What differs: a photographer's Lightroom habits (P pick, X reject, U unflagged, Z
+        // loupe, Ctrl-Z undo) against one hand on WASD or the arrows. "Not the kind" is K in
+        // both: X means "reject this shot" to a Lightroom user, never "no more dogs".
+        match self {
+            KeyPreset::Wasd => [
+                (Action::Yes, &["w", "up"]),
+                (Action::No, &["s", "down"]),
+                (Action::Skip, &["d", "right"]),
+                (Action::Back, &["a", "left", "backspace"]),
+                (Action::NotKind, &["k"]),
+                (Action::PassBurst, &["e"]),
+                (Action::SwitchMode, &["tab", "backtab"]),
+                (Action::Retrain, &["r"]),
+                (Action::Seed, &["g"]),
+                (Action::Zoom, &["z"]),
+                (Action::Help, &["?", "h", "f1"]),
+                (Action::Quit, &["q"]),
+            ],
+            KeyPreset::Lightroom => [
+                (Action::Yes, &["p", "up"]),
+                (Action::No, &["x", "down"]),
+                (Action::Skip, &["u", "right"]),
+                (Action::Back, &["ctrl-z", "left", "backspace"]),
+                (Action::NotKind, &["k"]),
+                (Action::PassBurst, &["e"]),
+                (Action::SwitchMode, &["tab", "backtab"]),
+                (Action::Retrain, &["r"]),
+                // G is Lightroom's grid: never start a long job by habit.
+                (Action::Seed, &["ctrl-g"]),
+                (Action::Zoom, &["z"]),
+                (Action::Help, &["?", "f1"]),
+                (Action::Quit, &["q"]),
+            ],
+        }
+    }
+}
 
 /// Everything a key can do. The names are stable: they are the keys of `[keys]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -196,49 +239,86 @@ pub enum KeymapError {
         "cannot read the key {0:?} in [keys] (e.g. \"w\", \"up\", \"tab\", \"ctrl-r\", \"f1\")"
     )]
     BadKey(String),
-    #[error("the key {key} is bound to both `{first}` and `{second}` in [keys]")]
+    #[error(
+        "the key {key} is bound to both `{first}` and `{second}` (the [keys] preset and its \
+         overrides)"
+    )]
     Conflict { key: String, first: Action, second: Action },
     #[error(
-        "[keys] {action} = [] leaves `{action}` without a key: give it at least one (by \
-         default {default})"
+        "`{action}` is left without a key ([keys] {action} = [], or its keys given to other \
+         actions): give it at least one (the preset's: {default})"
     )]
     Unbound { action: Action, default: String },
+}
+
+/// Where `action` is in [`Action::ALL`] (and in a preset's bindings, listed in that order).
+fn action_index(action: Action) -> usize {
+    Action::ALL.iter().position(|a| *a == action).unwrap_or(0)
 }
 
 /// Keys to actions, built from config.toml's `[keys]`.
 #[derive(Debug, Clone)]
 pub struct Keymap {
+    preset: KeyPreset,
     by_key: HashMap<Key, Action>,
     by_action: BTreeMap<Action, Vec<Key>>,
 }
 
 impl Keymap {
-    pub fn from_config(keys: &BTreeMap<String, Vec<String>>) -> Result<Self, KeymapError> {
-        let mut map = Keymap { by_key: HashMap::new(), by_action: BTreeMap::new() };
-        for (name, specs) in keys {
+    /// The preset's keys, each action named in `[keys]` bound to the keys given there instead.
+    pub fn from_config(keys: &KeysConfig) -> Result<Self, KeymapError> {
+        let mut map =
+            Keymap { preset: keys.preset, by_key: HashMap::new(), by_action: BTreeMap::new() };
+        let mut bindings: BTreeMap<Action, Vec<String>> = keys
+            .preset
+            .bindings()
+            .into_iter()
+            .map(|(a, specs)| (a, specs.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
+        let mut overridden = Vec::new();
+        for (name, specs) in &keys.bindings {
             let action = Action::from_name(name).ok_or_else(|| {
                 let names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
                 KeymapError::UnknownAction(name.clone(), names.join(", "))
             })?;
             // Every action needs a key: a session where `yes` cannot be pressed is no use.
             if specs.is_empty() {
-                let defaults = crate::config::Config::default().keys;
-                let default = defaults.get(name).map(|k| format!("{k:?}")).unwrap_or_default();
+                let default = format!("{:?}", bindings.get(&action).cloned().unwrap_or_default());
                 return Err(KeymapError::Unbound { action, default });
             }
-            for spec in specs {
+            bindings.insert(action, specs.clone());
+            overridden.push(action);
+        }
+        // A key given in [keys] is taken from the preset's action that had it ("no = [\"k\"]"
+        // in a preset where K is "not the kind"); that action keeps its other keys.
+        let mut taken = Vec::new();
+        for action in &overridden {
+            for spec in &bindings[action] {
+                taken.push(Key::parse(spec)?);
+            }
+        }
+        for (action, specs) in bindings.iter_mut().filter(|(a, _)| !overridden.contains(a)) {
+            specs.retain(|spec| Key::parse(spec).is_ok_and(|k| !taken.contains(&k)));
+            if specs.is_empty() {
+                let default = format!("{:?}", keys.preset.bindings()[action_index(*action)].1);
+                return Err(KeymapError::Unbound { action: *action, default });
+            }
+        }
+        for (action, specs) in bindings {
+            let action = &action;
+            for spec in &specs {
                 let key = Key::parse(spec)?;
                 if let Some(&first) = map.by_key.get(&key)
-                    && first != action
+                    && first != *action
                 {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),
                         first,
-                        second: action,
+                        second: *action,
                     });
                 }
-                map.by_key.insert(key, action);
-                let list = map.by_action.entry(action).or_default();
+                map.by_key.insert(key, *action);
+                let list = map.by_action.entry(*action).or_default();
                 if !list.contains(&key) {
                     list.push(key);
                 }
@@ -249,8 +329,42 @@ impl Keymap {
 
     /// The keymap of the embedded config.toml.
     pub fn defaults() -> Self {
-        Self::from_config(&crate::config::Config::default().keys)
-            .unwrap_or_else(|_| Keymap { by_key: HashMap::new(), by_action: BTreeMap::new() })
+        Self::from_config(&crate::config::Config::default().keys).unwrap_or_else(|_| Keymap {
+            preset: KeyPreset::Wasd,
+            by_key: HashMap::new(),
+            by_action: BTreeMap::new(),
+        })
+    }
+
+    /// The preset the keys start from.
+    pub fn preset(&self) -> KeyPreset {
+        self.preset
+    }
+
+    /// What a key that does nothing here tells the user, or `None` for events that are not a
+    /// key press: which key does what a Lightroom user (or a rating habit) meant by it.
+    pub fn unbound_hint(&self, ev: &KeyEvent) -> Option<String> {
+        let key = Key::from_event(ev)?;
+        if self.by_key.contains_key(&key) || matches!(key.code, KeyCode::Modifier(_)) {
+            return None;
+        }
+        let help = self.short(Action::Help);
+        let does = |action: Action, what: &str| {
+            format!("{key} is not bound: {} {what} · {help} keys", self.short(action))
+        };
+        Some(match (key.code, key.ctrl) {
+            (KeyCode::Char('p'), false) => does(Action::Yes, "picks"),
+            (KeyCode::Char('x'), false) => does(Action::No, "passes (rejects for print)"),
+            (KeyCode::Char('u'), false) => does(Action::Skip, "leaves it undecided"),
+            (KeyCode::Char('z'), true) => does(Action::Back, "undoes"),
+            (KeyCode::Char('1'..='5'), false) => {
+                format!(
+                    "{key}: photosift has no star ratings; {} picks · {help} keys",
+                    self.short(Action::Yes)
+                )
+            }
+            _ => format!("{key} is not bound · {help} shows the keys"),
+        })
     }
 
     /// The action of a key event. Ctrl-C always quits, whatever the keymap says.
@@ -307,7 +421,51 @@ mod tests {
         );
         assert_eq!(km.action(&press(KeyCode::Char('z'), none)), Some(Action::Zoom));
         assert_eq!(km.action(&press(KeyCode::Char('y'), none)), None);
+        assert_eq!(km.action(&press(KeyCode::Char('k'), none)), Some(Action::NotKind));
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
+    }
+
+    /// Issue 30, item 2: Lightroom's keys, and a word for every key that does nothing.
+    #[test]
+    fn the_lightroom_preset_and_hints_for_unbound_keys() {
+        let c = crate::config::Config::from_toml_over_defaults("[keys]\npreset = \"lightroom\"\n")
+            .unwrap();
+        let km = Keymap::from_config(&c.keys).unwrap();
+        let none = KeyModifiers::NONE;
+        assert_eq!(km.preset(), KeyPreset::Lightroom);
+        assert_eq!(km.action(&press(KeyCode::Char('p'), none)), Some(Action::Yes));
+        assert_eq!(km.action(&press(KeyCode::Char('x'), none)), Some(Action::No));
+        assert_eq!(km.action(&press(KeyCode::Char('u'), none)), Some(Action::Skip));
+        assert_eq!(
+            km.action(&press(KeyCode::Char('z'), KeyModifiers::CONTROL)),
+            Some(Action::Back)
+        );
+        assert_eq!(km.action(&press(KeyCode::Char('k'), none)), Some(Action::NotKind));
+        assert_eq!(km.action(&press(KeyCode::Char('g'), none)), None, "G is Lightroom's grid");
+        assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
+        // Under the default preset a Lightroom habit is told which key does it.
+        let wasd = Keymap::defaults();
+        let hint = |km: &Keymap, c: char| km.unbound_hint(&press(KeyCode::Char(c), none));
+        assert_eq!(hint(&wasd, 'p').unwrap(), "P is not bound: W picks · ? keys");
+        assert_eq!(
+            hint(&wasd, 'x').unwrap(),
+            "X is not bound: S passes (rejects for print) · ? keys"
+        );
+        assert_eq!(hint(&wasd, 'u').unwrap(), "U is not bound: D leaves it undecided · ? keys");
+        assert!(hint(&wasd, '3').unwrap().contains("no star ratings; W picks"));
+        assert_eq!(hint(&wasd, 'y').unwrap(), "Y is not bound · ? shows the keys");
+        assert_eq!(hint(&wasd, 'w'), None, "a bound key has no hint");
+        assert_eq!(hint(&km, 'w').unwrap(), "W is not bound · ? shows the keys");
+        // An override replaces one action's keys; the rest stay the preset's.
+        let c = crate::config::Config::from_toml_over_defaults(
+            "[keys]\npreset = \"lightroom\"\nnot_kind = [\"n\"]\n",
+        )
+        .unwrap();
+        let km = Keymap::from_config(&c.keys).unwrap();
+        assert_eq!(km.label(Action::NotKind), "N");
+        assert_eq!(km.label(Action::Yes), "P/↑");
+        let bad = crate::config::Config::from_toml_over_defaults("[keys]\npreset = \"vim\"\n");
+        assert!(bad.is_err());
     }
 
     /// Issue 31, item 11: `[keys] yes = []` was accepted, and the session could not label.
@@ -329,7 +487,7 @@ mod tests {
     #[test]
     fn rebinding_and_errors() {
         let c = crate::config::Config::from_toml_over_defaults(
-            "[keys]\nyes = [\"i\", \"ctrl-y\"]\nno = [\"k\"]\n",
+            "[keys]\nyes = [\"i\", \"ctrl-y\"]\nno = [\"j\", \"right\"]\n",
         )
         .unwrap();
         let km = Keymap::from_config(&c.keys).unwrap();
@@ -337,12 +495,19 @@ mod tests {
         assert_eq!(km.action(&press(KeyCode::Char('y'), KeyModifiers::CONTROL)), Some(Action::Yes));
         assert_eq!(km.action(&press(KeyCode::Char('w'), KeyModifiers::NONE)), None);
         assert_eq!(km.label(Action::Yes), "I/Ctrl-Y");
+        // → was skip's in the preset: given to `no`, skip keeps D.
+        assert_eq!((km.label(Action::No), km.label(Action::Skip)), ("J/→".into(), "D".into()));
+        // Taking an action's only key leaves it without one: refused.
+        let only =
+            crate::config::Config::from_toml_over_defaults("[keys]\nno = [\"k\"]\n").unwrap();
+        let err = Keymap::from_config(&only.keys).unwrap_err();
+        assert!(matches!(err, KeymapError::Unbound { action: Action::NotKind, .. }), "{err}");
 
         let mut keys = c.keys.clone();
-        keys.insert("jump".into(), vec!["j".into()]);
+        keys.bindings.insert("jump".into(), vec!["j".into()]);
         assert!(matches!(Keymap::from_config(&keys), Err(KeymapError::UnknownAction(..))));
         let mut keys = c.keys.clone();
-        keys.insert("skip".into(), vec!["i".into()]);
+        keys.bindings.insert("skip".into(), vec!["i".into()]);
         assert!(matches!(Keymap::from_config(&keys), Err(KeymapError::Conflict { .. })));
         assert!(Key::parse("f13").is_err());
         assert!(Key::parse("banana").is_err());

@@ -32,15 +32,16 @@ use crate::library::Library;
 
 pub use app::{App, AppEvent, JobFactory, Services};
 pub use keymap::{Action, Keymap};
-pub use state::{JobOutput, Mode, State};
+pub use state::{JobOutput, Mode, State, Summary};
 pub use terminal::Ending;
 
 /// Opens the labeling session on `library` in this terminal and returns when the user quits,
 /// a signal (SIGTERM, SIGHUP, SIGINT) asks it to end, or the terminal closes; the terminal is
 /// put back as it was in every case, and the library's lock is released on return. For
-/// [`Ending::Signal`] the caller should then die of that signal ([`terminal::die_of`]).
+/// [`Ending::Signal`] the caller should then die of that signal ([`terminal::die_of`]); with
+/// the ending comes what the session did, for a summary once the terminal is back.
 /// A second session on the same library is refused while this one runs.
-pub fn run(library: &Library, config: &Config, services: Services) -> Result<Ending> {
+pub fn run(library: &Library, config: &Config, services: Services) -> Result<(Ending, Summary)> {
     let _lock = SessionLock::acquire(library)?;
     #[allow(clippy::disallowed_methods, reason = "asks whether stdout is a terminal")]
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -79,15 +80,16 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<End
             let mut app = App::new(terminal, library.clone(), config.clone(), choice, services)?;
             // crossterm reads stdin when it is a terminal (checked above).
             let tty = std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin());
-            app.run(&mut crossterm::event::EventStream::new(), signals, tty).await
+            let ending = app.run(&mut crossterm::event::EventStream::new(), signals, tty).await?;
+            Ok::<_, anyhow::Error>((ending, app.state().summary()))
         })
     })();
     terminal::restore();
-    let ending = result?;
+    let (ending, summary) = result?;
     if ending == Ending::TerminalGone {
         bail!("the terminal closed, so the labeling session ended (every label answered is saved)");
     }
-    Ok(ending)
+    Ok((ending, summary))
 }
 
 /// How long the terminal may take to say what graphics it supports. A local terminal answers

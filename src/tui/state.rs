@@ -241,6 +241,8 @@ pub enum Msg {
     PhotoMissing(PhotoId),
     /// A job could not be started (e.g. a feature not in this build).
     Unavailable(String),
+    /// A key that does nothing here was pressed: what to press instead.
+    KeyNotBound(String),
     /// The terminal's size changed: below the minimum only Quit acts (the photo is hidden).
     Screen {
         too_small: bool,
@@ -317,7 +319,42 @@ pub struct State {
     pub command: String,
     /// The photo shown at 100% (zoom key); any other photo shows fitted.
     pub zoomed: Option<PhotoId>,
+    /// What the user is looking for (`label --want`, `[session] question`), the side panel's
+    /// title; empty when none was given.
+    pub question: String,
+    /// Photos skipped ("ask again later") this session, per mode, in the order skipped: a
+    /// rebuilt queue puts them back at its end, whenever the rebuild lands.
+    skipped: [Vec<PhotoId>; 2],
+    /// Best mode's total and the photos it counted, fixed when the mode is entered, so the
+    /// count does not jump as retrains move photos across the threshold.
+    best_frozen: Option<FrozenTotal>,
     pub quit: bool,
+}
+
+/// Best mode's total as it was when the mode was entered.
+#[derive(Debug, Clone, Default)]
+struct FrozenTotal {
+    total: u64,
+    counted: std::collections::HashSet<PhotoId>,
+}
+
+/// The status bar's count: `answered` of `total`, `left` in the queue, of which `new` rose
+/// above best mode's threshold since the mode was entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub answered: u64,
+    pub total: u64,
+    pub left: u64,
+    pub new: u64,
+}
+
+/// What a session did, for the summary printed after it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Decisions made this session (undone ones not counted), both modes.
+    pub answers: usize,
+    /// Photos picked for print, in all sessions.
+    pub picked: u64,
 }
 
 impl State {
@@ -347,6 +384,9 @@ impl State {
             print: None,
             command: "photosift".to_owned(),
             zoomed: None,
+            question: String::new(),
+            skipped: Default::default(),
+            best_frozen: None,
             quit: false,
         }
     }
@@ -370,21 +410,56 @@ impl State {
         q.entries.iter().skip(q.pos + 1).take(n).map(|e| e.photo).collect()
     }
 
-    /// Answered photos and the total they are out of, true across sessions: ambiguous mode
-    /// counts photos with a yes or no, out of every photo; best mode picks and passes, out of
-    /// those plus what its queue still holds.
-    pub fn progress(&self) -> (u64, u64) {
-        let c = self.counts;
+    /// Answered photos and the total they are out of, true across sessions. Ambiguous mode:
+    /// every photo, of which those its queue no longer holds are answered (a yes or no, or a
+    /// pick or pass in best mode), so "0 left" is "all answered". Best mode: picks and passes,
+    /// out of the total when the mode was entered; photos that rose above the threshold since
+    /// are `new`.
+    pub fn progress(&self) -> Progress {
+        let q = self.queue(self.mode);
+        let left = q.remaining() as u64;
         match self.mode {
             Mode::Ambiguous => {
-                let answered = c.kind_yes + c.kind_no;
-                (answered, (self.total_photos as u64).max(answered))
+                let total = (self.total_photos as u64).max(left);
+                Progress { answered: total - left, total, left, new: 0 }
             }
             Mode::Best => {
-                let answered = c.picked + c.passed;
-                (answered, answered + self.queue(Mode::Best).remaining() as u64)
+                let answered = self.counts.picked + self.counts.passed;
+                let (total, new) = match &self.best_frozen {
+                    Some(f) => {
+                        let new = q.entries[q.pos..]
+                            .iter()
+                            .filter(|e| !f.counted.contains(&e.photo))
+                            .count() as u64;
+                        (f.total, new)
+                    }
+                    None => (answered + left, 0),
+                };
+                Progress { answered, total: total.max(answered), left, new }
             }
         }
+    }
+
+    /// What this session did, for the summary after it ends.
+    pub fn summary(&self) -> Summary {
+        Summary { answers: self.queues.iter().map(|q| q.done).sum(), picked: self.counts.picked }
+    }
+
+    /// Whether there is something to learn from: a model already, seed or example photos, or
+    /// answers of both kinds. Before that no retrain starts by itself (it could only fail, or
+    /// rank by one class).
+    pub fn can_learn(&self) -> bool {
+        let c = &self.counts;
+        self.model.is_some() || c.seeds > 0 || (c.kind_yes > 0 && c.kind_no > 0)
+    }
+
+    /// Fixes best mode's total at what it is now (the mode was entered).
+    fn freeze_best_total(&mut self) {
+        let q = self.queue(Mode::Best);
+        let answered = self.counts.picked + self.counts.passed;
+        let counted = q.entries[q.pos..].iter().map(|e| e.photo).collect();
+        let total = answered + q.remaining() as u64;
+        self.best_frozen = Some(FrozenTotal { total, counted });
     }
 
     pub fn job_running(&self, job: JobKind) -> bool {
@@ -454,11 +529,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     }
                 }
             }
-            let q = state.queue_mut(mode);
-            // "Ask again later": the skipped photo comes back at the end of this session's queue.
+            // "Ask again later": the skipped photo comes back at the end of this session's
+            // queue, and stays at the end when a rebuilt queue lands (see `apply_queues`).
             for d in written.iter().take(advanced) {
+                let skipped = &mut state.skipped[mode.index()];
+                skipped.retain(|p| *p != d.photo);
                 if d.events.iter().all(|e| e.value == LabelValue::Skip) {
-                    q.requeue(d.photo);
+                    skipped.push(d.photo);
+                    state.queue_mut(mode).requeue(d.photo);
                 }
             }
             if let Some(c) = counts {
@@ -468,17 +546,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Some(err) => state.last_error = Some(format!("label not saved: {err}")),
                 None => state.last_error = None,
             }
-            state.labels_since_train += advanced as u32;
-            if state.retrain_every == 0 || state.labels_since_train < state.retrain_every {
-                return Vec::new();
-            }
-            state.labels_since_train = 0;
-            request_retrain(state).into_iter().collect()
+            // Only a yes or no about the kind changes what the model learns from: a pick or a
+            // pass alone makes no new model version.
+            let teaching = written.iter().take(advanced).filter(|d| teaches(d)).count();
+            kind_answers_changed(state, teaching)
         }
         Msg::Undone { mode, result, counts } => {
             if let Some(c) = counts {
                 state.counts = c;
             }
+            let undone = result.clone().unwrap_or_default();
             match result {
                 Ok(decisions) if decisions.is_empty() => {
                     state.notice = Some(format!("nothing to undo in {} mode", mode.as_str()));
@@ -486,6 +563,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Ok(decisions) => {
                     for d in &decisions {
                         state.answered.remove(&d.photo);
+                        state.skipped[mode.index()].retain(|p| *p != d.photo);
                     }
                     let q = state.queue_mut(mode);
                     // Last first, so the batch's first photo ends up on screen.
@@ -501,7 +579,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
                 Err(err) => state.last_error = Some(format!("undo failed: {err}")),
             }
-            Vec::new()
+            // An undone yes or no is a change in what the model learns from, like an answer.
+            let teaching = undone.iter().filter(|d| teaches(d)).count();
+            kind_answers_changed(state, teaching)
         }
         Msg::Job(JobMsg::Progress(p)) => {
             on_progress(state, p);
@@ -519,6 +599,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.notice = Some(why);
             Vec::new()
         }
+        Msg::KeyNotBound(hint) => {
+            state.last_error = None;
+            state.notice = Some(hint);
+            Vec::new()
+        }
         Msg::Screen { too_small } => {
             state.too_small = too_small;
             Vec::new()
@@ -533,8 +618,9 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     if action != Action::Help {
-        // An error stays until the user does something next.
+        // An error or a notice stays until the user does something next.
         state.last_error = None;
+        state.notice = None;
     }
     if state.help && !matches!(action, Action::Help | Action::Quit) {
         // Any key closes the help; it never labels the photo behind it.
@@ -553,11 +639,17 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::SwitchMode => {
             state.mode = mode.other();
-            state.notice = None;
+            if state.mode == Mode::Best {
+                state.freeze_best_total();
+            }
             vec![Effect::SaveMode(state.mode)]
         }
         Action::Back => vec![Effect::Undo { mode }],
         Action::Retrain => {
+            if !state.can_learn() {
+                state.notice = Some(nothing_to_learn_yet(&state.keymap));
+                return Vec::new();
+            }
             if state.job_running(JobKind::Retrain) {
                 state.notice = Some("retraining is running; it will run again when done".into());
             }
@@ -682,7 +774,11 @@ fn on_job_result(
             state.model = Some(ModelSummary { version: t.model.0, auc: t.cv_auc });
             vec![Effect::RebuildQueues]
         }
-        Ok(JobOutput::Seeded(report)) => new_photos(state, notices::seeded(&report)),
+        Ok(JobOutput::Seeded(report)) => {
+            // Seed photos to train on (the queue rebuild brings the exact count).
+            state.counts.seeds += report.embedded.embedded as u64;
+            new_photos(state, notices::seeded(&report))
+        }
         Ok(JobOutput::Scanned(report)) => new_photos(state, notices::scanned(&report)),
         Ok(JobOutput::Queues(data)) => {
             apply_queues(state, *data);
@@ -697,10 +793,40 @@ fn new_photos(state: &mut State, notice: String) -> Vec<Effect> {
     state.last_error = None;
     state.notice = Some(notice);
     let mut effects = vec![Effect::RebuildQueues];
-    if state.retrain_every > 0 {
+    if state.retrain_every > 0 && state.can_learn() {
         effects.extend(request_retrain(state));
     }
     effects
+}
+
+/// Whether a decision changes what the model learns from: a yes or no about the kind.
+fn teaches(d: &Decision) -> bool {
+    d.events.iter().any(|e| e.kind == LabelKind::Kind && e.value != LabelValue::Skip)
+}
+
+/// `n` yes/no answers were added or undone: a retrain once `retrain_every` of them came in,
+/// and there is something to learn from.
+fn kind_answers_changed(state: &mut State, n: usize) -> Vec<Effect> {
+    state.labels_since_train += n as u32;
+    if n == 0
+        || state.retrain_every == 0
+        || state.labels_since_train < state.retrain_every
+        || !state.can_learn()
+    {
+        return Vec::new();
+    }
+    state.labels_since_train = 0;
+    request_retrain(state).into_iter().collect()
+}
+
+/// What to do before there is anything to learn from.
+pub fn nothing_to_learn_yet(km: &Keymap) -> String {
+    format!(
+        "nothing to learn from yet: {}/{} on a few photos; ranking starts after the first yes \
+         and no",
+        km.short(Action::Yes),
+        km.short(Action::No)
+    )
 }
 
 fn apply_queues(state: &mut State, data: QueueData) {
@@ -713,10 +839,20 @@ fn apply_queues(state: &mut State, data: QueueData) {
         ambiguous.into_iter().enumerate().map(|(i, photo)| BestEntry { photo, group: i }).collect();
     for (mode, mut entries) in [(Mode::Ambiguous, amb), (Mode::Best, best)] {
         entries.retain(|e| state.answered.get(&e.photo).is_none_or(|l| !l.settles(mode)));
+        // This session's skips go last, in the order skipped, wherever the new order put them.
+        let skipped = &state.skipped[mode.index()];
+        let (later, mut entries): (Vec<BestEntry>, Vec<BestEntry>) =
+            entries.into_iter().partition(|e| skipped.contains(&e.photo));
+        for photo in skipped {
+            if later.iter().any(|e| e.photo == *photo) {
+                entries.push(BestEntry { photo: *photo, group: usize::MAX / 2 + entries.len() });
+            }
+        }
         let q = state.queue_mut(mode);
         let keep = q.current();
         q.replace(entries, keep);
     }
+    let first_load = !state.loaded;
     // Keep what the preview worker learned about missing files.
     let missing: Vec<PhotoId> =
         state.photos.iter().filter(|(_, i)| i.missing).map(|(id, _)| *id).collect();
@@ -730,4 +866,7 @@ fn apply_queues(state: &mut State, data: QueueData) {
     state.counts = counts;
     state.total_photos = total_photos;
     state.loaded = true;
+    if first_load && state.mode == Mode::Best {
+        state.freeze_best_total();
+    }
 }

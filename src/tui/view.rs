@@ -239,7 +239,7 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         }
         let (mark, style) = match index.cmp(&q.pos) {
             std::cmp::Ordering::Less => ("decided", Style::new().dark_gray()),
-            std::cmp::Ordering::Equal => ("▲ now", Style::new().yellow().bold()),
+            std::cmp::Ordering::Equal => ("▲ now", Style::new().bold().reversed()),
             std::cmp::Ordering::Greater => ("next", Style::new()),
         };
         frame.render_widget(Paragraph::new(mark).style(style).centered(), caption);
@@ -248,11 +248,16 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
 
 fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     let km = &state.keymap;
-    let question = match state.mode {
+    let ask = match state.mode {
         Mode::Ambiguous => "Is this the sort of image I want?",
         Mode::Best => "Is this an image I want to print?",
     };
-    let mut lines = vec![Line::from(question.bold()), Line::default()];
+    let mut lines = Vec::new();
+    if !state.question.is_empty() {
+        lines.push(Line::from(format!("Wanted: {}", state.question).bold().underlined()));
+    }
+    lines.push(Line::from(ask.bold()));
+    lines.push(Line::default());
     let keys: &[(Action, &str)] = match state.mode {
         Mode::Ambiguous => &[
             (Action::Yes, "yes"),
@@ -271,7 +276,7 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     };
     for (action, what) in keys {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:>5} ", km.short(*action)), Style::new().cyan().bold()),
+            Span::styled(format!("{:>5} ", km.short(*action)), Style::new().bold()),
             Span::raw(*what),
         ]));
     }
@@ -282,6 +287,10 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
         km.short(Action::Help)
     )));
     lines.push(Line::default());
+    if state.loaded && !state.can_learn() {
+        lines.push(Line::from(super::state::nothing_to_learn_yet(km).italic()));
+        lines.push(Line::default());
+    }
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
         photo_lines(info, area.width.saturating_sub(1), &mut lines);
         if let Some((shot, of)) = burst_shot(state) {
@@ -298,7 +307,7 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     }
     if state.current().is_some_and(|p| state.zoomed == Some(p)) {
         lines.push(Line::from(
-            format!("100% (centre); {} for the whole photo", km.short(Action::Zoom)).yellow(),
+            format!("100% (centre); {} for the whole photo", km.short(Action::Zoom)).bold(),
         ));
     }
     lines.push(Line::from(format!("images: {graphics}").dark_gray()));
@@ -306,8 +315,7 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     if rest > 0 {
         lines.push(Line::default());
         lines.push(Line::from(
-            format!("{} passes the {rest} left of this burst", km.short(Action::PassBurst))
-                .yellow(),
+            format!("{} passes the {rest} left of this burst", km.short(Action::PassBurst)).bold(),
         ));
     }
     // Errors and notices in full: the status bar may have to cut them.
@@ -317,9 +325,15 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     }
     if let Some(n) = &state.notice {
         lines.push(Line::default());
-        lines.push(Line::from(n.clone().yellow()));
+        lines.push(Line::from(n.clone().bold()));
     }
-    let block = Block::new().borders(Borders::LEFT).title(" photosift ");
+    // The question is the panel's title, in both modes.
+    let title = if state.question.is_empty() {
+        " photosift ".to_owned()
+    } else {
+        format!(" {} ", state.question)
+    };
+    let block = Block::new().borders(Borders::LEFT).title(Line::from(title.bold()));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
@@ -384,7 +398,7 @@ fn photo_lines(info: &PhotoInfo, width: u16, lines: &mut Vec<Line<'static>>) {
         lines.push(Line::from(show::capture_time_with_offset(t, info.taken_offset)));
         match info.taken_source {
             Some(TakenSource::FileTime) => {
-                lines.push(Line::from(TakenSource::FileTime.describe().yellow()))
+                lines.push(Line::from(TakenSource::FileTime.describe().underlined()))
             }
             Some(source) => lines.push(Line::from(source.describe().dark_gray())),
             None => {}
@@ -413,11 +427,16 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
         Span::styled(mode, Style::new().black().on_cyan().bold()),
         // Answered out of all, from the catalog: true across sessions and rebuilt queues.
         Span::raw({
-            let (answered, total) = state.progress();
-            format!(" {answered}/{total} answered ")
+            let p = state.progress();
+            format!(" {}/{} answered ", p.answered, p.total)
         }),
         Span::styled(format!("({} left)", q.remaining()), Style::new().dark_gray()),
     ];
+    let new = state.progress().new;
+    if new > 0 {
+        // Risen above the threshold since best mode was entered: not in the total.
+        first.push(Span::styled(format!(" +{new} new"), Style::new().bold()));
+    }
     if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
         first.push(sep.clone());
         if let Some(t) = info.taken_at {
@@ -454,7 +473,7 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
         let eta = j.eta.map(|d| format!(" ~{}s left", d.as_secs() + 1)).unwrap_or_default();
         second.push(Span::styled(
             format!("⟳ {} {:.0}% {}{eta}", j.job.name(), j.fraction * 100.0, j.note),
-            Style::new().yellow(),
+            Style::new().bold(),
         ));
         second.push(sep.clone());
     }
@@ -498,7 +517,7 @@ fn p_style(p: f32) -> Style {
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let km = &state.keymap;
-    if area.width < 80 || area.height < 16 {
+    if area.width < 80 || area.height < 17 {
         draw_help_compact(frame, area, state);
         return;
     }
@@ -509,7 +528,15 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
             let (amb, best) = a.description();
             Row::new(vec![km.label(*a), a.name().to_owned(), amb.to_owned(), best.to_owned()])
         })
-        .chain([always]);
+        .chain([
+            always,
+            Row::new([
+                "p 0.00–1.00",
+                "",
+                "chance wanted; ~0.5 asked first",
+                "chance wanted; highest first",
+            ]),
+        ]);
     let widths = [
         Constraint::Length(16),
         Constraint::Length(12),
@@ -520,10 +547,13 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
         .style(Style::new().add_modifier(Modifier::BOLD));
     let table = Table::new(rows, widths).header(header).block(
         Block::bordered()
-            .title(" keys (rebind in config.toml [keys]) — any key closes ")
+            .title(format!(
+                " keys: preset {} (config.toml [keys]) — any key closes ",
+                km.preset().name()
+            ))
             .style(Style::new().bg(Color::Black).fg(Color::White)),
     );
-    let popup = centered(area, area.width.saturating_sub(4).min(120), 16);
+    let popup = centered(area, area.width.saturating_sub(4).min(120), 17);
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
 }

@@ -47,6 +47,7 @@ mod seed_parity;
 mod seed_plumbing;
 mod term_graphics;
 mod tui_app;
+mod tui_culling;
 mod tui_e2e;
 mod tui_screens;
 mod tui_session;

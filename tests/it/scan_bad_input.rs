@@ -146,9 +146,9 @@ fn cli_exits_with_a_message_for_a_missing_folder_and_lists_errors() {
         .args(["scan", "/definitely/not/here"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "a usage error, before anything is created");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/definitely/not/here") && err.contains("no such folder"), "{err}");
+    assert!(err.contains("/definitely/not/here does not exist"), "{err}");
 
     let out =
         Command::new(bin).arg("--library").arg(lib).arg("scan").arg(&env.photos).output().unwrap();

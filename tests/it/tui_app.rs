@@ -125,6 +125,20 @@ fn retrain_and_seed_keys_run_jobs_and_rebuild_the_queues() {
         ..Default::default()
     };
     let mut app = open(dir.path(), 5, services);
+    // Nothing to learn from yet: R says what to do instead of training.
+    press(&app, KeyCode::Char('r'));
+    assert!(app.pump_until(WAIT, |a| screen(a).contains("nothing to learn")).unwrap());
+    // A seed photo to learn from (the queue rebuild after a catalog change brings its count).
+    let mut catalog = photosift::library::Library::at(dir.path()).open_catalog().unwrap();
+    let seed = photosift::catalog::NewPhoto {
+        path: dir.path().join("seed.jpg"),
+        content_hash: "seed".into(),
+        source: photosift::catalog::Source::Synthetic,
+        seed_label: Some(true),
+        ..Default::default()
+    };
+    catalog.insert_photos(&[seed]).unwrap();
+    assert!(app.pump_until(WAIT, |a| a.state().can_learn()).unwrap());
     press(&app, KeyCode::Char('r'));
     assert!(app.pump_until(WAIT, |a| screen(a).contains("retrain 50% training")).unwrap());
     // Labeling goes on while it trains.
@@ -165,7 +179,7 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
         "{s}"
     );
     press(&app, KeyCode::Char('w'));
-    press(&app, KeyCode::Char('x'));
+    press(&app, KeyCode::Char('k'));
     assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).done == 2).unwrap());
     let cat = library.open_catalog().unwrap();
     let print = cat.current_labels(LabelKind::Print).unwrap();

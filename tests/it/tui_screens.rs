@@ -67,7 +67,14 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
             .collect(),
         photos,
         model: model.then_some(ModelSummary { version: 3, auc: Some(0.91) }),
-        counts: LabelCounts { kind_yes: 12, kind_no: 30, kind_skip: 3, picked: 4, passed: 9 },
+        counts: LabelCounts {
+            kind_yes: 12,
+            kind_no: 30,
+            kind_skip: 3,
+            picked: 4,
+            passed: 9,
+            seeds: 0,
+        },
         // The library holds more photos than these six (42 of them answered).
         total_photos: 64,
         complete: true,

@@ -21,9 +21,9 @@ use crate::common;
 
 /// Best queue: photo 10 alone, then a burst of 11, 12, 13 (taken in the order 13, 11, 12),
 /// then 14.
-const BEST: [(i64, usize); 5] = [(10, 0), (11, 1), (12, 1), (13, 1), (14, 2)];
+pub(crate) const BEST: [(i64, usize); 5] = [(10, 0), (11, 1), (12, 1), (13, 1), (14, 2)];
 
-fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
+pub(crate) fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
     let mut photos = HashMap::new();
     for id in amb.iter().chain(best.iter().map(|(p, _)| p)) {
         let taken = if *id == 13 { 0 } else { *id };
@@ -47,17 +47,17 @@ fn data(amb: &[i64], best: &[(i64, usize)]) -> QueueData {
     }
 }
 
-fn done(job: JobKind, result: Result<JobOutput, String>) -> Msg {
+pub(crate) fn done(job: JobKind, result: Result<JobOutput, String>) -> Msg {
     Msg::Job(JobMsg::Done { job, result, elapsed: Duration::ZERO })
 }
 
-fn state_with(amb: &[i64], best: &[(i64, usize)]) -> State {
+pub(crate) fn state_with(amb: &[i64], best: &[(i64, usize)]) -> State {
     let mut s = State::new(Keymap::defaults(), 0);
     update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(data(amb, best))))));
     s
 }
 
-fn key(s: &mut State, a: Action) -> Vec<Effect> {
+pub(crate) fn key(s: &mut State, a: Action) -> Vec<Effect> {
     update(s, Msg::Action(a))
 }
 
@@ -105,7 +105,7 @@ fn press(s: &mut State, cat: &mut Catalog, a: Action) {
     run(s, cat, fx);
 }
 
-fn render(s: &State, width: u16, height: u16) -> String {
+pub(crate) fn render(s: &State, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::draw(f, s, &PreviewCache::default())).unwrap();
     let buf = terminal.backend().buffer();
@@ -286,16 +286,20 @@ fn switching_modes_saves_the_mode_and_the_counter_counts_answers_in_the_catalog(
     assert_eq!(Mode::parse("best"), Some(Mode::Best));
     assert_eq!(Mode::parse("nonsense"), None);
 
-    // A second session on a library with 40 answers out of 64 photos.
+    // A second session on a library with 40 answers out of 64 photos: 24 left to ask.
     let mut s = State::new(Keymap::defaults(), 0);
-    let mut d = data(&[1, 2, 3], &BEST);
+    let open: Vec<i64> = (1..=24).collect();
+    let mut d = data(&open, &BEST);
     d.total_photos = 64;
-    d.counts = LabelCounts { kind_yes: 15, kind_no: 25, kind_skip: 2, picked: 3, passed: 4 };
+    d.counts =
+        LabelCounts { kind_yes: 15, kind_no: 25, kind_skip: 2, picked: 3, passed: 4, seeds: 0 };
     update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(d)))));
-    assert_eq!(s.progress(), (40, 64));
+    let p = s.progress();
+    assert_eq!((p.answered, p.total, p.left), (40, 64, 24));
     assert!(render(&s, 100, 30).contains("40/64 answered"));
     key(&mut s, Action::SwitchMode);
-    assert_eq!(s.progress(), (7, 12), "7 decided + 5 still in the best queue");
+    let p = s.progress();
+    assert_eq!((p.answered, p.total, p.left), (7, 12, 5), "7 decided + 5 in the best queue");
 }
 
 // Stay fresh: another process changed the catalog.

@@ -1,0 +1,314 @@
+//! Issue 30: the culling session a photographer trusts. The question on screen, keys they
+//! know, counts that hold still, undo that retrains, skips that stay at the end, a summary on
+//! the way out, and a typo that creates nothing. Pure `update` and `TestBackend` screens, then
+//! the real binary in tmux.
+
+use std::process::Command;
+
+use photosift::catalog::LabelCounts;
+use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue, PhotoId};
+use photosift::queue::BestEntry;
+use photosift::tui::state::{Effect, JobKind, JobOutput, Msg, update};
+use photosift::tui::{Action, Keymap, Mode, State};
+
+use crate::common;
+use crate::tmux::{Tmux, shell_quote};
+use crate::tools::require_tmux;
+use crate::tui_session::{BEST, data, done, key, render, state_with};
+
+/// The app's answer to a `Record` effect: every decision written.
+fn recorded(s: &mut State, effects: &[Effect], counts: LabelCounts) -> Vec<Effect> {
+    let Some(Effect::Record { mode, decisions }) = effects.first() else {
+        panic!("no record: {effects:?}")
+    };
+    let advanced = decisions.len();
+    update(s, Msg::Recorded { mode: *mode, advanced, counts: Some(counts), error: None })
+}
+
+fn queues(s: &mut State, d: photosift::pipeline::queues::QueueData) -> Vec<Effect> {
+    update(s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(d)))))
+}
+
+#[test]
+fn the_question_is_the_panels_title_in_both_modes_and_p_is_explained() {
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    s.question = "animals in the garden".into();
+    for mode in [Mode::Ambiguous, Mode::Best] {
+        s.mode = mode;
+        let screen = render(&s, 120, 32);
+        assert!(screen.contains(" animals in the garden "), "{mode:?}:\n{screen}");
+        assert!(screen.contains("Wanted: animals in the garden"), "{mode:?}:\n{screen}");
+    }
+    key(&mut s, Action::Help);
+    let help = render(&s, 120, 32);
+    assert!(
+        help.contains("p 0.00–1.00") && help.contains("chance wanted; ~0.5 asked first"),
+        "{help}"
+    );
+}
+
+/// A fresh library: no automatic retrain (so no error) before a yes and a no; the screen says
+/// what to do instead, and R says it too.
+#[test]
+fn nothing_is_retrained_before_there_is_something_to_learn_from() {
+    let mut s = State::new(Keymap::defaults(), 1);
+    let mut d = data(&[1, 2, 3, 4], &[]);
+    d.model = None;
+    queues(&mut s, d);
+    let screen = render(&s, 120, 32);
+    assert!(screen.contains("nothing to learn"), "{screen}");
+    assert!(!screen.contains("error"), "{screen}");
+    // A yes alone: saved, no retrain.
+    let e = key(&mut s, Action::Yes);
+    let after = recorded(&mut s, &e, LabelCounts { kind_yes: 1, ..Default::default() });
+    assert!(!after.contains(&Effect::AutoRetrain), "{after:?}");
+    // A scan adding photos starts none either.
+    let scanned = update(&mut s, done(JobKind::Scan, Ok(crate::common::scanned(5))));
+    assert!(!scanned.contains(&Effect::AutoRetrain), "{scanned:?}");
+    // R explains instead of failing.
+    assert!(key(&mut s, Action::Retrain).is_empty());
+    assert!(
+        s.notice.as_deref().unwrap().contains("nothing to learn from yet: W/S"),
+        "{:?}",
+        s.notice
+    );
+    // The first no: now there is something to learn.
+    let e = key(&mut s, Action::No);
+    let counts = LabelCounts { kind_yes: 1, kind_no: 1, ..Default::default() };
+    assert_eq!(recorded(&mut s, &e, counts), vec![Effect::AutoRetrain]);
+    assert!(!render(&s, 120, 32).contains("nothing to learn"));
+}
+
+/// Best mode's count jumped with every rebuilt queue (14/43 → 15/38 → 16/69): the total holds
+/// from the moment the mode is entered, and photos that rose above the threshold since are
+/// "+N new".
+#[test]
+fn best_modes_total_holds_still_and_new_photos_are_counted_apart() {
+    let mut s = state_with(&[1, 2], &BEST);
+    key(&mut s, Action::SwitchMode);
+    let p = s.progress();
+    assert_eq!((p.answered, p.total, p.left, p.new), (0, 5, 5, 0));
+    let e = key(&mut s, Action::Yes);
+    recorded(&mut s, &e, LabelCounts { kind_yes: 1, picked: 1, ..Default::default() });
+    // A retrain moved photo 14 below the threshold and 15 and 16 above it.
+    let mut d = data(&[1, 2], &[(11, 1), (12, 1), (13, 1), (15, 3), (16, 4)]);
+    d.counts = LabelCounts { kind_yes: 1, picked: 1, ..Default::default() };
+    queues(&mut s, d);
+    let p = s.progress();
+    assert_eq!((p.answered, p.total, p.new), (1, 5, 2), "{p:?}");
+    let screen = render(&s, 120, 32);
+    assert!(screen.contains(" 1/5 answered ") && screen.contains("+2 new"), "{screen}");
+}
+
+/// Ambiguous mode said "9/23 answered (0 left)" beside "Every photo has a label" after passes
+/// in best mode: a photo the queue no longer holds is answered.
+#[test]
+fn ambiguous_counts_agree_with_an_empty_queue() {
+    let mut s = State::new(Keymap::defaults(), 0);
+    let mut d = data(&[], &BEST);
+    d.total_photos = 23;
+    d.counts = LabelCounts { kind_yes: 5, kind_no: 4, passed: 14, ..Default::default() };
+    queues(&mut s, d);
+    let p = s.progress();
+    assert_eq!((p.answered, p.total, p.left), (23, 23, 0));
+    assert!(render(&s, 120, 32).contains(" 23/23 answered "));
+}
+
+/// After X then A the photo showed the model trained with the undone answer until R: an
+/// undone yes/no retrains like an answer; a pass (print only) makes no new model version.
+#[test]
+fn undo_of_an_answer_retrains_and_a_pass_does_not() {
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    s.retrain_every = 1;
+    let e = key(&mut s, Action::Yes);
+    assert_eq!(recorded(&mut s, &e, LabelCounts::default()), vec![Effect::AutoRetrain]);
+    update(&mut s, done(JobKind::Retrain, Ok(common::trained(2, Some(0.8)))));
+    let undo = update(
+        &mut s,
+        Msg::Undone {
+            mode: Mode::Ambiguous,
+            result: Ok(vec![Decision::single(
+                PhotoId(1),
+                DecisionMode::Ambiguous,
+                LabelKind::Kind,
+                LabelValue::Yes,
+            )]),
+            counts: None,
+        },
+    );
+    assert_eq!(undo, vec![Effect::AutoRetrain], "an undone answer retrains");
+    update(&mut s, done(JobKind::Retrain, Ok(common::trained(3, Some(0.8)))));
+    key(&mut s, Action::SwitchMode);
+    let e = key(&mut s, Action::No);
+    assert!(recorded(&mut s, &e, LabelCounts::default()).is_empty(), "a pass trains nothing");
+    let e = key(&mut s, Action::Skip);
+    assert!(recorded(&mut s, &e, LabelCounts::default()).is_empty(), "nor does a skip");
+}
+
+/// Under fast typing a photo answered D came back within three answers: a queue rebuilt from
+/// a read made before the skip landed put it back by its score. It stays at the end.
+#[test]
+fn a_skipped_photo_stays_at_the_end_whenever_the_rebuild_lands() {
+    let mut s = state_with(&[1, 2, 3, 4, 5], &BEST);
+    let e = key(&mut s, Action::Skip);
+    recorded(&mut s, &e, LabelCounts::default());
+    let e = key(&mut s, Action::Skip);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.current(), Some(PhotoId(3)));
+    // The rebuild puts 2 and 1 (closest to 0.5) first again.
+    queues(&mut s, data(&[2, 1, 3, 4, 5], &BEST));
+    let order: Vec<PhotoId> =
+        s.queue(Mode::Ambiguous).entries.iter().map(|e: &BestEntry| e.photo).collect();
+    assert_eq!(order, [3, 4, 5, 1, 2].map(PhotoId), "kept on screen, then the skips last");
+    // Answered later, it is no longer held back.
+    for _ in 0..3 {
+        let e = key(&mut s, Action::Yes);
+        recorded(&mut s, &e, LabelCounts::default());
+    }
+    assert_eq!(s.current(), Some(PhotoId(1)));
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    queues(&mut s, data(&[2, 1, 3], &BEST));
+    assert_eq!(s.current(), Some(PhotoId(2)));
+}
+
+#[test]
+fn a_message_clears_on_the_next_action_and_an_unbound_key_says_what_does_it() {
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    update(&mut s, Msg::Undone { mode: Mode::Ambiguous, result: Ok(Vec::new()), counts: None });
+    assert!(s.notice.is_some());
+    key(&mut s, Action::Zoom);
+    assert_eq!(s.notice, None, "Z clears the last message");
+    let hint = s
+        .keymap
+        .unbound_hint(&crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('p'),
+            crossterm::event::KeyModifiers::NONE,
+        ))
+        .unwrap();
+    update(&mut s, Msg::KeyNotBound(hint));
+    let screen = render(&s, 120, 32);
+    assert!(screen.contains("P is not bound: W picks"), "{screen}");
+}
+
+#[test]
+fn the_summary_counts_this_sessions_answers_and_all_picks() {
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    let e = key(&mut s, Action::Yes);
+    recorded(&mut s, &e, LabelCounts::default());
+    key(&mut s, Action::SwitchMode);
+    let e = key(&mut s, Action::Yes);
+    recorded(&mut s, &e, LabelCounts { kind_yes: 2, picked: 4, ..Default::default() });
+    let summary = s.summary();
+    assert_eq!((summary.answers, summary.picked), (2, 4));
+}
+
+/// End to end: `label --want` puts the question on screen, a fresh library shows no error, and
+/// Q leaves a summary on the normal screen.
+#[test]
+fn label_want_shows_the_question_and_quit_prints_a_summary() {
+    if !require_tmux("tui_culling") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_library, _ids) = common::library_with_photos(dir.path(), 8, 4, (160, 120));
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let command = format!(
+        "{} --library {} --config {} label --want 'animals in the garden'; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_photosift"),
+        shell_quote(dir.path()),
+        shell_quote(&config)
+    );
+    let tmux = Tmux::new("want");
+    tmux.start("w", 120, 32, &command);
+    let screen = tmux.wait_loaded("w");
+    assert!(screen.contains("animals in the garden"), "{screen}");
+    tmux.keys("w", "w");
+    let screen = tmux.wait_for("w", &["yes 1 no 0 "]);
+    assert!(screen.contains("nothing to learn"), "{screen}");
+    assert!(!screen.contains("error"), "no retrain, so no error:\n{screen}");
+    tmux.keys("w", "q");
+    let screen = tmux.wait_for("w", &["EXIT=0"]);
+    assert!(screen.contains("1 answer this session (all saved)"), "{screen}");
+    assert!(screen.contains("next: `photosift --library"), "{screen}");
+    // The library remembers the question for the next session.
+    let cat = photosift::library::Library::at(dir.path()).open_catalog().unwrap();
+    assert_eq!(cat.question().unwrap().as_deref(), Some("animals in the garden"));
+}
+
+/// `label /tmp/photoz` (a typo) opened the TUI and exited 0; `scan` exited 1 but left an empty
+/// library behind. Both exit 2, create nothing and suggest the folder meant.
+#[test]
+fn a_typo_in_a_folder_exits_2_creates_nothing_and_suggests_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("photos")).unwrap();
+    let library = dir.path().join("lib");
+    for sub in ["label", "scan"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_photosift"))
+            .arg("--library")
+            .arg(&library)
+            .args([sub])
+            .arg(dir.path().join("photoz"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sub}: {err}");
+        assert!(err.contains("photoz does not exist; did you mean"), "{sub}: {err}");
+        assert!(err.contains(&format!("{}?", dir.path().join("photos").display())), "{err}");
+        assert!(!library.exists(), "{sub} created the library");
+    }
+}
+
+/// `queue --mode best` with an empty queue printed nothing at all: it says why on stderr.
+#[test]
+fn an_empty_best_queue_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let (library, ids) = common::library_with_photos(dir.path(), 4, 2, (64, 48));
+    common::score_all(&library, &ids, |_| 0.01);
+    let out = Command::new(env!("CARGO_BIN_EXE_photosift"))
+        .arg("--library")
+        .arg(dir.path())
+        .args(["queue", "--mode", "best"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the best-first queue is empty") && err.contains("best_threshold"),
+        "{err}"
+    );
+}
+
+/// Yellow on xterm's white background could not be read: messages, jobs and hints use the
+/// terminal's own colour with bold or underline.
+#[test]
+fn no_text_is_yellow() {
+    use ratatui::style::Color;
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    s.notice = Some("undone: showing that photo again".into());
+    s.jobs.push(photosift::tui::state::JobStatus {
+        job: JobKind::Retrain,
+        fraction: 0.5,
+        note: "training".into(),
+        eta: None,
+    });
+    for mode in [Mode::Ambiguous, Mode::Best] {
+        s.mode = mode;
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 32)).unwrap();
+        terminal
+            .draw(|f| {
+                photosift::tui::view::draw(f, &s, &photosift::tui::preview::PreviewCache::default())
+            })
+            .unwrap();
+        let buf = terminal.backend().buffer();
+        let yellow = buf
+            .content()
+            .iter()
+            .filter(|c| matches!(c.fg, Color::Yellow | Color::LightYellow))
+            .count();
+        assert_eq!(yellow, 0, "{mode:?}: {yellow} yellow cells");
+    }
+}

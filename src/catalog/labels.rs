@@ -30,8 +30,6 @@ pub struct LabelCounts {
     pub kind_skip: u64,
     pub picked: u64,
     pub passed: u64,
-    /// Seed and example photos with a label (`[seed]`): something to train on before any answer.
-    pub seeds: u64,
 }
 
 impl Catalog {
@@ -138,7 +136,6 @@ impl Catalog {
                 LabelValue::Skip => {}
             }
         }
-        counts.seeds = self.synthetic_seed_labels()?.len() as u64;
         Ok(counts)
     }
 }

@@ -55,6 +55,9 @@ pub struct QueueData {
     pub photos: HashMap<PhotoId, PhotoInfo>,
     pub model: Option<ModelSummary>,
     pub counts: LabelCounts,
+    /// Seed and example photos with a label (`[seed]`): something to train on before any
+    /// answer.
+    pub seeds: u64,
     /// Camera photos in the catalog.
     pub total_photos: usize,
     /// Built with embeddings (diversity, bursts); a quick first order has `false`.
@@ -225,6 +228,7 @@ pub fn build_queues(
         complete: matches!(build, Build::Complete(_)),
         model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
         counts: catalog.label_counts()?,
+        seeds: catalog.synthetic_seed_labels()?.len() as u64,
     })
 }
 

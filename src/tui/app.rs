@@ -153,6 +153,8 @@ pub struct App<B: Backend> {
     /// time, never on the loop's thread).
     checking: Arc<AtomicBool>,
     graphics: Protocol,
+    /// The protocol's cell size in pixels, for the loupe's steps.
+    choice: Choice,
     /// What the photo area showed in the last frame (see [`App::screen_signature`]).
     last_signature: Option<ScreenSignature>,
     /// Set when a signal or a closed terminal ends the session.
@@ -196,7 +198,8 @@ where
         let preview_tx = tx.clone();
         let protocol = graphics.protocol;
         let previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
-        let settings = PreviewSettings { graphics, scan: config.scan.clone() };
+        let choice = graphics.clone();
+        let settings = PreviewSettings::new(graphics, config.scan.clone());
         let worker = PreviewWorker::new(
             settings,
             2,
@@ -255,6 +258,7 @@ where
             watched: None,
             checking: Arc::new(AtomicBool::new(false)),
             graphics: protocol,
+            choice,
             last_signature: None,
             ending: None,
             signals: None,
@@ -331,7 +335,7 @@ where
             Some(p) => self.previews.contains_key(&PreviewKey::new(
                 p,
                 view::areas(area, &self.state).photo.as_size(),
-                self.state.zoomed == Some(p),
+                self.state.loupe_on(p),
             )),
             None => self.state.loaded,
         }
@@ -443,6 +447,12 @@ where
     pub fn handle(&mut self, ev: AppEvent) -> Result<()> {
         match ev {
             AppEvent::Input(Event::Key(key)) => {
+                // In the loupe the arrows and h/j/k/l pan (the other keys act as always).
+                if let Some(pan) = self.pan(&key) {
+                    self.apply(pan);
+                    return Ok(());
+                }
+                let zoom = self.state.keymap.action(&key) == Some(Action::Zoom);
                 match self.state.keymap.action(&key) {
                     Some(action) => self.apply(Msg::Action(action)),
                     // Any key closes the help, Esc included.
@@ -454,6 +464,11 @@ where
                             self.apply(Msg::KeyNotBound(hint));
                         }
                     }
+                }
+                // A new loupe learns how much of the photo the view holds.
+                if zoom && self.state.loupe.is_some() {
+                    let room = self.loupe_room();
+                    self.apply(Msg::Pan { dx: 0, dy: 0, half: room });
                 }
             }
             AppEvent::Input(Event::Resize(..)) => {
@@ -472,7 +487,7 @@ where
                     PreviewMsg::Ready { photo, size, .. } => (*photo, *size, false),
                     PreviewMsg::Missing { photo, size, gone, .. } => (*photo, *size, *gone),
                 };
-                let gone = gone && !msg.key().zoom;
+                let gone = gone && msg.key().loupe.is_none();
                 self.previews.insert(msg);
                 if self.state.current() == Some(photo) || size == view::strip_cell() {
                     self.dirty = true;
@@ -651,6 +666,31 @@ where
         });
     }
 
+    /// The pan a key makes while the loupe shows the photo on screen.
+    fn pan(&self, key: &crossterm::event::KeyEvent) -> Option<Msg> {
+        let cur = self.state.current()?;
+        if self.state.help || self.state.too_small || self.state.loupe_on(cur).is_none() {
+            return None;
+        }
+        let (dx, dy) = super::keymap::pan_direction(key)?;
+        Some(Msg::Pan { dx, dy, half: self.loupe_room() })
+    }
+
+    /// Half the photo area's size in thousandths of the original's (see `state::Loupe`).
+    fn loupe_room(&self) -> (u16, u16) {
+        let Some(info) = self.state.current().and_then(|p| self.state.photos.get(&p)) else {
+            return (500, 500);
+        };
+        let Ok(size) = self.terminal.size() else { return (500, 500) };
+        let a = view::areas(Rect::new(0, 0, size.width, size.height), &self.state);
+        let (bw, bh) = self.choice.area_px(a.photo.width, a.photo.height);
+        let half = |view: u32, photo: Option<u32>| match photo {
+            Some(p) if p > 0 => (u64::from(view) * 500 / u64::from(p)).min(500) as u16,
+            _ => 500,
+        };
+        (half(bw, info.width), half(bh, info.height))
+    }
+
     /// Asks the worker for what the screen needs now and next; drops what it no longer needs.
     fn request_previews(&mut self) {
         let Ok(size) = self.terminal.size() else { return };
@@ -661,12 +701,12 @@ where
         });
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
         let mut keys: Vec<PreviewKey> =
-            wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, false)).collect();
-        // The zoomed photo first; its fitted preview stays wanted for zooming out.
+            wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, None)).collect();
+        // The loupe's view first; the fitted preview stays wanted for going back.
         if let (Some(cur), Some(first)) = (self.state.current(), wanted.first())
-            && self.state.zoomed == Some(cur)
+            && let Some(centre) = self.state.loupe_on(cur)
         {
-            keys.insert(0, PreviewKey::new(cur, first.1, true));
+            keys.insert(0, PreviewKey::new(cur, first.1, Some(centre)));
         }
         self.previews.prune(&keys);
         let requests: Vec<PreviewRequest> = keys
@@ -683,7 +723,7 @@ where
         Some(PreviewRequest {
             photo: key.photo,
             size,
-            zoom: key.zoom,
+            loupe: key.loupe,
             thumb: info.thumb.clone(),
             original: info.path.clone(),
             dims: info.width.zip(info.height),
@@ -698,7 +738,7 @@ where
         let area = Rect::new(0, 0, size.width, size.height);
         let a = view::areas(area, &self.state);
         let photo = self.state.current().map(|p| {
-            let key = PreviewKey::new(p, a.photo.as_size(), self.state.zoomed == Some(p));
+            let key = PreviewKey::new(p, a.photo.as_size(), self.state.loupe_on(p));
             (key, self.previews.contains_key(&key))
         });
         let strip = self

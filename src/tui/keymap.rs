@@ -14,15 +14,16 @@ impl KeyPreset {
     /// Every action's keys in this preset.
     fn bindings(self) -> [(Action, &'static [&'static str]); 12] {
         // What differs: a photographer's Lightroom habits (P pick, X reject, U unflagged, Z
-        // loupe, Ctrl-Z undo) against one hand on WASD or the arrows. "Not the kind" is K in
-        // both: X means "reject this shot" to a Lightroom user, never "no more dogs".
+        // loupe, Ctrl-Z undo) against one hand on WASD or the arrows. "Not the kind" is N in
+        // both: X means "reject this shot" to a Lightroom user, never "no more dogs" (and
+        // h/j/k/l pan the loupe).
         match self {
             KeyPreset::Wasd => [
                 (Action::Yes, &["w", "up"]),
                 (Action::No, &["s", "down"]),
                 (Action::Skip, &["d", "right"]),
                 (Action::Back, &["a", "left", "backspace"]),
-                (Action::NotKind, &["k"]),
+                (Action::NotKind, &["n"]),
                 (Action::PassBurst, &["e"]),
                 (Action::SwitchMode, &["tab", "backtab"]),
                 (Action::Retrain, &["r"]),
@@ -36,7 +37,7 @@ impl KeyPreset {
                 (Action::No, &["x", "down"]),
                 (Action::Skip, &["u", "right"]),
                 (Action::Back, &["ctrl-z", "left", "backspace"]),
-                (Action::NotKind, &["k"]),
+                (Action::NotKind, &["n"]),
                 (Action::PassBurst, &["e"]),
                 (Action::SwitchMode, &["tab", "backtab"]),
                 (Action::Retrain, &["r"]),
@@ -251,6 +252,21 @@ pub enum KeymapError {
     Unbound { action: Action, default: String },
 }
 
+/// The loupe's pan of a key: the arrows and h/j/k/l (without modifiers), as (dx, dy).
+pub fn pan_direction(ev: &KeyEvent) -> Option<(i8, i8)> {
+    let key = Key::from_event(ev)?;
+    if key.ctrl || key.alt {
+        return None;
+    }
+    Some(match key.code {
+        KeyCode::Left | KeyCode::Char('h') => (-1, 0),
+        KeyCode::Right | KeyCode::Char('l') => (1, 0),
+        KeyCode::Up | KeyCode::Char('k') => (0, -1),
+        KeyCode::Down | KeyCode::Char('j') => (0, 1),
+        _ => return None,
+    })
+}
+
 /// Where `action` is in [`Action::ALL`] (and in a preset's bindings, listed in that order).
 fn action_index(action: Action) -> usize {
     Action::ALL.iter().position(|a| *a == action).unwrap_or(0)
@@ -421,7 +437,7 @@ mod tests {
         );
         assert_eq!(km.action(&press(KeyCode::Char('z'), none)), Some(Action::Zoom));
         assert_eq!(km.action(&press(KeyCode::Char('y'), none)), None);
-        assert_eq!(km.action(&press(KeyCode::Char('k'), none)), Some(Action::NotKind));
+        assert_eq!(km.action(&press(KeyCode::Char('n'), none)), Some(Action::NotKind));
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
     }
 
@@ -440,7 +456,7 @@ mod tests {
             km.action(&press(KeyCode::Char('z'), KeyModifiers::CONTROL)),
             Some(Action::Back)
         );
-        assert_eq!(km.action(&press(KeyCode::Char('k'), none)), Some(Action::NotKind));
+        assert_eq!(km.action(&press(KeyCode::Char('n'), none)), Some(Action::NotKind));
         assert_eq!(km.action(&press(KeyCode::Char('g'), none)), None, "G is Lightroom's grid");
         assert!(Action::ALL.iter().all(|a| !km.keys(*a).is_empty()), "every action has a key");
         // Under the default preset a Lightroom habit is told which key does it.
@@ -458,11 +474,11 @@ mod tests {
         assert_eq!(hint(&km, 'w').unwrap(), "W is not bound · ? shows the keys");
         // An override replaces one action's keys; the rest stay the preset's.
         let c = crate::config::Config::from_toml_over_defaults(
-            "[keys]\npreset = \"lightroom\"\nnot_kind = [\"n\"]\n",
+            "[keys]\npreset = \"lightroom\"\nnot_kind = [\"m\"]\n",
         )
         .unwrap();
         let km = Keymap::from_config(&c.keys).unwrap();
-        assert_eq!(km.label(Action::NotKind), "N");
+        assert_eq!(km.label(Action::NotKind), "M");
         assert_eq!(km.label(Action::Yes), "P/↑");
         let bad = crate::config::Config::from_toml_over_defaults("[keys]\npreset = \"vim\"\n");
         assert!(bad.is_err());

@@ -17,12 +17,18 @@ use crate::config::ScanConfig;
 use crate::domain::PhotoId;
 use crate::imaging::resize::resize_rgb;
 
-/// One preview to make: a photo at a size in terminal cells, fitted or at 100% (zoom).
+/// Where the loupe looks: the point of the original at the view's centre, in thousandths of
+/// its width and height (500, 500: the middle).
+pub type Centre = (u16, u16);
+
+/// One preview to make: a photo at a size in terminal cells, fitted, or the original at 100%
+/// around a point (the loupe).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewRequest {
     pub photo: PhotoId,
     pub size: Size,
-    pub zoom: bool,
+    /// At 100% around this point; `None`: fitted.
+    pub loupe: Option<Centre>,
     pub thumb: Option<PathBuf>,
     pub original: PathBuf,
     /// The original's size as displayed (after EXIF orientation), where the catalog has it.
@@ -36,12 +42,12 @@ pub struct PreviewRequest {
 pub struct PreviewKey {
     pub photo: PhotoId,
     pub size: (u16, u16),
-    pub zoom: bool,
+    pub loupe: Option<Centre>,
 }
 
 impl PreviewKey {
-    pub fn new(photo: PhotoId, size: Size, zoom: bool) -> Self {
-        Self { photo, size: (size.width, size.height), zoom }
+    pub fn new(photo: PhotoId, size: Size, loupe: Option<Centre>) -> Self {
+        Self { photo, size: (size.width, size.height), loupe }
     }
 }
 
@@ -50,14 +56,14 @@ pub enum PreviewMsg {
     Ready {
         photo: PhotoId,
         size: Size,
-        zoom: bool,
+        loupe: Option<Centre>,
         encoded: Box<Encoded>,
     },
     /// Neither the thumbnail nor the original could be read; `gone`: neither file exists.
     Missing {
         photo: PhotoId,
         size: Size,
-        zoom: bool,
+        loupe: Option<Centre>,
         reason: String,
         gone: bool,
     },
@@ -66,9 +72,9 @@ pub enum PreviewMsg {
 impl PreviewMsg {
     pub fn key(&self) -> PreviewKey {
         match self {
-            PreviewMsg::Ready { photo, size, zoom, .. }
-            | PreviewMsg::Missing { photo, size, zoom, .. } => {
-                PreviewKey::new(*photo, *size, *zoom)
+            PreviewMsg::Ready { photo, size, loupe, .. }
+            | PreviewMsg::Missing { photo, size, loupe, .. } => {
+                PreviewKey::new(*photo, *size, *loupe)
             }
         }
     }
@@ -94,6 +100,14 @@ pub struct PreviewSettings {
     pub graphics: Choice,
     /// Decoding limits (and the thumbnail size) of `[scan]`, for the originals.
     pub scan: ScanConfig,
+    /// The original the loupe looks at, decoded once.
+    pub originals: Arc<OriginalCache>,
+}
+
+impl PreviewSettings {
+    pub fn new(graphics: Choice, scan: ScanConfig) -> Self {
+        Self { graphics, scan, originals: Arc::default() }
+    }
 }
 
 /// The worker threads. Dropping it stops them once their current image is done.
@@ -102,7 +116,7 @@ pub struct PreviewWorker {
 }
 
 fn key_of(r: &PreviewRequest) -> PreviewKey {
-    PreviewKey::new(r.photo, r.size, r.zoom)
+    PreviewKey::new(r.photo, r.size, r.loupe)
 }
 
 impl PreviewWorker {
@@ -170,7 +184,7 @@ fn worker_loop(
                 .unwrap_or_else(|payload| PreviewMsg::Missing {
                     photo: req.photo,
                     size: req.size,
-                    zoom: req.zoom,
+                    loupe: req.loupe,
                     reason: format!("cannot decode: {}", crate::jobs::panic_message(&*payload)),
                     gone: false,
                 });
@@ -181,22 +195,23 @@ fn worker_loop(
 
 /// Decodes, resizes and encodes one preview.
 pub fn make_preview(settings: &PreviewSettings, req: &PreviewRequest) -> PreviewMsg {
-    let (photo, size, zoom) = (req.photo, req.size, req.zoom);
+    let (photo, size, loupe) = (req.photo, req.size, req.loupe);
     let image = match preview_pixels(settings, req) {
         Ok(img) => img,
         Err(reason) => {
             let gone = !req.original.exists() && req.thumb.as_deref().is_none_or(|t| !t.exists());
-            return PreviewMsg::Missing { photo, size, zoom, reason, gone };
+            return PreviewMsg::Missing { photo, size, loupe, reason, gone };
         }
     };
     match encode(&settings.graphics, image, size, req.main) {
-        Ok(encoded) => PreviewMsg::Ready { photo, size, zoom, encoded: Box::new(encoded) },
-        Err(reason) => PreviewMsg::Missing { photo, size, zoom, reason, gone: false },
+        Ok(encoded) => PreviewMsg::Ready { photo, size, loupe, encoded: Box::new(encoded) },
+        Err(reason) => PreviewMsg::Missing { photo, size, loupe, reason, gone: false },
     }
 }
 
 /// The pixels the screen shows for `req`: the photo fitted into the area's pixel size (or,
-/// zoomed, the original's centre at 100%), upright.
+/// in the loupe, the original at 100% around the loupe's centre, kept inside the photo),
+/// upright.
 pub fn preview_pixels(
     settings: &PreviewSettings,
     req: &PreviewRequest,
@@ -205,9 +220,11 @@ pub fn preview_pixels(
     if bw == 0 || bh == 0 {
         return Err("no room on screen".into());
     }
-    if req.zoom {
-        let full = decode_original(settings, &req.original, u32::MAX)?;
-        return Ok(crop_centre(&full, bw, bh));
+    if let Some(centre) = req.loupe {
+        let full = settings
+            .originals
+            .get(&req.original, || decode_original(settings, &req.original, u32::MAX))?;
+        return Ok(crop_around(&full, bw, bh, centre));
     }
     // The long side the photo takes in the box; the thumbnail serves when it is that big.
     let need = match req.dims {
@@ -263,11 +280,43 @@ pub fn fitted(w: u32, h: u32, bw: u32, bh: u32) -> (u32, u32) {
     }
 }
 
-/// The centre `bw`×`bh` of `image` (all of it along a side that is smaller).
-fn crop_centre(image: &RgbImage, bw: u32, bh: u32) -> RgbImage {
+/// The `bw`×`bh` of `image` around `centre` (thousandths of its size), moved inside the image
+/// at its edges (all of it along a side that is smaller).
+fn crop_around(image: &RgbImage, bw: u32, bh: u32, centre: Centre) -> RgbImage {
     let (w, h) = (bw.min(image.width()), bh.min(image.height()));
-    let (x, y) = ((image.width() - w) / 2, (image.height() - h) / 2);
+    let at = |c: u16, size: u32, view: u32| -> u32 {
+        let c = u64::from(c.min(1000)) * u64::from(size) / 1000;
+        (c.saturating_sub(u64::from(view) / 2) as u32).min(size - view)
+    };
+    let (x, y) = (at(centre.0, image.width(), w), at(centre.1, image.height(), h));
     image::imageops::crop_imm(image, x, y, w, h).to_image()
+}
+
+/// The last original decoded at full size, kept while the loupe pans over it: a pan step
+/// crops and encodes, it does not decode 12 megapixels again.
+#[derive(Default)]
+pub struct OriginalCache {
+    last: Mutex<Option<(PathBuf, Arc<RgbImage>)>>,
+}
+
+impl OriginalCache {
+    fn get(
+        &self,
+        path: &Path,
+        decode: impl FnOnce() -> Result<RgbImage, String>,
+    ) -> Result<Arc<RgbImage>, String> {
+        if let Ok(last) = self.last.lock()
+            && let Some((p, image)) = last.as_ref()
+            && p == path
+        {
+            return Ok(image.clone());
+        }
+        let image = Arc::new(decode()?);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((path.to_path_buf(), image.clone()));
+        }
+        Ok(image)
+    }
 }
 
 /// The previews on hand, by photo, size and zoom, within a memory budget; and the protocol
@@ -309,16 +358,16 @@ impl PreviewCache {
     }
 
     pub fn get(&self, photo: PhotoId, size: Size) -> Option<&Preview> {
-        self.get_view(photo, size, false)
+        self.get_view(photo, size, None)
     }
 
-    /// The preview at `size`, at 100% when `zoom`.
-    pub fn get_view(&self, photo: PhotoId, size: Size, zoom: bool) -> Option<&Preview> {
-        self.map.get(&PreviewKey::new(photo, size, zoom)).map(|e| &e.preview)
+    /// The preview at `size`, in the loupe at `loupe`'s centre, else fitted.
+    pub fn get_view(&self, photo: PhotoId, size: Size, loupe: Option<Centre>) -> Option<&Preview> {
+        self.map.get(&PreviewKey::new(photo, size, loupe)).map(|e| &e.preview)
     }
 
     pub fn contains(&self, photo: PhotoId, size: Size) -> bool {
-        self.contains_key(&PreviewKey::new(photo, size, false))
+        self.contains_key(&PreviewKey::new(photo, size, None))
     }
 
     pub fn contains_key(&self, key: &PreviewKey) -> bool {
@@ -403,7 +452,7 @@ mod tests {
         PreviewMsg::Ready {
             photo: PhotoId(id),
             size: Size::new(10, 5),
-            zoom: false,
+            loupe: None,
             encoded: escape(bytes),
         }
     }
@@ -415,7 +464,7 @@ mod tests {
             cache.insert(ready(id, 1_000));
         }
         let wanted: Vec<PreviewKey> =
-            (15..20).map(|id| PreviewKey::new(PhotoId(id), Size::new(10, 5), false)).collect();
+            (15..20).map(|id| PreviewKey::new(PhotoId(id), Size::new(10, 5), None)).collect();
         cache.prune(&wanted);
         assert!(cache.bytes() <= 10_000 + 20 * 64, "{}", cache.bytes());
         assert!(wanted.iter().all(|k| cache.contains_key(k)));
@@ -425,10 +474,27 @@ mod tests {
         // Wanted previews stay even over the budget.
         let mut small = PreviewCache::with_budget(100, "kitty");
         small.insert(ready(1, 5_000));
-        small.prune(&[PreviewKey::new(PhotoId(1), Size::new(10, 5), false)]);
+        small.prune(&[PreviewKey::new(PhotoId(1), Size::new(10, 5), None)]);
         assert_eq!(small.len(), 1);
-        small.prune(&[PreviewKey::new(PhotoId(2), Size::new(10, 5), false)]);
+        small.prune(&[PreviewKey::new(PhotoId(2), Size::new(10, 5), None)]);
         assert_eq!((small.len(), small.bytes()), (0, 0));
+    }
+
+    /// The loupe's window around its centre stays inside the photo at the edges.
+    #[test]
+    fn the_loupe_crops_around_its_centre_inside_the_photo() {
+        let image =
+            RgbImage::from_fn(1000, 500, |x, y| image::Rgb([(x / 4) as u8, (y / 2) as u8, 0]));
+        let at = |c: Centre| {
+            let crop = crop_around(&image, 200, 100, c);
+            (crop.dimensions(), crop.get_pixel(0, 0).0[0], crop.get_pixel(0, 0).0[1])
+        };
+        assert_eq!(at((500, 500)), ((200, 100), 100, 100), "the middle: x 400, y 200");
+        assert_eq!(at((0, 0)), ((200, 100), 0, 0), "the top left corner");
+        assert_eq!(at((1000, 1000)), ((200, 100), 200, 200), "kept inside at x 800, y 400");
+        assert_eq!(at((250, 500)).1, 37, "a quarter in: x 150");
+        // A photo smaller than the view is all there is.
+        assert_eq!(crop_around(&image, 4000, 50, (500, 500)).dimensions(), (1000, 50));
     }
 
     #[test]
@@ -440,7 +506,7 @@ mod tests {
 
     fn settings(cell: (u16, u16)) -> PreviewSettings {
         let graphics = Choice::fixed(super::super::graphics::Protocol::Sixel, cell);
-        PreviewSettings { graphics, scan: crate::config::Config::default().scan }
+        PreviewSettings::new(graphics, crate::config::Config::default().scan)
     }
 
     #[test]
@@ -456,7 +522,7 @@ mod tests {
         let req = PreviewRequest {
             photo: PhotoId(1),
             size: Size::new(160, 50),
-            zoom: false,
+            loupe: None,
             thumb: Some(thumb.clone()),
             original: original.clone(),
             dims: Some((2400, 1600)),
@@ -467,7 +533,7 @@ mod tests {
         let small = PreviewRequest { size: Size::new(30, 10), ..req.clone() };
         assert_eq!(preview_pixels(&s, &small).unwrap().dimensions(), (300, 200));
         // Zoom: the centre at 100%.
-        let zoom = PreviewRequest { zoom: true, ..req.clone() };
+        let zoom = PreviewRequest { loupe: Some((500, 500)), ..req.clone() };
         let z = preview_pixels(&s, &zoom).unwrap();
         assert_eq!(z.dimensions(), (1600, 1000));
         let centre = z.get_pixel(800, 500);

@@ -243,6 +243,14 @@ pub enum Msg {
     Unavailable(String),
     /// A key that does nothing here was pressed: what to press instead.
     KeyNotBound(String),
+    /// Pan the loupe one step (`dx`, `dy`: -1, 0 or 1). `half` is half the view's size in
+    /// thousandths of the photo's (the app knows both sizes): a step moves half a view, and
+    /// the centre stays where the view is inside the photo.
+    Pan {
+        dx: i8,
+        dy: i8,
+        half: (u16, u16),
+    },
     /// The terminal's size changed: below the minimum only Quit acts (the photo is hidden).
     Screen {
         too_small: bool,
@@ -285,6 +293,8 @@ pub struct State {
     pub photos: HashMap<PhotoId, PhotoInfo>,
     pub model: Option<ModelSummary>,
     pub counts: LabelCounts,
+    /// Labeled seed and example photos (the queue build counts them).
+    pub seeds: u64,
     pub total_photos: usize,
     /// The first queues have arrived.
     pub loaded: bool,
@@ -317,8 +327,8 @@ pub struct State {
     pub print: Option<crate::print_check::PrintSpec>,
     /// How the user calls photosift on this library (with its `--library`), for the hints.
     pub command: String,
-    /// The photo shown at 100% (zoom key); any other photo shows fitted.
-    pub zoomed: Option<PhotoId>,
+    /// The photo shown at 100% (zoom key) and where; any other photo shows fitted.
+    pub loupe: Option<Loupe>,
     /// What the user is looking for (`label --want`, `[session] question`), the side panel's
     /// title; empty when none was given.
     pub question: String,
@@ -329,6 +339,17 @@ pub struct State {
     /// count does not jump as retrains move photos across the threshold.
     best_frozen: Option<FrozenTotal>,
     pub quit: bool,
+}
+
+/// The loupe: a photo at 100%, and the point of it at the view's centre (thousandths of its
+/// width and height; see `preview::Centre`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loupe {
+    pub photo: PhotoId,
+    pub centre: (u16, u16),
+    /// Half the view's size in thousandths of the photo's, as the app last measured it
+    /// (500 or more: the photo is smaller than the view along that side).
+    pub room: (u16, u16),
 }
 
 /// Best mode's total as it was when the mode was entered.
@@ -365,6 +386,7 @@ impl State {
             photos: HashMap::new(),
             model: None,
             counts: LabelCounts::default(),
+            seeds: 0,
             total_photos: 0,
             loaded: false,
             complete: false,
@@ -383,7 +405,7 @@ impl State {
             last_pick_group: None,
             print: None,
             command: "photosift".to_owned(),
-            zoomed: None,
+            loupe: None,
             question: String::new(),
             skipped: Default::default(),
             best_frozen: None,
@@ -397,6 +419,11 @@ impl State {
 
     fn queue_mut(&mut self, mode: Mode) -> &mut ModeQueue {
         &mut self.queues[mode.index()]
+    }
+
+    /// Where the loupe looks at `photo`, if it shows that photo.
+    pub fn loupe_on(&self, photo: PhotoId) -> Option<(u16, u16)> {
+        self.loupe.filter(|l| l.photo == photo).map(|l| l.centre)
     }
 
     /// The photo on screen.
@@ -450,7 +477,7 @@ impl State {
     /// rank by one class).
     pub fn can_learn(&self) -> bool {
         let c = &self.counts;
-        self.model.is_some() || c.seeds > 0 || (c.kind_yes > 0 && c.kind_no > 0)
+        self.model.is_some() || self.seeds > 0 || (c.kind_yes > 0 && c.kind_no > 0)
     }
 
     /// Fixes best mode's total at what it is now (the mode was entered).
@@ -599,6 +626,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.notice = Some(why);
             Vec::new()
         }
+        Msg::Pan { dx, dy, half } => {
+            let cur = state.current();
+            if let Some(l) = state.loupe.as_mut().filter(|l| Some(l.photo) == cur) {
+                let step = |c: u16, d: i8, half: u16| -> u16 {
+                    let half = half.min(500);
+                    let moved = i32::from(c) + i32::from(d) * i32::from(half.max(1));
+                    moved.clamp(i32::from(half), i32::from(1000 - half)) as u16
+                };
+                l.centre = (step(l.centre.0, dx, half.0), step(l.centre.1, dy, half.1));
+                l.room = half;
+            }
+            Vec::new()
+        }
         Msg::KeyNotBound(hint) => {
             state.last_error = None;
             state.notice = Some(hint);
@@ -661,7 +701,11 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Seed => vec![Effect::StartJob(JobKind::Seed)],
         Action::Zoom => {
             let cur = state.current();
-            state.zoomed = if state.zoomed == cur { None } else { cur };
+            state.loupe = match (state.loupe, cur) {
+                (Some(l), Some(c)) if l.photo == c => None,
+                (_, Some(photo)) => Some(Loupe { photo, centre: (500, 500), room: (0, 0) }),
+                (_, None) => None,
+            };
             Vec::new()
         }
         Action::PassBurst => {
@@ -776,7 +820,7 @@ fn on_job_result(
         }
         Ok(JobOutput::Seeded(report)) => {
             // Seed photos to train on (the queue rebuild brings the exact count).
-            state.counts.seeds += report.embedded.embedded as u64;
+            state.seeds += report.embedded.embedded as u64;
             new_photos(state, notices::seeded(&report))
         }
         Ok(JobOutput::Scanned(report)) => new_photos(state, notices::scanned(&report)),
@@ -830,7 +874,7 @@ pub fn nothing_to_learn_yet(km: &Keymap) -> String {
 }
 
 fn apply_queues(state: &mut State, data: QueueData) {
-    let QueueData { ambiguous, best, photos, model, counts, total_photos, complete } = data;
+    let QueueData { ambiguous, best, photos, model, counts, seeds, total_photos, complete } = data;
     if state.complete && !complete {
         return;
     }
@@ -864,6 +908,7 @@ fn apply_queues(state: &mut State, data: QueueData) {
     }
     state.model = model.or(state.model);
     state.counts = counts;
+    state.seeds = seeds;
     state.total_photos = total_photos;
     state.loaded = true;
     if first_load && state.mode == Mode::Best {

@@ -159,7 +159,7 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         frame.render_widget(p, centered(area, 64, 9));
         return;
     };
-    match previews.get_view(photo, area.as_size(), state.zoomed == Some(photo)) {
+    match previews.get_view(photo, area.as_size(), state.loupe_on(photo)) {
         // The help overlay is drawn over the photo: a kitty placement would cover it.
         Some(Preview::Ready(protocol)) if state.help && protocol.hides_text() => {}
         Some(Preview::Ready(protocol)) => {
@@ -305,10 +305,8 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
             });
         }
     }
-    if state.current().is_some_and(|p| state.zoomed == Some(p)) {
-        lines.push(Line::from(
-            format!("100% (centre); {} for the whole photo", km.short(Action::Zoom)).bold(),
-        ));
+    if let Some(l) = state.loupe.filter(|l| state.current() == Some(l.photo)) {
+        loupe_lines(&l, km, &mut lines);
     }
     lines.push(Line::from(format!("images: {graphics}").dark_gray()));
     let rest = state.burst_rest();
@@ -335,6 +333,40 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
     };
     let block = Block::new().borders(Borders::LEFT).title(Line::from(title.bold()));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+/// The loupe in the side panel: where it looks (a map of the photo with the view marked),
+/// how to pan, and when the whole photo is smaller than the view.
+fn loupe_lines(l: &super::state::Loupe, km: &super::keymap::Keymap, lines: &mut Vec<Line<'_>>) {
+    let (rx, ry) = l.room;
+    lines.push(Line::from(
+        format!("loupe 100%: x {}% y {}%", l.centre.0 / 10, l.centre.1 / 10).bold(),
+    ));
+    if rx >= 500 && ry >= 500 {
+        lines
+            .push(Line::from("the photo is smaller than this view: all of it, at 100%".to_owned()));
+    } else {
+        // A 12×4 map of the photo; the view's part is filled.
+        const W: u16 = 12;
+        const H: u16 = 4;
+        let span = |c: u16, room: u16, cells: u16| -> (u16, u16) {
+            let lo = c.saturating_sub(room.min(500));
+            let hi = (c + room.min(500)).min(1000);
+            let a = (u32::from(lo) * u32::from(cells) / 1000) as u16;
+            let b = (u32::from(hi) * u32::from(cells)).div_ceil(1000) as u16;
+            (a.min(cells - 1), b.clamp(a + 1, cells))
+        };
+        let (x0, x1) = span(l.centre.0, rx, W);
+        let (y0, y1) = span(l.centre.1, ry, H);
+        for y in 0..H {
+            let row: String = (0..W)
+                .map(|x| if (x0..x1).contains(&x) && (y0..y1).contains(&y) { '█' } else { '·' })
+                .collect();
+            lines.push(Line::from(row));
+        }
+        lines.push(Line::from("←↑↓→ or h/j/k/l pan".to_owned()));
+    }
+    lines.push(Line::from(format!("{} fits the whole photo again", km.short(Action::Zoom))));
 }
 
 /// Best mode: the photo's place in its burst, in capture order ("shot 2 of 3").

@@ -276,13 +276,16 @@ fn detail(img: &RgbImage) -> Vec<f64> {
 
 /// Starts `terminal` running the TUI, takes screenshots until one shows the photo with its
 /// detail (or 45 s pass), closes the terminal; returns the best measure and the last shot.
+/// Two measures: before and after a key (checker square sizes; the right half's share).
+type Pair = Option<(f64, f64)>;
+
 fn run_in(
     terminal: &str,
     x: &Xvfb,
     dir: &Path,
     bin: &str,
     want_pixels: bool,
-) -> (Option<Measure>, Option<(f64, f64)>) {
+) -> (Option<Measure>, Pair, Pair) {
     let (lib, config) = library(&dir.join(terminal), bin);
     let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
     let mut cmd = match terminal {
@@ -323,6 +326,7 @@ fn run_in(
     // Z: the original at 100% around its centre. The checker squares are 12 px in the
     // original, so on screen they grow from about 7.5 px (fitted) to 12.
     let mut zoomed = None;
+    let mut panned = None;
     let fitted = x.screenshot(&path).zip(best).and_then(|(shot, m)| checker_run(&shot, m.bbox));
     if let Some(fitted) = fitted
         && want_pixels
@@ -341,6 +345,24 @@ fn run_in(
             }
         }
         eprintln!("{terminal}: checker squares fitted, after Z: {zoomed:?} px");
+        // Issue 30, item 4: the loupe pans. Two steps right and the view, which showed the
+        // photo's middle (its four quadrants alike), shows mostly its right half.
+        if zoomed.is_some() {
+            let before = x.screenshot(&zoom_path).map(|s| right_share(&s));
+            let pan_path = shots.join(format!("{terminal}-zoom-pan.png"));
+            let pressed = x.press("xterm", "l") && x.press("xterm", "l");
+            let start = Instant::now();
+            let mut after = None;
+            while pressed && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(1000));
+                after = x.screenshot(&pan_path).map(|s| right_share(&s));
+                if after.is_some_and(|a| a > 0.7) {
+                    break;
+                }
+            }
+            panned = before.zip(after);
+            eprintln!("{terminal}: share of the photo's right half, Z then l l: {panned:?}");
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -349,7 +371,22 @@ fn run_in(
         start.elapsed().as_secs_f64(),
         path.display()
     );
-    (best, zoomed)
+    (best, zoomed, panned)
+}
+
+/// Of the screen's pixels in the photo's four colours, the share from its right half (green
+/// and yellow; the left half is red and blue).
+fn right_share(shot: &RgbImage) -> f64 {
+    let (mut left, mut right) = (0u64, 0u64);
+    for p in shot.pixels() {
+        let [r, g, b] = p.0.map(u32::from);
+        if r > 2 * g && r > 2 * b || b > 2 * r && b > 2 * g {
+            left += 1;
+        } else if g > 2 * r && g > 2 * b || r > 3 * b && g > 3 * b && r > 60 {
+            right += 1;
+        }
+    }
+    right as f64 / (left + right).max(1) as f64
 }
 
 /// kitty with `graphics` forced: once the photo is on screen, presses `key` (the status text
@@ -422,9 +459,9 @@ fn real_terminals_show_the_photos_pixels() {
     let dir = tempfile::tempdir().unwrap();
     let x = Xvfb::start();
 
-    let (sixel, zoomed) = run_in("xterm-sixel", &x, dir.path(), bin, true);
-    let (kitty, _) = run_in("kitty", &x, dir.path(), bin, true);
-    let (control, _) = run_in("xterm", &x, dir.path(), bin, false);
+    let (sixel, zoomed, panned) = run_in("xterm-sixel", &x, dir.path(), bin, true);
+    let (kitty, _, _) = run_in("kitty", &x, dir.path(), bin, true);
+    let (control, _, _) = run_in("xterm", &x, dir.path(), bin, false);
 
     let sixel = sixel.expect("xterm -ti vt340: no photo on screen (blank photo area)");
     assert!(sixel.coarse > 0.9, "xterm sixel: the photo area is not the photo: {sixel:?}");
@@ -435,6 +472,9 @@ fn real_terminals_show_the_photos_pixels() {
     let (fitted, run) = zoomed.expect("xterm sixel: no photo after Z");
     assert!((6.0..9.0).contains(&fitted), "xterm sixel fitted: squares of {fitted:.1} px");
     assert!((10.5..13.5).contains(&run), "xterm sixel after Z: squares of {run:.1} px");
+    let (before, after) = panned.expect("xterm sixel: no screenshot of the loupe's pan");
+    assert!((0.35..0.65).contains(&before), "the loupe's middle: right share {before:.2}");
+    assert!(after > 0.7, "after panning right: right share {after:.2} (before {before:.2})");
     let kitty = kitty.expect("kitty: no photo on screen (blank, or boxes)");
     assert!(kitty.coarse > 0.9, "kitty: the photo area is not the photo: {kitty:?}");
     assert!(kitty.detail > 0.5, "kitty: no real pixels (half-blocks?): {kitty:?}");

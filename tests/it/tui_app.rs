@@ -179,7 +179,7 @@ fn best_mode_picks_passes_and_not_the_kind_go_to_the_catalog() {
         "{s}"
     );
     press(&app, KeyCode::Char('w'));
-    press(&app, KeyCode::Char('k'));
+    press(&app, KeyCode::Char('n'));
     assert!(app.pump_until(WAIT, |a| a.state().queue(Mode::Best).done == 2).unwrap());
     let cat = library.open_catalog().unwrap();
     let print = cat.current_labels(LabelKind::Print).unwrap();

@@ -312,3 +312,31 @@ fn no_text_is_yellow() {
         assert_eq!(yellow, 0, "{mode:?}: {yellow} yellow cells");
     }
 }
+
+/// Issue 30, item 4: Z showed the centre only and could not pan. The loupe pans half a view
+/// per step, stays inside the photo, shows where it is, and says when the photo is smaller
+/// than the view.
+#[test]
+fn the_loupe_pans_within_the_photo_and_shows_where_it_is() {
+    let mut s = state_with(&[1, 2, 3], &BEST);
+    key(&mut s, Action::Zoom);
+    assert_eq!(s.loupe_on(PhotoId(1)), Some((500, 500)));
+    let pan = |s: &mut State, dx, dy| update(s, Msg::Pan { dx, dy, half: (150, 250) });
+    pan(&mut s, 1, 0);
+    assert_eq!(s.loupe_on(PhotoId(1)), Some((650, 500)));
+    for _ in 0..5 {
+        pan(&mut s, 1, -1);
+    }
+    assert_eq!(s.loupe_on(PhotoId(1)), Some((850, 250)), "clamped: the view stays inside");
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("loupe 100%: x 85% y 25%"), "{screen}");
+    assert!(screen.contains("········████") && screen.contains("pan"), "{screen}");
+    // Labeling keys still act; the next photo shows fitted, and Z again fits.
+    key(&mut s, Action::Zoom);
+    assert_eq!(s.loupe, None);
+    key(&mut s, Action::Zoom);
+    update(&mut s, Msg::Pan { dx: 1, dy: 1, half: (500, 500) });
+    assert_eq!(s.loupe_on(PhotoId(1)), Some((500, 500)), "nothing to pan over");
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("the photo is smaller than"), "{screen}");
+}

@@ -67,14 +67,8 @@ fn loaded(f: &Fixture, amb: usize, best: &[usize], model: bool) -> State {
             .collect(),
         photos,
         model: model.then_some(ModelSummary { version: 3, auc: Some(0.91) }),
-        counts: LabelCounts {
-            kind_yes: 12,
-            kind_no: 30,
-            kind_skip: 3,
-            picked: 4,
-            passed: 9,
-            seeds: 0,
-        },
+        counts: LabelCounts { kind_yes: 12, kind_no: 30, kind_skip: 3, picked: 4, passed: 9 },
+        seeds: 0,
         // The library holds more photos than these six (42 of them answered).
         total_photos: 64,
         complete: true,
@@ -96,14 +90,14 @@ fn previews_for(state: &State, area: Rect) -> PreviewCache {
 }
 
 fn previews_in(graphics: Choice, state: &State, area: Rect) -> PreviewCache {
-    let settings = PreviewSettings { graphics, scan: photosift::config::Config::default().scan };
+    let settings = PreviewSettings::new(graphics, photosift::config::Config::default().scan);
     let mut cache = PreviewCache::default();
     for (photo, size) in view::wanted_previews(area, state, 2) {
         let info = &state.photos[&photo];
         let req = PreviewRequest {
             photo,
             size,
-            zoom: false,
+            loupe: None,
             thumb: info.thumb.clone(),
             original: info.path.clone(),
             dims: info.width.zip(info.height),

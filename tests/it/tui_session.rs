@@ -291,8 +291,7 @@ fn switching_modes_saves_the_mode_and_the_counter_counts_answers_in_the_catalog(
     let open: Vec<i64> = (1..=24).collect();
     let mut d = data(&open, &BEST);
     d.total_photos = 64;
-    d.counts =
-        LabelCounts { kind_yes: 15, kind_no: 25, kind_skip: 2, picked: 3, passed: 4, seeds: 0 };
+    d.counts = LabelCounts { kind_yes: 15, kind_no: 25, kind_skip: 2, picked: 3, passed: 4 };
     update(&mut s, done(JobKind::Queues, Ok(JobOutput::Queues(Box::new(d)))));
     let p = s.progress();
     assert_eq!((p.answered, p.total, p.left), (40, 64, 24));

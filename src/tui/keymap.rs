@@ -267,11 +267,6 @@ pub fn pan_direction(ev: &KeyEvent) -> Option<(i8, i8)> {
     })
 }
 
-/// Where `action` is in [`Action::ALL`] (and in a preset's bindings, listed in that order).
-fn action_index(action: Action) -> usize {
-    Action::ALL.iter().position(|a| *a == action).unwrap_or(0)
-}
-
 /// Keys to actions, built from config.toml's `[keys]`.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -305,8 +300,8 @@ impl Keymap {
             bindings.insert(action, specs.clone());
             overridden.push(action);
         }
-        // A key given in [keys] is taken from the preset's action that had it ("no = [\"k\"]"
-        // in a preset where K is "not the kind"); that action keeps its other keys.
+        // A key given in [keys] is taken from the preset's action that had it (`no = ["n"]`
+        // where N is "not the kind"); that action keeps its other keys, and needs one.
         let mut taken = Vec::new();
         for action in &overridden {
             for spec in &bindings[action] {
@@ -314,27 +309,26 @@ impl Keymap {
             }
         }
         for (action, specs) in bindings.iter_mut().filter(|(a, _)| !overridden.contains(a)) {
+            let preset = format!("{specs:?}");
             specs.retain(|spec| Key::parse(spec).is_ok_and(|k| !taken.contains(&k)));
             if specs.is_empty() {
-                let default = format!("{:?}", keys.preset.bindings()[action_index(*action)].1);
-                return Err(KeymapError::Unbound { action: *action, default });
+                return Err(KeymapError::Unbound { action: *action, default: preset });
             }
         }
         for (action, specs) in bindings {
-            let action = &action;
             for spec in &specs {
                 let key = Key::parse(spec)?;
                 if let Some(&first) = map.by_key.get(&key)
-                    && first != *action
+                    && first != action
                 {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),
                         first,
-                        second: *action,
+                        second: action,
                     });
                 }
-                map.by_key.insert(key, *action);
-                let list = map.by_action.entry(*action).or_default();
+                map.by_key.insert(key, action);
+                let list = map.by_action.entry(action).or_default();
                 if !list.contains(&key) {
                     list.push(key);
                 }

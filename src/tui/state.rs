@@ -885,12 +885,13 @@ fn apply_queues(state: &mut State, data: QueueData) {
         entries.retain(|e| state.answered.get(&e.photo).is_none_or(|l| !l.settles(mode)));
         // This session's skips go last, in the order skipped, wherever the new order put them.
         let skipped = &state.skipped[mode.index()];
+        let held_back: std::collections::HashSet<PhotoId> = skipped.iter().copied().collect();
         let (later, mut entries): (Vec<BestEntry>, Vec<BestEntry>) =
-            entries.into_iter().partition(|e| skipped.contains(&e.photo));
-        for photo in skipped {
-            if later.iter().any(|e| e.photo == *photo) {
-                entries.push(BestEntry { photo: *photo, group: usize::MAX / 2 + entries.len() });
-            }
+            entries.into_iter().partition(|e| held_back.contains(&e.photo));
+        let still_asked: std::collections::HashSet<PhotoId> =
+            later.iter().map(|e| e.photo).collect();
+        for photo in skipped.iter().filter(|p| still_asked.contains(p)) {
+            entries.push(BestEntry { photo: *photo, group: usize::MAX / 2 + entries.len() });
         }
         let q = state.queue_mut(mode);
         let keep = q.current();

@@ -1,6 +1,7 @@
 //! Drawing: the layout (a pure function of the terminal size and the state) and the widgets
 //! (photo, burst strip, side panel, status bar, help overlay). Reads state and previews only.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ratatui::Frame;
@@ -115,10 +116,21 @@ pub fn wanted_previews(area: Rect, state: &State, prefetch: usize) -> Vec<(Photo
 /// The burst members the strip shows: a window of `n` around the current photo.
 fn strip_entries(state: &State, n: usize) -> Vec<(usize, PhotoId)> {
     let q = state.queue(Mode::Best);
-    let burst = q.burst();
-    let at = burst.iter().position(|(i, _)| *i == q.pos).unwrap_or(0);
-    let start = at.saturating_sub(n / 2).min(burst.len().saturating_sub(n));
-    burst.iter().skip(start).take(n).map(|(i, e)| (*i, e.photo)).collect()
+    let shots = burst_in_capture_order(state);
+    let at = shots.iter().position(|(i, _)| *i == q.pos).unwrap_or(0);
+    let start = at.saturating_sub(n / 2).min(shots.len().saturating_sub(n));
+    shots.into_iter().skip(start).take(n).collect()
+}
+
+/// The current photo's burst in capture order (the order the camera took them, which is how
+/// a photographer tells the shots apart), as (queue index, photo): the number of a shot is its
+/// place here, the same however the queue asks them.
+fn burst_in_capture_order(state: &State) -> Vec<(usize, PhotoId)> {
+    let time = |p: PhotoId| state.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
+    let mut shots: Vec<(usize, PhotoId)> =
+        state.queue(Mode::Best).burst().iter().map(|(i, e)| (*i, e.photo)).collect();
+    shots.sort_by_key(|(_, p)| (time(*p), *p));
+    shots
 }
 
 pub fn draw(frame: &mut Frame<'_>, state: &State, previews: &PreviewCache) {
@@ -226,6 +238,9 @@ fn empty_queue_text(state: &State) -> String {
 fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &PreviewCache) {
     let q = state.queue(Mode::Best);
     let n = usize::from(area.width / STRIP_CELL_WIDTH);
+    let numbers: HashMap<PhotoId, usize> =
+        burst_in_capture_order(state).iter().enumerate().map(|(k, (_, p))| (*p, k + 1)).collect();
+    let total = numbers.len();
     for (slot, (index, photo)) in strip_entries(state, n).into_iter().enumerate() {
         let x = area.x + slot as u16 * STRIP_CELL_WIDTH;
         let cell = Rect::new(x, area.y, STRIP_CELL_WIDTH - 1, area.height);
@@ -237,10 +252,15 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         {
             frame.render_widget(PreviewImage(p), img);
         }
+        let number = numbers.get(&photo).copied().unwrap_or(0);
         let (mark, style) = match index.cmp(&q.pos) {
-            std::cmp::Ordering::Less => ("decided", Style::new().dark_gray()),
-            std::cmp::Ordering::Equal => ("▲ now", Style::new().bold().reversed()),
-            std::cmp::Ordering::Greater => ("next", Style::new()),
+            std::cmp::Ordering::Less => {
+                (format!("{number}/{total} done"), Style::new().dark_gray())
+            }
+            std::cmp::Ordering::Equal => {
+                (format!("▲ {number}/{total} ▲"), Style::new().bold().reversed())
+            }
+            std::cmp::Ordering::Greater => (format!("{number}/{total}"), Style::new()),
         };
         frame.render_widget(Paragraph::new(mark).style(style).centered(), caption);
     }
@@ -374,16 +394,11 @@ fn burst_shot(state: &State) -> Option<(usize, usize)> {
     if state.mode != Mode::Best {
         return None;
     }
-    let q = state.queue(Mode::Best);
-    let burst = q.burst();
-    if burst.len() < 2 {
+    let shots = burst_in_capture_order(state);
+    if shots.len() < 2 {
         return None;
     }
-    let time = |p: PhotoId| state.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
-    let mut shots: Vec<(i64, PhotoId)> =
-        burst.iter().map(|(_, e)| (time(e.photo), e.photo)).collect();
-    shots.sort();
-    let cur = q.current()?.photo;
+    let cur = state.queue(Mode::Best).current()?.photo;
     let at = shots.iter().position(|(_, p)| *p == cur)?;
     Some((at + 1, shots.len()))
 }

@@ -340,3 +340,28 @@ fn the_loupe_pans_within_the_photo_and_shows_where_it_is() {
     let screen = render(&s, 120, 40);
     assert!(screen.contains("the photo is smaller than"), "{screen}");
 }
+
+/// Issue 30, item 4: the strip said "now next next next" in the queue's order (by p) and
+/// renumbered after each pass. Shots are shown and numbered in capture order, and keep their
+/// numbers as the burst is decided.
+#[test]
+fn burst_shots_are_numbered_in_capture_order_and_keep_their_numbers() {
+    // The burst 11, 12, 13 was taken in the order 13, 11, 12; the queue asks 11 first.
+    let mut s = state_with(&[1], &BEST);
+    key(&mut s, Action::SwitchMode);
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.current(), Some(PhotoId(11)));
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("burst: shot 2 of 3"), "{screen}");
+    let strip: Vec<&str> = screen.lines().filter(|l| l.contains("/3")).collect();
+    let strip = strip.join("\n");
+    let (first, now, last) =
+        (strip.find("1/3").unwrap(), strip.find("▲ 2/3 ▲").unwrap(), strip.find("3/3").unwrap());
+    assert!(first < now && now < last, "capture order, the current one marked:\n{strip}");
+    // Passing 11 leaves the numbers as they were: 12 is still shot 3 of 3.
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    let screen = render(&s, 120, 40);
+    assert!(screen.contains("burst: shot 3 of 3") && screen.contains("2/3 done"), "{screen}");
+}

@@ -177,7 +177,7 @@ fn best_screen_with_burst_strip_after_a_pick() {
     update(&mut s, Msg::Recorded { mode: Mode::Best, advanced: 1, counts: None, error: None });
     let screen = render(&s, 100, 34);
     assert!(screen.contains("BEST"));
-    assert!(screen.contains("▲ now") && screen.contains("decided"), "{screen}");
+    assert!(screen.contains("▲ 2/3 ▲") && screen.contains("3/3 done"), "{screen}");
     assert!(screen.contains("passes the 2 left"), "{screen}");
     check("best_burst", &screen);
 }

@@ -509,7 +509,7 @@ mod tests {
         assert_eq!((km.label(Action::No), km.label(Action::Skip)), ("J/→".into(), "D".into()));
         // Taking an action's only key leaves it without one: refused.
         let only =
-            crate::config::Config::from_toml_over_defaults("[keys]\nno = [\"k\"]\n").unwrap();
+            crate::config::Config::from_toml_over_defaults("[keys]\nno = [\"n\"]\n").unwrap();
         let err = Keymap::from_config(&only.keys).unwrap_err();
         assert!(matches!(err, KeymapError::Unbound { action: Action::NotKind, .. }), "{err}");
 

@@ -452,6 +452,13 @@ where
                     self.apply(pan);
                     return Ok(());
                 }
+                // In best mode within a burst, ← and → step through its shots.
+                if let Some(d) = super::keymap::burst_step(&key)
+                    && self.state.in_burst()
+                {
+                    self.apply(Msg::StepBurst(d));
+                    return Ok(());
+                }
                 let zoom = self.state.keymap.action(&key) == Some(Action::Zoom);
                 match self.state.keymap.action(&key) {
                     Some(action) => self.apply(Msg::Action(action)),

@@ -252,6 +252,16 @@ pub enum KeymapError {
     Unbound { action: Action, default: String },
 }
 
+/// The step through a burst of a key (best mode): ← the previous shot, → the next.
+pub fn burst_step(ev: &KeyEvent) -> Option<i8> {
+    let key = Key::from_event(ev)?;
+    match (key.code, key.ctrl || key.alt) {
+        (KeyCode::Left, false) => Some(-1),
+        (KeyCode::Right, false) => Some(1),
+        _ => None,
+    }
+}
+
 /// The loupe's pan of a key: the arrows and h/j/k/l (without modifiers), as (dx, dy).
 pub fn pan_direction(ev: &KeyEvent) -> Option<(i8, i8)> {
     let key = Key::from_event(ev)?;

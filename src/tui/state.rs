@@ -243,6 +243,9 @@ pub enum Msg {
     Unavailable(String),
     /// A key that does nothing here was pressed: what to press instead.
     KeyNotBound(String),
+    /// Best mode, in a burst: show the next (1) or previous (-1) undecided shot in capture
+    /// order instead of the one on screen (Lightroom's arrows through a stack).
+    StepBurst(i8),
     /// Pan the loupe one step (`dx`, `dy`: -1, 0 or 1). `half` is half the view's size in
     /// thousandths of the photo's (the app knows both sizes): a step moves half a view, and
     /// the centre stays where the view is inside the photo.
@@ -419,6 +422,16 @@ impl State {
 
     fn queue_mut(&mut self, mode: Mode) -> &mut ModeQueue {
         &mut self.queues[mode.index()]
+    }
+
+    /// Best mode, and the photo on screen is one of a burst still being decided (the arrows
+    /// step through its shots instead of undoing or skipping).
+    pub fn in_burst(&self) -> bool {
+        let q = self.queue(Mode::Best);
+        self.mode == Mode::Best
+            && !self.help
+            && !self.too_small
+            && q.burst().iter().filter(|(i, _)| *i >= q.pos).count() >= 2
     }
 
     /// Where the loupe looks at `photo`, if it shows that photo.
@@ -639,6 +652,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::StepBurst(d) => {
+            step_burst(state, d);
+            Vec::new()
+        }
         Msg::KeyNotBound(hint) => {
             state.last_error = None;
             state.notice = Some(hint);
@@ -841,6 +858,34 @@ fn new_photos(state: &mut State, notice: String) -> Vec<Effect> {
         effects.extend(request_retrain(state));
     }
     effects
+}
+
+/// Makes the next or previous undecided shot of the burst (in capture order) the one on
+/// screen, by swapping it with the current one in the queue; at either end nothing moves.
+fn step_burst(state: &mut State, d: i8) {
+    if state.mode != Mode::Best {
+        return;
+    }
+    let time = |p: PhotoId| state.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
+    let q = state.queue(Mode::Best);
+    let pos = q.pos;
+    let mut open: Vec<(i64, PhotoId, usize)> = q
+        .burst()
+        .into_iter()
+        .filter(|(i, _)| *i >= pos)
+        .map(|(i, e)| (time(e.photo), e.photo, i))
+        .collect();
+    if open.len() < 2 {
+        return;
+    }
+    open.sort();
+    let Some(at) = open.iter().position(|(_, _, i)| *i == pos) else { return };
+    let Some(target) = at.checked_add_signed(isize::from(d)).filter(|t| *t < open.len()) else {
+        return;
+    };
+    let to = open[target].2;
+    state.queue_mut(Mode::Best).entries.swap(pos, to);
+    state.loupe = None;
 }
 
 /// Whether a decision changes what the model learns from: a yes or no about the kind.

@@ -315,6 +315,9 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
         photo_lines(info, area.width.saturating_sub(1), &mut lines);
         if let Some((shot, of)) = burst_shot(state) {
             lines.push(Line::from(format!("burst: shot {shot} of {of}")));
+            if state.in_burst() {
+                lines.push(Line::from("←/→ steps through the burst".to_owned()));
+            }
         }
         if let (Mode::Best, Some(spec)) = (state.mode, &state.print) {
             lines.push(match spec.check(info.width, info.height) {

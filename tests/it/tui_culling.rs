@@ -365,3 +365,35 @@ fn burst_shots_are_numbered_in_capture_order_and_keep_their_numbers() {
     let screen = render(&s, 120, 40);
     assert!(screen.contains("burst: shot 3 of 3") && screen.contains("2/3 done"), "{screen}");
 }
+
+/// Issue 30, item 4: ←/→ step within the burst in best mode (capture order), so the best shot
+/// can be found before picking; outside a burst the arrows keep their keymap meaning.
+#[test]
+fn arrows_step_through_a_burst_in_capture_order() {
+    // The burst 11, 12, 13 was taken 13, 11, 12; the queue asks 11 first.
+    let mut s = state_with(&[1], &BEST);
+    key(&mut s, Action::SwitchMode);
+    assert!(!s.in_burst(), "photo 10 is alone");
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert!(s.in_burst());
+    assert_eq!(s.current(), Some(PhotoId(11)));
+    update(&mut s, Msg::StepBurst(1));
+    assert_eq!(s.current(), Some(PhotoId(12)), "the next shot taken");
+    update(&mut s, Msg::StepBurst(1));
+    assert_eq!(s.current(), Some(PhotoId(12)), "the last shot: nothing further");
+    update(&mut s, Msg::StepBurst(-1));
+    update(&mut s, Msg::StepBurst(-1));
+    assert_eq!(s.current(), Some(PhotoId(13)), "the first shot taken");
+    assert!(render(&s, 120, 40).contains("burst: shot 1 of 3"));
+    // Picking it decides that shot; the others are still to decide.
+    let e = key(&mut s, Action::Yes);
+    assert!(
+        matches!(&e[..], [Effect::Record { decisions, .. }] if decisions[0].photo == PhotoId(13))
+    );
+    recorded(&mut s, &e, LabelCounts::default());
+    let q = s.queue(Mode::Best);
+    let mut rest: Vec<PhotoId> = q.entries[q.pos..].iter().map(|e| e.photo).take(2).collect();
+    rest.sort();
+    assert_eq!(rest, [PhotoId(11), PhotoId(12)], "the burst's other shots come next");
+}

@@ -58,7 +58,8 @@ pub struct QueueData {
     /// Seed and example photos with a label (`[seed]`): something to train on before any
     /// answer.
     pub seeds: u64,
-    /// Camera photos in the catalog.
+    /// The photos the queues may ask about: camera photos that can be shown (not failed or
+    /// missing; screenshots only with `[queue] include_screenshots`). The "of N" of the count.
     pub total_photos: usize,
     /// Built with embeddings (diversity, bursts); a quick first order has `false`.
     pub complete: bool,
@@ -198,8 +199,8 @@ pub fn build_queues(
 
     let mut infos = HashMap::with_capacity(candidates.len());
     for photo in photos {
-        // Files that could not be read are never asked about, so they are not in the
-        // session's "answered of N" either (100,000 empty files are not 100,000 photos).
+        // Files that could not be read are never asked about (and `total_photos` counts only
+        // the candidates: 100,000 empty files are not 100,000 photos).
         if photo.source != Source::Camera || photo.state == PhotoState::Error {
             continue;
         }
@@ -223,7 +224,7 @@ pub fn build_queues(
     Ok(QueueData {
         ambiguous: queue::ambiguous(&candidates, &config.queue),
         best: queue::best_first(&candidates, &config.queue),
-        total_photos: infos.len(),
+        total_photos: candidates.len(),
         photos: infos,
         complete: matches!(build, Build::Complete(_)),
         model: model.map(|m| ModelSummary { version: m.id.0, auc: m.cv_auc }),
@@ -337,18 +338,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::create(dir.path()).unwrap();
         let mut catalog = library.open_catalog().unwrap();
-        let photos: Vec<NewPhoto> = (0..5)
+        let photos: Vec<NewPhoto> = (0..6)
             .map(|i| NewPhoto {
                 path: format!("/p/{i}.jpg").into(),
                 content_hash: format!("h{i}"),
-                state: if i < 2 { PhotoState::Ok } else { PhotoState::Error },
-                error: (i >= 2).then(|| "empty file".to_owned()),
+                state: if i < 2 || i == 5 { PhotoState::Ok } else { PhotoState::Error },
+                error: (2..5).contains(&i).then(|| "empty file".to_owned()),
+                // Issue 30: a screenshot the queues leave out is not counted as answered.
+                screenshot: i == 5,
                 ..Default::default()
             })
             .collect();
         catalog.insert_photos(&photos).unwrap();
         let data = build_queues(&catalog, &library, &Config::default(), Build::Quick).unwrap();
         assert_eq!(data.total_photos, 2);
+        assert_eq!(data.ambiguous.len(), 2, "all of them still to ask: 0 of 2 answered");
     }
 
     #[test]

@@ -521,6 +521,21 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A head model version on `backbone` for tests: one yes, one no, no parameters.
+#[cfg(test)]
+pub(crate) fn test_model(backbone: &str) -> NewModel {
+    NewModel {
+        backbone: backbone.into(),
+        kind: ModelKind::Head,
+        n_positive: 1,
+        n_negative: 1,
+        n_synthetic: 0,
+        cv_auc: None,
+        params: vec![],
+        info: "{}".into(),
+    }
+}
+
 /// A test catalog with photos 1..=n: `/p/<i>.jpg`, 4000x3000 px, taken at second 1000 + i.
 #[cfg(test)]
 pub(crate) fn test_catalog_with_photos(n: i64) -> Catalog {

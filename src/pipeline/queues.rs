@@ -380,23 +380,13 @@ mod tests {
 
     #[test]
     fn candidates_join_the_latest_scores_labels_and_embeddings() {
-        use crate::catalog::NewModel;
-        use crate::domain::{Decision, DecisionMode, LabelValue, ModelKind};
+        use crate::domain::{Decision, DecisionMode, LabelValue};
         let mut cat = Catalog::open_in_memory().unwrap();
         cat.insert_test_photo(1, None, BACKBONE_ID, &[3.0, 4.0]);
         cat.insert_test_photo(2, None, "another backbone", &[1.0]);
         cat.insert_test_photo(3, Some(true), BACKBONE_ID, &[1.0, 1.0]);
         cat.insert_test_photo(4, None, BACKBONE_ID, &[2.0, 0.0]);
-        let model = NewModel {
-            backbone: BACKBONE_ID.into(),
-            kind: ModelKind::Head,
-            n_positive: 1,
-            n_negative: 1,
-            n_synthetic: 0,
-            cv_auc: None,
-            params: vec![],
-            info: "{}".into(),
-        };
+        let model = crate::catalog::test_model(BACKBONE_ID);
         cat.insert_model(&model, &[(PhotoId(1), 0.1)]).unwrap();
         cat.insert_model_as(None, &model, &[(PhotoId(1), 0.7)], &[PhotoId(4)]).unwrap();
         cat.record_decisions(&[Decision::single(

@@ -159,19 +159,8 @@ mod tests {
 
     #[test]
     fn remembered_scores_are_used_until_the_catalog_has_more() {
-        use crate::catalog::NewModel;
-        use crate::domain::ModelKind;
         let mut catalog = crate::catalog::test_catalog_with_photos(3);
-        let model = NewModel {
-            backbone: "b".into(),
-            kind: ModelKind::Head,
-            n_positive: 1,
-            n_negative: 1,
-            n_synthetic: 0,
-            cv_auc: None,
-            params: vec![],
-            info: "{}".into(),
-        };
+        let model = crate::catalog::test_model("b");
         let id =
             catalog.insert_model_as(None, &model, &[(PhotoId(1), 0.5)], &[PhotoId(1)]).unwrap();
         let mut data = SessionData::default();

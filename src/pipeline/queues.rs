@@ -299,18 +299,21 @@ mod tests {
         v
     }
 
+    /// Photo `i` at `/p/<i>.jpg`, its own content.
+    fn new_photo(i: usize) -> NewPhoto {
+        NewPhoto {
+            path: format!("/p/{i}.jpg").into(),
+            content_hash: format!("h{i}"),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_cold_start_orders_by_the_stored_embeddings() {
         let dir = tempfile::tempdir().unwrap();
         let library = Library::create(dir.path()).unwrap();
         let mut catalog = library.open_catalog().unwrap();
-        let photos: Vec<NewPhoto> = (0..6)
-            .map(|i| NewPhoto {
-                path: format!("/p/{i}.jpg").into(),
-                content_hash: format!("h{i}"),
-                ..Default::default()
-            })
-            .collect();
+        let photos: Vec<NewPhoto> = (0..6).map(new_photo).collect();
         let ids = catalog.insert_photos(&photos).unwrap();
         // Photos 0 and 1 are near-duplicates; the others are unlike anything.
         let vectors =
@@ -340,13 +343,11 @@ mod tests {
         let mut catalog = library.open_catalog().unwrap();
         let photos: Vec<NewPhoto> = (0..6)
             .map(|i| NewPhoto {
-                path: format!("/p/{i}.jpg").into(),
-                content_hash: format!("h{i}"),
                 state: if i < 2 || i == 5 { PhotoState::Ok } else { PhotoState::Error },
                 error: (2..5).contains(&i).then(|| "empty file".to_owned()),
                 // Issue 30: a screenshot the queues leave out is not counted as answered.
                 screenshot: i == 5,
-                ..Default::default()
+                ..new_photo(i)
             })
             .collect();
         catalog.insert_photos(&photos).unwrap();

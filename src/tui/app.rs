@@ -459,8 +459,8 @@ where
                     self.apply(Msg::StepBurst(d));
                     return Ok(());
                 }
-                let zoom = self.state.keymap.action(&key) == Some(Action::Zoom);
-                match self.state.keymap.action(&key) {
+                let action = self.state.keymap.action(&key);
+                match action {
                     Some(action) => self.apply(Msg::Action(action)),
                     // Any key closes the help, Esc included.
                     None if self.state.help && key.kind == KeyEventKind::Press => {
@@ -473,7 +473,7 @@ where
                     }
                 }
                 // A new loupe learns how much of the photo the view holds.
-                if zoom && self.state.loupe.is_some() {
+                if action == Some(Action::Zoom) && self.state.loupe.is_some() {
                     let room = self.loupe_room();
                     self.apply(Msg::Pan { dx: 0, dy: 0, half: room });
                 }
@@ -504,12 +504,19 @@ where
                     self.apply(Msg::PhotoMissing(photo));
                 }
             }
-            AppEvent::Job(msg) => {
-                match &msg {
-                    JobMsg::Done { job: JobKind::Queues, elapsed, .. } => {
+            AppEvent::Job(mut msg) => {
+                match &mut msg {
+                    JobMsg::Done { job: JobKind::Queues, elapsed, result } => {
                         self.fresh.built(Instant::now(), *elapsed);
                         self.pacing.finished(*elapsed);
                         self.queue_builds += 1;
+                        // The build read the counts before the labels written since; this
+                        // connection has them all (a count on screen never goes back).
+                        if let Ok(JobOutput::Queues(data)) = result
+                            && let Ok(counts) = self.catalog.label_counts()
+                        {
+                            data.counts = counts;
+                        }
                     }
                     JobMsg::Done { job: JobKind::Retrain, elapsed, .. } => {
                         self.pacing.finished(*elapsed);

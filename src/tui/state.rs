@@ -595,7 +595,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if let Some(c) = counts {
                 state.counts = c;
             }
-            let undone = result.clone().unwrap_or_default();
+            // An undone yes or no is a change in what the model learns from, like an answer.
+            let teaching = result.as_ref().map_or(0, |d| d.iter().filter(|d| teaches(d)).count());
             match result {
                 Ok(decisions) if decisions.is_empty() => {
                     state.notice = Some(format!("nothing to undo in {} mode", mode.as_str()));
@@ -619,8 +620,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
                 Err(err) => state.last_error = Some(format!("undo failed: {err}")),
             }
-            // An undone yes or no is a change in what the model learns from, like an answer.
-            let teaching = undone.iter().filter(|d| teaches(d)).count();
             kind_answers_changed(state, teaching)
         }
         Msg::Job(JobMsg::Progress(p)) => {

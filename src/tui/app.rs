@@ -169,7 +169,8 @@ pub struct App<B: Backend> {
 /// left over one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ScreenSignature {
-    photo: Option<(PreviewKey, bool)>,
+    /// The photo on screen, or compare view's two, and whether each preview is drawn.
+    photos: [Option<(PreviewKey, bool)>; 2],
     strip: usize,
     help: bool,
     size: (u16, u16),
@@ -324,21 +325,25 @@ where
         (self.previews.bytes(), self.previews.len())
     }
 
-    /// The photo on screen has its preview (or its missing-file placeholder) ready.
+    /// The photo on screen (compare view: both) has its preview (or its missing-file
+    /// placeholder) ready.
     pub fn photo_ready(&self) -> bool {
         let Ok(size) = self.terminal.size() else { return false };
         let area = Rect::new(0, 0, size.width, size.height);
         if view::too_small(area) {
             return true;
         }
-        match self.state.current() {
-            Some(p) => self.previews.contains_key(&PreviewKey::new(
-                p,
-                view::areas(area, &self.state).photo.as_size(),
-                self.state.loupe_on(p),
-            )),
-            None => self.state.loaded,
+        let slots = view::photo_slots(area, &self.state);
+        if slots.is_empty() {
+            return self.state.loaded;
         }
+        slots.iter().all(|(p, rect)| {
+            self.previews.contains_key(&PreviewKey::new(
+                *p,
+                rect.as_size(),
+                self.state.loupe_on(*p),
+            ))
+        })
     }
 
     /// Runs until the user quits, a signal comes or the terminal closes, on the terminal's
@@ -496,7 +501,8 @@ where
                 };
                 let gone = gone && msg.key().loupe.is_none();
                 self.previews.insert(msg);
-                if self.state.current() == Some(photo) || size == view::strip_cell() {
+                let compared = self.state.compare_pair().is_some_and(|(_, r)| r == photo);
+                if self.state.current() == Some(photo) || compared || size == view::strip_cell() {
                     self.dirty = true;
                 }
                 // Files that are there but do not decode get the placeholder, not the mark.
@@ -696,8 +702,9 @@ where
             return (500, 500);
         };
         let Ok(size) = self.terminal.size() else { return (500, 500) };
-        let a = view::areas(Rect::new(0, 0, size.width, size.height), &self.state);
-        let (bw, bh) = self.choice.area_px(a.photo.width, a.photo.height);
+        let slots = view::photo_slots(Rect::new(0, 0, size.width, size.height), &self.state);
+        let Some((_, view)) = slots.first() else { return (500, 500) };
+        let (bw, bh) = self.choice.area_px(view.width, view.height);
         let half = |view: u32, photo: Option<u32>| match photo {
             Some(p) if p > 0 => (u64::from(view) * 500 / u64::from(p)).min(500) as u16,
             _ => 500,
@@ -716,11 +723,13 @@ where
         let wanted = view::wanted_previews(area, &self.state, self.config.tui.prefetch);
         let mut keys: Vec<PreviewKey> =
             wanted.iter().map(|(p, s)| PreviewKey::new(*p, *s, None)).collect();
-        // The loupe's view first; the fitted preview stays wanted for going back.
-        if let (Some(cur), Some(first)) = (self.state.current(), wanted.first())
-            && let Some(centre) = self.state.loupe_on(cur)
-        {
-            keys.insert(0, PreviewKey::new(cur, first.1, Some(centre)));
+        // The loupe's views first (compare view's two); the fitted previews stay wanted for
+        // going back.
+        let on_screen = view::photo_slots(area, &self.state);
+        for (at, (photo, rect)) in on_screen.iter().enumerate() {
+            if let Some(centre) = self.state.loupe_on(*photo) {
+                keys.insert(at, PreviewKey::new(*photo, rect.as_size(), Some(centre)));
+            }
         }
         self.previews.prune(&keys);
         let requests: Vec<PreviewRequest> = keys
@@ -751,10 +760,11 @@ where
         let size = self.terminal.size().ok()?;
         let area = Rect::new(0, 0, size.width, size.height);
         let a = view::areas(area, &self.state);
-        let photo = self.state.current().map(|p| {
-            let key = PreviewKey::new(p, a.photo.as_size(), self.state.loupe_on(p));
-            (key, self.previews.contains_key(&key))
-        });
+        let mut photos = [None; 2];
+        for (slot, (p, rect)) in photos.iter_mut().zip(view::photo_slots(area, &self.state)) {
+            let key = PreviewKey::new(p, rect.as_size(), self.state.loupe_on(p));
+            *slot = Some((key, self.previews.contains_key(&key)));
+        }
         let strip = self
             .state
             .queue(self.state.mode)
@@ -763,7 +773,7 @@ where
             .filter(|(_, e)| self.previews.contains(e.photo, view::strip_cell()))
             .count();
         Some(ScreenSignature {
-            photo,
+            photos,
             strip: if a.strip.is_some() { strip } else { 0 },
             help: self.state.help,
             size: (size.width, size.height),

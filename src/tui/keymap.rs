@@ -12,7 +12,7 @@ use crate::config::{KeyPreset, KeysConfig};
 
 impl KeyPreset {
     /// Every action's keys in this preset.
-    fn bindings(self) -> [(Action, &'static [&'static str]); 12] {
+    fn bindings(self) -> [(Action, &'static [&'static str]); 13] {
         // What differs: a photographer's Lightroom habits (P pick, X reject, U unflagged, Z
         // loupe, Ctrl-Z undo) against one hand on WASD or the arrows. "Not the kind" is N in
         // both: X means "reject this shot" to a Lightroom user, never "no more dogs" (and
@@ -29,6 +29,7 @@ impl KeyPreset {
                 (Action::Retrain, &["r"]),
                 (Action::Seed, &["g"]),
                 (Action::Zoom, &["z"]),
+                (Action::Compare, &["c"]),
                 (Action::Help, &["?", "h", "f1"]),
                 (Action::Quit, &["q"]),
             ],
@@ -44,6 +45,7 @@ impl KeyPreset {
                 // G is Lightroom's grid: never start a long job by habit.
                 (Action::Seed, &["ctrl-g"]),
                 (Action::Zoom, &["z"]),
+                (Action::Compare, &["c"]),
                 (Action::Help, &["?", "f1"]),
                 (Action::Quit, &["q"]),
             ],
@@ -64,12 +66,13 @@ pub enum Action {
     Retrain,
     Seed,
     Zoom,
+    Compare,
     Help,
     Quit,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Yes,
         Action::No,
         Action::Skip,
@@ -80,6 +83,7 @@ impl Action {
         Action::Retrain,
         Action::Seed,
         Action::Zoom,
+        Action::Compare,
         Action::Help,
         Action::Quit,
     ];
@@ -97,6 +101,7 @@ impl Action {
             Action::Retrain => "retrain",
             Action::Seed => "seed",
             Action::Zoom => "zoom",
+            Action::Compare => "compare",
             Action::Help => "help",
             Action::Quit => "quit",
         }
@@ -119,6 +124,7 @@ impl Action {
             Action::Retrain => ("retrain in the background", "retrain in the background"),
             Action::Seed => ("generate synthetic seed images", "generate synthetic seed images"),
             Action::Zoom => ("original at 100% / fitted", "original at 100% / fitted"),
+            Action::Compare => ("(best mode only)", "two burst shots side by side"),
             Action::Help => ("this help", "this help"),
             Action::Quit => ("quit (labels are already saved)", "quit (labels are already saved)"),
         }

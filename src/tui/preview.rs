@@ -292,28 +292,35 @@ fn crop_around(image: &RgbImage, bw: u32, bh: u32, centre: Centre) -> RgbImage {
     image::imageops::crop_imm(image, x, y, w, h).to_image()
 }
 
-/// The last original decoded at full size, kept while the loupe pans over it: a pan step
-/// crops and encodes, it does not decode 12 megapixels again.
+/// The last two originals decoded at full size, kept while the loupe pans over them (two:
+/// compare view pans both shots at once): a pan step crops and encodes, it does not decode
+/// 12 megapixels again.
 #[derive(Default)]
 pub struct OriginalCache {
-    last: Mutex<Option<(PathBuf, Arc<RgbImage>)>>,
+    /// Newest last.
+    recent: Mutex<Vec<(PathBuf, Arc<RgbImage>)>>,
 }
 
 impl OriginalCache {
+    const KEEP: usize = 2;
+
     fn get(
         &self,
         path: &Path,
         decode: impl FnOnce() -> Result<RgbImage, String>,
     ) -> Result<Arc<RgbImage>, String> {
-        if let Ok(last) = self.last.lock()
-            && let Some((p, image)) = last.as_ref()
-            && p == path
+        if let Ok(recent) = self.recent.lock()
+            && let Some((_, image)) = recent.iter().find(|(p, _)| p == path)
         {
             return Ok(image.clone());
         }
         let image = Arc::new(decode()?);
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some((path.to_path_buf(), image.clone()));
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.retain(|(p, _)| p != path);
+            if recent.len() >= Self::KEEP {
+                recent.remove(0);
+            }
+            recent.push((path.to_path_buf(), image.clone()));
         }
         Ok(image)
     }

@@ -330,8 +330,11 @@ pub struct State {
     pub print: Option<crate::print_check::PrintSpec>,
     /// How the user calls photosift on this library (with its `--library`), for the hints.
     pub command: String,
-    /// The photo shown at 100% (zoom key) and where; any other photo shows fitted.
+    /// The photo shown at 100% (zoom key) and where; any other photo shows fitted (in
+    /// compare view the loupe shows both shots at the same place).
     pub loupe: Option<Loupe>,
+    /// Compare view is on: best mode shows a burst's shots two side by side.
+    pub compare: Option<Compare>,
     /// What the user is looking for (`label --want`, `[session] question`), the side panel's
     /// title; empty when none was given.
     pub question: String,
@@ -353,6 +356,26 @@ pub struct Loupe {
     /// Half the view's size in thousandths of the photo's, as the app last measured it
     /// (500 or more: the photo is smaller than the view along that side).
     pub room: (u16, u16),
+}
+
+/// Compare view (Lightroom's C): the shot on screen on the left, another undecided shot of its
+/// burst on the right, at the same size and zoom. It stays on from burst to burst until the
+/// compare key again; a photo that is not in a burst shows alone meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Compare {
+    /// The shot on the right, as last chosen; when it is decided (or not in this burst) the
+    /// next undecided shot after the left one in capture order takes its place.
+    pub other: Option<PhotoId>,
+    /// The side the decision keys act on (← and → choose it).
+    pub active: Side,
+}
+
+/// One of compare view's two panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Side {
+    #[default]
+    Left,
+    Right,
 }
 
 /// Best mode's total as it was when the mode was entered.
@@ -409,6 +432,7 @@ impl State {
             print: None,
             command: "photosift".to_owned(),
             loupe: None,
+            compare: None,
             question: String::new(),
             skipped: Default::default(),
             best_frozen: None,
@@ -427,16 +451,47 @@ impl State {
     /// Best mode, and the photo on screen is one of a burst still being decided (the arrows
     /// step through its shots instead of undoing or skipping).
     pub fn in_burst(&self) -> bool {
-        let q = self.queue(Mode::Best);
-        self.mode == Mode::Best
-            && !self.help
-            && !self.too_small
-            && q.burst().iter().filter(|(i, _)| *i >= q.pos).count() >= 2
+        self.mode == Mode::Best && !self.help && !self.too_small && self.open_shots().len() >= 2
     }
 
-    /// Where the loupe looks at `photo`, if it shows that photo.
+    /// The undecided shots of the current photo's burst (best mode's queue), in capture
+    /// order, as (queue index, photo).
+    fn open_shots(&self) -> Vec<(usize, PhotoId)> {
+        let time = |p: PhotoId| self.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
+        let q = self.queue(Mode::Best);
+        let mut open: Vec<(usize, PhotoId)> =
+            q.burst().into_iter().filter(|(i, _)| *i >= q.pos).map(|(i, e)| (i, e.photo)).collect();
+        open.sort_by_key(|(_, p)| (time(*p), *p));
+        open
+    }
+
+    /// The two shots compare view shows, left (the one on screen) and right, when it is on
+    /// and the photo on screen has another undecided shot in its burst.
+    pub fn compare_pair(&self) -> Option<(PhotoId, PhotoId)> {
+        let compare = self.compare?;
+        if !self.in_burst() {
+            return None;
+        }
+        let left = self.current()?;
+        let open = self.open_shots();
+        let right = compare
+            .other
+            .filter(|o| *o != left && open.iter().any(|(_, p)| p == o))
+            .or_else(|| shot_after(&open, left, &[left]))?;
+        Some((left, right))
+    }
+
+    /// The side compare view's keys act on, while it shows two shots.
+    pub fn compare_side(&self) -> Option<Side> {
+        self.compare_pair().and(self.compare.map(|c| c.active))
+    }
+
+    /// Where the loupe looks at `photo`, if it shows that photo (in compare view: both shots,
+    /// at the same place, whichever of the burst the loupe was opened on).
     pub fn loupe_on(&self, photo: PhotoId) -> Option<(u16, u16)> {
-        self.loupe.filter(|l| l.photo == photo).map(|l| l.centre)
+        let l = self.loupe?;
+        let compared = self.compare_pair().is_some_and(|(a, b)| photo == a || photo == b);
+        (l.photo == photo || compared).then_some(l.centre)
     }
 
     /// The photo on screen.
@@ -718,10 +773,31 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Zoom => {
             let cur = state.current();
             state.loupe = match (state.loupe, cur) {
-                (Some(l), Some(c)) if l.photo == c => None,
+                (Some(_), Some(c)) if state.loupe_on(c).is_some() => None,
                 (_, Some(photo)) => Some(Loupe { photo, centre: (500, 500), room: (0, 0) }),
                 (_, None) => None,
             };
+            Vec::new()
+        }
+        Action::Compare => {
+            if state.compare.take().is_some() {
+                return Vec::new();
+            }
+            if mode != Mode::Best {
+                state.notice = Some(format!(
+                    "compare shows a burst's shots side by side in best mode ({} switches)",
+                    state.keymap.short(Action::SwitchMode)
+                ));
+                return Vec::new();
+            }
+            state.compare = Some(Compare::default());
+            if state.compare_pair().is_none() {
+                state.notice = Some(
+                    "compare is on: the shots of a burst will show side by side (this photo \
+                     has no other undecided shot)"
+                        .into(),
+                );
+            }
             Vec::new()
         }
         Action::PassBurst => {
@@ -753,7 +829,13 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 state.notice = Some("nothing to label here: see the hint above".into());
                 return Vec::new();
             };
-            let Some(decision) = decision_for(action, mode, cur.photo) else {
+            // In compare view the keys act on the chosen side's shot.
+            let compared = state.compare_pair().zip(state.compare_side());
+            let target = match compared {
+                Some(((_, right), Side::Right)) => right,
+                _ => cur.photo,
+            };
+            let Some(decision) = decision_for(action, mode, target) else {
                 state.notice = Some(format!(
                     "{} works in best mode ({} switches)",
                     state.keymap.short(action),
@@ -761,13 +843,16 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 ));
                 return Vec::new();
             };
-            let missing = state.photos.get(&cur.photo).is_some_and(|i| i.missing);
+            let missing = state.photos.get(&target).is_some_and(|i| i.missing);
             if mode == Mode::Best && action == Action::Yes && missing {
                 state.notice = Some(format!(
                     "the original file is missing, so it cannot be printed: {} passes it",
                     state.keymap.short(Action::No)
                 ));
                 return Vec::new();
+            }
+            if let Some(((left, right), side)) = compared {
+                arrange_compare(state, left, right, side);
             }
             state.last_pick_group =
                 (mode == Mode::Best && action == Action::Yes).then_some(cur.group);
@@ -861,30 +946,84 @@ fn new_photos(state: &mut State, notice: String) -> Vec<Effect> {
 
 /// Makes the next or previous undecided shot of the burst (in capture order) the one on
 /// screen, by swapping it with the current one in the queue; at either end nothing moves.
+/// In compare view the arrows choose the side instead, and → on the right side brings the
+/// next shot there.
 fn step_burst(state: &mut State, d: i8) {
     if state.mode != Mode::Best {
         return;
     }
-    let time = |p: PhotoId| state.photos.get(&p).and_then(|i| i.taken_at).unwrap_or(i64::MAX);
-    let q = state.queue(Mode::Best);
-    let pos = q.pos;
-    let mut open: Vec<(i64, PhotoId, usize)> = q
-        .burst()
-        .into_iter()
-        .filter(|(i, _)| *i >= pos)
-        .map(|(i, e)| (time(e.photo), e.photo, i))
-        .collect();
+    if let Some((left, right)) = state.compare_pair() {
+        let next = shot_after(&state.open_shots(), right, &[left]).unwrap_or(right);
+        if let Some(compare) = state.compare.as_mut() {
+            match (d < 0, compare.active) {
+                (true, _) => compare.active = Side::Left,
+                (false, Side::Left) => compare.active = Side::Right,
+                (false, Side::Right) => compare.other = Some(next),
+            }
+        }
+        return;
+    }
+    let open = state.open_shots();
+    let pos = state.queue(Mode::Best).pos;
     if open.len() < 2 {
         return;
     }
-    open.sort();
-    let Some(at) = open.iter().position(|(_, _, i)| *i == pos) else { return };
+    let Some(at) = open.iter().position(|(i, _)| *i == pos) else { return };
     let Some(target) = at.checked_add_signed(isize::from(d)).filter(|t| *t < open.len()) else {
         return;
     };
-    let to = open[target].2;
+    let to = open[target].0;
     state.queue_mut(Mode::Best).entries.swap(pos, to);
     state.loupe = None;
+}
+
+/// The first shot after `from` in `open` (capture order, wrapping round) that is not one of
+/// `except`.
+fn shot_after(open: &[(usize, PhotoId)], from: PhotoId, except: &[PhotoId]) -> Option<PhotoId> {
+    let at = open.iter().position(|(_, p)| *p == from).unwrap_or(0);
+    (1..=open.len())
+        .map(|k| open[(at + k) % open.len()].1)
+        .find(|p| *p != from && !except.contains(p))
+}
+
+/// Compare view, before a decision: puts the shot it is about first in the queue (the right
+/// one moves to the current place), and the shot that should come in next after the current
+/// place, so that the undecided shot stays on its side and the next shot in capture order
+/// takes the decided one's. Returns the photo the decision is about.
+fn arrange_compare(state: &mut State, left: PhotoId, right: PhotoId, side: Side) -> PhotoId {
+    let open = state.open_shots();
+    let (decided, stays) = match side {
+        Side::Left => (left, right),
+        Side::Right => (right, left),
+    };
+    let incoming = shot_after(&open, decided, &[left, right]);
+    let q = state.queue_mut(Mode::Best);
+    let pos = q.pos;
+    let mut move_to = |photo: PhotoId, to: usize| {
+        if let Some(i) = q.entries.iter().position(|e| e.photo == photo)
+            && to < q.entries.len()
+        {
+            let e = q.entries.remove(i);
+            q.entries.insert(to, e);
+        }
+    };
+    move_to(decided, pos);
+    // Left decided: the next shot takes the left; right decided: the left stays left.
+    match side {
+        Side::Left => {
+            if let Some(next) = incoming {
+                move_to(next, pos + 1);
+            }
+        }
+        Side::Right => move_to(stays, pos + 1),
+    }
+    if let Some(c) = state.compare.as_mut() {
+        c.other = match side {
+            Side::Left => Some(right),
+            Side::Right => incoming,
+        };
+    }
+    decided
 }
 
 /// Whether a decision changes what the model learns from: a yes or no about the kind.

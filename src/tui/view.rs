@@ -8,7 +8,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Row, Table, Wrap};
 
 use crate::catalog::TakenSource;
 
@@ -19,7 +19,7 @@ use crate::show;
 use super::encode::PreviewImage;
 use super::keymap::Action;
 use super::preview::{Preview, PreviewCache};
-use super::state::{Mode, State};
+use super::state::{Mode, Side, State};
 use crate::pipeline::queues::PhotoInfo;
 
 /// Below this the screen shows a message instead of a squeezed UI.
@@ -84,26 +84,71 @@ pub fn strip_cell() -> Size {
     Size::new(STRIP_CELL_WIDTH - 1, STRIP_HEIGHT - 1)
 }
 
-/// The previews the current screen shows or will show next: the photo, the next `prefetch`
-/// photos at the same size, and the burst strip. Most urgent first.
+/// One of compare view's two panes: the shot, its side, its frame, and inside the frame the
+/// image's area and the caption line under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pane {
+    pub photo: PhotoId,
+    pub side: Side,
+    pub frame: Rect,
+    pub image: Rect,
+    pub caption: Rect,
+}
+
+/// Compare view's two panes in the photo area, the same size side by side, when it shows two
+/// shots.
+pub fn compare_panes(photo_area: Rect, state: &State) -> Option<[Pane; 2]> {
+    let (left, right) = state.compare_pair()?;
+    let width = photo_area.width.saturating_sub(1) / 2;
+    let pane = |photo, side, x| {
+        let frame = Rect::new(x, photo_area.y, width, photo_area.height);
+        let inner = Block::bordered().inner(frame);
+        let [image, caption] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+        Pane { photo, side, frame, image, caption }
+    };
+    Some([
+        pane(left, Side::Left, photo_area.x),
+        pane(right, Side::Right, photo_area.x + photo_area.width - width),
+    ])
+}
+
+/// The photos on screen and the area each image is drawn in: the current one, or compare
+/// view's two (the current one first).
+pub fn photo_slots(area: Rect, state: &State) -> Vec<(PhotoId, Rect)> {
+    let a = areas(area, state);
+    match compare_panes(a.photo, state) {
+        Some(panes) => panes.iter().map(|p| (p.photo, p.image)).collect(),
+        None => state.current().map(|p| (p, a.photo)).into_iter().collect(),
+    }
+}
+
+/// The previews the current screen shows or will show next: the photo (or compare view's
+/// two), the next `prefetch` photos at the size they will show at, and the burst strip. Most
+/// urgent first.
 pub fn wanted_previews(area: Rect, state: &State, prefetch: usize) -> Vec<(PhotoId, Size)> {
     if too_small(area) || !state.loaded {
         return Vec::new();
     }
     let a = areas(area, state);
     let size = a.photo.as_size();
-    let mut wanted = Vec::new();
-    if let Some(p) = state.current() {
-        wanted.push((p, size));
-    }
+    let slots = photo_slots(area, state);
+    let mut wanted: Vec<(PhotoId, Size)> = slots.iter().map(|(p, r)| (*p, r.as_size())).collect();
     if let Some(strip) = a.strip {
         let n = usize::from(strip.width / STRIP_CELL_WIDTH);
         for (_, e) in strip_entries(state, n) {
             wanted.push((e, strip_cell()));
         }
     }
+    // In compare view the burst's next shots come into a pane; the photos after it show alone.
+    let pane = match slots.as_slice() {
+        [_, (_, right)] => Some(right.as_size()),
+        _ => None,
+    };
+    let burst = state.queue(Mode::Best).burst();
     for p in state.upcoming(prefetch) {
-        wanted.push((p, size));
+        let in_burst = burst.iter().any(|(_, e)| e.photo == p);
+        wanted.push((p, pane.filter(|_| in_burst).unwrap_or(size)));
     }
     // The other mode's photo, so Tab is instant too.
     if let Some(p) = state.queue(state.mode.other()).current() {
@@ -171,6 +216,57 @@ fn draw_photo(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         frame.render_widget(p, centered(area, 64, 9));
         return;
     };
+    match compare_panes(area, state) {
+        Some(panes) => {
+            for pane in panes {
+                draw_pane(frame, &pane, state, previews);
+            }
+        }
+        None => draw_image(frame, area, photo, state, previews),
+    }
+}
+
+/// One of compare view's shots: framed (the side the keys act on in bold, thick lines), with
+/// its number in the burst, p and print check under it.
+fn draw_pane(frame: &mut Frame<'_>, pane: &Pane, state: &State, previews: &PreviewCache) {
+    let active = state.compare_side() == Some(pane.side);
+    let block = if active {
+        Block::bordered()
+            .border_type(BorderType::Thick)
+            .border_style(Style::new().bold())
+            .title(Line::from(" keys act here ".bold().reversed()))
+    } else {
+        Block::bordered().border_style(Style::new().dark_gray())
+    };
+    frame.render_widget(block, pane.frame);
+    draw_image(frame, pane.image, pane.photo, state, previews);
+    let info = state.photos.get(&pane.photo);
+    let mut caption = Vec::new();
+    if let Some((shot, of)) = burst_shot_of(state, pane.photo) {
+        caption.push(Span::styled(format!("shot {shot}/{of}"), Style::new().bold()));
+    }
+    if let Some(p) = info.and_then(|i| i.p) {
+        caption.push(Span::raw(format!("  p {p:.2}")));
+    }
+    if let (Some(spec), Some(info)) = (&state.print, info) {
+        caption.push(match spec.check(info.width, info.height) {
+            PrintCheck::TooSmall { dpi, .. } => {
+                Span::styled(format!("  too small: {dpi} dpi"), Style::new().red().bold())
+            }
+            check => Span::raw(format!("  {}: {check}", spec.size)),
+        });
+    }
+    frame.render_widget(Paragraph::new(Line::from(caption)).centered(), pane.caption);
+}
+
+/// A photo's preview centred in `area`, or what stands in for it.
+fn draw_image(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    photo: PhotoId,
+    state: &State,
+    previews: &PreviewCache,
+) {
     match previews.get_view(photo, area.as_size(), state.loupe_on(photo)) {
         // The help overlay is drawn over the photo: a kitty placement would cover it.
         Some(Preview::Ready(protocol)) if state.help && protocol.hides_text() => {}
@@ -253,13 +349,17 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
             frame.render_widget(PreviewImage(p), img);
         }
         let number = numbers.get(&photo).copied().unwrap_or(0);
+        // In compare view both shots shown are marked, the one the keys act on with ▲.
+        let compared = state.compare_pair().is_some_and(|(_, right)| right == photo);
         let (mark, style) = match index.cmp(&q.pos) {
             std::cmp::Ordering::Less => {
                 (format!("{number}/{total} done"), Style::new().dark_gray())
             }
-            std::cmp::Ordering::Equal => {
+            _ if Some(photo) == acted_on(state) => {
                 (format!("▲ {number}/{total} ▲"), Style::new().bold().reversed())
             }
+            std::cmp::Ordering::Equal => (format!("{number}/{total}"), Style::new().reversed()),
+            _ if compared => (format!("{number}/{total}"), Style::new().reversed()),
             std::cmp::Ordering::Greater => (format!("{number}/{total}"), Style::new()),
         };
         frame.render_widget(Paragraph::new(mark).style(style).centered(), caption);
@@ -311,12 +411,20 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
         lines.push(Line::from(super::state::nothing_to_learn_yet(km).italic()));
         lines.push(Line::default());
     }
-    if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
+    if let Some((photo, info)) = acted_on(state).and_then(|p| Some((p, state.photos.get(&p)?))) {
         photo_lines(info, area.width.saturating_sub(1), &mut lines);
-        if let Some((shot, of)) = burst_shot(state) {
+        if let Some((shot, of)) = burst_shot_of(state, photo) {
             lines.push(Line::from(format!("burst: shot {shot} of {of}")));
-            if state.in_burst() {
-                lines.push(Line::from("←/→ steps through the burst".to_owned()));
+            if state.compare_pair().is_some() {
+                lines.push(Line::from(
+                    "compare: ←/→ choose the side; → again brings the next shot".to_owned(),
+                ));
+                lines.push(Line::from(format!("{} shows one shot", km.short(Action::Compare))));
+            } else if state.in_burst() {
+                lines.push(Line::from(format!(
+                    "←/→ steps through the burst; {} compares two",
+                    km.short(Action::Compare)
+                )));
             }
         }
         if let (Mode::Best, Some(spec)) = (state.mode, &state.print) {
@@ -328,7 +436,9 @@ fn draw_side(frame: &mut Frame<'_>, area: Rect, state: &State, graphics: &str) {
             });
         }
     }
-    if let Some(l) = state.loupe.filter(|l| state.current() == Some(l.photo)) {
+    if let Some(l) =
+        state.loupe.filter(|_| state.current().and_then(|c| state.loupe_on(c)).is_some())
+    {
         loupe_lines(&l, km, &mut lines);
     }
     lines.push(Line::from(format!("images: {graphics}").dark_gray()));
@@ -392,8 +502,16 @@ fn loupe_lines(l: &super::state::Loupe, km: &super::keymap::Keymap, lines: &mut 
     lines.push(Line::from(format!("{} fits the whole photo again", km.short(Action::Zoom))));
 }
 
-/// Best mode: the photo's place in its burst, in capture order ("shot 2 of 3").
-fn burst_shot(state: &State) -> Option<(usize, usize)> {
+/// The photo the decision keys act on: the one on screen, or compare view's chosen side.
+fn acted_on(state: &State) -> Option<PhotoId> {
+    match (state.compare_pair(), state.compare_side()) {
+        (Some((_, right)), Some(Side::Right)) => Some(right),
+        _ => state.current(),
+    }
+}
+
+/// Best mode: `photo`'s place in the current burst, in capture order.
+fn burst_shot_of(state: &State, photo: PhotoId) -> Option<(usize, usize)> {
     if state.mode != Mode::Best {
         return None;
     }
@@ -401,8 +519,7 @@ fn burst_shot(state: &State) -> Option<(usize, usize)> {
     if shots.len() < 2 {
         return None;
     }
-    let cur = state.queue(Mode::Best).current()?.photo;
-    let at = shots.iter().position(|(_, p)| *p == cur)?;
+    let at = shots.iter().position(|(_, p)| *p == photo)?;
     Some((at + 1, shots.len()))
 }
 
@@ -567,7 +684,9 @@ fn p_style(p: f32) -> Style {
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let km = &state.keymap;
-    if area.width < 80 || area.height < 17 {
+    // The table: a frame, a header, the actions and two more rows.
+    let height = Action::ALL.len() as u16 + 5;
+    if area.width < 80 || area.height < height {
         draw_help_compact(frame, area, state);
         return;
     }
@@ -603,7 +722,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, state: &State) {
             ))
             .style(Style::new().bg(Color::Black).fg(Color::White)),
     );
-    let popup = centered(area, area.width.saturating_sub(4).min(120), 17);
+    let popup = centered(area, area.width.saturating_sub(4).min(120), height);
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
 }
@@ -615,7 +734,10 @@ fn draw_help_compact(frame: &mut Frame<'_>, area: Rect, state: &State) {
     let entries: Vec<(String, &str)> = Action::ALL
         .iter()
         .filter(|a| **a != Action::Help)
-        .filter(|a| state.mode == Mode::Best || !matches!(a, Action::NotKind | Action::PassBurst))
+        .filter(|a| {
+            state.mode == Mode::Best
+                || !matches!(a, Action::NotKind | Action::PassBurst | Action::Compare)
+        })
         .map(|a| {
             let (amb, best) = a.description();
             (km.short(*a), if state.mode == Mode::Best { best } else { amb })

@@ -397,3 +397,107 @@ fn arrows_step_through_a_burst_in_capture_order() {
     rest.sort();
     assert_eq!(rest, [PhotoId(11), PhotoId(12)], "the burst's other shots come next");
 }
+
+/// The photos a decision effect is about.
+fn decided(effects: &[Effect]) -> Vec<PhotoId> {
+    match effects {
+        [Effect::Record { decisions, .. }] => decisions.iter().map(|d| d.photo).collect(),
+        other => panic!("no record: {other:?}"),
+    }
+}
+
+/// Best mode at the burst 11, 12, 13 (taken 13, 11, 12), compare view on.
+fn comparing() -> State {
+    let mut s = state_with(&[1], &BEST);
+    key(&mut s, Action::SwitchMode);
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.current(), Some(PhotoId(11)));
+    key(&mut s, Action::Compare);
+    s
+}
+
+/// Issue 30, item 4: C compare shows the shot on screen beside the next one taken, the same
+/// size, each framed with its number; ←/→ choose the side the keys act on, → again brings the
+/// next shot; a decision on either side keeps the other shot where it is.
+#[test]
+fn compare_shows_two_shots_and_the_keys_act_on_the_chosen_side() {
+    let mut s = comparing();
+    assert_eq!(s.compare_pair(), Some((PhotoId(11), PhotoId(12))), "11 beside the next taken");
+    let screen = render(&s, 160, 45);
+    assert_eq!(screen.matches("keys act here").count(), 1, "{screen}");
+    assert!(screen.contains("shot 2/3") && screen.contains("shot 3/3"), "{screen}");
+    // Two frames of the same width side by side.
+    let top = screen.lines().find(|l| l.contains("keys act here")).unwrap();
+    let corners: Vec<usize> =
+        top.char_indices().filter(|(_, c)| "┏┓┌┐".contains(*c)).map(|(i, _)| i).collect();
+    assert_eq!(corners.len(), 4, "{top}");
+    let widths =
+        (top[corners[0]..corners[1]].chars().count(), top[corners[2]..corners[3]].chars().count());
+    assert_eq!(widths.0, widths.1, "the two panes are the same size: {top}");
+
+    // The left side first: a pass decides 11; 12 stays on the right, 13 comes in on the left.
+    let e = key(&mut s, Action::No);
+    assert_eq!(decided(&e), [PhotoId(11)]);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.compare_pair(), Some((PhotoId(13), PhotoId(12))));
+
+    // → chooses the right side; a pick decides 12 and 13 stays on the left.
+    let mut s = comparing();
+    update(&mut s, Msg::StepBurst(1));
+    assert_eq!(s.current(), Some(PhotoId(11)), "choosing a side moves no photo");
+    let screen = render(&s, 160, 45);
+    assert!(screen.contains("burst: shot 3 of 3"), "the panel describes the chosen shot");
+    // → again: the next shot taken (13) comes to the right.
+    update(&mut s, Msg::StepBurst(1));
+    assert_eq!(s.compare_pair(), Some((PhotoId(11), PhotoId(13))));
+    let e = key(&mut s, Action::Yes);
+    assert_eq!(decided(&e), [PhotoId(13)], "the pick is for the right-hand shot");
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.compare_pair(), Some((PhotoId(11), PhotoId(12))), "11 stays on the left");
+    // ← back to the left; passing 11 leaves one shot: it shows alone.
+    update(&mut s, Msg::StepBurst(-1));
+    let e = key(&mut s, Action::No);
+    assert_eq!(decided(&e), [PhotoId(11)]);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.current(), Some(PhotoId(12)));
+    assert_eq!(s.compare_pair(), None, "one shot left: no comparison");
+    assert!(!render(&s, 160, 45).contains("keys act here"));
+}
+
+/// Compare view's loupe: Z zooms both shots at the same point and a pan moves both.
+#[test]
+fn compare_zooms_and_pans_both_shots_together() {
+    let mut s = comparing();
+    key(&mut s, Action::Zoom);
+    update(&mut s, Msg::Pan { dx: 1, dy: -1, half: (200, 200) });
+    assert_eq!(s.loupe_on(PhotoId(11)), Some((700, 300)));
+    assert_eq!(s.loupe_on(PhotoId(12)), s.loupe_on(PhotoId(11)), "the pan is linked");
+    // The next shot brought to the right is zoomed at the same place.
+    update(&mut s, Msg::StepBurst(1));
+    update(&mut s, Msg::StepBurst(1));
+    assert_eq!(s.loupe_on(PhotoId(13)), Some((700, 300)));
+    key(&mut s, Action::Zoom);
+    assert_eq!(s.loupe_on(PhotoId(11)), None, "Z again fits both");
+    assert_eq!(s.loupe_on(PhotoId(13)), None);
+}
+
+/// C in ambiguous mode says where it works; on a photo that is not in a burst it stays on for
+/// the next burst; C again shows one shot.
+#[test]
+fn compare_is_for_bursts_in_best_mode_and_stays_on_until_c() {
+    let mut s = state_with(&[1], &BEST);
+    key(&mut s, Action::Compare);
+    assert!(s.compare.is_none());
+    assert!(s.notice.as_deref().is_some_and(|n| n.contains("best mode")), "{:?}", s.notice);
+    key(&mut s, Action::SwitchMode);
+    key(&mut s, Action::Compare);
+    assert!(s.compare.is_some() && s.compare_pair().is_none(), "photo 10 is alone");
+    assert!(s.notice.as_deref().is_some_and(|n| n.contains("no other undecided shot")));
+    let e = key(&mut s, Action::No);
+    recorded(&mut s, &e, LabelCounts::default());
+    assert_eq!(s.compare_pair(), Some((PhotoId(11), PhotoId(12))), "on at the next burst");
+    key(&mut s, Action::Compare);
+    assert_eq!(s.compare_pair(), None);
+    assert!(!render(&s, 160, 45).contains("keys act here"));
+}

@@ -11,6 +11,10 @@
 //! the photo at 1600×1000 px (160×50 cells of 10×20 px), previews decoded from 12-MP
 //! originals: half-blocks, sixel, kitty, iTerm2 side by side, through ratatui's crossterm
 //! backend into a byte-counting sink (BENCH_GFX_KEYS=60, BENCH_GFX_PHOTOS=2000).
+//!
+//! Then (issue 30; BENCH_COMPARE=0 skips it) compare view on the same library, its originals
+//! replaced by 12-MP JPEGs: best mode with C on, key → both shots drawn and the loupe's pan
+//! steps, in sixel and kitty (BENCH_CMP_KEYS=90).
 
 // Tests, examples and benchmarks print their findings and stop at the first failure.
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
@@ -216,6 +220,9 @@ fn main() {
     real_binary_in_tmux(dir.path(), keys.min(60));
     if env("BENCH_GRAPHICS", 1) == 1 {
         graphics::run(pace);
+    }
+    if env("BENCH_COMPARE", 1) == 1 {
+        graphics::compare(dir.path(), &library, n, pace);
     }
 }
 

@@ -256,3 +256,133 @@ fn zoom_times(dir: &std::path::Path) {
         );
     }
 }
+
+/// Issue 30: compare view at 1600×1000 px. Best mode with C on over the bursts of `library`
+/// (its originals replaced by 12-MP JPEGs): key (a pass of the left shot) → both shots drawn,
+/// and the loupe's pan steps with both shots zoomed. Sixel and kitty.
+pub fn compare(
+    dir: &std::path::Path,
+    library: &photosift::library::Library,
+    n: usize,
+    pace: Duration,
+) {
+    let keys = env("BENCH_CMP_KEYS", 90) as usize;
+    originals(dir, n, 24);
+    println!(
+        "\ncompare view (issue 30): {n} photos, 12-MP originals, photo area 1600x1000 px, best mode with C on, S every {} ms",
+        pace.as_millis()
+    );
+    println!(
+        "| protocol | key -> frame, compare screens: p50 | p95 | max | over 30 ms | other screens p95 | pan step (both zoomed) p50 | p95 | max |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for protocol in [Protocol::Sixel, Protocol::Kitty] {
+        compare_one(library, protocol, keys, pace);
+    }
+}
+
+fn compare_one(
+    library: &photosift::library::Library,
+    protocol: Protocol,
+    keys: usize,
+    pace: Duration,
+) {
+    let (cols, rows) = (190u16, 52u16);
+    let backend =
+        Sink { inner: CrosstermBackend::new(Counter::default()), size: Size::new(cols, rows) };
+    let terminal = Terminal::new(backend).expect("terminal");
+    let choice = Choice::fixed(protocol, (10, 20));
+    let mut app =
+        App::new(terminal, library.clone(), Config::default(), choice, Services::default())
+            .expect("app");
+    let wait = Duration::from_secs(60);
+    assert!(app.pump_until(wait, |a| a.photo_ready() && a.state().complete).expect("pump"));
+    let tx = app.sender();
+    let send = |code: KeyCode| {
+        tx.send(AppEvent::Input(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))).expect("send")
+    };
+    if app.state().mode != Mode::Best {
+        send(KeyCode::Tab);
+        assert!(
+            app.pump_until(wait, |a| a.state().mode == Mode::Best && a.photo_ready())
+                .expect("pump")
+        );
+    }
+    send(KeyCode::Char('c'));
+    assert!(
+        app.pump_until(wait, |a| a.state().compare.is_some() && a.photo_ready()).expect("pump")
+    );
+    // Passes, one at a time at a person's pace: on a burst both shots are on screen.
+    let (mut compared, mut single) = (Vec::new(), Vec::new());
+    for i in 0..keys {
+        let _ = app.pump_until(pace, |_| false);
+        let want = app.state().queue(Mode::Best).done + 1;
+        let frames = app.frames();
+        let t = Instant::now();
+        send(KeyCode::Char('s'));
+        let ok = app
+            .pump_until(Duration::from_secs(20), |a| {
+                a.state().queue(Mode::Best).done == want && a.photo_ready() && a.frames() > frames
+            })
+            .expect("pump");
+        assert!(ok, "{protocol:?}: pass {i} never showed the next shots");
+        let d = t.elapsed();
+        if app.state().compare_pair().is_some() { compared.push(d) } else { single.push(d) }
+    }
+    // The loupe in compare view: pan steps with both shots zoomed.
+    for _ in 0..20 {
+        if app.state().compare_pair().is_some() {
+            break;
+        }
+        let want = app.state().queue(Mode::Best).done + 1;
+        send(KeyCode::Char('s'));
+        let _ =
+            app.pump_until(wait, |a| a.state().queue(Mode::Best).done == want && a.photo_ready());
+    }
+    assert!(app.state().compare_pair().is_some(), "{protocol:?}: no burst to compare");
+    send(KeyCode::Char('z'));
+    assert!(app.pump_until(wait, |a| a.state().loupe.is_some() && a.photo_ready()).expect("pump"));
+    let mut steps = Vec::new();
+    for code in [
+        KeyCode::Char('l'),
+        KeyCode::Char('l'),
+        KeyCode::Char('j'),
+        KeyCode::Char('h'),
+        KeyCode::Char('h'),
+        KeyCode::Char('k'),
+    ]
+    .into_iter()
+    .cycle()
+    .take(12)
+    {
+        let _ = app.pump_until(pace, |_| false);
+        let frames = app.frames();
+        let t = Instant::now();
+        send(code);
+        let ok = app
+            .pump_until(Duration::from_secs(20), |a| a.photo_ready() && a.frames() > frames)
+            .expect("pump");
+        assert!(ok, "{protocol:?}: a pan step never drew");
+        steps.push(t.elapsed());
+    }
+    for v in [&mut compared, &mut single, &mut steps] {
+        v.sort();
+    }
+    let over = compared.iter().filter(|d| **d > Duration::from_millis(30)).count();
+    let p95 = |v: &[Duration]| {
+        if v.is_empty() { "–".to_owned() } else { format!("{:.1} ms", ms(percentile(v, 0.95))) }
+    };
+    println!(
+        "| {} | {:.1} ms | {} | {:.1} ms | {over} of {} | {} ({} keys) | {:.1} ms | {} | {:.1} ms |",
+        protocol.name(),
+        ms(percentile(&compared, 0.5)),
+        p95(&compared),
+        ms(*compared.last().expect("no compare screens")),
+        compared.len(),
+        p95(&single),
+        single.len(),
+        ms(percentile(&steps, 0.5)),
+        p95(&steps),
+        ms(*steps.last().expect("steps")),
+    );
+}

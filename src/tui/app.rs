@@ -726,6 +726,9 @@ where
         // The loupe's views first (compare view's two); the fitted previews stay wanted for
         // going back.
         let on_screen = view::photo_slots(area, &self.state);
+        // Only a photo filling the photo area clears the images before it (kitty): compare
+        // view's two panes are placed side by side.
+        let full = view::areas(area, &self.state).photo.as_size();
         for (at, (photo, rect)) in on_screen.iter().enumerate() {
             if let Some(centre) = self.state.loupe_on(*photo) {
                 keys.insert(at, PreviewKey::new(*photo, rect.as_size(), Some(centre)));
@@ -735,12 +738,13 @@ where
         let requests: Vec<PreviewRequest> = keys
             .iter()
             .filter(|k| !self.previews.contains_key(k))
-            .filter_map(|k| self.request_for(*k))
+            .filter_map(|k| self.request_for(*k, full))
             .collect();
         self.worker.request(requests);
     }
 
-    fn request_for(&self, key: PreviewKey) -> Option<PreviewRequest> {
+    /// The worker's request for `key`; `full` is the photo area's size (see `main`).
+    fn request_for(&self, key: PreviewKey, full: Size) -> Option<PreviewRequest> {
         let info = self.state.photos.get(&key.photo)?;
         let size = Size::new(key.size.0, key.size.1);
         Some(PreviewRequest {
@@ -750,7 +754,7 @@ where
             thumb: info.thumb.clone(),
             original: info.path.clone(),
             dims: info.width.zip(info.height),
-            main: size != view::strip_cell(),
+            main: size == full,
         })
     }
 

@@ -33,7 +33,8 @@ pub struct PreviewRequest {
     pub original: PathBuf,
     /// The original's size as displayed (after EXIF orientation), where the catalog has it.
     pub dims: Option<(u32, u32)>,
-    /// The main photo (not a burst-strip thumbnail): it owns the screen's images.
+    /// The photo fills the photo area (not a burst-strip thumbnail, not one of compare view's
+    /// two): it owns the screen's images, and kitty's earlier placements go.
     pub main: bool,
 }
 

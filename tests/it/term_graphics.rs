@@ -509,3 +509,193 @@ fn real_terminals_show_the_photos_pixels() {
     assert!(ink(&cells) > 500, "no status bar text where expected");
     assert!(differ < 40, "kitty: the status bar differs from the half-block run ({differ} px)");
 }
+
+/// A library whose best-first queue is one burst of three shots taken a second apart: the test
+/// photo (red and blue on the left), the same mirrored (red and blue on the right), and the
+/// photo again; alike in the embedding, scored 0.9, 0.8 and 0.7, the session in best mode.
+/// Two unlike photos scored 0.01 (not in the best-first queue) give the embeddings a mean to
+/// be centred on.
+fn burst_library(dir: &Path) -> (PathBuf, PathBuf) {
+    use photosift::catalog::NewPhoto;
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let shots = [photo(), image::imageops::flip_horizontal(&photo()), photo(), photo(), photo()];
+    let lib = dir.join("library");
+    let library = photosift::library::Library::create(&lib).unwrap();
+    let records: Vec<NewPhoto> = shots
+        .iter()
+        .enumerate()
+        .map(|(i, shot)| {
+            let path = photos.join(format!("IMG_{}.jpg", i + 1));
+            shot.save(&path).unwrap();
+            NewPhoto {
+                path,
+                content_hash: format!("shot{i}"),
+                width: Some(shot.width()),
+                height: Some(shot.height()),
+                taken_at: Some(1_577_880_000 + if i < 3 { i as i64 } else { 3600 * i as i64 }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let mut catalog = library.open_catalog().unwrap();
+    let ids = catalog.insert_photos(&records).unwrap();
+    let vectors: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            // The burst along one axis (a little noise each), the others along their own.
+            let axis = i.saturating_sub(2);
+            (
+                *id,
+                (0..64)
+                    .map(|k| if k == axis { 1.0 } else { 0.01 * ((i * k) % 3) as f32 })
+                    .collect(),
+            )
+        })
+        .collect();
+    catalog.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
+    let model = photosift::catalog::NewModel {
+        backbone: photosift::model::BACKBONE_ID.into(),
+        kind: photosift::domain::ModelKind::Head,
+        n_positive: 10,
+        n_negative: 10,
+        n_synthetic: 0,
+        cv_auc: Some(0.83),
+        params: Vec::new(),
+        info: "{}".into(),
+    };
+    let scores: Vec<_> =
+        ids.iter().zip([0.9, 0.8, 0.7, 0.01, 0.01]).map(|(id, p)| (*id, p)).collect();
+    catalog.insert_model(&model, &scores).unwrap();
+    catalog.set_session_setting("mode", "best").unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    (lib, config)
+}
+
+/// Where a colour's pixels are, left to right, in `x0..x1` of the screen: mean x of the
+/// photo's left colours (red, blue) and of its right colours (green, yellow), and how many.
+fn colour_sides(shot: &RgbImage, x0: u32, x1: u32) -> (f64, f64, u64) {
+    let (mut left, mut right) = ((0.0, 0u64), (0.0, 0u64));
+    for (x, _, p) in shot.enumerate_pixels().filter(|(x, _, _)| (x0..x1).contains(x)) {
+        let [r, g, b] = p.0.map(u32::from);
+        if r > 2 * g && r > 2 * b || b > 2 * r && b > 2 * g {
+            left = (left.0 + f64::from(x), left.1 + 1);
+        } else if g > 2 * r && g > 2 * b || r > 3 * b && g > 3 * b && r > 60 {
+            right = (right.0 + f64::from(x), right.1 + 1);
+        }
+    }
+    let mean = |(sum, n): (f64, u64)| sum / n.max(1) as f64;
+    (mean(left), mean(right), left.1.min(right.1))
+}
+
+/// The share of the right-hand colours among the photo colours in `x0..x1`.
+fn right_share_in(shot: &RgbImage, x0: u32, x1: u32) -> f64 {
+    right_share(&image::imageops::crop_imm(shot, x0, 0, x1 - x0, shot.height()).to_image())
+}
+
+/// The saturated columns' extent: the photo area of the screenshot.
+fn photo_columns(shot: &RgbImage) -> Option<(u32, u32)> {
+    let mut cols = vec![0u32; shot.width() as usize];
+    for (x, _, p) in shot.enumerate_pixels() {
+        if saturated(p) {
+            cols[x as usize] += 1;
+        }
+    }
+    span(&cols, 40)
+}
+
+/// Issue 30, item 4: C compare in real terminals. The shot on screen and the next one of its
+/// burst show side by side (the mirrored shot's colours the other way round), and in the
+/// loupe a pan moves both views (xterm sixel): the left shot's view goes to its right half,
+/// the mirrored shot's to its red and blue.
+#[test]
+fn compare_view_shows_two_shots_side_by_side_in_real_terminals() {
+    let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool"]
+        .into_iter()
+        .filter(|c| !installed(c))
+        .collect();
+    let why = format!("{} not installed (.ci/run installs them)", missing.join(", "));
+    if !crate::tools::require(missing.is_empty(), "term_graphics compare", &why) {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_photosift");
+    let dir = tempfile::tempdir().unwrap();
+    let x = Xvfb::start();
+    let shots = shots_dir();
+    for (terminal, class) in [("xterm-sixel", "xterm"), ("kitty", "kitty")] {
+        let (lib, config) = burst_library(&dir.path().join(terminal));
+        let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
+        let mut cmd = if terminal == "kitty" {
+            kitty(&tui)
+        } else {
+            let mut c = Command::new("xterm");
+            c.args(["-ti", "vt340", "-geometry", "160x48", "-fa", "Monospace", "-fs", "10"]);
+            c.arg("-e").args(tui);
+            c
+        };
+        let mut child = x.spawn(&mut cmd);
+        let path = shots.join(format!("{terminal}-compare.png"));
+        // The first photo alone, then C.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(45) {
+            std::thread::sleep(Duration::from_millis(1000));
+            if x.screenshot(&path).as_ref().and_then(photo_columns).is_some() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(x.press(class, "c"), "{terminal}: could not press C");
+        let mut sides = None;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1000));
+            let Some(shot) = x.screenshot(&path) else { continue };
+            let Some((x0, x1)) = photo_columns(&shot) else { continue };
+            let mid = (x0 + x1) / 2;
+            let (l, r) = (colour_sides(&shot, x0, mid), colour_sides(&shot, mid, x1));
+            sides = Some((l, r));
+            // The left pane: red and blue left of green and yellow; the right pane mirrored.
+            if l.0 < l.1 && r.0 > r.1 && l.2 > 30_000 && r.2 > 30_000 {
+                break;
+            }
+        }
+        eprintln!(
+            "{terminal} compare: (left, right, pixels) per pane {sides:?}; {}",
+            path.display()
+        );
+        let (l, r) = sides.unwrap_or_else(|| panic!("{terminal}: no compare screenshot"));
+        // Each pane's photo: well above the burst strip's thumbnails (about 10,000 px a side).
+        assert!(l.2 > 30_000 && r.2 > 30_000, "{terminal}: two photos side by side: {sides:?}");
+        assert!(l.0 < l.1, "{terminal}: the left pane is the shot on screen: {sides:?}");
+        assert!(r.0 > r.1, "{terminal}: the right pane is the mirrored shot: {sides:?}");
+
+        if terminal == "xterm-sixel" {
+            let pan_path = shots.join(format!("{terminal}-compare-pan.png"));
+            let pressed = x.press(class, "z") && {
+                std::thread::sleep(Duration::from_millis(1500));
+                x.press(class, "l") && x.press(class, "l")
+            };
+            let mut shares = None;
+            let start = Instant::now();
+            while pressed && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(1000));
+                let Some(shot) = x.screenshot(&pan_path) else { continue };
+                let Some((x0, x1)) = photo_columns(&shot) else { continue };
+                let mid = (x0 + x1) / 2;
+                let s = (right_share_in(&shot, x0, mid), right_share_in(&shot, mid, x1));
+                shares = Some(s);
+                if s.0 > 0.8 && s.1 < 0.2 {
+                    break;
+                }
+            }
+            eprintln!("{terminal} compare, Z then l l: right-colour share per pane {shares:?}");
+            let (left, right) = shares.expect("xterm sixel: no screenshot of the compare pan");
+            assert!(left > 0.8, "the left shot's view went right: {shares:?}");
+            assert!(right < 0.2, "the mirrored shot's view went with it: {shares:?}");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

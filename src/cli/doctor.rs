@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use photosift::config::Config;
 use photosift::show;
 use photosift::tui::graphics::{self, TermEnv, TermReport};
+use photosift::tui::tmux::{Outer, TmuxClient};
 
 use super::out::say;
 
@@ -38,6 +39,9 @@ pub fn run(config: &Config) -> Result<()> {
     say!("TERM                {}", or_none(env.term.clone()));
     say!("TERM_PROGRAM        {}", or_none(env.term_program.clone()));
     say!("inside tmux/screen  {}", if env.in_tmux { "yes" } else { "no" });
+    if env.in_tmux {
+        tmux_advice(env.tmux.as_ref(), &choice);
+    }
     if let Some((c, r, w, h)) = env.winsize {
         say!("window              {c}×{r} cells, {w}×{h} px (TIOCGWINSZ; 0 = not reported)");
     }
@@ -68,4 +72,38 @@ pub fn run(config: &Config) -> Result<()> {
     }
     say!("why                 {}", show::text(&choice.why));
     Ok(())
+}
+
+/// Inside tmux: what tmux says about the terminal behind it, and exactly what to set for the
+/// photo to pass through.
+fn tmux_advice(tmux: Option<&TmuxClient>, choice: &graphics::Choice) {
+    let Some(t) = tmux else {
+        say!("  tmux did not answer `tmux display-message` (screen, or tmux before 3.3): photos");
+        say!("  pass through tmux 3.3 and newer only, with `set -g allow-passthrough on`");
+        return;
+    };
+    let on = |b: bool| if b { "on" } else { "off" };
+    say!("  tmux              {}", show::text(&t.version));
+    say!("  outer terminal    {} (TERM {})", show::text(&t.terminal), show::text(&t.term));
+    say!("  allow-passthrough {}", on(t.passthrough));
+    say!("  focus-events      {}", on(t.focus_events));
+    let mut lines = Vec::new();
+    if !t.has_passthrough_option() {
+        say!("  tmux {} has no passthrough: photos need tmux 3.3 or newer", show::text(&t.version));
+    } else if !t.passthrough {
+        lines.push("set -g allow-passthrough on");
+    }
+    if !t.focus_events {
+        lines.push("set -g focus-events on");
+    }
+    if !lines.is_empty() {
+        say!("  add to ~/.tmux.conf, then `tmux source ~/.tmux.conf`:");
+        for l in lines {
+            say!("    {l}");
+        }
+    }
+    if t.outer() == Outer::Xterm && choice.protocol == graphics::Protocol::Halfblocks {
+        say!("  xterm: tmux cannot tell whether it draws sixel; if it runs as `xterm -ti vt340`,");
+        say!("  set [tui] graphics = \"sixel\" in config.toml");
+    }
 }

@@ -54,6 +54,9 @@ pub enum AppEvent {
     Tick,
     /// The original file of this photo is gone.
     OriginalGone(PhotoId),
+    /// Inside tmux: whether this pane is on screen (another window or a zoomed pane hides
+    /// it), and the tty of the client, as tmux said on a tick.
+    TmuxShown(bool, String),
     /// SIGTERM, SIGHUP or SIGINT arrived: the session ends (labels are already saved).
     Signal(i32),
     /// The terminal closed (end of input, repeated read errors, a hang-up): the session ends.
@@ -152,6 +155,9 @@ pub struct App<B: Backend> {
     /// A check of the original is running (a stat can hang on a network share: one at a
     /// time, never on the loop's thread).
     checking: Arc<AtomicBool>,
+    /// Inside tmux: a question to tmux is running, and whether the pane was on screen.
+    asking_tmux: Arc<AtomicBool>,
+    tmux_shown: bool,
     graphics: Protocol,
     /// The protocol's cell size in pixels, for the loupe's steps.
     choice: Choice,
@@ -198,7 +204,8 @@ where
         let (tx, rx) = unbounded_channel();
         let preview_tx = tx.clone();
         let protocol = graphics.protocol;
-        let previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
+        let mut previews = PreviewCache::with_budget(DEFAULT_BUDGET, graphics.short());
+        previews.set_tmux_origin(graphics.tmux_origin);
         let choice = graphics.clone();
         let settings = PreviewSettings::new(graphics, config.scan.clone());
         let worker = PreviewWorker::new(
@@ -258,6 +265,8 @@ where
             pacing: RetrainPacing::default(),
             watched: None,
             checking: Arc::new(AtomicBool::new(false)),
+            asking_tmux: Arc::new(AtomicBool::new(false)),
+            tmux_shown: true,
             graphics: protocol,
             choice,
             last_signature: None,
@@ -486,12 +495,26 @@ where
             AppEvent::Input(Event::Resize(..)) => {
                 self.terminal.autoresize().context("terminal resize")?;
                 self.dirty = true;
+                // Inside tmux the pane may have moved in the outer terminal.
+                if self.previews.tmux_origin().is_some()
+                    && let Some(client) = super::tmux::TmuxClient::query()
+                {
+                    self.previews.set_tmux_origin(Some(client.origin));
+                    self.last_signature = None;
+                }
                 let size = self.terminal.size().context("terminal size")?;
                 let too_small = view::too_small(Rect::new(0, 0, size.width, size.height));
                 if too_small != self.state.too_small {
                     self.apply(Msg::Screen { too_small });
                 }
                 self.request_previews();
+            }
+            // Focus left this tmux pane or came back (`focus-events on`).
+            AppEvent::Input(Event::FocusLost) if self.previews.tmux_origin().is_some() => {
+                self.tmux_pane_switched(false)?;
+            }
+            AppEvent::Input(Event::FocusGained) if self.previews.tmux_origin().is_some() => {
+                self.tmux_pane_switched(true)?;
             }
             AppEvent::Input(_) => {}
             AppEvent::Preview(msg) => {
@@ -543,6 +566,7 @@ where
                     self.apply(Msg::CatalogChanged);
                 }
                 self.check_original();
+                self.ask_tmux_shown();
                 if self.pacing.due(Instant::now(), self.jobs.is_running(JobKind::Scan))
                     && let Some(msg) = self.start_auto_retrain()
                 {
@@ -552,6 +576,17 @@ where
                 }
             }
             AppEvent::OriginalGone(photo) => self.apply(Msg::PhotoMissing(photo)),
+            AppEvent::TmuxShown(shown, tty) if shown != self.tmux_shown => {
+                self.tmux_shown = shown;
+                if !shown && self.graphics == Protocol::Kitty {
+                    // Hidden already: tmux passes nothing through now.
+                    if let Err(err) = super::tmux::write_to_client(&tty, KITTY_DELETE_ALL) {
+                        tracing::debug!("cannot take the photo off {tty}: {err}");
+                    }
+                }
+                self.tmux_pane_switched(shown)?;
+            }
+            AppEvent::TmuxShown(..) => {}
             AppEvent::Signal(sig) => {
                 tracing::info!("signal {sig}: ending the session");
                 self.ending = Some(Ending::Signal(sig));
@@ -686,6 +721,34 @@ where
         });
     }
 
+    /// Inside tmux, asks off the loop's thread whether this pane is on screen; the answer
+    /// comes back as [`AppEvent::TmuxShown`]. (tmux 3.3 sends no focus event when another
+    /// window is selected, so the tick asks.)
+    fn ask_tmux_shown(&self) {
+        if self.previews.tmux_origin().is_none() || self.asking_tmux.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (asking, tx) = (self.asking_tmux.clone(), self.tx.clone());
+        self.runtime.handle.spawn_blocking(move || {
+            if let Some((shown, tty)) = super::tmux::pane_shown() {
+                let _ = tx.send(AppEvent::TmuxShown(shown, tty));
+            }
+            asking.store(false, Ordering::Release);
+        });
+    }
+
+    /// tmux hid this pane or showed it again. A photo passed through tmux is not part of
+    /// tmux's screen: a kitty placement would stay over the other window, so it is taken away;
+    /// a sixel is painted over by tmux. Either way it is drawn again on return.
+    fn tmux_pane_switched(&mut self, shown: bool) -> Result<()> {
+        if !shown && self.graphics == Protocol::Kitty {
+            self.delete_kitty_images()?;
+        }
+        self.last_signature = None;
+        self.dirty = true;
+        Ok(())
+    }
+
     /// The pan a key makes while the loupe shows the photo on screen.
     fn pan(&self, key: &crossterm::event::KeyEvent) -> Option<Msg> {
         let cur = self.state.current()?;
@@ -786,7 +849,9 @@ where
 
     /// Draws once if anything changed since the last frame. No I/O but the terminal's.
     pub fn draw_if_dirty(&mut self) -> Result<bool> {
-        if !self.dirty {
+        // A hidden tmux pane is drawn when it is shown again: an image passed through tmux
+        // now would land on whatever tmux shows instead.
+        if !self.dirty || !self.tmux_shown {
             return Ok(false);
         }
         self.dirty = false;
@@ -797,9 +862,7 @@ where
                 self.terminal.clear().context("clearing the screen")?;
                 if self.graphics == Protocol::Kitty {
                     // Placed images outlive a cleared screen; the next photo places its own.
-                    let mut cell = Cell::default();
-                    cell.set_symbol(&format!("{KITTY_DELETE_ALL} "));
-                    self.terminal.backend_mut().draw(std::iter::once((0, 0, &cell)))?;
+                    self.delete_kitty_images()?;
                 }
             }
         }
@@ -807,6 +870,19 @@ where
         self.terminal.draw(|f| view::draw(f, state, previews)).context("drawing")?;
         self.frames += 1;
         Ok(true)
+    }
+
+    /// Takes every kitty image off the screen (through tmux when inside it).
+    fn delete_kitty_images(&mut self) -> Result<()> {
+        let delete = match self.previews.tmux_origin() {
+            Some(_) => super::tmux::passthrough(KITTY_DELETE_ALL),
+            None => KITTY_DELETE_ALL.to_owned(),
+        };
+        let mut cell = Cell::default();
+        cell.set_symbol(&format!("{delete} "));
+        self.terminal.backend_mut().draw(std::iter::once((0, 0, &cell)))?;
+        Backend::flush(self.terminal.backend_mut())?;
+        Ok(())
     }
 }
 

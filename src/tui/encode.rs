@@ -22,7 +22,8 @@ pub enum Encoded {
     /// One escape sequence written at the area's top-left cell; the terminal draws the pixels
     /// over `size` cells. `above_text`: the pixels cover whatever text is drawn on those
     /// cells later (kitty placements), rather than being replaced by it (sixel, iTerm2).
-    Escape { data: String, size: Size, above_text: bool },
+    /// `tmux`: wrapped for tmux's passthrough, so it is placed by a cursor move of its own.
+    Escape { data: String, size: Size, above_text: bool, tmux: bool },
 }
 
 impl Encoded {
@@ -54,14 +55,15 @@ impl Encoded {
 /// Escape sequences have a display width of their own; the one cell they occupy counts as 1.
 const UNIT_WIDTH: CellDiffOption = CellDiffOption::ForcedWidth(NonZeroU16::MIN);
 
-/// The widget: a preview at the top-left of the area it is given.
-pub struct PreviewImage<'a>(pub &'a Encoded);
+/// The widget: a preview at the top-left of the area it is given. Inside tmux, `.1` is the
+/// pane's top-left cell in the outer terminal, where a passthrough image is placed from.
+pub struct PreviewImage<'a>(pub &'a Encoded, pub Option<(u16, u16)>);
 
 impl Widget for PreviewImage<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         match self.0 {
             Encoded::Cells(p) => Image::new(p).render(area, buf),
-            Encoded::Escape { data, size, .. } => {
+            Encoded::Escape { data, size, tmux, .. } => {
                 // Never partly: a sixel cut by ratatui would be garbage.
                 if size.width > area.width || size.height > area.height {
                     return;
@@ -74,8 +76,16 @@ impl Widget for PreviewImage<'_> {
                         }
                     }
                 }
-                if let Some(cell) = buf.cell_mut((rect.x, rect.y)) {
-                    cell.set_symbol(data).set_diff_option(UNIT_WIDTH);
+                let Some(cell) = buf.cell_mut((rect.x, rect.y)) else { return };
+                match (tmux, self.1) {
+                    // tmux does not move the outer terminal's cursor for a passthrough.
+                    (true, Some(origin)) => {
+                        let moved = super::tmux::move_to(origin, rect.x, rect.y) + data;
+                        cell.set_symbol(&moved).set_diff_option(UNIT_WIDTH);
+                    }
+                    _ => {
+                        cell.set_symbol(data).set_diff_option(UNIT_WIDTH);
+                    }
                 }
             }
         }
@@ -119,19 +129,43 @@ pub fn encode(
             Ok(Encoded::Cells(Box::new(p)))
         }
         Protocol::Sixel => {
-            let s = Sixel::new(DynamicImage::ImageRgb8(image), cells, false)
-                .map_err(|e| format!("cannot encode sixel: {e}"))?;
-            Ok(Encoded::Escape { data: s.data, size: cells, above_text: false })
+            let (data, cells) = sixel(image, choice, choice.tmux_origin.is_some())?;
+            Ok(escape(choice, data, cells, false))
         }
         Protocol::Iterm2 => {
             let s = Iterm2::new(DynamicImage::ImageRgb8(image), cells, false)
                 .map_err(|e| format!("cannot encode for iTerm2: {e}"))?;
-            Ok(Encoded::Escape { data: s.data, size: cells, above_text: false })
+            Ok(escape(choice, s.data, cells, false))
         }
         Protocol::Kitty => {
             let data = kitty_direct(&image, owns_screen);
-            Ok(Encoded::Escape { data, size: cells, above_text: true })
+            Ok(escape(choice, data, cells, true))
         }
+    }
+}
+
+/// An escape-sequence preview, wrapped for tmux's passthrough where the choice says so.
+fn escape(choice: &Choice, data: String, size: Size, above_text: bool) -> Encoded {
+    match choice.tmux_origin {
+        Some(_) => {
+            Encoded::Escape { data: super::tmux::passthrough(&data), size, above_text, tmux: true }
+        }
+        None => Encoded::Escape { data, size, above_text, tmux: false },
+    }
+}
+
+/// `image` in sixel. Through tmux (`limited`) one sequence must stay under tmux's passthrough
+/// limit: a larger one is drawn smaller, in steps of a fifth, rather than dropped by tmux.
+fn sixel(mut image: RgbImage, choice: &Choice, limited: bool) -> Result<(String, Size), String> {
+    loop {
+        let cells = cells_for(image.width(), image.height(), choice.cell);
+        let s = Sixel::new(DynamicImage::ImageRgb8(image.clone()), cells, false)
+            .map_err(|e| format!("cannot encode sixel: {e}"))?;
+        if !limited || s.data.len() <= super::tmux::PASSTHROUGH_LIMIT || image.width() < 64 {
+            return Ok((s.data, cells));
+        }
+        let (w, h) = (image.width() * 4 / 5, image.height() * 4 / 5);
+        image = image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle);
     }
 }
 
@@ -200,14 +234,14 @@ mod tests {
     #[test]
     fn escape_images_fill_their_cells_and_refuse_to_be_cut() {
         let data = "\x1bPq-\x1b\\".into();
-        let enc = Encoded::Escape { data, size: Size::new(3, 2), above_text: false };
+        let enc = Encoded::Escape { data, size: Size::new(3, 2), above_text: false, tmux: false };
         let mut buf = Buffer::empty(Rect::new(0, 0, 6, 4));
-        PreviewImage(&enc).render(Rect::new(1, 1, 5, 3), &mut buf);
+        PreviewImage(&enc, None).render(Rect::new(1, 1, 5, 3), &mut buf);
         assert_eq!(buf[(1, 1)].symbol(), "\x1bPq-\x1b\\");
         assert_eq!(buf[(3, 2)].diff_option, CellDiffOption::Skip);
         assert_eq!(buf[(4, 1)].diff_option, CellDiffOption::None);
         let mut small = Buffer::empty(Rect::new(0, 0, 2, 2));
-        PreviewImage(&enc).render(Rect::new(0, 0, 2, 2), &mut small);
+        PreviewImage(&enc, None).render(Rect::new(0, 0, 2, 2), &mut small);
         assert_eq!(small[(0, 0)].symbol(), " ");
     }
 

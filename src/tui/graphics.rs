@@ -16,6 +16,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use ratatui_image::FontSize;
+
+use super::tmux::{Outer, TmuxClient};
 use ratatui_image::picker::{Picker, ProtocolType};
 
 /// How photos reach the screen.
@@ -105,6 +107,8 @@ pub struct TermEnv {
     pub term_program: Option<String>,
     pub lc_terminal: Option<String>,
     pub in_tmux: bool,
+    /// What tmux says about the terminal behind it (inside tmux 3.3+).
+    pub tmux: Option<TmuxClient>,
     /// (columns, rows, width px, height px) from TIOCGWINSZ; the pixels are 0 where unknown.
     pub winsize: Option<(u16, u16, u16, u16)>,
 }
@@ -117,7 +121,15 @@ impl TermEnv {
         let in_tmux = var("TMUX").is_some()
             || term.as_deref().is_some_and(|t| t.starts_with("tmux") || t.starts_with("screen"))
             || term_program.as_deref() == Some("tmux");
-        Self { term, term_program, lc_terminal: var("LC_TERMINAL"), in_tmux, winsize: winsize() }
+        let tmux = if var("TMUX").is_some() { TmuxClient::query() } else { None };
+        Self {
+            term,
+            term_program,
+            lc_terminal: var("LC_TERMINAL"),
+            in_tmux,
+            tmux,
+            winsize: winsize(),
+        }
     }
 }
 
@@ -145,6 +157,9 @@ pub struct Choice {
     pub terminal: String,
     /// Why this protocol: what the terminal answered, or what was missing.
     pub why: String,
+    /// Inside tmux: images go through its passthrough, placed from this pane's top-left cell
+    /// in the outer terminal (see [`super::tmux`]).
+    pub tmux_origin: Option<(u16, u16)>,
 }
 
 impl Choice {
@@ -156,6 +171,7 @@ impl Choice {
             max_px: None,
             terminal: "unknown".into(),
             why: why.into(),
+            tmux_origin: None,
         }
     }
 
@@ -164,7 +180,14 @@ impl Choice {
         if protocol == Protocol::Halfblocks {
             return Self::halfblocks("fixed");
         }
-        Self { protocol, cell, max_px: None, terminal: "fixed".into(), why: "fixed".into() }
+        Self {
+            protocol,
+            cell,
+            max_px: None,
+            terminal: "fixed".into(),
+            why: "fixed".into(),
+            tmux_origin: None,
+        }
     }
 
     /// The largest image, in pixels, that a `cols`×`rows` cell area takes.
@@ -218,8 +241,12 @@ pub fn choose(report: &TermReport, env: &TermEnv, forced: Option<Protocol>) -> C
         max_px: if protocol == Protocol::Sixel { report.sixel_max } else { None },
         terminal: terminal.clone(),
         why,
+        tmux_origin: None,
     };
     let halfblocks = |why: String| Choice { terminal: terminal.clone(), ..Choice::halfblocks(why) };
+    if let Some(t) = env.tmux.as_ref().filter(|_| env.in_tmux) {
+        return through_tmux(t, forced, cell.map(|c| (c, cell_from)));
+    }
     if let Some(p) = forced {
         if p == Protocol::Halfblocks {
             return halfblocks("[tui] graphics = \"halfblocks\"".into());
@@ -270,6 +297,73 @@ pub fn choose(report: &TermReport, env: &TermEnv, forced: Option<Protocol>) -> C
         return with(Protocol::Sixel, cell, name(&format!("device attributes list sixel{limit}")));
     }
     halfblocks("the terminal speaks no image protocol (no kitty, sixel or iTerm2 reply)".into())
+}
+
+/// Inside tmux (which said what is behind it): a protocol through its passthrough where the
+/// outer terminal speaks one and tmux lets it through; else half-blocks, saying what to set.
+fn through_tmux(
+    t: &TmuxClient,
+    forced: Option<Protocol>,
+    cell: Option<((u16, u16), &str)>,
+) -> Choice {
+    let terminal = if t.terminal.is_empty() { t.term.clone() } else { t.terminal.clone() };
+    let halfblocks = |why: String| Choice { terminal: terminal.clone(), ..Choice::halfblocks(why) };
+    if forced == Some(Protocol::Halfblocks) {
+        return halfblocks("[tui] graphics = \"halfblocks\"".into());
+    }
+    let tmux = format!("tmux {} in {terminal}", t.version);
+    if !t.passthrough {
+        let how = if t.has_passthrough_option() {
+            "add `set -g allow-passthrough on` to ~/.tmux.conf (then `tmux source ~/.tmux.conf`)"
+        } else {
+            "images pass through tmux 3.3 and newer with `set -g allow-passthrough on`"
+        };
+        return halfblocks(format!("{tmux}: tmux passes no images through; {how}"));
+    }
+    let outer = t.outer();
+    let auto = match outer {
+        Outer::Kitty => Some((Protocol::Kitty, "kitty graphics through tmux")),
+        Outer::Iterm2 => Some((Protocol::Iterm2, "iTerm2 images through tmux")),
+        Outer::Xterm | Outer::Other => None,
+    };
+    let (protocol, how) = match (forced, auto) {
+        (Some(p), _) => (p, "[tui] graphics forces it, through tmux"),
+        (None, Some(a)) => a,
+        (None, None) if outer == Outer::Xterm => {
+            return halfblocks(format!(
+                "{tmux}: tmux cannot tell whether xterm draws sixel; if it runs as `xterm -ti \
+                 vt340`, set [tui] graphics = \"sixel\""
+            ));
+        }
+        (None, None) => {
+            return halfblocks(format!(
+                "{tmux}: no image protocol known for that terminal through tmux; [tui] \
+                 graphics forces one"
+            ));
+        }
+    };
+    let (cell, from) = match (t.cell, cell) {
+        (Some(c), _) => (c, "from tmux"),
+        (None, Some((c, from))) => (c, from),
+        (None, None) => {
+            return halfblocks(format!("{tmux}: the cell size in pixels is unknown"));
+        }
+    };
+    // xterm's default largest sixel; tmux cannot ask (XTSMGRAPHICS replies stay in tmux).
+    let max_px = (protocol == Protocol::Sixel && outer == Outer::Xterm).then_some((1000, 1000));
+    let focus = if t.focus_events {
+        ""
+    } else {
+        "; `set -g focus-events on` redraws the photo when you come back to this pane"
+    };
+    Choice {
+        protocol,
+        cell,
+        max_px,
+        terminal,
+        why: format!("{tmux}: {how} (allow-passthrough is on); cells {from}{focus}"),
+        tmux_origin: Some(t.origin),
+    }
 }
 
 /// The cell size in pixels and where it came from.
@@ -527,6 +621,37 @@ mod tests {
         let e = TermEnv { in_tmux: true, ..env(80, 24, 0, 0) };
         assert_eq!(choose(&r, &e, None).protocol, Protocol::Halfblocks);
         assert_eq!(choose(&r, &e, Some(Protocol::Sixel)).protocol, Protocol::Sixel);
+    }
+
+    /// Issue 30, item 5: inside tmux (which answers the probe itself) the choice follows what
+    /// tmux says of the terminal behind it.
+    #[test]
+    fn inside_tmux_images_pass_through_where_tmux_and_the_terminal_allow() {
+        let tmux_report = parse_replies(b"\x1b[?1;2c\x1bP>|tmux 3.3a\x1b\\\x1b[0n");
+        let client = |line: &str| TermEnv {
+            in_tmux: true,
+            tmux: TmuxClient::parse(line),
+            ..env(160, 47, 0, 0)
+        };
+        let kitty = client("3.3a\tkitty(0.26.5)\txterm-kitty\t1\t9\t18\t0\t0\toff\tbottom\t1");
+        let c = choose(&tmux_report, &kitty, None);
+        assert_eq!((c.protocol, c.cell, c.tmux_origin), (Protocol::Kitty, (9, 18), Some((0, 0))));
+        // Passthrough off: half-blocks, and the line to add.
+        let off = client("3.3a\tkitty(0.26.5)\txterm-kitty\t0\t9\t18\t0\t0\ton\tbottom\t0");
+        let c = choose(&tmux_report, &off, None);
+        assert_eq!(c.protocol, Protocol::Halfblocks);
+        assert!(c.why.contains("set -g allow-passthrough on"), "{}", c.why);
+        // xterm: tmux cannot tell whether it draws sixel; forced, it goes through.
+        let xterm = client("3.3a\tXTerm(379)\txterm\t1\t8\t17\t0\t1\ton\ttop\t0");
+        let c = choose(&tmux_report, &xterm, None);
+        assert_eq!(c.protocol, Protocol::Halfblocks);
+        assert!(c.why.contains("graphics = \"sixel\""), "{}", c.why);
+        let c = choose(&tmux_report, &xterm, Some(Protocol::Sixel));
+        assert_eq!(
+            (c.protocol, c.tmux_origin, c.max_px),
+            (Protocol::Sixel, Some((0, 2)), Some((1000, 1000)))
+        );
+        assert!(c.why.contains("focus-events on"), "{}", c.why);
     }
 
     #[test]

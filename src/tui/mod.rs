@@ -18,6 +18,7 @@ pub mod preview;
 pub mod services;
 pub mod state;
 pub mod terminal;
+pub mod tmux;
 pub mod view;
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -67,6 +68,11 @@ pub fn run(library: &Library, config: &Config, services: Services) -> Result<(En
             .context("cannot set up the terminal")?;
         only_the_ui_thread_restores_on_panic();
         let choice = graphics::detect(forced, QUERY_TIMEOUT);
+        if choice.tmux_origin.is_some() {
+            // tmux says when this pane is left and shown again (`focus-events on`): a photo
+            // passed through tmux is redrawn, or taken away, then.
+            terminal::report_focus_changes();
+        }
         tracing::info!(
             "graphics: {} ({}): {}",
             choice.protocol.name(),

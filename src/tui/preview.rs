@@ -335,6 +335,9 @@ pub struct PreviewCache {
     budget: usize,
     next_seq: u64,
     graphics: String,
+    /// Inside tmux, this pane's top-left cell in the outer terminal (the app keeps it current
+    /// as panes move); images passing through tmux are placed from it.
+    tmux_origin: Option<(u16, u16)>,
 }
 
 struct Entry {
@@ -357,7 +360,22 @@ pub const DEFAULT_BUDGET: usize = 96 << 20;
 
 impl PreviewCache {
     pub fn with_budget(budget: usize, graphics: impl Into<String>) -> Self {
-        Self { map: HashMap::new(), bytes: 0, budget, next_seq: 0, graphics: graphics.into() }
+        Self {
+            map: HashMap::new(),
+            bytes: 0,
+            budget,
+            next_seq: 0,
+            graphics: graphics.into(),
+            tmux_origin: None,
+        }
+    }
+
+    pub fn tmux_origin(&self) -> Option<(u16, u16)> {
+        self.tmux_origin
+    }
+
+    pub fn set_tmux_origin(&mut self, origin: Option<(u16, u16)>) {
+        self.tmux_origin = origin;
     }
 
     /// The protocol previews are drawn with, e.g. `sixel · 10×20 px cells`.
@@ -453,6 +471,7 @@ mod tests {
             data: "x".repeat(bytes),
             size: Size::new(10, 5),
             above_text: false,
+            tmux: false,
         })
     }
 

@@ -85,6 +85,11 @@ pub fn hung_up(fd: i32) -> bool {
     n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
+/// Asks the terminal (tmux) to say when focus leaves and comes back; [`restore`] turns it off.
+pub fn report_focus_changes() {
+    let _ = crossterm::execute!(io::stdout(), crossterm::event::EnableFocusChange);
+}
+
 /// Puts the terminal back as the session found it: raw mode off (the modes saved when it was
 /// switched on), the main screen, the cursor shown. Never fails and never prints: the
 /// terminal may be gone.
@@ -93,6 +98,7 @@ pub fn restore() {
     let mut out = io::stdout();
     let _ = crossterm::execute!(
         out,
+        crossterm::event::DisableFocusChange,
         crossterm::terminal::LeaveAlternateScreen,
         crossterm::cursor::Show
     );

@@ -276,7 +276,7 @@ fn draw_image(
             let x = area.x + area.width.saturating_sub(size.width) / 2;
             let y = area.y + area.height.saturating_sub(size.height) / 2;
             let rect = Rect::new(x, y, size.width.min(area.width), size.height.min(area.height));
-            frame.render_widget(PreviewImage(protocol), rect);
+            frame.render_widget(PreviewImage(protocol, previews.tmux_origin()), rect);
         }
         Some(Preview::Missing(reason)) => {
             let missing = state.photos.get(&photo).is_some_and(|i| i.missing);
@@ -346,7 +346,7 @@ fn draw_strip(frame: &mut Frame<'_>, area: Rect, state: &State, previews: &Previ
         if let Some(Preview::Ready(p)) = previews.get(photo, strip_cell())
             && !(state.help && p.hides_text())
         {
-            frame.render_widget(PreviewImage(p), img);
+            frame.render_widget(PreviewImage(p, previews.tmux_origin()), img);
         }
         let number = numbers.get(&photo).copied().unwrap_or(0);
         // In compare view both shots shown are marked, the one the keys act on with ▲.

@@ -699,3 +699,122 @@ fn compare_view_shows_two_shots_side_by_side_in_real_terminals() {
         let _ = child.wait();
     }
 }
+
+/// A tmux server of the test's own (`-L`), killed when dropped.
+struct TmuxServer(String);
+
+impl TmuxServer {
+    fn run(&self, args: &[&str]) -> bool {
+        Command::new("tmux")
+            .args(["-L", &self.0])
+            .args(args)
+            .env_remove("TMUX")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for TmuxServer {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// Waits up to `secs` for a screenshot in which `ok` holds of the measure (None: no photo).
+fn wait_for(
+    x: &Xvfb,
+    path: &Path,
+    secs: u64,
+    ok: impl Fn(Option<Measure>) -> bool,
+) -> Option<Measure> {
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_millis(1000));
+        let Some(shot) = x.screenshot(path) else { continue };
+        last = measure(&shot);
+        if ok(last) {
+            break;
+        }
+    }
+    last
+}
+
+/// Issue 30, item 5: real photos inside tmux (Debian's tmux 3.3a, `allow-passthrough on`,
+/// `focus-events on`). In kitty the photo is kitty graphics through tmux's passthrough, chosen
+/// without configuration (tmux says the terminal behind it is kitty); in `xterm -ti vt340` it
+/// is sixel through the passthrough with `[tui] graphics = "sixel"` (tmux cannot tell whether
+/// xterm draws sixel). Switching to another tmux window takes the photo away with its window,
+/// and coming back draws it again.
+#[test]
+fn photos_pass_through_tmux_in_real_terminals() {
+    let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool", "tmux"]
+        .into_iter()
+        .filter(|c| !installed(c))
+        .collect();
+    let why = format!("{} not installed (.ci/run installs them)", missing.join(", "));
+    if !crate::tools::require(missing.is_empty(), "term_graphics tmux", &why) {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_photosift");
+    let dir = tempfile::tempdir().unwrap();
+    let x = Xvfb::start();
+    let shots = shots_dir();
+    for (terminal, graphics) in [("kitty", "auto"), ("xterm-sixel", "sixel")] {
+        let here = dir.path().join(format!("tmux-{terminal}"));
+        let (lib, config) =
+            library_with(&here, bin, &format!("[tui]\ngraphics = \"{graphics}\"\n"));
+        let conf = here.join("tmux.conf");
+        // No status line: its green bar would count as photo pixels in the measure.
+        let settings = "set -g allow-passthrough on\nset -g focus-events on\nset -g status off\n";
+        std::fs::write(&conf, settings).unwrap();
+        let server = TmuxServer(format!("photosift-test-{}-{terminal}", std::process::id()));
+        let inner = [
+            "tmux",
+            "-L",
+            &server.0,
+            "-f",
+            conf.to_str().unwrap(),
+            "new-session",
+            bin,
+            "--library",
+            lib.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        let mut cmd = if terminal == "kitty" {
+            kitty(&inner)
+        } else {
+            let mut c = Command::new("xterm");
+            c.args(["-ti", "vt340", "-geometry", "160x48", "-fa", "Monospace", "-fs", "10"]);
+            c.arg("-e").args(inner);
+            c
+        };
+        let mut child = x.spawn(&mut cmd);
+        let path = shots.join(format!("{terminal}-tmux.png"));
+        let pixels = |m: Option<Measure>| m.is_some_and(|m| m.coarse > 0.9 && m.detail > 0.5);
+        let shown = wait_for(&x, &path, 45, pixels);
+        eprintln!("{terminal} in tmux: {shown:?}; {}", path.display());
+        assert!(
+            pixels(shown),
+            "{terminal} in tmux: the photo's pixels are not on screen: {shown:?}"
+        );
+
+        // Another tmux window: the photo goes with its window; back: it is drawn again.
+        let away = shots.join(format!("{terminal}-tmux-other-window.png"));
+        assert!(server.run(&["new-window", "sleep 60"]), "tmux new-window");
+        let gone = wait_for(&x, &away, 10, |m| m.is_none_or(|m| m.coarse < 0.5));
+        eprintln!("{terminal} in tmux, another window: {gone:?}");
+        assert!(gone.is_none_or(|m| m.coarse < 0.5), "{terminal}: the photo stayed: {gone:?}");
+        let back = shots.join(format!("{terminal}-tmux-back.png"));
+        assert!(server.run(&["select-window", "-t", ":0"]), "tmux select-window");
+        let again = wait_for(&x, &back, 20, pixels);
+        eprintln!("{terminal} in tmux, back: {again:?}");
+        assert!(pixels(again), "{terminal}: the photo did not come back: {again:?}");
+        drop(server);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -279,7 +279,7 @@ fn run(cli: Cli) -> Result<Exit> {
             cli::scan::run(&library, &dirs, &scan_cfg)?;
         }
         Some(Command::Status { errors, missing }) => {
-            cli::scan::status(&library, errors, missing, &command)?
+            cli::scan::status(&library, &config, errors, missing, &command)?
         }
         Some(Command::Embed) => cli::embed::run(&config, &library)?,
         Some(Command::Train { finetune, frozen }) => {
@@ -293,6 +293,7 @@ fn run(cli: Cli) -> Result<Exit> {
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
         Some(Command::Label { dirs, hidden, want }) => {
             cli::label::store_question(&library, want.as_deref(), &config.session.question)?;
+            cli::label::start_from_prompts(&library, &config);
             let mut services = Services::for_library(&library, &config, &command);
             if !dirs.is_empty() {
                 let mut scan_cfg = config.clone();
@@ -305,6 +306,7 @@ fn run(cli: Cli) -> Result<Exit> {
         }
         None => {
             cli::label::store_question(&library, None, &config.session.question)?;
+            cli::label::start_from_prompts(&library, &config);
             let services = Services::for_library(&library, &config, &command);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);

@@ -223,6 +223,20 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// After a switch of `[embed] backbone`, the session's embedding job (a scan of no folder, when
+/// no folder is scanned anyway) re-embeds the library while the labeling goes on.
+fn reembed_in_background(library: &Library, config: &Config, services: &mut Services) {
+    if services.scan.is_some() {
+        return;
+    }
+    let needed = library
+        .open_catalog()
+        .and_then(|catalog| Ok(photosift::pipeline::needs_embedding(&catalog, config)?));
+    if matches!(needed, Ok(true)) {
+        services.scan = Some(scan_factory(library, config, Vec::new()));
+    }
+}
+
 fn run(cli: Cli) -> Result<Exit> {
     let config = Config::load(cli.config.as_deref())?;
     if let Some(Command::Doctor) = cli.command {
@@ -300,6 +314,7 @@ fn run(cli: Cli) -> Result<Exit> {
                 scan_cfg.scan.include_hidden |= hidden;
                 services.scan = Some(scan_factory(&library, &scan_cfg, dirs));
             }
+            reembed_in_background(&library, &config, &mut services);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);
             }
@@ -307,7 +322,8 @@ fn run(cli: Cli) -> Result<Exit> {
         None => {
             cli::label::store_question(&library, None, &config.session.question)?;
             cli::label::start_from_prompts(&library, &config);
-            let services = Services::for_library(&library, &config, &command);
+            let mut services = Services::for_library(&library, &config, &command);
+            reembed_in_background(&library, &config, &mut services);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);
             }

@@ -103,6 +103,16 @@ pub fn configured_weights(config: &Config) -> (bool, String) {
     }
 }
 
+/// Photos lack an embedding of `[embed] backbone` (after a switch to CLIP): a session should
+/// start the embedding job (a scan of no folder) so that the switch completes meanwhile.
+pub fn needs_embedding(catalog: &Catalog, config: &Config) -> Result<bool, CatalogError> {
+    if config.embed.backbone == Backbone::Lite0 {
+        return Ok(false);
+    }
+    let id = configured_id(config.embed.backbone);
+    Ok(!catalog.photos_missing_embedding(id.as_str())?.is_empty())
+}
+
 /// CLIP covers at least the photos the bundled features cover (and one): every photo the
 /// session could queue has its CLIP embedding. (A count, not "no photo lacks one": a photo
 /// whose thumbnail cannot be read has neither, and must not hold the switch back forever.)

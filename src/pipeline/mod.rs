@@ -17,7 +17,8 @@ pub mod train;
 pub mod zero_shot;
 
 pub use backbone::{
-    BackboneStatus, backbone_status, configured_weights, current_backbone, require_backbone,
+    BackboneStatus, backbone_status, configured_weights, current_backbone, needs_embedding,
+    require_backbone,
 };
 pub use embed::{
     EmbedSummary, clip_source, embed_all, embed_list, embed_missing, finetuned_weights_path,

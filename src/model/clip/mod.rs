@@ -20,6 +20,8 @@ use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde_json::Value;
 
+use super::kernels::pointwise::PackedPointwise;
+
 /// Stored under this backbone id: the projected, L2-normalized image embedding of CLIP
 /// ViT-B/32 (`[embed] backbone = "clip-b32"`).
 pub const CLIP_B32_BACKBONE_ID: &str = "clip-b32";
@@ -257,12 +259,124 @@ struct LayerDims {
     activation: Activation,
 }
 
+/// A linear layer that, on the CPU in f32, runs photosift's packed AVX-512/AVX2 product
+/// (`kernels::pointwise`, weights packed once at load, bias and residual fused, spread over
+/// rayon's threads); elsewhere (a GPU, f16) candle's.
+#[derive(Debug, Clone)]
+enum FastLinear {
+    Packed(PackedPointwise),
+    Candle(Linear),
+}
+
+impl FastLinear {
+    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
+        let cpu_f32 = vb.device().is_cpu() && vb.dtype() == DType::F32;
+        let lin = linear(cin, cout, vb)?;
+        if !cpu_f32 {
+            return Ok(Self::Candle(lin));
+        }
+        let w: Vec<f32> = lin.weight().flatten_all()?.to_vec1()?;
+        let b: Vec<f32> = match lin.bias() {
+            Some(b) => b.to_vec1()?,
+            None => vec![0.0; cout],
+        };
+        Ok(Self::Packed(PackedPointwise::new(&w, &b, cin, cout, false)))
+    }
+
+    /// `x · Wᵀ + b (+ residual)` over the last dimension.
+    fn forward(&self, xs: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        self.forward_act(xs, residual, None)
+    }
+
+    /// [`Self::forward`], then `activation` (QuickGELU fused into the packed path's output).
+    fn forward_act(
+        &self,
+        xs: &Tensor,
+        residual: Option<&Tensor>,
+        activation: Option<Activation>,
+    ) -> Result<Tensor> {
+        let act = |ys: Tensor| activation.map_or(Ok(ys.clone()), |a| a.apply(&ys));
+        match self {
+            Self::Candle(lin) => {
+                let ys = lin.forward(xs)?;
+                act(residual.map_or(Ok(ys.clone()), |r| ys + r)?)
+            }
+            Self::Packed(p) if xs.device().is_cpu() && xs.dtype() == DType::F32 => {
+                let mut dims = xs.dims().to_vec();
+                let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
+                let res: Option<Vec<f32>> =
+                    residual.map(|r| r.flatten_all()?.to_vec1()).transpose()?;
+                let mut out = vec![0f32; x.len() / p.cin * p.cout];
+                p.run_parallel(&x, &mut out, res.as_deref());
+                if let Some(last) = dims.last_mut() {
+                    *last = p.cout;
+                }
+                if activation == Some(Activation::QuickGelu) {
+                    use rayon::prelude::*;
+                    out.par_chunks_mut(16 * 1024).for_each(|c| {
+                        for v in c {
+                            *v /= 1.0 + (-1.702 * *v).exp();
+                        }
+                    });
+                    return Tensor::from_vec(out, dims, xs.device());
+                }
+                act(Tensor::from_vec(out, dims, xs.device())?)
+            }
+            Self::Packed(_) => candle_core::bail!("CLIP's packed weights run on the CPU in f32"),
+        }
+    }
+}
+
+/// The query, key and value projections: one packed product of `d → 3d` with the query's
+/// `1/sqrt(head_dim)` folded into its weights and bias (as `(x·Wq + bq)·s = x·(s·Wq) + s·bq`),
+/// or candle's three layers.
+#[derive(Debug, Clone)]
+enum Qkv {
+    Fused(FastLinear),
+    Separate { q: Linear, k: Linear, v: Linear, scale: f64 },
+}
+
+impl Qkv {
+    fn new(d: usize, scale: f64, vb: VarBuilder) -> Result<Self> {
+        let (q, k, v) = (
+            linear(d, d, vb.pp("q_proj"))?,
+            linear(d, d, vb.pp("k_proj"))?,
+            linear(d, d, vb.pp("v_proj"))?,
+        );
+        if !(vb.device().is_cpu() && vb.dtype() == DType::F32) {
+            return Ok(Self::Separate { q, k, v, scale });
+        }
+        let mut w: Vec<f32> = Vec::with_capacity(3 * d * d);
+        let mut b: Vec<f32> = Vec::with_capacity(3 * d);
+        for (lin, s) in [(&q, scale as f32), (&k, 1.0), (&v, 1.0)] {
+            w.extend(lin.weight().flatten_all()?.to_vec1::<f32>()?.into_iter().map(|x| x * s));
+            match lin.bias() {
+                Some(bias) => b.extend(bias.to_vec1::<f32>()?.into_iter().map(|x| x * s)),
+                None => b.extend(std::iter::repeat_n(0.0, d)),
+            }
+        }
+        Ok(Self::Fused(FastLinear::Packed(PackedPointwise::new(&w, &b, d, 3 * d, false))))
+    }
+
+    /// The scaled queries, the keys and the values, each `(b, n, d)`.
+    fn forward(&self, xs: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        match self {
+            Self::Fused(lin) => {
+                let d = xs.dim(D::Minus1)?;
+                let qkv = lin.forward(xs, None)?;
+                Ok((qkv.narrow(2, 0, d)?, qkv.narrow(2, d, d)?, qkv.narrow(2, 2 * d, d)?))
+            }
+            Self::Separate { q, k, v, scale } => {
+                Ok(((q.forward(xs)? * *scale)?, k.forward(xs)?, v.forward(xs)?))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    qkv: Qkv,
+    out: FastLinear,
     heads: usize,
     head_dim: usize,
 }
@@ -270,25 +384,23 @@ struct Attention {
 impl Attention {
     fn new(c: LayerDims, vb: VarBuilder) -> Result<Self> {
         let d = c.embed_dim;
+        let head_dim = d / c.heads;
         Ok(Self {
-            q: linear(d, d, vb.pp("q_proj"))?,
-            k: linear(d, d, vb.pp("k_proj"))?,
-            v: linear(d, d, vb.pp("v_proj"))?,
-            out: linear(d, d, vb.pp("out_proj"))?,
+            qkv: Qkv::new(d, (head_dim as f64).powf(-0.5), vb.clone())?,
+            out: FastLinear::new(d, d, vb.pp("out_proj"))?,
             heads: c.heads,
-            head_dim: d / c.heads,
+            head_dim,
         })
     }
 
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// Self-attention of `xs`, plus `residual`.
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, residual: &Tensor) -> Result<Tensor> {
         let (b, n, d) = xs.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, n, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
         };
-        let scale = (self.head_dim as f64).powf(-0.5);
-        let q = split((self.q.forward(xs)? * scale)?)?;
-        let k = split(self.k.forward(xs)?)?;
-        let v = split(self.v.forward(xs)?)?;
+        let (q, k, v) = self.qkv.forward(xs)?;
+        let (q, k, v) = (split(q)?, split(k)?, split(v)?);
         let att = q.matmul(&k.t()?)?;
         let att = match mask {
             Some(mask) => att.broadcast_add(mask)?,
@@ -296,7 +408,7 @@ impl Attention {
         };
         let att = candle_nn::ops::softmax_last_dim(&att)?;
         let ys = att.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
-        self.out.forward(&ys)
+        self.out.forward(&ys, Some(residual))
     }
 }
 
@@ -305,8 +417,8 @@ impl Attention {
 struct EncoderLayer {
     attn: Attention,
     ln1: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: FastLinear,
+    fc2: FastLinear,
     ln2: LayerNorm,
     activation: Activation,
 }
@@ -316,17 +428,17 @@ impl EncoderLayer {
         Ok(Self {
             attn: Attention::new(c, vb.pp("self_attn"))?,
             ln1: layer_norm(c.embed_dim, 1e-5, vb.pp("layer_norm1"))?,
-            fc1: linear(c.embed_dim, c.intermediate_size, vb.pp("mlp").pp("fc1"))?,
-            fc2: linear(c.intermediate_size, c.embed_dim, vb.pp("mlp").pp("fc2"))?,
+            fc1: FastLinear::new(c.embed_dim, c.intermediate_size, vb.pp("mlp").pp("fc1"))?,
+            fc2: FastLinear::new(c.intermediate_size, c.embed_dim, vb.pp("mlp").pp("fc2"))?,
             ln2: layer_norm(c.embed_dim, 1e-5, vb.pp("layer_norm2"))?,
             activation: c.activation,
         })
     }
 
     fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let xs = (self.attn.forward(&self.ln1.forward(xs)?, mask)? + xs)?;
-        let h = self.fc1.forward(&self.ln2.forward(&xs)?)?;
-        self.fc2.forward(&self.activation.apply(&h)?)? + xs
+        let xs = self.attn.forward(&self.ln1.forward(xs)?, mask, xs)?;
+        let h = self.fc1.forward_act(&self.ln2.forward(&xs)?, None, Some(self.activation))?;
+        self.fc2.forward(&h, Some(&xs))
     }
 }
 

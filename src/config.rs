@@ -15,6 +15,7 @@ pub struct Config {
     pub library: PathBuf,
     pub scan: ScanConfig,
     pub model: ModelConfig,
+    pub embed: EmbedConfig,
     pub train: TrainConfig,
     pub queue: QueueConfig,
     pub export: ExportConfig,
@@ -74,18 +75,58 @@ pub struct ScanConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    pub backbone: Backbone,
+    /// The key `[embed] backbone` replaced; older config files say `"lite0"` here, the only
+    /// value it had, which is accepted and means nothing more.
+    #[serde(default)]
+    pub backbone: Option<Backbone>,
     pub weights: PathBuf,
     pub batch_size: usize,
 }
 
-/// The backbones `[model] backbone` may name: a name photosift does not know is refused when
+/// The backbones `[embed] backbone` may name: a name photosift does not know is refused when
 /// the config loads, so nothing downstream checks the name again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Backbone {
     /// EfficientNet-Lite0 with the bundled ImageNet weights.
     #[serde(rename = "lite0")]
     Lite0,
+    /// OpenAI CLIP ViT-B/32, from the hub or a downloaded folder.
+    #[serde(rename = "clip-b32")]
+    ClipB32,
+}
+
+impl std::str::FromStr for Backbone {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        match name {
+            "lite0" => Ok(Backbone::Lite0),
+            "clip-b32" => Ok(Backbone::ClipB32),
+            other => Err(format!("unknown backbone {other:?}: use \"lite0\" or \"clip-b32\"")),
+        }
+    }
+}
+
+impl Backbone {
+    /// The name in config.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backbone::Lite0 => "lite0",
+            Backbone::ClipB32 => "clip-b32",
+        }
+    }
+}
+
+/// `[embed]`: which backbone embeds the photos, and where CLIP's weights come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedConfig {
+    pub backbone: Backbone,
+    pub clip_repo: String,
+    pub clip_revision: String,
+    pub weights_dir: PathBuf,
+    pub download: bool,
+    pub handover_labels: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +252,7 @@ impl Config {
         expand("library", &mut self.library)?;
         expand("model.weights", &mut self.model.weights)?;
         expand("seed.weights_dir", &mut self.seed.weights_dir)?;
+        expand("embed.weights_dir", &mut self.embed.weights_dir)?;
         for p in &mut self.seed.examples_want {
             expand("seed.examples_want", p)?;
         }
@@ -229,6 +271,16 @@ impl Config {
         check_shown("scan.max_pixels", &s.max_pixels, s.max_pixels as f64, 1.0e4, 4.0e9)?;
         let batch = self.model.batch_size;
         check_shown("model.batch_size", &batch, batch as f64, 1.0, 1024.0)?;
+        if let Some(old) = self.model.backbone
+            && old != Backbone::Lite0
+        {
+            bail!("model.backbone = {:?}: the backbone is chosen in [embed] backbone", old.name());
+        }
+        if self.embed.clip_repo.trim().is_empty() {
+            bail!("embed.clip_repo is empty: use \"openai/clip-vit-base-patch32\"");
+        }
+        let handover = self.embed.handover_labels;
+        check("embed.handover_labels", f64::from(handover), 0.0, 1.0e6)?;
         check("train.synthetic_weight", f64::from(t.synthetic_weight), 0.0, 100.0)?;
         check("train.l2", f64::from(t.l2), 1e-6, 100.0)?;
         check("train.finetune_stage", f64::from(t.finetune_stage), 0.0, 6.0)?;
@@ -332,6 +384,18 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.scan.thumb_size, 512);
         assert!((c.queue.best_threshold - 0.05).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_backbone_is_chosen_in_embed_and_the_old_model_key_is_still_read() {
+        assert_eq!(Config::default().embed.backbone, Backbone::Lite0);
+        let c = Config::from_toml_over_defaults("[embed]\nbackbone = \"clip-b32\"\n").unwrap();
+        assert_eq!(c.embed.backbone, Backbone::ClipB32);
+        assert_eq!(c.embed.clip_repo, "openai/clip-vit-base-patch32");
+        let old = Config::from_toml_over_defaults("[model]\nbackbone = \"lite0\"\n").unwrap();
+        assert_eq!(old.embed.backbone, Backbone::Lite0);
+        let err = Config::from_toml_over_defaults("[embed]\nbackbone = \"vit-h\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("clip-b32"), "{err:#}");
     }
 
     #[test]

@@ -5,23 +5,40 @@
 
 use std::path::{Path, PathBuf};
 
-use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo, RepoType};
 
 /// One file of a hub model repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubFile {
     pub repo: String,
     pub file: String,
+    /// A branch, tag, commit or `refs/pr/N`; `None`: `main`.
+    pub revision: Option<String>,
 }
 
 impl HubFile {
     pub fn new(repo: &str, file: &str) -> Self {
-        Self { repo: repo.to_string(), file: file.to_string() }
+        Self { repo: repo.to_string(), file: file.to_string(), revision: None }
+    }
+
+    /// The file at `revision` (empty: `main`).
+    pub fn at_revision(mut self, revision: &str) -> Self {
+        let revision = revision.trim();
+        self.revision = (!revision.is_empty() && revision != "main").then(|| revision.to_string());
+        self
     }
 
     pub fn url(&self) -> String {
-        format!("https://huggingface.co/{}/resolve/main/{}", self.repo, self.file)
+        let revision = self.revision.as_deref().unwrap_or("main").replace('/', "%2F");
+        format!("https://huggingface.co/{}/resolve/{revision}/{}", self.repo, self.file)
+    }
+
+    fn hub_repo(&self) -> Repo {
+        match &self.revision {
+            Some(r) => Repo::with_revision(self.repo.clone(), RepoType::Model, r.clone()),
+            None => Repo::model(self.repo.clone()),
+        }
     }
 
     /// Where the file is looked for under a local weights folder: `<dir>/<repo>/<file>`.
@@ -46,7 +63,7 @@ pub fn locate(file: &HubFile, local_dir: &Path) -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    Cache::from_env().model(file.repo.clone()).get(&file.file)
+    Cache::from_env().repo(file.hub_repo()).get(&file.file)
 }
 
 /// Files found nowhere (not in the local folder, not in the cache, not downloaded), each with
@@ -116,14 +133,14 @@ pub fn resolve(
             found.push(local);
             continue;
         }
-        if let Some(path) = cache.model(file.repo.clone()).get(&file.file) {
+        if let Some(path) = cache.repo(file.hub_repo()).get(&file.file) {
             found.push(path);
             continue;
         }
         let fetched = match &api {
             Ok(api) => {
                 on_download(file);
-                api.model(file.repo.clone()).get(&file.file).map_err(|e| e.to_string())
+                api.repo(file.hub_repo()).get(&file.file).map_err(|e| e.to_string())
             }
             Err(why) => Err(why.clone()),
         };
@@ -171,5 +188,15 @@ mod tests {
         assert!(err.contains(&dir.path().display().to_string()), "{err}");
         assert!(err.contains("HF_HOME"), "{err}");
         assert!(err.contains("weights_dir"), "{err}");
+    }
+
+    #[test]
+    fn a_revision_shows_in_the_url_and_main_is_the_default() {
+        let f = HubFile::new("openai/clip-vit-base-patch32", "model.safetensors");
+        assert!(f.url().contains("/resolve/main/model.safetensors"), "{}", f.url());
+        let pr = f.clone().at_revision("refs/pr/15");
+        assert_eq!(pr.revision.as_deref(), Some("refs/pr/15"));
+        assert!(pr.url().contains("/resolve/refs%2Fpr%2F15/model.safetensors"), "{}", pr.url());
+        assert_eq!(f.clone().at_revision(" main "), f);
     }
 }

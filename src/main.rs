@@ -223,6 +223,20 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// After a switch of `[embed] backbone`, the session's embedding job (a scan of no folder, when
+/// no folder is scanned anyway) re-embeds the library while the labeling goes on.
+fn reembed_in_background(library: &Library, config: &Config, services: &mut Services) {
+    if services.scan.is_some() {
+        return;
+    }
+    let needed = library
+        .open_catalog()
+        .and_then(|catalog| Ok(photosift::pipeline::needs_embedding(&catalog, config)?));
+    if matches!(needed, Ok(true)) {
+        services.scan = Some(scan_factory(library, config, Vec::new()));
+    }
+}
+
 fn run(cli: Cli) -> Result<Exit> {
     let config = Config::load(cli.config.as_deref())?;
     if let Some(Command::Doctor) = cli.command {
@@ -279,7 +293,7 @@ fn run(cli: Cli) -> Result<Exit> {
             cli::scan::run(&library, &dirs, &scan_cfg)?;
         }
         Some(Command::Status { errors, missing }) => {
-            cli::scan::status(&library, errors, missing, &command)?
+            cli::scan::status(&library, &config, errors, missing, &command)?
         }
         Some(Command::Embed) => cli::embed::run(&config, &library)?,
         Some(Command::Train { finetune, frozen }) => {
@@ -293,19 +307,23 @@ fn run(cli: Cli) -> Result<Exit> {
         Some(Command::Eval(args)) => learn::eval_dir(&config, &args)?,
         Some(Command::Label { dirs, hidden, want }) => {
             cli::label::store_question(&library, want.as_deref(), &config.session.question)?;
+            cli::label::start_from_prompts(&library, &config);
             let mut services = Services::for_library(&library, &config, &command);
             if !dirs.is_empty() {
                 let mut scan_cfg = config.clone();
                 scan_cfg.scan.include_hidden |= hidden;
                 services.scan = Some(scan_factory(&library, &scan_cfg, dirs));
             }
+            reembed_in_background(&library, &config, &mut services);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);
             }
         }
         None => {
             cli::label::store_question(&library, None, &config.session.question)?;
-            let services = Services::for_library(&library, &config, &command);
+            cli::label::start_from_prompts(&library, &config);
+            let mut services = Services::for_library(&library, &config, &command);
+            reembed_in_background(&library, &config, &mut services);
             if let Some(exit) = ended(photosift::tui::run(&library, &config, services)?) {
                 return Ok(exit);
             }

@@ -71,6 +71,18 @@ pub fn run(config: &Config) -> Result<()> {
         say!("largest image       {w}×{h} px (the terminal's limit)");
     }
     say!("why                 {}", show::text(&choice.why));
+    say!();
+    let (present, place) = photosift::pipeline::configured_weights(config);
+    say!("[embed] backbone    {}", config.embed.backbone.name());
+    say!(
+        "backbone weights    {} ({})",
+        if present {
+            "present"
+        } else {
+            "MISSING: `photosift embed` with network access downloads them"
+        },
+        show::text(&place)
+    );
     Ok(())
 }
 

@@ -9,10 +9,11 @@ use super::out::{note, say};
 pub fn run(config: &Config, library: &Library) -> Result<()> {
     let mut catalog = library.open_catalog()?;
     let bar = super::progress::bar("embedding", "photos");
-    let summary = photosift::pipeline::embed_missing(
+    let summary = photosift::pipeline::embed_all(
         &mut catalog,
         library,
-        &config.model,
+        config,
+        "photosift embed",
         &|done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -31,6 +32,15 @@ pub fn run(config: &Config, library: &Library) -> Result<()> {
     }
     if summary.failed.len() > 20 {
         note!("  ... and {} more", summary.failed.len() - 20);
+    }
+    let mut data = photosift::pipeline::SessionData::default();
+    if let Some(report) = photosift::pipeline::start_from_prompts(&mut catalog, config, &mut data)?
+    {
+        say!(
+            "no answers yet: {} photos ranked by the prompts (model v{})",
+            report.scored,
+            report.model.0
+        );
     }
     Ok(())
 }

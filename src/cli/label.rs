@@ -9,7 +9,7 @@ use photosift::library::Library;
 use photosift::show;
 use photosift::tui::Summary;
 
-use super::out::say;
+use super::out::{note, say};
 
 /// Every folder in `dirs` exists and is a folder; otherwise a message naming the first that is
 /// not, with the nearest existing folder when one is close (a typo).
@@ -61,6 +61,20 @@ pub fn store_question(library: &Library, want: Option<&str>, configured: &str) -
         library.open_catalog()?.set_question(q)?;
     }
     Ok(())
+}
+
+/// With CLIP and no answer yet, ranks the photos by the prompts (the question just stored
+/// among them) before the session opens. Not fatal: the session can start without it.
+pub fn start_from_prompts(library: &Library, config: &photosift::config::Config) {
+    let ranked = library.open_catalog().and_then(|mut catalog| {
+        let mut data = photosift::pipeline::SessionData::default();
+        photosift::pipeline::start_from_prompts(&mut catalog, config, &mut data)
+    });
+    match ranked {
+        Ok(Some(report)) => say!("no answers yet: {} photos ranked by the prompts", report.scored),
+        Ok(None) => {}
+        Err(err) => note!("could not rank the photos by the prompts: {err:#}"),
+    }
 }
 
 /// What the session did and what to run next, on the normal screen after it ended.

@@ -76,6 +76,15 @@ pub struct EvalArgs {
     /// Random labeled subsets per label count of `--finetune-compare`.
     #[arg(long, default_value_t = 3)]
     pub compare_runs: usize,
+    /// The backbone to embed the photos with: "lite0" or "clip-b32". Default: `[embed]
+    /// backbone`. (The simulation trains the head on its embeddings, as for Lite0; the prompts'
+    /// zero-shot start is not part of it.)
+    #[arg(long, value_name = "NAME")]
+    pub backbone: Option<photosift::config::Backbone>,
+    /// CLIP's weights: a folder from `huggingface-cli download openai/clip-vit-base-patch32
+    /// --revision refs/pr/15 --local-dir DIR` (sets `[embed] weights_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub clip_weights: Option<PathBuf>,
 }
 
 fn percent_bar() -> ProgressBar {
@@ -228,6 +237,14 @@ impl EvalArgs {
 pub fn eval_dir(config: &Config, args: &EvalArgs) -> Result<()> {
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!("scanning {}", photosift::show::path(&args.dir)));
+    let mut config = config.clone();
+    if let Some(backbone) = args.backbone {
+        config.embed.backbone = backbone;
+    }
+    if let Some(dir) = &args.clip_weights {
+        config.embed.weights_dir = photosift::config::expand_path(dir)?;
+    }
+    let config = &config;
     let outcome = pipeline::eval::evaluate_dir(config, &args.request(), &|event| {
         match event {
             EvalEvent::Scanning { done, total } => {

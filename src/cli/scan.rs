@@ -120,6 +120,29 @@ fn print_summary(s: &ScanSummary) {
     }
 }
 
+/// `[embed] backbone`, its weights, its embeddings and what the queues use, in one line.
+pub fn backbone_line(b: &photosift::pipeline::BackboneStatus, command: &str) -> String {
+    let weights = if b.weights_present {
+        format!("weights present ({})", b.weights_where)
+    } else {
+        format!(
+            "weights MISSING (looked in {}; `{command} embed` with network access downloads \
+             them, or see [embed] weights_dir)",
+            b.weights_where
+        )
+    };
+    let using = match &b.in_use {
+        Some(id) => format!("queues use {id}"),
+        None => "nothing embedded yet".to_owned(),
+    };
+    format!(
+        "backbone: {} ([embed]), {weights}; {} of {} photos embedded with it; {using}",
+        b.configured.name(),
+        b.embedded,
+        b.photos
+    )
+}
+
 /// A path for the terminal, on one line (see `photosift::show`).
 fn show(path: &Path) -> String {
     photosift::show::path(path)
@@ -130,7 +153,13 @@ fn text(message: &str) -> String {
     photosift::show::text(message)
 }
 
-pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> Result<()> {
+pub fn status(
+    library: &Library,
+    config: &photosift::config::Config,
+    errors: bool,
+    missing: bool,
+    command: &str,
+) -> Result<()> {
     let catalog = library.open_catalog()?;
     // Every page, before the counts below would stumble on a damaged one.
     catalog.check()?;
@@ -170,6 +199,8 @@ pub fn status(library: &Library, errors: bool, missing: bool, command: &str) -> 
         "embeddings: {}",
         if embedded.is_empty() { "none yet".to_owned() } else { embedded.join(", ") }
     );
+    let b = photosift::pipeline::backbone_status(&catalog, config)?;
+    say!("{}", backbone_line(&b, command));
     match catalog.latest_model()? {
         Some(m) => say!(
             "model: v{} ({}, {} wanted / {} not wanted labels{}){}",

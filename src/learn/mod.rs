@@ -10,6 +10,7 @@ pub mod finetune;
 pub mod head;
 pub mod lookahead;
 pub mod plot;
+pub mod zero_shot;
 
 use thiserror::Error;
 

@@ -11,6 +11,7 @@
 //! features.
 
 mod backbone_id;
+pub mod clip;
 pub mod efficientnet_lite;
 mod embedder;
 mod fused;

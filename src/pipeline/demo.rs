@@ -155,7 +155,8 @@ pub fn build(
     let labels_recorded = apply_built_in_labels(&mut catalog, &photos_dir)
         .context("recording the demo's built-in labels")?;
 
-    let backbone = current_backbone(&catalog)
+    // The demo is Lite0 whatever `[embed]` says: it must work offline.
+    let backbone = current_backbone(&catalog, crate::config::Backbone::Lite0)
         .context("reading which embeddings the demo has")?
         .unwrap_or_else(BackboneId::bundled);
     let mut data = SessionData::default();

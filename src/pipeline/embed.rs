@@ -1,6 +1,7 @@
 //! The embedding pass over the catalog: every photo still lacking an embedding of the current
-//! backbone (and of a fine-tuned one the latest model reads) is embedded from its thumbnail,
-//! in batches that each commit on their own.
+//! backbone (and of a fine-tuned one the latest model reads, and of CLIP when `[embed]
+//! backbone = "clip-b32"`) is embedded from its thumbnail, in batches that each commit on their
+//! own: a killed pass loses at most one batch and the next one resumes where it stopped.
 
 use std::path::{Path, PathBuf};
 
@@ -10,10 +11,80 @@ use rayon::prelude::*;
 
 use crate::catalog::Catalog;
 
-use crate::config::ModelConfig;
+use crate::config::{Backbone, Config, EmbedConfig, ModelConfig};
 use crate::domain::PhotoId;
 use crate::library::Library;
+use crate::model::clip::CLIP_B32_BACKBONE_ID;
+use crate::model::clip::load::{Clip, ClipSource};
 use crate::model::{BACKBONE_ID, Embedder, Features, ModelError, WeightsSource};
+
+/// A network that turns thumbnails into the vectors stored under one backbone id.
+pub trait ImageEmbedder {
+    fn embed(&self, images: &[RgbImage]) -> anyhow::Result<Vec<Vec<f32>>>;
+}
+
+impl ImageEmbedder for Embedder {
+    fn embed(&self, images: &[RgbImage]) -> anyhow::Result<Vec<Vec<f32>>> {
+        Ok(self.embed_images(images)?)
+    }
+}
+
+impl ImageEmbedder for Clip {
+    fn embed(&self, images: &[RgbImage]) -> anyhow::Result<Vec<Vec<f32>>> {
+        Ok(self.embed_images(images)?)
+    }
+}
+
+/// `[embed]`'s CLIP source.
+pub fn clip_source(cfg: &EmbedConfig) -> ClipSource {
+    ClipSource {
+        repo: cfg.clip_repo.trim().to_string(),
+        revision: cfg.clip_revision.trim().to_string(),
+        weights_dir: cfg.weights_dir.clone(),
+        download: cfg.download,
+    }
+}
+
+/// Loads CLIP as `[embed]` says (downloading it if allowed and needed); the error says how to
+/// get the weights, naming `command`.
+pub fn load_clip(cfg: &EmbedConfig, command: &str) -> anyhow::Result<Clip> {
+    let source = clip_source(cfg);
+    let files = crate::model::clip::load::locate(&source, command, &|f| {
+        tracing::info!("downloading {} (CLIP, once)", f.url());
+    })?;
+    Clip::load(&files).with_context(|| format!("loading CLIP from {}", files.weights.display()))
+}
+
+/// [`embed_missing`], then, with `[embed] backbone = "clip-b32"`, every photo still lacking
+/// its CLIP embedding: the background re-embedding of a switch, resumed by every pass until it
+/// is complete (the queues switch then: [`super::backbone::current_backbone`]). The bundled
+/// features stay up to date meanwhile, so labeling goes on with them. `command` is named in the
+/// message when CLIP's weights are missing.
+pub fn embed_all(
+    catalog: &mut Catalog,
+    library: &Library,
+    config: &Config,
+    command: &str,
+    progress: &dyn Fn(usize, usize),
+) -> anyhow::Result<EmbedSummary> {
+    let mut summary = embed_missing(catalog, library, &config.model, progress)?;
+    if config.embed.backbone == Backbone::ClipB32 {
+        let todo = catalog
+            .photos_missing_embedding(CLIP_B32_BACKBONE_ID)
+            .context("cannot list photos to embed with CLIP")?;
+        progress(0, todo.len());
+        if !todo.is_empty() {
+            let clip = load_clip(&config.embed, command)?;
+            let batch = config.model.batch_size;
+            let part =
+                embed_list(catalog, library, CLIP_B32_BACKBONE_ID, &clip, &todo, batch, progress)?;
+            summary.total += part.total;
+            summary.embedded += part.embedded;
+            summary.failed.extend(part.failed);
+        }
+    }
+    Ok(summary)
+}
 
 /// What [`embed_missing`] did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -96,7 +167,7 @@ pub fn embed_list(
     catalog: &mut Catalog,
     library: &Library,
     backbone: &str,
-    embedder: &Embedder,
+    embedder: &dyn ImageEmbedder,
     todo: &[(PhotoId, Option<PathBuf>)],
     batch_size: usize,
     progress: &dyn Fn(usize, usize),
@@ -120,7 +191,7 @@ pub fn embed_list(
                 Err(why) => summary.failed.push((id, why)),
             }
         }
-        let vectors = embedder.embed_images(&images).context("embedding a batch of thumbnails")?;
+        let vectors = embedder.embed(&images).context("embedding a batch of thumbnails")?;
         let rows: Vec<_> = ids.into_iter().zip(vectors).collect();
         catalog.put_embeddings(backbone, &rows).context("cannot store embeddings")?;
         summary.embedded += rows.len();

@@ -11,7 +11,7 @@ use image::RgbImage;
 use tempfile::TempDir;
 
 use super::backbone::require_backbone;
-use super::embed::{embed_missing, load_thumb};
+use super::embed::{embed_all, load_thumb};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::domain::PhotoId;
@@ -135,7 +135,7 @@ fn simulate(
     req: &EvalRequest,
     on: &(dyn Fn(EvalEvent) + Sync),
 ) -> Result<Simulation> {
-    let rows = truth_rows(catalog, truth)?;
+    let rows = truth_rows(catalog, truth, config)?;
     let positives = rows.labels.iter().filter(|&&l| l).count();
     if positives == 0 || positives == rows.labels.len() {
         anyhow::bail!(
@@ -230,7 +230,7 @@ pub fn scan_into_scratch(
         |p: &ScanProgress| progress(ScratchProgress::Scanning { done: p.done, total: p.total });
     crate::ingest::scan(&mut catalog, &library, &[dir.to_path_buf()], &config.scan, &on_scan)
         .with_context(|| format!("cannot scan {}", dir.display()))?;
-    embed_missing(&mut catalog, &library, &config.model, &|done, total| {
+    embed_all(&mut catalog, &library, config, "photosift eval", &|done, total| {
         progress(ScratchProgress::Embedding { done, total })
     })?;
     Ok(ScratchLibrary { library, catalog, _dir: tmp })
@@ -259,8 +259,12 @@ pub struct TruthRows {
 
 /// Matches `truth` to the catalog's photos by file name and reads their embeddings (photos
 /// without one are left out).
-pub fn truth_rows(catalog: &Catalog, truth: &[(String, bool)]) -> Result<TruthRows> {
-    let backbone = require_backbone(catalog)?;
+pub fn truth_rows(
+    catalog: &Catalog,
+    truth: &[(String, bool)],
+    config: &Config,
+) -> Result<TruthRows> {
+    let backbone = require_backbone(catalog, config.embed.backbone)?;
     let photos = catalog.photos()?;
     let pairs: Vec<(PhotoId, PathBuf)> = photos.iter().map(|p| (p.id, p.path.clone())).collect();
     let (matched, unmatched) = eval_report::match_truth(&pairs, truth);

@@ -14,12 +14,20 @@ pub mod scan;
 pub mod seed;
 pub mod session_data;
 pub mod train;
+pub mod zero_shot;
 
-pub use backbone::{current_backbone, require_backbone};
-pub use embed::{EmbedSummary, embed_list, embed_missing, finetuned_weights_path, load_thumb};
+pub use backbone::{
+    BackboneStatus, backbone_status, configured_weights, current_backbone, needs_embedding,
+    require_backbone,
+};
+pub use embed::{
+    EmbedSummary, clip_source, embed_all, embed_list, embed_missing, finetuned_weights_path,
+    load_clip, load_thumb,
+};
 pub use finetune::{FinetuneReport, finetune_and_score};
 pub use session_data::SessionData;
 pub use train::{
     FinetuneInfo, Recording, Retrained, TrainReport, retrain, score_latest, train_and_record,
     train_and_score,
 };
+pub use zero_shot::start_from_prompts;

@@ -98,7 +98,7 @@ pub fn candidates(
             cands
         }
         Build::Complete(data) => {
-            let backbone = current_backbone(catalog)
+            let backbone = current_backbone(catalog, config.embed.backbone)
                 .context("reading which embeddings the library has")?
                 .unwrap_or_else(BackboneId::bundled);
             let mut data = data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

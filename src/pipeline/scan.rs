@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use anyhow::{Context, Result};
 use image::RgbImage;
 
-use super::embed::{embed_missing, photo_embedder};
+use super::embed::{embed_all, photo_embedder};
 use super::train::score_latest;
 use crate::config::{Config, ModelConfig};
 use crate::domain::{ModelId, PhotoId};
@@ -132,7 +132,7 @@ pub fn scan_embed_score(
     if config.scan.embed {
         let before = report.embedded;
         let rest = pool.install(|| {
-            embed_missing(&mut catalog, library, &config.model, &|done, total| {
+            embed_all(&mut catalog, library, config, "photosift scan", &|done, total| {
                 on(ScanEvent::Embedding { done: before + done, total: before + total })
             })
         })?;
@@ -140,6 +140,13 @@ pub fn scan_embed_score(
         report.embed_failed = rest.failed;
         if report.embedded > 0 {
             report.scored = score_latest(&mut catalog)?;
+            // A library that just became complete on CLIP ranks by the prompts before any
+            // answer. Not fatal: the scan's work is committed, and the next retrain tries again.
+            let mut data = super::SessionData::default();
+            if let Err(err) = super::zero_shot::start_from_prompts(&mut catalog, config, &mut data)
+            {
+                tracing::warn!("ranking by the prompts: {err:#}");
+            }
         }
     }
     Ok(report)

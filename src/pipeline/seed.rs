@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use candle_core::DType;
 use image::{ImageFormat, RgbImage};
 
-use super::embed::{EmbedSummary, embed_missing};
+use super::embed::{EmbedSummary, embed_all};
 use crate::catalog::{Catalog, NewPhoto, Source};
 use crate::config::{Config, SeedConfig};
 use crate::hub::{self, HubFile, WeightSources};
@@ -123,7 +123,7 @@ pub fn seed(
         None
     };
     // Training reads embeddings: the new seed photos are embedded before they count as ready.
-    let embedded = embed_missing(&mut catalog, library, &config.model, &|done, total| {
+    let embedded = embed_all(&mut catalog, library, config, "photosift embed", &|done, total| {
         on(SeedEvent::Embedding { done, total })
     })?;
     Ok(SeedReport { examples, generated, embedded })

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::zero_shot::{PromptVectors, Prompts};
 use crate::catalog::{Catalog, CatalogError, EmbeddingTable};
 use crate::domain::{ModelId, PhotoId};
 use crate::model::BackboneId;
@@ -20,6 +21,8 @@ use crate::model::BackboneId;
 pub struct SessionData {
     features: Option<Features>,
     latest: Option<LatestScores>,
+    /// CLIP's text embeddings of the session's prompts (loading CLIP takes a second).
+    prompts: Option<PromptVectors>,
 }
 
 /// One backbone's embeddings, and where each photo's row is.
@@ -67,6 +70,15 @@ impl SessionData {
             }
         };
         Ok(self.features.insert(features))
+    }
+
+    /// The text embeddings of `prompts`, if these are the ones remembered.
+    pub fn prompt_vectors(&self, prompts: &Prompts) -> Option<&PromptVectors> {
+        self.prompts.as_ref().filter(|v| &v.prompts == prompts)
+    }
+
+    pub fn remember_prompt_vectors(&mut self, vectors: PromptVectors) {
+        self.prompts = Some(vectors);
     }
 
     /// Remembers the scores a retrain just committed.

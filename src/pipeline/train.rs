@@ -17,10 +17,14 @@ use super::backbone::require_backbone;
 use super::finetune::{FinetuneReport, finetune_and_score};
 use super::queues;
 use super::session_data::{Features, LatestScores, SessionData};
+use super::zero_shot::{ZeroShotInfo, prompt_vectors};
 use crate::catalog::{Catalog, NewModel};
 use crate::config::Config;
 use crate::domain::{LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
-use crate::learn::{Example, Head, Standardizer, TrainSettings, fit_calibrated, lookahead};
+use crate::learn::zero_shot::{blend, handover_weight, zero_shot_head};
+use crate::learn::{
+    Example, Fitted, Head, LearnError, Standardizer, TrainSettings, fit_calibrated, lookahead,
+};
 use crate::library::Library;
 use crate::model::BackboneId;
 
@@ -80,7 +84,7 @@ pub fn retrain(
         let report = finetune_and_score(&mut catalog, library, config, &mut data, progress)?;
         return Ok(Retrained::Finetuned(Box::new(report)));
     }
-    let backbone = require_backbone(&catalog)?;
+    let backbone = require_backbone(&catalog, config.embed.backbone)?;
     let report = train_and_score(&mut catalog, config, backbone.as_str(), &mut data, progress)?;
     Ok(Retrained::Head(report))
 }
@@ -133,6 +137,9 @@ struct TrainInfo<'a> {
     score_ms: f64,
     ask_ms: f64,
     note: Option<&'a str>,
+    /// The prompts blended in (CLIP only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zero_shot: Option<ZeroShotInfo<'a>>,
 }
 
 /// [`train_and_score`], recorded as `recording` says.
@@ -146,6 +153,7 @@ pub fn train_and_record(
 ) -> anyhow::Result<TrainReport> {
     let t0 = Instant::now();
     progress(0.0, "reading embeddings");
+    let prompts = prompt_vectors(catalog, cfg, backbone, data).context("scoring the prompts")?;
     let features =
         data.features(catalog, &BackboneId::new(backbone)).context("reading the embeddings")?;
     let table = features.table();
@@ -182,13 +190,44 @@ pub fn train_and_record(
     let standardizer = Standardizer::fit(&table.data, table.dim);
     let settings = TrainSettings { l2: cfg.train.l2 };
     let sub = |f: f32, what: &str| progress(0.05 + 0.8 * f, what);
-    let fitted =
-        fit_calibrated(&table.data, table.dim, &standardizer, &manual, &synthetic, settings, &sub)?;
+    let prior = prompts.as_ref().and_then(|v| {
+        zero_shot_head(&v.want, &v.other, v.logit_scale, &standardizer).map(|h| (h, &v.prompts))
+    });
+    let fitted = match fit_calibrated(
+        &table.data,
+        table.dim,
+        &standardizer,
+        &manual,
+        &synthetic,
+        settings,
+        &sub,
+    ) {
+        Ok(fitted) => fitted,
+        // Before any answer the prompts are the model.
+        Err(LearnError::NoLabels) if prior.is_some() => Fitted {
+            head: prior.as_ref().map(|(h, _)| h.clone()).context("the prompts' head")?,
+            cv_auc: None,
+            note: Some("no answers yet: the scores come from the prompts".to_owned()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let train_ms = ms(t1);
+
+    // The trained head takes over from the prompts as answers arrive: its share of the logit
+    // is n / (n + [embed] handover_labels) after n answers.
+    let head_weight = if manual.is_empty() {
+        0.0
+    } else {
+        handover_weight(manual.len(), cfg.embed.handover_labels)
+    };
+    let scoring = match &prior {
+        Some((prior, _)) => blend(&fitted.head, prior, head_weight),
+        None => fitted.head.clone(),
+    };
 
     progress(0.85, "scoring");
     let t2 = Instant::now();
-    let p = fitted.head.predict(&table.data, table.dim);
+    let p = scoring.predict(&table.data, table.dim);
     let scores: Vec<(PhotoId, f32)> = table.ids.iter().copied().zip(p).collect();
     let score_ms = ms(t2);
 
@@ -214,6 +253,7 @@ pub fn train_and_record(
         score_ms,
         ask_ms,
         note: fitted.note.as_deref(),
+        zero_shot: prior.as_ref().map(|(_, prompts)| ZeroShotInfo { prompts, head_weight }),
     })
     .context("writing the model's info")?;
     let model = NewModel {
@@ -223,7 +263,7 @@ pub fn train_and_record(
         n_negative,
         n_synthetic: synthetic.len() as u64,
         cv_auc: fitted.cv_auc,
-        params: fitted.head.to_safetensors()?,
+        params: scoring.to_safetensors()?,
         info,
     };
     let id = catalog

@@ -13,11 +13,10 @@ use serde_json::Value;
 use tokenizers::Tokenizer;
 
 use super::SynthError;
-use super::clip::{Activation, ClipConfig};
 use super::models::SdArch;
 use super::scheduler::{EulerConfig, Prediction, Spacing};
 use super::taesd::TaesdConfig;
-use super::tokenizer;
+use crate::model::clip::{ClipTextConfig as ClipConfig, tokenizer};
 
 /// A folder holding a diffusers model.
 #[derive(Debug, Clone)]
@@ -220,27 +219,9 @@ impl DiffusersFolder {
     }
 }
 
-/// transformers' `CLIPTextConfig`.
+/// transformers' `CLIPTextConfig`, read by the CLIP model's own parser.
 fn clip_config(j: &Json, pad_with: Option<String>) -> Result<ClipConfig, SynthError> {
-    let activation = match j.str("hidden_act", "quick_gelu")?.as_str() {
-        "quick_gelu" => Activation::QuickGelu,
-        "gelu" => Activation::Gelu,
-        other => return Err(j.err(format!("hidden_act {other:?} is not supported"))),
-    };
-    let eps = j.f64("layer_norm_eps", 1e-5)?;
-    if (eps - 1e-5).abs() > 1e-12 {
-        return Err(j.err(format!("layer_norm_eps {eps} is not supported (1e-5)")));
-    }
-    Ok(ClipConfig {
-        vocab_size: j.usize("vocab_size", 49408)?,
-        embed_dim: j.usize("hidden_size", 512)?,
-        intermediate_size: j.usize("intermediate_size", 2048)?,
-        max_position_embeddings: j.usize("max_position_embeddings", 77)?,
-        num_hidden_layers: j.usize("num_hidden_layers", 12)?,
-        num_attention_heads: j.usize("num_attention_heads", 8)?,
-        activation,
-        pad_with,
-    })
+    ClipConfig::from_hf(&j.v, pad_with).map_err(|e| j.err(e))
 }
 
 /// diffusers' `UNet2DConditionModel` in the SD 1.x/2.x form candle implements.

@@ -11,9 +11,9 @@ use super::SynthError;
 use super::diffusers::DiffusersFolder;
 use super::models::{DecoderKind, SdArch, SdModel, WeightNames, missing_weights_message};
 use super::pipeline::Pipeline;
-use super::tokenizer;
 use crate::config::SeedConfig;
 use crate::hub::{self, HubFile, WeightSources};
+use crate::model::clip::tokenizer;
 
 /// `[seed]`'s repository and file names for `model`; a key left empty keeps today's value.
 pub fn weight_names(model: SdModel, cfg: &SeedConfig) -> WeightNames {

@@ -7,10 +7,10 @@ use candle_transformers::models::stable_diffusion::unet_2d::{
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKLConfig;
 
 use super::SynthError;
-use super::clip::{Activation, ClipConfig};
 use super::scheduler::{EulerConfig, Prediction};
 use super::taesd::TaesdConfig;
 use crate::hub::{HubFile, MissingFiles};
+use crate::model::clip::{Activation, ClipTextConfig as ClipConfig};
 
 /// A selectable model (`[seed] model` in config.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

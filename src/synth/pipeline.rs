@@ -12,10 +12,10 @@ use image::RgbImage;
 use tokenizers::Tokenizer;
 
 use super::SynthError;
-use super::clip::ClipTextEncoder;
 use super::models::{DecoderKind, SdArch};
 use super::scheduler::EulerScheduler;
 use super::taesd::TaesdDecoder;
+use crate::model::clip::ClipTextEncoder;
 
 /// What one image is made with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,7 +85,7 @@ impl Pipeline {
         let dtype = unet_vb.dtype();
         let mut tokenizer = tokenizer;
         let pad = arch.clip.pad_with.as_deref().unwrap_or("<|endoftext|>");
-        let pad_id = super::tokenizer::register_pad(&mut tokenizer, pad)?;
+        let pad_id = crate::model::clip::tokenizer::register_pad(&mut tokenizer, pad)?;
         let part = |what: &str| {
             let what = what.to_string();
             move |e: candle_core::Error| SynthError::Weights(format!("{what}: {e}"))

@@ -17,6 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use photosift::catalog::{Catalog, PhotoState};
+use photosift::config::Backbone;
 
 use photosift::domain::{Decision, DecisionMode, LabelKind, LabelValue, PhotoId};
 use rusqlite::Connection;
@@ -680,4 +681,116 @@ fn a_closed_terminal_ends_the_session_and_frees_the_library() {
         libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB)
     };
     assert_eq!(free, 0, "the library is still locked");
+}
+
+/// Issue 33: switching to CLIP re-embeds the library; `photosift embed` killed with SIGKILL
+/// at random moments of that re-embedding loses no label, never a committed embedding, leaves
+/// the bundled features alone (labeling goes on with them), and the next run resumes and
+/// completes, after which the library works on CLIP. The tiny random-weight CLIP of
+/// tests/data/clip-parity stands in for the real weights (`[embed] weights_dir`).
+#[test]
+fn a_clip_reembedding_survives_sigkill_and_resumes() {
+    let n_kills = kills();
+    let mut rng = Rng::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, photos) = (dir.path().join("library"), dir.path().join("photos"));
+    // Lite0 (the defaults) for the scans that bring new photos, CLIP for the re-embedding.
+    let (lite0_cfg, clip_cfg) = (dir.path().join("lite0.toml"), dir.path().join("clip.toml"));
+    std::fs::create_dir_all(&photos).unwrap();
+    let n_photos = 60;
+    for i in 0..n_photos {
+        write_photo(&photos, i);
+    }
+    let catalog_path = lib.join("catalog.sqlite");
+    let run = |config: &Path, cmd: &str, arg: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_photosift"));
+        c.arg("--library").arg(&lib).arg("--config").arg(config).arg(cmd);
+        if let Some(a) = arg {
+            c.arg(a);
+        }
+        c
+    };
+    // The library as Lite0 made it, with answers.
+    std::fs::write(&lite0_cfg, "").unwrap();
+    let out = run(&lite0_cfg, "scan", Some(&photos)).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut cat = Catalog::open(&catalog_path).unwrap();
+    let ids: Vec<PhotoId> = cat.photos().unwrap().iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), n_photos);
+    let mut labels = Vec::new();
+    for (k, id) in ids.iter().step_by(7).enumerate() {
+        let value = if k % 2 == 0 { LabelValue::Yes } else { LabelValue::No };
+        let d = Decision::single(*id, DecisionMode::Ambiguous, LabelKind::Kind, value);
+        cat.record_decisions(&[d]).unwrap();
+        labels.push((*id, value));
+    }
+    let lite0 = photosift::model::BACKBONE_ID;
+    let clip = photosift::model::clip::CLIP_B32_BACKBONE_ID;
+    assert_eq!(cat.embedding_count(lite0).unwrap() as usize, n_photos);
+    drop(cat);
+
+    // The switch: one photo per transaction, so a kill can land between any two.
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip-parity/model");
+    std::fs::write(
+        &clip_cfg,
+        format!(
+            "[model]\nbatch_size = 1\n[embed]\nbackbone = \"clip-b32\"\ndownload = false\n\
+             weights_dir = {:?}\n",
+            weights.display().to_string()
+        ),
+    )
+    .unwrap();
+    let (mut landed, mut rounds, mut prev, mut partial) = (0, 0, 0i64, 0);
+    let mut window_ms = 3000u64;
+    let mut n_now = n_photos;
+    while landed < n_kills && rounds < 3 * n_kills {
+        rounds += 1;
+        // New photos for every run (scanned with Lite0), so there is always CLIP work left:
+        // enough that an embedding run outlasts the kill window's 100 ms floor.
+        for _ in 0..24 {
+            write_photo(&photos, n_now);
+            n_now += 1;
+        }
+        let out = run(&lite0_cfg, "scan", Some(&photos)).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        if run_and_kill(&mut run(&clip_cfg, "embed", None), &mut rng, &mut window_ms) {
+            landed += 1;
+        }
+        integrity(&catalog_path);
+        let cat = Catalog::open(&catalog_path).unwrap();
+        let now = cat.embedding_count(clip).unwrap() as i64;
+        assert!(now >= prev, "round {rounds}: {now} CLIP embeddings < {prev}");
+        if now > 0 && (now as usize) < n_now {
+            partial += 1;
+        }
+        prev = now;
+        assert_eq!(cat.embedding_count(lite0).unwrap() as usize, n_now, "round {rounds}");
+        let current = cat.current_labels(LabelKind::Kind).unwrap();
+        for (id, value) in &labels {
+            assert!(current.iter().any(|(p, v)| p == id && v == value), "label of {id:?} lost");
+        }
+        // Until CLIP covers the library, the session keeps the features it had.
+        let using = photosift::pipeline::current_backbone(&cat, Backbone::ClipB32).unwrap();
+        let want = if now as usize == n_now { clip } else { lite0 };
+        assert_eq!(using.unwrap().as_str(), want, "round {rounds}");
+    }
+    assert_eq!(landed, n_kills, "clip re-embedding: only {landed} of {rounds} runs were killed");
+    let out = run(&clip_cfg, "embed", None).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    integrity(&catalog_path);
+    let cat = Catalog::open(&catalog_path).unwrap();
+    assert_eq!(cat.embedding_count(clip).unwrap() as usize, n_now);
+    let current = cat.current_labels(LabelKind::Kind).unwrap();
+    assert_eq!(current.len(), labels.len());
+    let using = photosift::pipeline::current_backbone(&cat, Backbone::ClipB32).unwrap();
+    assert_eq!(using.unwrap().as_str(), clip);
+    // status names the backbone and its weights.
+    let out = run(&clip_cfg, "status", None).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.contains("backbone: clip-b32 ([embed]), weights present"), "{status}");
+    eprintln!(
+        "clip kill test: {rounds} runs, {landed} killed mid-run, {partial} left a partial \
+         re-embedding; {n_now} photos, {} labels kept; all checks passed",
+        labels.len()
+    );
 }

@@ -21,6 +21,7 @@ mod rule_images;
 mod tmux;
 mod tools;
 
+mod clip_parity;
 mod demo;
 mod eval_cli;
 mod export;

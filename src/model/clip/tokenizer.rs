@@ -1,14 +1,20 @@
 //! CLIP's byte-level BPE tokenizer (Radford et al. 2021) as Stable Diffusion uses it: read from a
 //! `tokenizer.json`, or built from the `vocab.json` + `merges.txt` that SD repositories ship in
 //! `tokenizer/`, with the padding token made special as transformers' `CLIPTokenizer` does
-//! (SD 2.x pads with "!", so a "!" in a prompt is that token, not part of a word).
+//! (SD 2.x pads with "!", so a "!" in a prompt is that token, not part of a word); and
+//! [`ClipTokenizer`], the prompt-to-ids step of CLIP's text embedding (transformers'
+//! truncation to 77 tokens, no padding).
 
 use std::path::Path;
 
 use serde_json::{Value, json};
+use thiserror::Error;
 use tokenizers::{AddedToken, Tokenizer};
 
-use super::SynthError;
+/// A tokenizer that cannot be read or built, or a prompt it cannot encode.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct TokenizerError(pub String);
 
 /// CLIP's pre-tokenizer split: special tokens, English contractions, letter runs, single digits,
 /// other non-space runs.
@@ -19,24 +25,24 @@ const BOS: &str = "<|startoftext|>";
 const EOS: &str = "<|endoftext|>";
 
 /// Loads `tokenizer.json`.
-pub fn from_tokenizer_json(path: &Path) -> Result<Tokenizer, SynthError> {
-    Tokenizer::from_file(path)
-        .map_err(|e| SynthError::Tokenizer(format!("{}: {e}", path.display())))
+pub fn from_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
+    Tokenizer::from_file(path).map_err(|e| TokenizerError(format!("{}: {e}", path.display())))
 }
 
 /// Builds CLIP's tokenizer from `vocab.json` (token -> id) and `merges.txt` (one merge per
 /// line, after a `#version` header), the way transformers converts them.
-pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Tokenizer, SynthError> {
+pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Tokenizer, TokenizerError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p)
-            .map_err(|e| SynthError::Tokenizer(format!("cannot read {}: {e}", p.display())))
+            .map_err(|e| TokenizerError(format!("cannot read {}: {e}", p.display())))
     };
     let vocab_map: Value = serde_json::from_str(&read(vocab)?)
-        .map_err(|e| SynthError::Tokenizer(format!("{}: {e}", vocab.display())))?;
+        .map_err(|e| TokenizerError(format!("{}: {e}", vocab.display())))?;
     let id = |tok: &str| {
-        vocab_map.get(tok).and_then(Value::as_u64).ok_or_else(|| {
-            SynthError::Tokenizer(format!("{} has no {tok:?} token", vocab.display()))
-        })
+        vocab_map
+            .get(tok)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| TokenizerError(format!("{} has no {tok:?} token", vocab.display())))
     };
     let (bos, eos) = (id(BOS)?, id(EOS)?);
     let merges: Vec<Value> = read(merges)?
@@ -44,7 +50,7 @@ pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Tokenizer, S
         .filter(|l| !l.starts_with("#version") && !l.trim().is_empty())
         .map(|l| match l.split_once(' ') {
             Some((a, b)) => Ok(json!([a, b])),
-            None => Err(SynthError::Tokenizer(format!("bad merge {l:?} in {}", merges.display()))),
+            None => Err(TokenizerError(format!("bad merge {l:?} in {}", merges.display()))),
         })
         .collect::<Result<_, _>>()?;
     let special = |content: &str, id: u64| {
@@ -77,17 +83,17 @@ pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Tokenizer, S
                   "vocab": vocab_map, "merges": merges},
     });
     Tokenizer::from_bytes(spec.to_string().as_bytes())
-        .map_err(|e| SynthError::Tokenizer(format!("{}: {e}", vocab.display())))
+        .map_err(|e| TokenizerError(format!("{}: {e}", vocab.display())))
 }
 
 /// Makes `pad` a special token (it must be in the vocabulary) and returns its id.
-pub fn register_pad(tokenizer: &mut Tokenizer, pad: &str) -> Result<u32, SynthError> {
-    let id = tokenizer.token_to_id(pad).ok_or_else(|| {
-        SynthError::Tokenizer(format!("the tokenizer has no padding token {pad:?}"))
-    })?;
+pub fn register_pad(tokenizer: &mut Tokenizer, pad: &str) -> Result<u32, TokenizerError> {
+    let id = tokenizer
+        .token_to_id(pad)
+        .ok_or_else(|| TokenizerError(format!("the tokenizer has no padding token {pad:?}")))?;
     tokenizer
         .add_special_tokens([AddedToken::from(pad.to_string(), true)])
-        .map_err(|e| SynthError::Tokenizer(format!("padding token {pad:?}: {e}")))?;
+        .map_err(|e| TokenizerError(format!("padding token {pad:?}: {e}")))?;
     Ok(id)
 }
 
@@ -102,6 +108,60 @@ pub fn pad_token_in(folder: &Path) -> Option<String> {
             other => other.get("content")?.as_str().map(str::to_string),
         }
     })
+}
+
+/// CLIP's tokenizer as the text embedding uses it: `<|startoftext|>`, the prompt's tokens,
+/// `<|endoftext|>`, cut to the text tower's positions the way transformers truncates (the
+/// first `max_len - 2` tokens of the prompt kept, the end token last). Not padded: with the
+/// causal mask, padding cannot change the state at the end token, which is what is pooled.
+#[derive(Debug, Clone)]
+pub struct ClipTokenizer {
+    tokenizer: Tokenizer,
+    eos: u32,
+    max_len: usize,
+}
+
+impl ClipTokenizer {
+    pub fn new(tokenizer: Tokenizer, max_len: usize) -> Result<Self, TokenizerError> {
+        let eos = tokenizer
+            .token_to_id(EOS)
+            .ok_or_else(|| TokenizerError(format!("the tokenizer has no {EOS} token")))?;
+        if max_len < 2 {
+            return Err(TokenizerError(format!("{max_len} positions cannot hold a prompt")));
+        }
+        Ok(Self { tokenizer, eos, max_len })
+    }
+
+    /// `tokenizer.json` in `folder`, else `vocab.json` + `merges.txt` (as
+    /// `huggingface-cli download` writes a CLIP repository).
+    pub fn from_folder(folder: &Path, max_len: usize) -> Result<Self, TokenizerError> {
+        let json = folder.join("tokenizer.json");
+        let tok = if json.is_file() {
+            from_tokenizer_json(&json)?
+        } else {
+            from_vocab_and_merges(&folder.join("vocab.json"), &folder.join("merges.txt"))?
+        };
+        Self::new(tok, max_len)
+    }
+
+    /// The end token's id: where the text embedding is pooled.
+    pub fn eos(&self) -> u32 {
+        self.eos
+    }
+
+    /// The prompt's ids, ending in the end token, at most `max_len` of them.
+    pub fn encode(&self, prompt: &str) -> Result<Vec<u32>, TokenizerError> {
+        let enc = self
+            .tokenizer
+            .encode(prompt, true)
+            .map_err(|e| TokenizerError(format!("cannot tokenize {prompt:?}: {e}")))?;
+        let mut ids = enc.get_ids().to_vec();
+        if ids.len() > self.max_len {
+            ids.truncate(self.max_len);
+            ids[self.max_len - 1] = self.eos;
+        }
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]
@@ -137,5 +197,16 @@ mod tests {
         // Lowercased, whitespace folded, words end in </w>, "!" is the special pad token.
         assert_eq!(ids, vec![id(BOS), id("dog</w>"), id("cat</w>"), pad_id, pad_id, id(EOS)]);
         assert_eq!(pad_id, 0);
+    }
+
+    #[test]
+    fn long_prompts_are_cut_to_the_positions_ending_in_the_end_token() {
+        let dir = tempfile::tempdir().unwrap();
+        write_bpe(dir.path());
+        let tok = ClipTokenizer::from_folder(dir.path(), 5).unwrap();
+        let id = |t: &str| tok.tokenizer.token_to_id(t).unwrap();
+        assert_eq!(tok.encode("dog").unwrap(), vec![id(BOS), id("dog</w>"), id(EOS)]);
+        let ids = tok.encode("dog cat dog cat dog").unwrap();
+        assert_eq!(ids, vec![id(BOS), id("dog</w>"), id("cat</w>"), id("dog</w>"), id(EOS)]);
     }
 }

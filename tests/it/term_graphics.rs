@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use image::{Rgb, RgbImage};
 
+use crate::common;
+
 fn installed(cmd: &str) -> bool {
     Command::new("sh")
         .arg("-c")
@@ -441,18 +443,26 @@ fn checker_run(shot: &RgbImage, (x0, y0, w, h): (u32, u32, u32, u32)) -> Option<
     (edges > 0).then(|| f64::from(to - from) / edges as f64)
 }
 
-#[test]
-fn real_terminals_show_the_photos_pixels() {
+/// Whether the tools a real-terminal test needs are here (under CI they must be: see
+/// `tools::require`); `what` names the test in the skip message.
+fn terminals_available(what: &str, extra: &[&str]) -> bool {
     let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool"]
-        .into_iter()
+        .iter()
+        .chain(extra)
+        .copied()
         .filter(|c| !installed(c))
         .collect();
     let why = format!(
-        "{} not installed (apt-get install xvfb xterm kitty imagemagick xdotool \
+        "{} not installed (apt-get install xvfb xterm kitty imagemagick xdotool tmux \
          libgl1-mesa-dri fonts-dejavu-core; .ci/run does)",
         missing.join(", ")
     );
-    if !crate::tools::require(missing.is_empty(), "term_graphics", &why) {
+    crate::tools::require(missing.is_empty(), what, &why)
+}
+
+#[test]
+fn real_terminals_show_the_photos_pixels() {
+    if !terminals_available("term_graphics", &[]) {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_photosift");
@@ -554,21 +564,10 @@ fn burst_library(dir: &Path) -> (PathBuf, PathBuf) {
             )
         })
         .collect();
-    catalog.put_embeddings(photosift::model::BACKBONE_ID, &vectors).unwrap();
-    let model = photosift::catalog::NewModel {
-        backbone: photosift::model::BACKBONE_ID.into(),
-        kind: photosift::domain::ModelKind::Head,
-        n_positive: 10,
-        n_negative: 10,
-        n_synthetic: 0,
-        cv_auc: Some(0.83),
-        params: Vec::new(),
-        info: "{}".into(),
-    };
-    let scores: Vec<_> =
-        ids.iter().zip([0.9, 0.8, 0.7, 0.01, 0.01]).map(|(id, p)| (*id, p)).collect();
-    catalog.insert_model(&model, &scores).unwrap();
+    catalog.put_embeddings("lite0", &vectors).unwrap();
     catalog.set_session_setting("mode", "best").unwrap();
+    drop(catalog);
+    common::score_all(&library, &ids, |i| [0.9, 0.8, 0.7, 0.01, 0.01][i]);
     let config = dir.join("config.toml");
     std::fs::write(&config, "").unwrap();
     (lib, config)
@@ -612,12 +611,7 @@ fn photo_columns(shot: &RgbImage) -> Option<(u32, u32)> {
 /// the mirrored shot's to its red and blue.
 #[test]
 fn compare_view_shows_two_shots_side_by_side_in_real_terminals() {
-    let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool"]
-        .into_iter()
-        .filter(|c| !installed(c))
-        .collect();
-    let why = format!("{} not installed (.ci/run installs them)", missing.join(", "));
-    if !crate::tools::require(missing.is_empty(), "term_graphics compare", &why) {
+    if !terminals_available("term_graphics compare", &[]) {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_photosift");
@@ -750,12 +744,7 @@ fn wait_for(
 /// and coming back draws it again.
 #[test]
 fn photos_pass_through_tmux_in_real_terminals() {
-    let missing: Vec<&str> = ["Xvfb", "xterm", "kitty", "import", "xdotool", "tmux"]
-        .into_iter()
-        .filter(|c| !installed(c))
-        .collect();
-    let why = format!("{} not installed (.ci/run installs them)", missing.join(", "));
-    if !crate::tools::require(missing.is_empty(), "term_graphics tmux", &why) {
+    if !terminals_available("term_graphics tmux", &["tmux"]) {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_photosift");

@@ -50,6 +50,12 @@ pub fn too_small(area: Rect) -> bool {
 
 /// The layout. The burst strip appears in best mode when the photo has burst siblings.
 pub fn areas(area: Rect, state: &State) -> Areas {
+    let burst = state.mode == Mode::Best && state.queue(Mode::Best).burst().len() > 1;
+    layout(area, state, burst)
+}
+
+/// The layout with (`burst`) or without the burst strip.
+fn layout(area: Rect, state: &State, burst: bool) -> Areas {
     let has_side = area.width >= SIDE_FROM;
     // Without a side panel, messages wrap onto extra status lines rather than being cut.
     let extra = if has_side {
@@ -68,7 +74,6 @@ pub fn areas(area: Rect, state: &State) -> Areas {
     } else {
         (main, None)
     };
-    let burst = state.mode == Mode::Best && state.queue(Mode::Best).burst().len() > 1;
     let (photo, strip) = if burst && main.height >= STRIP_HEIGHT + 6 {
         let [p, s] =
             Layout::vertical([Constraint::Min(1), Constraint::Length(STRIP_HEIGHT)]).areas(main);
@@ -99,7 +104,7 @@ pub struct Pane {
 /// shots.
 pub fn compare_panes(photo_area: Rect, state: &State) -> Option<[Pane; 2]> {
     let (left, right) = state.compare_pair()?;
-    let width = photo_area.width.saturating_sub(1) / 2;
+    let width = pane_width(photo_area);
     let pane = |photo, side, x| {
         let frame = Rect::new(x, photo_area.y, width, photo_area.height);
         let inner = Block::bordered().inner(frame);
@@ -111,6 +116,19 @@ pub fn compare_panes(photo_area: Rect, state: &State) -> Option<[Pane; 2]> {
         pane(left, Side::Left, photo_area.x),
         pane(right, Side::Right, photo_area.x + photo_area.width - width),
     ])
+}
+
+/// A compare pane's width in a photo area of `photo_area`'s (a column between the two).
+fn pane_width(photo_area: Rect) -> u16 {
+    photo_area.width.saturating_sub(1) / 2
+}
+
+/// The size a compare pane's image gets in a photo area of `photo_area`'s: inside the frame,
+/// above the caption line.
+fn pane_image_size(photo_area: Rect) -> Size {
+    let frame = Rect::new(0, 0, pane_width(photo_area), photo_area.height);
+    let inner = Block::bordered().inner(frame);
+    Size::new(inner.width, inner.height.saturating_sub(1))
 }
 
 /// The photos on screen and the area each image is drawn in: the current one, or compare
@@ -140,15 +158,19 @@ pub fn wanted_previews(area: Rect, state: &State, prefetch: usize) -> Vec<(Photo
             wanted.push((e, strip_cell()));
         }
     }
-    // In compare view the burst's next shots come into a pane; the photos after it show alone.
-    let pane = match slots.as_slice() {
-        [_, (_, right)] => Some(right.as_size()),
-        _ => None,
-    };
-    let burst = state.queue(Mode::Best).burst();
-    for p in state.upcoming(prefetch) {
-        let in_burst = burst.iter().any(|(_, e)| e.photo == p);
-        wanted.push((p, pane.filter(|_| in_burst).unwrap_or(size)));
+    // The next photos at the size each will show at: alone, with the burst strip when it is
+    // one of a burst, and in best mode with compare on, also in a pane while its burst has
+    // two shots or more to decide (the last one shows alone).
+    let alone = layout(area, state, false).photo.as_size();
+    let with_strip = layout(area, state, true).photo;
+    let q = state.queue(state.mode);
+    for e in q.entries.iter().skip(q.pos + 1).take(prefetch) {
+        let shots = |from: usize| q.entries[from..].iter().filter(|o| o.group == e.group).count();
+        let bursting = state.mode == Mode::Best && shots(0) > 1;
+        if bursting && state.compare.is_some() && shots(q.pos) >= 2 {
+            wanted.push((e.photo, pane_image_size(with_strip)));
+        }
+        wanted.push((e.photo, if bursting { with_strip.as_size() } else { alone }));
     }
     // The other mode's photo, so Tab is instant too.
     if let Some(p) = state.queue(state.mode.other()).current() {
@@ -604,7 +626,8 @@ fn draw_status(frame: &mut Frame<'_>, area: Rect, state: &State, side: bool) {
         // Risen above the threshold since best mode was entered: not in the total.
         first.push(Span::styled(format!(" +{new} new"), Style::new().bold()));
     }
-    if let Some(info) = state.current().and_then(|p| state.photos.get(&p)) {
+    // The photo the keys act on (compare view: the chosen side).
+    if let Some(info) = acted_on(state).and_then(|p| state.photos.get(&p)) {
         first.push(sep.clone());
         if let Some(t) = info.taken_at {
             first.push(Span::raw(format!("{} ", show::capture_time(t))));

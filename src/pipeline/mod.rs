@@ -9,6 +9,7 @@ pub mod demo;
 pub mod embed;
 pub mod eval;
 pub mod finetune;
+pub mod prompts;
 pub mod queues;
 pub mod scan;
 pub mod seed;

@@ -11,10 +11,15 @@
 
 use std::collections::HashMap;
 
-use super::zero_shot::{PromptVectors, Prompts};
+use anyhow::Context;
+
+use super::embed::load_clip;
+use super::prompts::{PromptVectors, prompts};
 use crate::catalog::{Catalog, CatalogError, EmbeddingTable};
+use crate::config::Config;
 use crate::domain::{ModelId, PhotoId};
 use crate::model::BackboneId;
+use crate::model::clip::CLIP_B32_BACKBONE_ID;
 
 /// The session's memory; share it between jobs behind a mutex (`Arc<Mutex<SessionData>>`).
 #[derive(Debug, Default)]
@@ -72,13 +77,28 @@ impl SessionData {
         Ok(self.features.insert(features))
     }
 
-    /// The text embeddings of `prompts`, if these are the ones remembered.
-    pub fn prompt_vectors(&self, prompts: &Prompts) -> Option<&PromptVectors> {
-        self.prompts.as_ref().filter(|v| &v.prompts == prompts)
-    }
-
-    pub fn remember_prompt_vectors(&mut self, vectors: PromptVectors) {
-        self.prompts = Some(vectors);
+    /// The prompt vectors for a model on `backbone`: `None` unless it is CLIP's and there are
+    /// prompts. Kept here, so a session loads CLIP's text tower once per set of prompts.
+    pub fn prompt_vectors(
+        &mut self,
+        catalog: &Catalog,
+        config: &Config,
+        backbone: &str,
+    ) -> anyhow::Result<Option<PromptVectors>> {
+        if backbone != CLIP_B32_BACKBONE_ID {
+            return Ok(None);
+        }
+        let Some(prompts) = prompts(catalog, config)? else { return Ok(None) };
+        if let Some(v) = self.prompts.as_ref().filter(|v| v.prompts == prompts) {
+            return Ok(Some(v.clone()));
+        }
+        let clip = load_clip(&config.embed, "photosift train")?;
+        let want = clip.embed_prompts(&prompts.want).context("embedding the want prompts")?;
+        let other = clip.embed_prompts(&prompts.other).context("embedding the other prompts")?;
+        let logit_scale = clip.model().logit_scale();
+        let vectors = PromptVectors { prompts, want, other, logit_scale };
+        self.prompts = Some(vectors.clone());
+        Ok(Some(vectors))
     }
 
     /// Remembers the scores a retrain just committed.

@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::backbone::require_backbone;
 use super::finetune::{FinetuneReport, finetune_and_score};
+use super::prompts::ZeroShotInfo;
 use super::queues;
 use super::session_data::{Features, LatestScores, SessionData};
-use super::zero_shot::{ZeroShotInfo, prompt_vectors};
 use crate::catalog::{Catalog, NewModel};
 use crate::config::Config;
 use crate::domain::{LabelKind, LabelValue, ModelId, ModelKind, PhotoId};
@@ -153,7 +153,7 @@ pub fn train_and_record(
 ) -> anyhow::Result<TrainReport> {
     let t0 = Instant::now();
     progress(0.0, "reading embeddings");
-    let prompts = prompt_vectors(catalog, cfg, backbone, data).context("scoring the prompts")?;
+    let prompts = data.prompt_vectors(catalog, cfg, backbone).context("scoring the prompts")?;
     let features =
         data.features(catalog, &BackboneId::new(backbone)).context("reading the embeddings")?;
     let table = features.table();

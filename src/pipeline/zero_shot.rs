@@ -1,94 +1,15 @@
-//! The prompts as a model: with CLIP's embeddings, the `[seed] want` prompts and the session's
-//! question (`label --want`), against `[seed] dont_want` (or neutral prompts), score every photo
-//! before the first answer ([`start_from_prompts`]), and every retrain blends the trained head
-//! with them, handing over as answers arrive (`learn::zero_shot`; the retrain is
+//! The prompts as a model before any answer: with CLIP's embeddings, the prompts
+//! (`prompts`) score every photo ([`start_from_prompts`]); every retrain then blends the trained
+//! head with them, handing over as answers arrive (`learn::zero_shot`; the retrain is
 //! `train::train_and_record`).
 
-use anyhow::Context;
-use serde::Serialize;
-
 use super::backbone::current_backbone;
-use super::embed::load_clip;
+use super::prompts::{prompts, recorded_prompts};
 use super::session_data::SessionData;
 use super::train::{Recording, TrainReport, train_and_record};
 use crate::catalog::Catalog;
 use crate::config::{Backbone, Config};
-use crate::learn::zero_shot::NEUTRAL_PROMPTS;
 use crate::model::clip::CLIP_B32_BACKBONE_ID;
-
-/// The texts of the two classes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Prompts {
-    pub want: Vec<String>,
-    /// `[seed] dont_want`, or [`NEUTRAL_PROMPTS`] when it is empty.
-    pub other: Vec<String>,
-}
-
-/// The prompts' unit text embeddings and CLIP's logit scale.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PromptVectors {
-    pub prompts: Prompts,
-    pub want: Vec<Vec<f32>>,
-    pub other: Vec<Vec<f32>>,
-    pub logit_scale: f32,
-}
-
-/// What a model's info records of the prompts behind it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ZeroShotInfo<'a> {
-    pub prompts: &'a Prompts,
-    /// The trained head's share of the logit (0: the prompts alone).
-    pub head_weight: f32,
-}
-
-/// The prompts of this library and config; `None` without any `want` prompt.
-pub fn prompts(catalog: &Catalog, config: &Config) -> anyhow::Result<Option<Prompts>> {
-    let mut want: Vec<String> =
-        config.seed.want.iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-    if let Some(q) = catalog.question().context("reading the session's question")? {
-        let q = q.trim();
-        if !q.is_empty() && !want.iter().any(|w| w == q) {
-            want.push(q.to_string());
-        }
-    }
-    if want.is_empty() {
-        return Ok(None);
-    }
-    let mut other: Vec<String> = config
-        .seed
-        .dont_want
-        .iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if other.is_empty() {
-        other = NEUTRAL_PROMPTS.iter().map(|p| p.to_string()).collect();
-    }
-    Ok(Some(Prompts { want, other }))
-}
-
-/// The prompt vectors for a model on `backbone`: `None` unless it is CLIP's and there are
-/// prompts. Kept in `data`, so a session loads CLIP's text tower once per set of prompts.
-pub fn prompt_vectors(
-    catalog: &Catalog,
-    config: &Config,
-    backbone: &str,
-    data: &mut SessionData,
-) -> anyhow::Result<Option<PromptVectors>> {
-    if backbone != CLIP_B32_BACKBONE_ID {
-        return Ok(None);
-    }
-    let Some(prompts) = prompts(catalog, config)? else { return Ok(None) };
-    if let Some(v) = data.prompt_vectors(&prompts) {
-        return Ok(Some(v.clone()));
-    }
-    let clip = load_clip(&config.embed, "photosift train")?;
-    let want = clip.embed_prompts(&prompts.want).context("embedding the want prompts")?;
-    let other = clip.embed_prompts(&prompts.other).context("embedding the other prompts")?;
-    let vectors = PromptVectors { prompts, want, other, logit_scale: clip.model().logit_scale() };
-    data.remember_prompt_vectors(vectors.clone());
-    Ok(Some(vectors))
-}
 
 /// Records the prompts' model when the library works on CLIP, has a `want` prompt, no answer
 /// yet, and its newest model is not already these prompts' on CLIP: the queues then rank by
@@ -129,12 +50,6 @@ pub fn start_from_prompts(
         &|_, _| {},
     )?;
     Ok(Some(report))
-}
-
-/// The prompts a model's info says it was made with.
-fn recorded_prompts(info: &str) -> Option<Prompts> {
-    let v: serde_json::Value = serde_json::from_str(info).ok()?;
-    serde_json::from_value(v.get("zero_shot")?.get("prompts")?.clone()).ok()
 }
 
 #[cfg(test)]

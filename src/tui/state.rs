@@ -989,8 +989,8 @@ fn shot_after(open: &[(usize, PhotoId)], from: PhotoId, except: &[PhotoId]) -> O
 /// Compare view, before a decision: puts the shot it is about first in the queue (the right
 /// one moves to the current place), and the shot that should come in next after the current
 /// place, so that the undecided shot stays on its side and the next shot in capture order
-/// takes the decided one's. Returns the photo the decision is about.
-fn arrange_compare(state: &mut State, left: PhotoId, right: PhotoId, side: Side) -> PhotoId {
+/// takes the decided one's.
+fn arrange_compare(state: &mut State, left: PhotoId, right: PhotoId, side: Side) {
     let open = state.open_shots();
     let (decided, stays) = match side {
         Side::Left => (left, right),
@@ -1023,7 +1023,6 @@ fn arrange_compare(state: &mut State, left: PhotoId, right: PhotoId, side: Side)
             Side::Right => incoming,
         };
     }
-    decided
 }
 
 /// Whether a decision changes what the model learns from: a yes or no about the kind.

@@ -96,7 +96,8 @@ fn tmux_advice(tmux: Option<&TmuxClient>, choice: &graphics::Choice) {
     };
     let on = |b: bool| if b { "on" } else { "off" };
     say!("  tmux              {}", show::text(&t.version));
-    say!("  outer terminal    {} (TERM {})", show::text(&t.terminal), show::text(&t.term));
+    let or_dash = |v: &str| if v.is_empty() { "–".to_owned() } else { show::text(v) };
+    say!("  outer terminal    {} (TERM {})", or_dash(&t.terminal), or_dash(&t.term));
     say!("  allow-passthrough {}", on(t.passthrough));
     say!("  focus-events      {}", on(t.focus_events));
     let mut lines = Vec::new();

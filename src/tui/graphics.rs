@@ -306,7 +306,11 @@ fn through_tmux(
     forced: Option<Protocol>,
     cell: Option<((u16, u16), &str)>,
 ) -> Choice {
-    let terminal = if t.terminal.is_empty() { t.term.clone() } else { t.terminal.clone() };
+    // Empty when no client is attached (the session is detached).
+    let terminal = [&t.terminal, &t.term]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .map_or_else(|| "an unknown terminal".to_owned(), |n| n.clone());
     let halfblocks = |why: String| Choice { terminal: terminal.clone(), ..Choice::halfblocks(why) };
     if forced == Some(Protocol::Halfblocks) {
         return halfblocks("[tui] graphics = \"halfblocks\"".into());

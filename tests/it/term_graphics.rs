@@ -103,6 +103,16 @@ impl Xvfb {
     }
 }
 
+/// xterm at 160×48 cells running `tui`; `sixel`: as a VT340 (`-ti vt340`), which draws sixel.
+fn xterm(sixel: bool, tui: &[&str]) -> Command {
+    let mut c = Command::new("xterm");
+    if sixel {
+        c.args(["-ti", "vt340"]);
+    }
+    c.args(["-geometry", "160x48", "-fa", "Monospace", "-fs", "10", "-e"]).args(tui);
+    c
+}
+
 /// kitty at 1200×800 px on Mesa's software GL, with no user configuration, running `tui`.
 fn kitty(tui: &[&str]) -> Command {
     let mut c = Command::new("kitty");
@@ -291,14 +301,8 @@ fn run_in(
     let (lib, config) = library(&dir.join(terminal), bin);
     let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
     let mut cmd = match terminal {
-        "xterm-sixel" | "xterm" => {
-            let mut c = Command::new("xterm");
-            if terminal == "xterm-sixel" {
-                c.args(["-ti", "vt340"]);
-            }
-            c.args(["-geometry", "160x48", "-fa", "Monospace", "-fs", "10", "-e"]).args(tui);
-            c
-        }
+        "xterm-sixel" => xterm(true, &tui),
+        "xterm" => xterm(false, &tui),
         "kitty" => kitty(&tui),
         other => panic!("unknown terminal {other}"),
     };
@@ -621,14 +625,7 @@ fn compare_view_shows_two_shots_side_by_side_in_real_terminals() {
     for (terminal, class) in [("xterm-sixel", "xterm"), ("kitty", "kitty")] {
         let (lib, config) = burst_library(&dir.path().join(terminal));
         let tui = [bin, "--library", lib.to_str().unwrap(), "--config", config.to_str().unwrap()];
-        let mut cmd = if terminal == "kitty" {
-            kitty(&tui)
-        } else {
-            let mut c = Command::new("xterm");
-            c.args(["-ti", "vt340", "-geometry", "160x48", "-fa", "Monospace", "-fs", "10"]);
-            c.arg("-e").args(tui);
-            c
-        };
+        let mut cmd = if terminal == "kitty" { kitty(&tui) } else { xterm(true, &tui) };
         let mut child = x.spawn(&mut cmd);
         let path = shots.join(format!("{terminal}-compare.png"));
         // The first photo alone, then C.
@@ -773,14 +770,7 @@ fn photos_pass_through_tmux_in_real_terminals() {
             "--config",
             config.to_str().unwrap(),
         ];
-        let mut cmd = if terminal == "kitty" {
-            kitty(&inner)
-        } else {
-            let mut c = Command::new("xterm");
-            c.args(["-ti", "vt340", "-geometry", "160x48", "-fa", "Monospace", "-fs", "10"]);
-            c.arg("-e").args(inner);
-            c
-        };
+        let mut cmd = if terminal == "kitty" { kitty(&inner) } else { xterm(true, &inner) };
         let mut child = x.spawn(&mut cmd);
         let path = shots.join(format!("{terminal}-tmux.png"));
         let pixels = |m: Option<Measure>| m.is_some_and(|m| m.coarse > 0.9 && m.detail > 0.5);

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::kernels::channels_last::{DepthwiseNhwc, PointwiseNhwc, StemConv};
 use super::kernels::depthwise_rows::{DW_BLOCK, dw_row};
 use super::kernels::planar_depthwise::same_padding;
-use super::kernels::pointwise::PackedPointwise;
+use super::kernels::pointwise::{Epilogue, PackedPointwise};
 
 /// Output pixels per band of a block: rows are expanded, filtered and projected this many
 /// pixels at a time (at least one row), enough to keep the 1×1 kernel's tiles full.
@@ -71,7 +71,7 @@ impl Stem {
             }
         }
         Self {
-            taps: PackedPointwise::new(&weight, &op.bias, taps, op.cout, true),
+            taps: PackedPointwise::new(&weight, &op.bias, taps, op.cout, Epilogue::Relu6),
             kernel: op.kernel,
             stride: op.stride,
             cin: op.cin,
@@ -130,7 +130,7 @@ pub(crate) type BlockParts<'a> =
     (Option<&'a PointwiseNhwc>, &'a DepthwiseNhwc, &'a PointwiseNhwc, bool);
 
 fn pack(p: &PointwiseNhwc) -> PackedPointwise {
-    PackedPointwise::new(&p.weight, &p.bias, p.cin, p.cout, p.relu6)
+    PackedPointwise::new(&p.weight, &p.bias, p.cin, p.cout, Epilogue::relu6_if(p.relu6))
 }
 
 impl FusedNet {

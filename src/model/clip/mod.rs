@@ -14,13 +14,14 @@
 //! [`tokenizer`] is CLIP's byte-level BPE; [`load`] finds the weights (a folder, the hub).
 
 pub mod load;
+mod packed;
 pub mod tokenizer;
 
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde_json::Value;
 
-use super::kernels::pointwise::PackedPointwise;
+use super::kernels::pointwise::{Epilogue, PackedPointwise};
 
 /// Stored under this backbone id: the projected, L2-normalized image embedding of CLIP
 /// ViT-B/32 (`[embed] backbone = "clip-b32"`).
@@ -259,191 +260,114 @@ struct LayerDims {
     activation: Activation,
 }
 
-/// A linear layer that, on the CPU in f32, runs photosift's packed AVX-512/AVX2 product
-/// (`kernels::pointwise`, weights packed once at load, bias and residual fused, spread over
-/// rayon's threads); elsewhere (a GPU, f16) candle's.
+/// One pre-norm transformer layer in candle's ops, `x + attn(ln1(x))` then `x + mlp(ln2(x))`:
+/// what a GPU or f16 runs. On the CPU in f32, [`packed::PackedLayer`] computes the same.
 #[derive(Debug, Clone)]
-enum FastLinear {
-    Packed(PackedPointwise),
-    Candle(Linear),
-}
-
-impl FastLinear {
-    fn new(cin: usize, cout: usize, vb: VarBuilder) -> Result<Self> {
-        let cpu_f32 = vb.device().is_cpu() && vb.dtype() == DType::F32;
-        let lin = linear(cin, cout, vb)?;
-        if !cpu_f32 {
-            return Ok(Self::Candle(lin));
-        }
-        let w: Vec<f32> = lin.weight().flatten_all()?.to_vec1()?;
-        let b: Vec<f32> = match lin.bias() {
-            Some(b) => b.to_vec1()?,
-            None => vec![0.0; cout],
-        };
-        Ok(Self::Packed(PackedPointwise::new(&w, &b, cin, cout, false)))
-    }
-
-    /// `x · Wᵀ + b (+ residual)` over the last dimension.
-    fn forward(&self, xs: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
-        self.forward_act(xs, residual, None)
-    }
-
-    /// [`Self::forward`], then `activation` (QuickGELU fused into the packed path's output).
-    fn forward_act(
-        &self,
-        xs: &Tensor,
-        residual: Option<&Tensor>,
-        activation: Option<Activation>,
-    ) -> Result<Tensor> {
-        let act = |ys: Tensor| activation.map_or(Ok(ys.clone()), |a| a.apply(&ys));
-        match self {
-            Self::Candle(lin) => {
-                let ys = lin.forward(xs)?;
-                act(residual.map_or(Ok(ys.clone()), |r| ys + r)?)
-            }
-            Self::Packed(p) if xs.device().is_cpu() && xs.dtype() == DType::F32 => {
-                let mut dims = xs.dims().to_vec();
-                let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
-                let res: Option<Vec<f32>> =
-                    residual.map(|r| r.flatten_all()?.to_vec1()).transpose()?;
-                let mut out = vec![0f32; x.len() / p.cin * p.cout];
-                p.run_parallel(&x, &mut out, res.as_deref());
-                if let Some(last) = dims.last_mut() {
-                    *last = p.cout;
-                }
-                if activation == Some(Activation::QuickGelu) {
-                    use rayon::prelude::*;
-                    out.par_chunks_mut(16 * 1024).for_each(|c| {
-                        for v in c {
-                            *v /= 1.0 + (-1.702 * *v).exp();
-                        }
-                    });
-                    return Tensor::from_vec(out, dims, xs.device());
-                }
-                act(Tensor::from_vec(out, dims, xs.device())?)
-            }
-            Self::Packed(_) => candle_core::bail!("CLIP's packed weights run on the CPU in f32"),
-        }
-    }
-}
-
-/// The query, key and value projections: one packed product of `d → 3d` with the query's
-/// `1/sqrt(head_dim)` folded into its weights and bias (as `(x·Wq + bq)·s = x·(s·Wq) + s·bq`),
-/// or candle's three layers.
-#[derive(Debug, Clone)]
-enum Qkv {
-    Fused(FastLinear),
-    Separate { q: Linear, k: Linear, v: Linear, scale: f64 },
-}
-
-impl Qkv {
-    fn new(d: usize, scale: f64, vb: VarBuilder) -> Result<Self> {
-        let (q, k, v) = (
-            linear(d, d, vb.pp("q_proj"))?,
-            linear(d, d, vb.pp("k_proj"))?,
-            linear(d, d, vb.pp("v_proj"))?,
-        );
-        if !(vb.device().is_cpu() && vb.dtype() == DType::F32) {
-            return Ok(Self::Separate { q, k, v, scale });
-        }
-        let mut w: Vec<f32> = Vec::with_capacity(3 * d * d);
-        let mut b: Vec<f32> = Vec::with_capacity(3 * d);
-        for (lin, s) in [(&q, scale as f32), (&k, 1.0), (&v, 1.0)] {
-            w.extend(lin.weight().flatten_all()?.to_vec1::<f32>()?.into_iter().map(|x| x * s));
-            match lin.bias() {
-                Some(bias) => b.extend(bias.to_vec1::<f32>()?.into_iter().map(|x| x * s)),
-                None => b.extend(std::iter::repeat_n(0.0, d)),
-            }
-        }
-        Ok(Self::Fused(FastLinear::Packed(PackedPointwise::new(&w, &b, d, 3 * d, false))))
-    }
-
-    /// The scaled queries, the keys and the values, each `(b, n, d)`.
-    fn forward(&self, xs: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-        match self {
-            Self::Fused(lin) => {
-                let d = xs.dim(D::Minus1)?;
-                let qkv = lin.forward(xs, None)?;
-                Ok((qkv.narrow(2, 0, d)?, qkv.narrow(2, d, d)?, qkv.narrow(2, 2 * d, d)?))
-            }
-            Self::Separate { q, k, v, scale } => {
-                Ok(((q.forward(xs)? * *scale)?, k.forward(xs)?, v.forward(xs)?))
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Attention {
-    qkv: Qkv,
-    out: FastLinear,
+struct CandleLayer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    ln1: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    ln2: LayerNorm,
     heads: usize,
-    head_dim: usize,
+    activation: Activation,
 }
 
-impl Attention {
+impl CandleLayer {
     fn new(c: LayerDims, vb: VarBuilder) -> Result<Self> {
-        let d = c.embed_dim;
-        let head_dim = d / c.heads;
+        let (d, attn, mlp) = (c.embed_dim, vb.pp("self_attn"), vb.pp("mlp"));
         Ok(Self {
-            qkv: Qkv::new(d, (head_dim as f64).powf(-0.5), vb.clone())?,
-            out: FastLinear::new(d, d, vb.pp("out_proj"))?,
+            q: linear(d, d, attn.pp("q_proj"))?,
+            k: linear(d, d, attn.pp("k_proj"))?,
+            v: linear(d, d, attn.pp("v_proj"))?,
+            out: linear(d, d, attn.pp("out_proj"))?,
+            ln1: layer_norm(d, 1e-5, vb.pp("layer_norm1"))?,
+            fc1: linear(d, c.intermediate_size, mlp.pp("fc1"))?,
+            fc2: linear(c.intermediate_size, d, mlp.pp("fc2"))?,
+            ln2: layer_norm(d, 1e-5, vb.pp("layer_norm2"))?,
             heads: c.heads,
-            head_dim,
+            activation: c.activation,
         })
     }
 
-    /// Self-attention of `xs`, plus `residual`.
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, residual: &Tensor) -> Result<Tensor> {
+    fn attention(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, d) = xs.dims3()?;
+        let head_dim = d / self.heads;
         let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((b, n, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()
+            t.reshape((b, n, self.heads, head_dim))?.transpose(1, 2)?.contiguous()
         };
-        let (q, k, v) = self.qkv.forward(xs)?;
-        let (q, k, v) = (split(q)?, split(k)?, split(v)?);
+        let q = split((self.q.forward(xs)? * (head_dim as f64).powf(-0.5))?)?;
+        let (k, v) = (split(self.k.forward(xs)?)?, split(self.v.forward(xs)?)?);
         let att = q.matmul(&k.t()?)?;
         let att = match mask {
             Some(mask) => att.broadcast_add(mask)?,
             None => att,
         };
         let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let ys = att.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?;
-        self.out.forward(&ys, Some(residual))
-    }
-}
-
-/// One pre-norm transformer layer: `x + attn(ln1(x))`, then `x + mlp(ln2(x))`.
-#[derive(Debug, Clone)]
-struct EncoderLayer {
-    attn: Attention,
-    ln1: LayerNorm,
-    fc1: FastLinear,
-    fc2: FastLinear,
-    ln2: LayerNorm,
-    activation: Activation,
-}
-
-impl EncoderLayer {
-    fn new(c: LayerDims, vb: VarBuilder) -> Result<Self> {
-        Ok(Self {
-            attn: Attention::new(c, vb.pp("self_attn"))?,
-            ln1: layer_norm(c.embed_dim, 1e-5, vb.pp("layer_norm1"))?,
-            fc1: FastLinear::new(c.embed_dim, c.intermediate_size, vb.pp("mlp").pp("fc1"))?,
-            fc2: FastLinear::new(c.intermediate_size, c.embed_dim, vb.pp("mlp").pp("fc2"))?,
-            ln2: layer_norm(c.embed_dim, 1e-5, vb.pp("layer_norm2"))?,
-            activation: c.activation,
-        })
+        self.out.forward(&att.matmul(&v)?.transpose(1, 2)?.reshape((b, n, d))?)
     }
 
     fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let xs = self.attn.forward(&self.ln1.forward(xs)?, mask, xs)?;
-        let h = self.fc1.forward_act(&self.ln2.forward(&xs)?, None, Some(self.activation))?;
-        self.fc2.forward(&h, Some(&xs))
+        let xs = (self.attention(&self.ln1.forward(xs)?, mask)? + xs)?;
+        let h = self.activation.apply(&self.fc1.forward(&self.ln2.forward(&xs)?)?)?;
+        self.fc2.forward(&h)? + xs
     }
 }
 
-fn encoder_layers(n: usize, c: LayerDims, vb: VarBuilder) -> Result<Vec<EncoderLayer>> {
-    (0..n).map(|i| EncoderLayer::new(c, vb.pp("encoder").pp("layers").pp(i))).collect()
+/// A tower's layers: packed on the CPU in f32, candle's elsewhere (a GPU, f16).
+#[derive(Debug, Clone)]
+enum Encoder {
+    Packed(Vec<packed::PackedLayer>),
+    Candle(Vec<CandleLayer>),
+}
+
+impl Encoder {
+    /// Layers `encoder.layers.0..n` under `vb`.
+    fn new(n: usize, c: LayerDims, vb: VarBuilder) -> Result<Self> {
+        let vb = vb.pp("encoder").pp("layers");
+        if vb.device().is_cpu() && vb.dtype() == DType::F32 {
+            let layers = (0..n).map(|i| packed::PackedLayer::new(c, vb.pp(i)));
+            Ok(Self::Packed(layers.collect::<Result<_>>()?))
+        } else {
+            Ok(Self::Candle((0..n).map(|i| CandleLayer::new(c, vb.pp(i))).collect::<Result<_>>()?))
+        }
+    }
+
+    /// `(b, n, d)` states through every layer; `causal`: token i attends to 0..=i only.
+    fn forward(&self, xs: &Tensor, causal: bool) -> Result<Tensor> {
+        let (batch, tokens, d) = xs.dims3()?;
+        match self {
+            Self::Packed(layers) => {
+                let mut x: Vec<f32> = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                let rows = packed::Rows { batch, tokens, causal };
+                let mut scratch = packed::Scratch::default();
+                for layer in layers {
+                    layer.forward(&mut x, rows, &mut scratch)?;
+                }
+                Tensor::from_vec(x, (batch, tokens, d), xs.device())
+            }
+            Self::Candle(layers) => {
+                let mask =
+                    causal.then(|| causal_mask(tokens, xs.dtype(), xs.device())).transpose()?;
+                let mut xs = xs.clone();
+                for layer in layers {
+                    xs = layer.forward(&xs, mask.as_ref())?;
+                }
+                Ok(xs)
+            }
+        }
+    }
+}
+
+/// Causal mask: token i attends to tokens 0..=i.
+fn causal_mask(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..n)
+        .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (n, n), device)?.to_dtype(dtype)
 }
 
 /// The text transformer: token ids `(b, n)` to hidden states `(b, n, embed_dim)` (Stable
@@ -452,7 +376,7 @@ fn encoder_layers(n: usize, c: LayerDims, vb: VarBuilder) -> Result<Vec<EncoderL
 pub struct ClipTextEncoder {
     token_embedding: Embedding,
     position_embedding: Embedding,
-    layers: Vec<EncoderLayer>,
+    encoder: Encoder,
     final_layer_norm: LayerNorm,
 }
 
@@ -478,17 +402,9 @@ impl ClipTextEncoder {
                 c.embed_dim,
                 emb.pp("position_embedding"),
             )?,
-            layers: encoder_layers(c.num_hidden_layers, dims, vb.clone())?,
+            encoder: Encoder::new(c.num_hidden_layers, dims, vb.clone())?,
             final_layer_norm: layer_norm(c.embed_dim, 1e-5, vb.pp("final_layer_norm"))?,
         })
-    }
-
-    /// Causal mask: token i attends to tokens 0..=i.
-    fn causal_mask(n: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-        let mask: Vec<f32> = (0..n)
-            .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-            .collect();
-        Tensor::from_vec(mask, (n, n), device)?.to_dtype(dtype)
     }
 }
 
@@ -496,15 +412,11 @@ impl Module for ClipTextEncoder {
     fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let (_, n) = ids.dims2()?;
         let positions = Tensor::arange(0u32, n as u32, ids.device())?;
-        let mut xs = self
+        let xs = self
             .token_embedding
             .forward(ids)?
             .broadcast_add(&self.position_embedding.forward(&positions)?)?;
-        let mask = Self::causal_mask(n, xs.dtype(), xs.device())?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, Some(&mask))?;
-        }
-        self.final_layer_norm.forward(&xs)
+        self.final_layer_norm.forward(&self.encoder.forward(&xs, true)?)
     }
 }
 
@@ -512,13 +424,13 @@ impl Module for ClipTextEncoder {
 /// [`IMAGE_STD`], to the pooled (class token) state `(b, embed_dim)`.
 #[derive(Debug, Clone)]
 pub struct ClipVisionEncoder {
-    /// The patch convolution as a matrix `(3·p·p, embed_dim)`: a stride-p, p×p convolution
-    /// is one matmul over the flattened patches.
-    patch_weight: Tensor,
+    /// The patch convolution: a stride-p, p×p convolution is one matrix product over the
+    /// flattened patches.
+    patch_embedding: PatchProduct,
     class_embedding: Tensor,
     position_embedding: Tensor,
     pre_layernorm: LayerNorm,
-    layers: Vec<EncoderLayer>,
+    encoder: Encoder,
     post_layernorm: LayerNorm,
     patch: usize,
     image_size: usize,
@@ -537,13 +449,13 @@ impl ClipVisionEncoder {
             activation: c.activation,
         };
         Ok(Self {
-            patch_weight: conv.reshape((d, 3 * p * p))?.t()?.contiguous()?,
+            patch_embedding: PatchProduct::new(&conv.reshape((d, 3 * p * p))?)?,
             class_embedding: emb.get(d, "class_embedding")?,
             position_embedding: emb
                 .get((c.grid() * c.grid() + 1, d), "position_embedding.weight")?,
             // Sic: transformers' key for the norm before the encoder.
             pre_layernorm: layer_norm(d, 1e-5, vb.pp("pre_layrnorm"))?,
-            layers: encoder_layers(c.num_hidden_layers, dims, vb.clone())?,
+            encoder: Encoder::new(c.num_hidden_layers, dims, vb.clone())?,
             post_layernorm: layer_norm(d, 1e-5, vb.pp("post_layernorm"))?,
             patch: p,
             image_size: c.image_size,
@@ -571,7 +483,7 @@ impl ClipVisionEncoder {
             .contiguous()?
             .reshape((b * gh * gw, c * p * p))?;
         let d = self.class_embedding.dim(0)?;
-        let patch_embeds = patches.matmul(&self.patch_weight)?.reshape((b, gh * gw, d))?;
+        let patch_embeds = self.patch_embedding.forward(&patches)?.reshape((b, gh * gw, d))?;
         let class = self.class_embedding.reshape((1, 1, d))?.broadcast_as((b, 1, d))?;
         Tensor::cat(&[&class.contiguous()?, &patch_embeds], 1)?
             .broadcast_add(&self.position_embedding.unsqueeze(0)?)
@@ -580,11 +492,44 @@ impl ClipVisionEncoder {
 
 impl Module for ClipVisionEncoder {
     fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
-        let mut xs = self.pre_layernorm.forward(&self.embeddings(pixels)?)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, None)?;
-        }
+        let xs = self.pre_layernorm.forward(&self.embeddings(pixels)?)?;
+        let xs = self.encoder.forward(&xs, false)?;
         self.post_layernorm.forward(&xs.i((.., 0, ..))?.contiguous()?)
+    }
+}
+
+/// The patch embedding's product `(patches, 3·p·p) → (patches, d)`: packed on the CPU in f32,
+/// candle's matmul elsewhere.
+#[derive(Debug, Clone)]
+enum PatchProduct {
+    Packed(PackedPointwise),
+    /// The weight transposed, `(3·p·p, d)`.
+    Candle(Tensor),
+}
+
+impl PatchProduct {
+    /// `weight` is `(d, 3·p·p)`.
+    fn new(weight: &Tensor) -> Result<Self> {
+        let (d, k) = weight.dims2()?;
+        if weight.device().is_cpu() && weight.dtype() == DType::F32 {
+            let w: Vec<f32> = weight.flatten_all()?.to_vec1()?;
+            Ok(Self::Packed(PackedPointwise::new(&w, &vec![0.0; d], k, d, Epilogue::None)))
+        } else {
+            Ok(Self::Candle(weight.t()?.contiguous()?))
+        }
+    }
+
+    fn forward(&self, patches: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Packed(p) => {
+                let (rows, _) = patches.dims2()?;
+                let x: Vec<f32> = patches.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; rows * p.cout];
+                p.run_parallel(&x, &mut out, None);
+                Tensor::from_vec(out, (rows, p.cout), patches.device())
+            }
+            Self::Candle(w) => patches.matmul(w),
+        }
     }
 }
 
@@ -731,6 +676,33 @@ mod tests {
         let hb = enc.forward(&b).unwrap().narrow(1, 0, 2).unwrap();
         let diff: f32 = (ha - hb).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
         assert!(diff < 1e-5, "{diff}");
+    }
+
+    #[test]
+    fn the_packed_layers_compute_what_candles_layers_compute() {
+        // The GPU and f16 run candle's layers; the CPU's packed ones must agree with them.
+        let dev = Device::Cpu;
+        for (activation, heads, d) in [(Activation::QuickGelu, 4, 48), (Activation::Gelu, 2, 64)] {
+            let dims = LayerDims { embed_dim: d, intermediate_size: 2 * d, heads, activation };
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+            let packed = Encoder::new(2, dims, vb.clone()).unwrap();
+            let candle = Encoder::Candle(
+                (0..2)
+                    .map(|i| CandleLayer::new(dims, vb.pp("encoder").pp("layers").pp(i)))
+                    .collect::<Result<_>>()
+                    .unwrap(),
+            );
+            assert!(matches!(packed, Encoder::Packed(_)));
+            let xs = Tensor::randn(0f32, 1.0, (3, 9, d), &dev).unwrap();
+            for causal in [false, true] {
+                let a = packed.forward(&xs, causal).unwrap();
+                let b = candle.forward(&xs, causal).unwrap();
+                let diff: f32 =
+                    (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                assert!(diff < 1e-4, "{activation:?}, causal {causal}: {diff}");
+            }
+        }
     }
 
     #[test]

@@ -20,11 +20,25 @@ impl Tmux {
     }
 
     /// A new detached session of `cols`×`rows` running `command` (a shell line).
+    ///
+    /// tmux 3.3a's new server now and then dies while it starts when the whole suite runs
+    /// terminals at once ("server exited unexpectedly", before `command` runs); that start is
+    /// tried again, up to three times. Any other failure fails the test.
     pub fn start(&self, session: &str, cols: u16, rows: u16, command: &str) {
         let (cols, rows) = (cols.to_string(), rows.to_string());
-        let out =
-            self.cmd(&["new-session", "-d", "-s", session, "-x", &cols, "-y", &rows, command]);
-        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+        for attempt in 1..=3 {
+            let out =
+                self.cmd(&["new-session", "-d", "-s", session, "-x", &cols, "-y", &rows, command]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                attempt < 3 && err.contains("server exited unexpectedly"),
+                "tmux (attempt {attempt}): {err}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// The text on `session`'s screen.

@@ -4,10 +4,11 @@
 //!
 //! The weights are laid out in panels of 16 output channels (zero-padded), so the inner loop
 //! of the register-blocked kernel streams one panel row per input channel while every input
-//! value is broadcast once per row: 12 rows × 32 channels of accumulators with AVX-512, 6 rows ×
-//! 16 channels with AVX2 + FMA, plain loops elsewhere (all picked at run time). The input rows
-//! are read in place: no per-call packing, which is what the general gemm costs on layers this
-//! small.
+//! value is broadcast once per row: 12 rows × 32 channels of accumulators with AVX-512 (6 rows ×
+//! 64 channels in the parallel run of a transformer's large layers), 6 rows × 16 channels with
+//! AVX2 + FMA, plain loops elsewhere (all picked at run time); the parallel run prefetches the
+//! weights a few channels ahead. The input rows are read in place: no per-call packing, which is
+//! what the general gemm costs on layers this small.
 
 use rayon::prelude::*;
 
@@ -16,7 +17,7 @@ use super::vmath;
 /// Output channels per weight panel.
 const PANEL: usize = 16;
 
-/// [`PackedPointwise::run_parallel`]'s unit of work: this many rows (8 AVX-512 tiles; 288 kB
+/// [`PackedPointwise::run_parallel`]'s unit of work: this many rows (16 AVX-512 tiles; 288 kB
 /// of input at 768 channels, which stays in L2 while every panel passes over it) ...
 const ROW_BLOCK: usize = 96;
 /// ... times this many panels (128 output channels).
@@ -267,37 +268,46 @@ mod x86 {
     ) {
         let mut q = panels.0;
         while q < panels.1 {
-            let two = q + 1 < panels.1;
+            let np = BLOCK_NP.min(panels.1 - q);
             // Tiles of even height: 50 rows (one image's tokens) as 5 × 10, not 4 × 12 + 2.
             let len = rows.1 - rows.0;
-            let tiles = len.div_ceil(MR512);
+            let tiles = len.div_ceil(BLOCK_MR);
             let mut r0 = rows.0;
             for t in 0..tiles {
                 let mr = len / tiles + usize::from(t < len % tiles);
-                // SAFETY: rows r0..r0+mr and panels q..q+1(+1) are in range.
+                // SAFETY: rows r0..r0+mr and panels q..q+np are in range.
                 unsafe {
                     macro_rules! go {
                         ($($n:literal)*) => {
-                            match (mr, two) {
-                                $(($n, true) => tile512::<$n, 2>(p, a, r0, q),
-                                  ($n, false) => tile512::<$n, 1>(p, a, r0, q),)*
+                            match (mr, np) {
+                                $(($n, 4) => tile512::<$n, 4, true>(p, a, r0, q),
+                                  ($n, 3) => tile512::<$n, 3, true>(p, a, r0, q),
+                                  ($n, 2) => tile512::<$n, 2, true>(p, a, r0, q),
+                                  ($n, 1) => tile512::<$n, 1, true>(p, a, r0, q),)*
                                 _ => unreachable!(),
                             }
                         };
                     }
-                    go!(1 2 3 4 5 6 7 8 9 10 11 12);
+                    go!(1 2 3 4 5 6);
                 }
                 r0 += mr;
             }
-            q += if two { 2 } else { 1 };
+            q += np;
         }
     }
 
+    /// The tiles of `run_avx512_block`: 6 rows × 4 panels = 24 of the 32 zmm registers, 10
+    /// loads per 24 products (12 × 2 needs 14; on CLIP's layers 6 × 4 ran 2-4 % faster than
+    /// 12 × 2 and about as fast as 8 × 3, interleaved runs on 2026-12-07).
+    const BLOCK_MR: usize = 6;
+    const BLOCK_NP: usize = 4;
+
     /// Rows per AVX-512 tile: 12 rows × 2 panels = 24 of the 32 zmm registers.
     const MR512: usize = 12;
-    /// How far ahead (input channels, one cache line of a panel each) the weights are
-    /// prefetched into L1: a transformer's panels come from L2 or L3, and the hardware prefetcher
-    /// alone left the tile waiting (12-15 % slower on CLIP's layers).
+    /// How far ahead (input channels, one cache line of a panel each) `run_avx512_block`'s
+    /// tiles prefetch the weights into L1: a transformer's panels come from L2 or L3, and the
+    /// hardware prefetcher alone left the tile waiting (12-15 % slower on CLIP's layers).
+    /// EfficientNet's small layers (`run_avx512`) keep their weights in cache and do without.
     const PREFETCH: usize = 12;
 
     /// # Safety
@@ -327,8 +337,8 @@ mod x86 {
                     macro_rules! go {
                         ($($n:literal)*) => {
                             match (mr, two) {
-                                $(($n, true) => tile512::<$n, 2>(p, &a, r0, q),
-                                  ($n, false) => tile512::<$n, 1>(p, &a, r0, q),)*
+                                $(($n, true) => tile512::<$n, 2, false>(p, &a, r0, q),
+                                  ($n, false) => tile512::<$n, 1, false>(p, &a, r0, q),)*
                                 _ => unreachable!(),
                             }
                         };
@@ -347,7 +357,7 @@ mod x86 {
     /// AVX-512F available; the rows and panels are in range of the call's buffers.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile512<const MR: usize, const NP: usize>(
+    unsafe fn tile512<const MR: usize, const NP: usize, const PREFETCH_W: bool>(
         p: &PackedPointwise,
         a: &Args,
         r0: usize,
@@ -370,10 +380,12 @@ mod x86 {
                 let mut wv = [_mm512_setzero_ps(); NP];
                 for (j, v) in wv.iter_mut().enumerate() {
                     *v = _mm512_loadu_ps(w.add((j * cin + k) * PANEL));
-                    // A hint only: past the panel's end it reads nothing.
-                    _mm_prefetch::<_MM_HINT_T0>(
-                        w.wrapping_add((j * cin + k + PREFETCH) * PANEL).cast(),
-                    );
+                    if PREFETCH_W {
+                        // A hint only: past the panel's end it reads nothing.
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            w.wrapping_add((j * cin + k + PREFETCH) * PANEL).cast(),
+                        );
+                    }
                 }
                 for (i, row) in acc.iter_mut().enumerate() {
                     let xv = _mm512_set1_ps(*x.add(i * cin + k));
@@ -568,8 +580,9 @@ mod tests {
 
     #[test]
     fn the_parallel_blocked_run_matches_for_blocks_groups_and_tails() {
-        // Rows over several blocks with a tail, panels over several groups with an odd tail.
-        for (m, cin, cout) in [(50, 24, 40), (203, 17, 300), (1, 8, 16)] {
+        // Rows over several blocks with a tail, panels over several groups with an odd tail, and
+        // tiles of 1 to 4 panels.
+        for (m, cin, cout) in [(50, 24, 40), (203, 17, 300), (1, 8, 16), (13, 9, 90)] {
             let (w, b, x, res) =
                 (values(cin * cout, 5), values(cout, 6), values(m * cin, 7), values(m * cout, 8));
             for act in [Epilogue::None, Epilogue::QuickGelu] {

@@ -5,14 +5,14 @@
 //! a forward pass builds no tensor per op. Layer norm, softmax and the attention products are
 //! `kernels::vmath`'s vectorized loops; the heads of every image run in parallel.
 //!
-//! It computes what `CandleLayer` (beside it in `mod.rs`) computes, which the GPU and f16 run;
+//! It computes what `layer::CandleLayer` computes, which the GPU and f16 run;
 //! tests/it/clip_parity.rs holds both to transformers.
 
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{VarBuilder, linear};
 use rayon::prelude::*;
 
-use super::{Activation, LayerDims};
+use super::layer::{Activation, LayerDims};
 use crate::model::kernels::pointwise::{Epilogue, PackedPointwise};
 use crate::model::kernels::vmath::{self, axpy, dispatch};
 

@@ -157,6 +157,10 @@ fn run(p: &PackedPointwise, x: &[f32], out: &mut Vec<f32>, residual: Option<&[f3
 /// Multi-head self-attention: `qkv` holds each token's `[q·scale | k | v]` (`3d` values),
 /// `ctx` gets each token's heads side by side (`d`). Every (sequence, head) pair is a task.
 fn attention(qkv: &[f32], ctx: &mut Vec<f32>, rows: Rows, heads: usize) {
+    if rows.batch * rows.tokens == 0 {
+        ctx.clear();
+        return;
+    }
     let d = qkv.len() / (rows.batch * rows.tokens) / 3;
     let (n, hd) = (rows.tokens, d / heads);
     let per_head: Vec<Vec<f32>> = (0..rows.batch * heads)

@@ -81,14 +81,21 @@ impl PackedPointwise {
         self.bias.len() / PANEL
     }
 
+    /// The rows of a call, after checking that `x` holds whole rows and `out` (and
+    /// `residual`) as many rows of `cout`.
+    fn rows(&self, x: &[f32], out: &[f32], residual: Option<&[f32]>) -> usize {
+        let m = x.len() / self.cin;
+        assert_eq!(x.len(), m * self.cin, "input is not whole rows of cin");
+        assert_eq!(out.len(), m * self.cout, "output is not m x cout");
+        if let Some(r) = residual {
+            assert_eq!(r.len(), out.len(), "residual is not m x cout");
+        }
+        m
+    }
+
     /// `out = x · W + bias` over `x.len() / cin` rows, then the activation, then `+ residual`.
     pub fn run(&self, x: &[f32], out: &mut [f32], residual: Option<&[f32]>) {
-        let m = x.len() / self.cin;
-        assert_eq!(x.len(), m * self.cin, "1x1 input is not whole rows");
-        assert_eq!(out.len(), m * self.cout, "1x1 output is not m x cout");
-        if let Some(r) = residual {
-            assert_eq!(r.len(), out.len(), "1x1 residual is not m x cout");
-        }
+        let m = self.rows(x, out, residual);
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
@@ -109,12 +116,7 @@ impl PackedPointwise {
     /// cache over the block's rows (`run` streams all the weights once per 12 rows) and even
     /// one image's 50 rows spread over the threads.
     pub fn run_parallel(&self, x: &[f32], out: &mut [f32], residual: Option<&[f32]>) {
-        let m = x.len() / self.cin;
-        assert_eq!(x.len(), m * self.cin, "input is not whole rows");
-        assert_eq!(out.len(), m * self.cout, "output is not m x cout");
-        if let Some(r) = residual {
-            assert_eq!(r.len(), out.len(), "residual is not m x cout");
-        }
+        let m = self.rows(x, out, residual);
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
@@ -269,7 +271,7 @@ mod x86 {
         let mut q = panels.0;
         while q < panels.1 {
             let np = BLOCK_NP.min(panels.1 - q);
-            // Tiles of even height: 50 rows (one image's tokens) as 5 × 10, not 4 × 12 + 2.
+            // Tiles of even height: 50 rows (one image's tokens) as 5 × 6 + 4 × 5, not 8 × 6 + 2.
             let len = rows.1 - rows.0;
             let tiles = len.div_ceil(BLOCK_MR);
             let mut r0 = rows.0;
@@ -320,11 +322,7 @@ mod x86 {
         residual: Option<&[f32]>,
         m: usize,
     ) {
-        let a = Args {
-            x: x.as_ptr(),
-            out: out.as_mut_ptr(),
-            res: residual.map_or(std::ptr::null(), |r| r.as_ptr()),
-        };
+        let a = Args::new(x, out, residual);
         let np = p.num_panels();
         let mut r0 = 0;
         while r0 < m {
@@ -433,11 +431,7 @@ mod x86 {
         residual: Option<&[f32]>,
         m: usize,
     ) {
-        let a = Args {
-            x: x.as_ptr(),
-            out: out.as_mut_ptr(),
-            res: residual.map_or(std::ptr::null(), |r| r.as_ptr()),
-        };
+        let a = Args::new(x, out, residual);
         let mut r0 = 0;
         while r0 < m {
             let mr = MR256.min(m - r0);

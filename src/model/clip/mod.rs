@@ -256,10 +256,9 @@ impl Encoder {
             Self::Packed(layers) => {
                 let mut x: Vec<f32> = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
                 let rows = packed::Rows { batch, tokens, causal };
-                let mut scratch = packed::Scratch::default();
-                for layer in layers {
-                    layer.forward(&mut x, rows, &mut scratch)?;
-                }
+                packed::Scratch::with(|scratch| {
+                    layers.iter().try_for_each(|layer| layer.forward(&mut x, rows, scratch))
+                })?;
                 Tensor::from_vec(x, (batch, tokens, d), xs.device())
             }
             Self::Candle(layers) => {

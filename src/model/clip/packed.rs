@@ -57,6 +57,22 @@ pub(super) struct Scratch {
     next: Vec<f32>,
 }
 
+thread_local! {
+    /// The calling thread's scratch, kept between forward passes: a batch of 32 images needs
+    /// about 50 MB of it, and fresh buffers would be paged in again on every batch.
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// `f` with the calling thread's scratch.
+    pub fn with<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+        let mut s = SCRATCH.take();
+        let out = f(&mut s);
+        SCRATCH.set(s);
+        out
+    }
+}
+
 /// One pre-norm layer, `x + attn(ln1(x))` then `x + mlp(ln2(x))`, packed.
 #[derive(Debug, Clone)]
 pub(super) struct PackedLayer {

@@ -2,13 +2,13 @@
 //! x (m × cin) · W + bias`, then the activation ([`Epilogue`]: ReLU6, QuickGELU) and the residual,
 //! fused into the store. A transformer's linear layers are the same product.
 //!
-//! The weights are laid out in panels of 16 output channels (zero-padded), so the inner loop
-//! of the register-blocked kernel streams one panel row per input channel while every input
-//! value is broadcast once per row: 12 rows × 32 channels of accumulators with AVX-512 (6 rows ×
-//! 64 channels in the parallel run of a transformer's large layers), 6 rows × 16 channels with
-//! AVX2 + FMA, plain loops elsewhere (all picked at run time); the parallel run prefetches the
-//! weights a few channels ahead. The input rows are read in place: no per-call packing, which is
-//! what the general gemm costs on layers this small.
+//! The weights are laid out in panels of 16 output channels (zero-padded; one aligned cache line
+//! per input channel), so the inner loop of the register-blocked kernel streams one panel row
+//! per input channel while every input value is broadcast once per row: 12 rows × 32 channels
+//! of accumulators with AVX-512 (6 rows × 64 channels in the parallel run of a transformer's
+//! large layers), 6 rows × 16 channels with AVX2 + FMA, plain loops elsewhere (all picked at run
+//! time); the parallel run prefetches the weights a few channels ahead. The input rows are read
+//! in place: no per-call packing, which is what the general gemm costs on layers this small.
 
 use rayon::prelude::*;
 
@@ -51,7 +51,8 @@ impl Epilogue {
 
 /// One input channel's weights for a panel's 16 output channels: one 64-byte cache line, so
 /// no vector load of the weights straddles two lines (a `Vec<f32>` this large starts 16 bytes
-/// past a page, and every load then touched two lines: 5-10 % of CLIP's time).
+/// past a page, and then every load touched two; aligning them sped CLIP's four product shapes
+/// up by about 8 % in one A/B on 2026-12-07).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 struct PanelRow([f32; PANEL]);
@@ -276,9 +277,10 @@ mod x86 {
     }
 
     /// [`run_avx512_block`] with the input width as a constant where it is a transformer's
-    /// (ViT-B's 768 and 3072): the tile's rows are then fixed offsets from one pointer, where a
-    /// width known only at run time cost a chain of address additions per input channel, on the
-    /// ports the products need (8-12 % of the product's time).
+    /// (ViT-B's 768 and 3072): the tile's rows are then fixed offsets from one pointer. With the
+    /// width known only at run time, LLVM walks the rows with a chain of address additions per
+    /// input channel, on the ports the products need; a C copy of the tile with the width
+    /// constant ran about 20 % faster in cache (docs/bench-embed.md).
     ///
     /// # Safety
     /// As [`run_avx512_block`].
